@@ -1,0 +1,388 @@
+//! BUTTONInstruct: `{"messages": [{"role", "content"}, ...]}` with the system prompt of
+//! `formats/button-system-template.txt`, `<call>[...]</call>` and `<final>...</final>` in
+//! assistant text, and tool messages that are JSON lists of `{name, arguments, results}`.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::{Parsed, shape_error};
+use crate::lint::{Code, Finding, Layout};
+use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory, kind_of};
+
+/// The published dataset's system prompt, byte for byte (a format fact, not ours to reword).
+pub const SYSTEM_TEMPLATE: &str = include_str!("../../formats/button-system-template.txt");
+const PARALLEL_TSV: &str = include_str!("../../formats/button-parallel-sentences.tsv");
+
+pub fn parallel_sentence(on: bool) -> &'static str {
+    let key = if on { "on" } else { "off" };
+    PARALLEL_TSV
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('\t')))
+        .expect("formats/button-parallel-sentences.tsv has an on and an off line")
+}
+
+fn template_parts() -> (&'static str, &'static str) {
+    SYSTEM_TEMPLATE.split_once("{tool_list}").expect("the template has {tool_list}")
+}
+
+/// The tool list as it goes between `<tool>` and `</tool>`: one JSON object a line, in the
+/// paper's flat layout where the schema allows it.
+pub fn tool_list_text(tools: &[FunctionDef]) -> String {
+    let mut s = String::new();
+    for (i, f) in tools.iter().enumerate() {
+        if i > 0 {
+            s.push('\n');
+        }
+        s.push_str(&f.to_flat_value().to_string());
+    }
+    s
+}
+
+pub fn render_system(tools: &[FunctionDef], parallel: bool) -> String {
+    let (pre, post) = template_parts();
+    let mut s = String::with_capacity(SYSTEM_TEMPLATE.len() + 512 * tools.len());
+    s.push_str(pre);
+    s.push_str(&tool_list_text(tools));
+    s.push_str(&post.replace("{parallel}", parallel_sentence(parallel)));
+    s
+}
+
+/// Reads a tool list: a JSON array of functions, or function objects one after another.
+pub fn parse_tool_list(text: &str) -> Result<Vec<FunctionDef>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    let values: Vec<Value> = if text.starts_with('[') {
+        serde_json::from_str(text).map_err(|e| format!("the tool list is not a JSON array: {e}"))?
+    } else {
+        serde_json::Deserializer::from_str(text)
+            .into_iter::<Value>()
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("the tool list is not JSON objects one after another: {e}"))?
+    };
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| FunctionDef::from_value(v).map_err(|e| format!("function {} of the tool list: {e}", i + 1)))
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Line {
+    #[serde(default)]
+    messages: Option<Vec<Msg>>,
+}
+
+#[derive(Deserialize)]
+struct Msg {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
+}
+
+pub fn parse(line: &str) -> Result<Parsed, Finding> {
+    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "BUTTONInstruct"))?;
+    let msgs = parsed
+        .messages
+        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
+    if msgs.is_empty() {
+        return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
+    }
+    let mut t = Trajectory::default();
+    let mut layout = Layout::default();
+    for (i, m) in msgs.into_iter().enumerate() {
+        let role = m.role.ok_or_else(|| Finding::new(Code::Malformed, "the message has no role").at(i))?;
+        let content = m
+            .content
+            .ok_or_else(|| Finding::new(Code::Malformed, format!("the {role} message has no content")).at(i))?;
+        let message = match role.as_str() {
+            "system" | "systems" if i == 0 => {
+                read_system(&content, &mut t).map_err(|e| e.at(i))?;
+                continue;
+            }
+            "system" | "systems" => {
+                return Err(Finding::new(Code::Malformed, "a system message after the first message").at(i));
+            }
+            "user" => Message::User { content },
+            "assistant" => parse_assistant(&content).map_err(|e| e.at(i))?,
+            "tool" => parse_tool(&content).map_err(|e| e.at(i))?,
+            other => {
+                return Err(Finding::new(
+                    Code::UnknownRole,
+                    format!("unknown role {other:?} (BUTTONInstruct knows system, user, assistant, tool)"),
+                )
+                .at(i));
+            }
+        };
+        t.messages.push(message);
+        layout.source_index.push(i);
+    }
+    Ok(Parsed { trajectory: t, layout })
+}
+
+fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
+    let on = parallel_sentence(true);
+    let off = parallel_sentence(false);
+    t.parallel = if content.contains(on) {
+        Some(true)
+    } else if content.contains(off) {
+        Some(false)
+    } else {
+        None
+    };
+    let (pre, post) = template_parts();
+    if let Some(parallel) = t.parallel {
+        let post = post.replace("{parallel}", parallel_sentence(parallel));
+        if let Some(rest) = content.strip_prefix(pre)
+            && let Some(end) = rest.trim_end().len().checked_sub(post.trim_end().len())
+            && rest.trim_end().ends_with(post.trim_end())
+        {
+            t.tools = parse_tool_list(&rest[..end])
+                .map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+            return Ok(());
+        }
+    }
+    // Not the BUTTON template: keep the prompt verbatim and still read its tools.
+    t.system = Some(content.to_string());
+    if let Some(a) = content.find("<tool>")
+        && let Some(b) = content.rfind("</tool>")
+        && b > a
+    {
+        t.tools = parse_tool_list(&content[a + "<tool>".len()..b])
+            .map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+    }
+    Ok(())
+}
+
+fn tag_body<'a>(content: &'a str, open: &str, close: &str) -> Option<(usize, &'a str)> {
+    let a = content.find(open)?;
+    let rest = &content[a + open.len()..];
+    let body = match rest.find(close) {
+        Some(b) => &rest[..b],
+        None => rest,
+    };
+    Some((a, body))
+}
+
+fn parse_assistant(content: &str) -> Result<Message, Finding> {
+    let call = tag_body(content, "<call>", "</call>");
+    let fin = tag_body(content, "<final>", "</final>");
+    if let Some((a, _)) = call
+        && !content[a..].contains("</call>")
+    {
+        return Err(Finding::new(Code::Malformed, "a <call> without its </call>").field("content"));
+    }
+    let first_tag = [call.map(|c| c.0), fin.map(|f| f.0)].into_iter().flatten().min();
+    let thought = content[..first_tag.unwrap_or(content.len())].trim().to_string();
+    let calls = match call {
+        Some((_, body)) => parse_calls(body)?,
+        None => Vec::new(),
+    };
+    let final_answer = fin.map(|(_, body)| body.trim().to_string());
+    Ok(Message::Assistant { thought, calls, final_answer })
+}
+
+/// A JSON list (or a single object) of `{"name", "arguments"}`.
+pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
+    let v: Value = serde_json::from_str(body.trim())
+        .map_err(|e| Finding::new(Code::Malformed, format!("the <call> body is not JSON: {e}")).field("content.<call>"))?;
+    let items = match v {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        other => {
+            return Err(Finding::new(Code::Malformed, format!("the <call> body is {}, not a list of calls", kind_of(&other)))
+                .field("content.<call>"));
+        }
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let Value::Object(mut o) = item else {
+                return Err(Finding::new(Code::Malformed, format!("call {k} is not an object")).field(format!("calls[{k}]")));
+            };
+            let name = take_name(&mut o).ok_or_else(|| {
+                Finding::new(Code::Malformed, format!("call {k} has no name")).field(format!("calls[{k}].name"))
+            })?;
+            let arguments = o.remove("arguments").unwrap_or(Value::Null);
+            Ok(Call { name, arguments, id: None })
+        })
+        .collect()
+}
+
+fn take_name(o: &mut Map<String, Value>) -> Option<String> {
+    match o.remove("name") {
+        Some(Value::String(s)) => Some(s),
+        _ => None,
+    }
+}
+
+fn parse_tool(content: &str) -> Result<Message, Finding> {
+    let v: Value = serde_json::from_str(content.trim()).map_err(|e| {
+        Finding::new(Code::Malformed, format!("the tool message is not a JSON list of results: {e}")).field("content")
+    })?;
+    let items = match v {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        other => {
+            return Err(Finding::new(Code::Malformed, format!("the tool message is {}, not a list of results", kind_of(&other)))
+                .field("content"));
+        }
+    };
+    let results = items
+        .into_iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let Value::Object(mut o) = item else {
+                return Err(Finding::new(Code::Malformed, format!("result {k} is not an object")).field(format!("results[{k}]")));
+            };
+            let name = take_name(&mut o).ok_or_else(|| {
+                Finding::new(Code::Malformed, format!("result {k} has no name")).field(format!("results[{k}].name"))
+            })?;
+            let arguments = o.remove("arguments").unwrap_or(Value::Null);
+            let results = o.remove("results").unwrap_or(Value::Null);
+            Ok(ToolResult { name, arguments, results, id: None })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Message::Tool { results })
+}
+
+pub fn assistant_text(thought: &str, calls: &[Call], final_answer: Option<&str>) -> String {
+    let mut s = String::from(thought);
+    if !calls.is_empty() {
+        let list: Vec<Value> = calls
+            .iter()
+            .map(|c| {
+                let mut o = Map::new();
+                o.insert("name".into(), Value::String(c.name.clone()));
+                o.insert("arguments".into(), c.arguments.clone());
+                Value::Object(o)
+            })
+            .collect();
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str("<call>");
+        s.push_str(&Value::Array(list).to_string());
+        s.push_str("</call>");
+    }
+    if let Some(f) = final_answer {
+        if !s.is_empty() {
+            s.push(' ');
+        }
+        s.push_str("<final>");
+        s.push_str(f);
+        s.push_str("</final>");
+    }
+    s
+}
+
+pub fn tool_text(results: &[ToolResult]) -> String {
+    let list: Vec<Value> = results
+        .iter()
+        .map(|r| {
+            let mut o = Map::new();
+            o.insert("name".into(), Value::String(r.name.clone()));
+            o.insert("arguments".into(), r.arguments.clone());
+            o.insert("results".into(), r.results.clone());
+            Value::Object(o)
+        })
+        .collect();
+    Value::Array(list).to_string()
+}
+
+pub fn write(t: &Trajectory) -> String {
+    let system = match &t.system {
+        Some(s) => s.clone(),
+        None => render_system(&t.tools, t.parallel.unwrap_or(true)),
+    };
+    let mut msgs = Vec::with_capacity(t.messages.len() + 1);
+    msgs.push(role_content("system", system));
+    for m in &t.messages {
+        msgs.push(match m {
+            Message::User { content } => role_content("user", content.clone()),
+            Message::Assistant { thought, calls, final_answer } => {
+                role_content("assistant", assistant_text(thought, calls, final_answer.as_deref()))
+            }
+            Message::Tool { results } => role_content("tool", tool_text(results)),
+        });
+    }
+    let mut o = Map::new();
+    o.insert("messages".into(), Value::Array(msgs));
+    Value::Object(o).to_string()
+}
+
+fn role_content(role: &str, content: String) -> Value {
+    let mut o = Map::new();
+    o.insert("role".into(), Value::String(role.into()));
+    o.insert("content".into(), Value::String(content));
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_template_and_sentences_are_the_shared_files_byte_for_byte() {
+        let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/formats");
+        let template = std::fs::read(shared.join("button-system-template.txt"))
+            .expect("../shared/formats/button-system-template.txt beside the checkout");
+        assert_eq!(SYSTEM_TEMPLATE.as_bytes(), template.as_slice());
+        let tsv = std::fs::read_to_string(shared.join("button-parallel-sentences.tsv")).unwrap();
+        for line in tsv.lines() {
+            let (key, sentence) = line.split_once('\t').unwrap();
+            assert_eq!(parallel_sentence(key == "on"), sentence);
+        }
+        // The rendered prompt is the template with exactly the two placeholders replaced.
+        let f = FunctionDef::from_value(&json!({"name": "f", "parameters": {}})).unwrap();
+        let rendered = render_system(std::slice::from_ref(&f), false);
+        let expected = String::from_utf8(template)
+            .unwrap()
+            .replace("{tool_list}", &f.to_flat_value().to_string())
+            .replace("{parallel}", parallel_sentence(false));
+        assert_eq!(rendered, expected);
+    }
+
+    #[test]
+    fn tool_lists_read_as_array_or_objects_one_after_another() {
+        let a = parse_tool_list(r#"[{"name":"a","parameters":{}},{"name":"b","parameters":{}}]"#).unwrap();
+        let b = parse_tool_list("{\"name\":\"a\",\"parameters\":{}}\n\n  {\"name\":\"b\",\"parameters\":{}}").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 2);
+        assert!(parse_tool_list("{\"name\": \"a\"} nonsense").unwrap_err().contains("one after another"));
+    }
+
+    #[test]
+    fn assistant_text_splits_into_thought_calls_and_final() {
+        let m = parse_assistant(r#"I will look. <call>[{"name": "f", "arguments": {"x": 1}}]</call>"#).unwrap();
+        let Message::Assistant { thought, calls, final_answer } = &m else { panic!() };
+        assert_eq!(thought, "I will look.");
+        assert_eq!(calls[0].name, "f");
+        assert_eq!(calls[0].arguments, json!({"x": 1}));
+        assert!(final_answer.is_none());
+        let text = assistant_text(thought, calls, None);
+        assert_eq!(parse_assistant(&text).unwrap(), m);
+
+        let m = parse_assistant("Done. <final>It is 3.</final>").unwrap();
+        assert_eq!(m, Message::Assistant { thought: "Done.".into(), calls: vec![], final_answer: Some("It is 3.".into()) });
+        let e = parse_assistant("x <call>[{\"name\": ").unwrap_err();
+        assert_eq!(e.code, Code::Malformed);
+    }
+
+    #[test]
+    fn a_custom_system_prompt_is_kept_verbatim() {
+        let line = json!({"messages": [
+            {"role": "system", "content": "Be brief. <tool>[{\"name\": \"f\", \"parameters\": {}}]</tool>"},
+            {"role": "user", "content": "hi"}]})
+        .to_string();
+        let p = parse(&line).unwrap();
+        assert_eq!(p.trajectory.tools.len(), 1);
+        assert!(p.trajectory.system.as_deref().unwrap().starts_with("Be brief."));
+        assert_eq!(p.trajectory.parallel, None);
+        assert_eq!(p.layout.source_index, vec![1]);
+    }
+}

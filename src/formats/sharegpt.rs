@@ -1,0 +1,218 @@
+//! ShareGPT with tools, LLaMA-Factory's layout: `{"conversations": [{"from", "value"}],
+//! "system": ..., "tools": "<JSON string>"}`. A turn's calls are one `function_call` whose
+//! value is a call object (a list when parallel); its results one `observation`. The
+//! thought before calls rides in a `thought` key beside `value`, which trainers ignore.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::openai::obj;
+use super::{Parsed, shape_error, text_to_value, value_to_text};
+use crate::lint::{Code, Finding, Layout};
+use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
+
+#[derive(Deserialize)]
+struct Line {
+    #[serde(default)]
+    conversations: Option<Vec<Turn>>,
+    #[serde(default)]
+    system: Option<String>,
+    #[serde(default)]
+    tools: Option<Value>,
+    #[serde(default)]
+    parallel_tool_calls: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct Turn {
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    value: Option<String>,
+    #[serde(default)]
+    thought: Option<String>,
+}
+
+pub fn parse(line: &str) -> Result<Parsed, Finding> {
+    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "ShareGPT"))?;
+    let turns = parsed
+        .conversations
+        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
+    if turns.is_empty() {
+        return Err(Finding::new(Code::NoMessages, "the \"conversations\" list is empty"));
+    }
+    let mut t = Trajectory {
+        parallel: parsed.parallel_tool_calls,
+        system: parsed.system.filter(|s| !s.is_empty()),
+        ..Trajectory::default()
+    };
+    t.tools = read_tools(parsed.tools)?;
+    let mut layout = Layout::default();
+    let last = turns.len() - 1;
+    for (i, turn) in turns.into_iter().enumerate() {
+        let from = turn.from.ok_or_else(|| Finding::new(Code::Malformed, "the turn has no \"from\"").at(i))?;
+        let value = turn.value.ok_or_else(|| Finding::new(Code::Malformed, format!("the {from} turn has no value")).at(i))?;
+        let thought = turn.thought.unwrap_or_default();
+        let message = match from.as_str() {
+            "human" | "user" => Message::User { content: value },
+            "gpt" | "assistant" if i == last => Message::Assistant { thought, calls: vec![], final_answer: Some(value) },
+            "gpt" | "assistant" => Message::Assistant { thought: value, calls: vec![], final_answer: None },
+            "function_call" => {
+                let calls = parse_calls(&value).map_err(|e| e.at(i))?;
+                Message::Assistant { thought, calls, final_answer: None }
+            }
+            "observation" => {
+                let calls = match t.messages.last() {
+                    Some(Message::Assistant { calls, .. }) => calls.as_slice(),
+                    _ => &[],
+                };
+                Message::Tool { results: results_for(calls, &value) }
+            }
+            "system" if i == 0 => {
+                t.system = Some(value);
+                continue;
+            }
+            other => {
+                return Err(Finding::new(
+                    Code::UnknownRole,
+                    format!("unknown role {other:?} (ShareGPT knows human, gpt, function_call, observation)"),
+                )
+                .at(i));
+            }
+        };
+        t.messages.push(message);
+        layout.source_index.push(i);
+    }
+    Ok(Parsed { trajectory: t, layout })
+}
+
+fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
+    let list = match tools {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(Vec::new()),
+        Some(Value::String(s)) => serde_json::from_str::<Value>(&s)
+            .map_err(|e| Finding::new(Code::Malformed, format!("\"tools\" is not a JSON string of functions: {e}")).field("tools"))?,
+        Some(other) => other,
+    };
+    let items = match list {
+        Value::Array(items) => items,
+        one @ Value::Object(_) => vec![one],
+        _ => return Err(Finding::new(Code::Malformed, "\"tools\" is not a list of functions").field("tools")),
+    };
+    items
+        .iter()
+        .enumerate()
+        .map(|(k, v)| FunctionDef::from_value(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]"))))
+        .collect()
+}
+
+fn parse_calls(value: &str) -> Result<Vec<Call>, Finding> {
+    let v: Value = serde_json::from_str(value).map_err(|e| {
+        Finding::new(Code::Malformed, format!("the function_call value is not JSON: {e}")).field("value")
+    })?;
+    let items = match v {
+        Value::Array(items) => items,
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let Value::Object(mut o) = item else {
+                return Err(Finding::new(Code::Malformed, format!("call {k} is not an object")).field("value"));
+            };
+            let name = match o.remove("name") {
+                Some(Value::String(s)) => s,
+                _ => return Err(Finding::new(Code::Malformed, format!("call {k} has no name")).field("value")),
+            };
+            let arguments = match o.remove("arguments") {
+                Some(Value::String(s)) => text_to_value(&s),
+                Some(v) => v,
+                None => Value::Object(Map::new()),
+            };
+            Ok(Call { name, arguments, id: None })
+        })
+        .collect()
+}
+
+/// One result per call: with several calls the value is a list, one entry per call.
+fn results_for(calls: &[Call], value: &str) -> Vec<ToolResult> {
+    let v = text_to_value(value);
+    let values = match v {
+        Value::Array(items) if calls.len() > 1 => items,
+        other => vec![other],
+    };
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(k, results)| {
+            let call = calls.get(k);
+            ToolResult {
+                name: call.map(|c| c.name.clone()).unwrap_or_default(),
+                arguments: call.map(|c| c.arguments.clone()).unwrap_or(Value::Null),
+                results,
+                id: None,
+            }
+        })
+        .collect()
+}
+
+pub fn write(t: &Trajectory) -> String {
+    let mut turns = Vec::with_capacity(t.messages.len());
+    for m in &t.messages {
+        match m {
+            Message::User { content } => turns.push(obj([("from", "human".into()), ("value", content.clone().into())])),
+            Message::Assistant { thought, calls, final_answer } => {
+                if !calls.is_empty() {
+                    let list: Vec<Value> = calls
+                        .iter()
+                        .map(|c| obj([("name", c.name.clone().into()), ("arguments", c.arguments.clone())]))
+                        .collect();
+                    let value = if list.len() == 1 { list[0].to_string() } else { Value::Array(list).to_string() };
+                    let mut o = obj([("from", "function_call".into()), ("value", value.into())]);
+                    if !thought.is_empty() {
+                        o.as_object_mut().unwrap().insert("thought".into(), thought.clone().into());
+                    }
+                    turns.push(o);
+                } else if let Some(f) = final_answer {
+                    let mut o = obj([("from", "gpt".into()), ("value", f.clone().into())]);
+                    if !thought.is_empty() {
+                        o.as_object_mut().unwrap().insert("thought".into(), thought.clone().into());
+                    }
+                    turns.push(o);
+                } else {
+                    turns.push(obj([("from", "gpt".into()), ("value", thought.clone().into())]));
+                }
+            }
+            Message::Tool { results } => {
+                let value = if results.len() == 1 {
+                    value_to_text(&results[0].results)
+                } else {
+                    Value::Array(results.iter().map(|r| r.results.clone()).collect()).to_string()
+                };
+                turns.push(obj([("from", "observation".into()), ("value", value.into())]));
+            }
+        }
+    }
+    let tools: Vec<Value> = t
+        .tools
+        .iter()
+        .map(|f| {
+            obj([
+                ("name", f.name.clone().into()),
+                ("description", f.description.clone().into()),
+                ("parameters", f.parameters.clone()),
+            ])
+        })
+        .collect();
+    let mut o = Map::new();
+    o.insert("conversations".into(), Value::Array(turns));
+    if let Some(s) = &t.system {
+        o.insert("system".into(), Value::String(s.clone()));
+    }
+    o.insert("tools".into(), Value::String(Value::Array(tools).to_string()));
+    if let Some(p) = t.parallel {
+        o.insert("parallel_tool_calls".into(), Value::Bool(p));
+    }
+    Value::Object(o).to_string()
+}

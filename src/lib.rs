@@ -1,0 +1,8 @@
+//! button: generate multi-turn function-calling data with the BUTTON method, and curate it.
+
+pub mod formats;
+pub mod lint;
+pub mod model;
+pub mod ops;
+pub mod store;
+pub mod text;

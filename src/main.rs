@@ -1,0 +1,324 @@
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use button::formats::Format;
+use button::lint::{Code, Severity};
+use button::model::{RejectReason, Review, Verdict};
+use button::ops::{self, FormatChoice};
+use button::store::{StatusFilter, Store, now_ms};
+use button::text::sanitize;
+
+#[derive(Parser)]
+#[command(name = "button", version, about = "Generate and curate multi-turn function-calling data (BUTTON method)")]
+struct Cli {
+    /// The workspace folder (holds button.db)
+    #[arg(long, global = true, default_value = ".")]
+    workspace: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load trajectories from a dataset file as samples awaiting review
+    Import {
+        file: PathBuf,
+        /// auto, button, openai or sharegpt
+        #[arg(long, default_value = "auto")]
+        format: FormatChoice,
+    },
+    /// Write samples to a dataset file (and OUT.provenance.jsonl beside it)
+    Export {
+        /// button, openai or sharegpt
+        #[arg(long)]
+        format: Format,
+        /// The file to write, or - for standard output (no provenance then)
+        #[arg(long)]
+        out: PathBuf,
+        /// accepted, rejected, pending or all
+        #[arg(long, default_value = "accepted")]
+        status: StatusFilter,
+    },
+    /// Check a dataset file against the lint rules (no workspace needed)
+    Lint {
+        file: Option<PathBuf>,
+        /// auto, button, openai or sharegpt
+        #[arg(long, default_value = "auto")]
+        format: FormatChoice,
+        /// One JSON document: {"findings": [...], "summary": {...}}
+        #[arg(long)]
+        json: bool,
+        /// List the rules and exit
+        #[arg(long)]
+        rules: bool,
+    },
+    /// Counts by status, stage, strategy, turns, calls, parallel calls and lint code
+    Stats {
+        /// A dataset file; without it, the workspace
+        file: Option<PathBuf>,
+        #[arg(long, default_value = "auto")]
+        format: FormatChoice,
+    },
+    /// Record a review verdict for one sample
+    Verdict {
+        sample: String,
+        verdict: VerdictArg,
+        /// Why it was rejected (repeatable)
+        #[arg(long = "reason", value_enum)]
+        reasons: Vec<ReasonArg>,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
+    /// Undo the newest verdict or edit not undone yet (works across restarts)
+    Undo,
+    /// Print one sample's whole lineage as JSON
+    Show { sample: String },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum VerdictArg {
+    Accept,
+    Reject,
+    Flag,
+    Clear,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum ReasonArg {
+    HallucinatedFunction,
+    BadArguments,
+    UserLeaksPlan,
+    PrematureFinal,
+    InconsistentToolResult,
+    NotCompositional,
+    Other,
+}
+
+impl From<ReasonArg> for RejectReason {
+    fn from(r: ReasonArg) -> RejectReason {
+        match r {
+            ReasonArg::HallucinatedFunction => RejectReason::HallucinatedFunction,
+            ReasonArg::BadArguments => RejectReason::BadArguments,
+            ReasonArg::UserLeaksPlan => RejectReason::UserLeaksPlan,
+            ReasonArg::PrematureFinal => RejectReason::PrematureFinal,
+            ReasonArg::InconsistentToolResult => RejectReason::InconsistentToolResult,
+            ReasonArg::NotCompositional => RejectReason::NotCompositional,
+            ReasonArg::Other => RejectReason::Other,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", sanitize(&format!("{e:#}")));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let ws = cli.workspace.as_path();
+    match cli.command {
+        None => {
+            use clap::CommandFactory;
+            Cli::command().print_help()?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Import { file, format }) => import(ws, &file, format),
+        Some(Command::Export { format, out, status }) => {
+            let store = Store::open(ws, false)?;
+            let started = Instant::now();
+            let report = ops::export(&store, format, &out, status)?;
+            eprintln!(
+                "exported {} {} samples to {} ({} format) in {:.1} s{}",
+                report.written,
+                status_word(status),
+                out.display(),
+                format,
+                started.elapsed().as_secs_f64(),
+                report.provenance.map(|p| format!("; provenance in {}", p.display())).unwrap_or_default()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Lint { rules: true, .. }) => {
+            for c in Code::ALL {
+                println!("{} {:<22} {:<7} {}", c.id(), c.name(), c.severity().as_str(), c.what());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Lint { file: None, .. }) => bail!("lint needs a FILE (or --rules to list the rules)"),
+        Some(Command::Lint { file: Some(file), format, json, .. }) => lint(&file, format, json),
+        Some(Command::Stats { file: Some(file), format }) => {
+            let stats = ops::stats_file(&file, format)?;
+            print!("{}", stats.render(true));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Stats { file: None, .. }) => {
+            let store = Store::open(ws, false)?;
+            print!("{}", ops::stats_workspace(&store)?.render(false));
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Verdict { sample, verdict, reasons, note }) => {
+            let mut store = Store::open(ws, false)?;
+            let review = match verdict {
+                VerdictArg::Clear => None,
+                v => Some(Review {
+                    verdict: match v {
+                        VerdictArg::Accept => Verdict::Accepted,
+                        VerdictArg::Reject => Verdict::Rejected,
+                        _ => Verdict::Flagged,
+                    },
+                    reasons: reasons.into_iter().map(Into::into).collect(),
+                    note,
+                    at: now_ms(),
+                }),
+            };
+            let what = review.as_ref().map_or("cleared", |r| r.verdict.as_str());
+            store.set_review(&sample, review)?;
+            println!("{sample}: {what}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Undo) => {
+            let mut store = Store::open(ws, false)?;
+            match store.undo()? {
+                Some(e) => println!("undid #{} ({}) on {}", e.seq, describe(&e.action), e.sample_id),
+                None => println!("nothing to undo"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Show { sample }) => {
+            let store = Store::open(ws, false)?;
+            let stored = store.sample(&sample)?;
+            let mut v = serde_json::to_value(&stored.sample)?;
+            v["review"] = serde_json::to_value(&stored.review)?;
+            println!("{}", sanitize(&serde_json::to_string_pretty(&v)?).replace("\\n", "\n"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn describe(a: &button::store::Action) -> String {
+    use button::store::Action;
+    match a {
+        Action::Verdict { after: Some(r), .. } => format!("verdict {}", r.verdict.as_str()),
+        Action::Verdict { after: None, .. } => "verdict cleared".into(),
+        Action::Edit { path, .. } => format!("edit of {path}"),
+        Action::Undo { of } => format!("undo of #{of}"),
+    }
+}
+
+fn status_word(s: StatusFilter) -> &'static str {
+    match s {
+        StatusFilter::Accepted => "accepted",
+        StatusFilter::Rejected => "rejected",
+        StatusFilter::Pending => "pending",
+        StatusFilter::All => "",
+    }
+}
+
+fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
+    // Check the input before creating a workspace for it.
+    ops::resolve_format(file, format)?;
+    let mut store = Store::open(ws, true)?;
+    let started = Instant::now();
+    let name = file.display().to_string();
+    let mut shown = 0usize;
+    let report = ops::import(&mut store, file, format, |line, f| {
+        if shown < 50 {
+            eprintln!("{}:{line}: {} {}", name, f.code.id(), sanitize(&location(f)));
+        } else if shown == 50 {
+            eprintln!("(more skipped lines are counted below, not shown)");
+        }
+        shown += 1;
+    })
+    .with_context(|| format!("importing {name}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    let mut line = format!(
+        "imported {} samples from {} ({} format) in {:.1} s",
+        report.imported,
+        name,
+        report.format.map(|f| f.as_str()).unwrap_or("?"),
+        secs
+    );
+    if report.already_present > 0 {
+        line.push_str(&format!("; {} already in the workspace", report.already_present));
+    }
+    if report.skipped.is_empty() {
+        line.push_str("; no line skipped");
+    } else {
+        let why: Vec<String> =
+            report.skipped_by_code().iter().map(|(c, n)| format!("{n} {} ({})", c.name(), c.id())).collect();
+        line.push_str(&format!("; {} lines skipped: {}", report.skipped.len(), why.join(", ")));
+    }
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn location(f: &button::lint::Finding) -> String {
+    let p = f.pointer();
+    if p.is_empty() { f.message.clone() } else { format!("{} (at {p})", f.message) }
+}
+
+fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
+    let name = file.display().to_string();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut first = true;
+    if json {
+        out.write_all(b"{\"findings\":[")?;
+    }
+    let (format, s) = ops::lint_file(file, format, |line, findings| {
+        for f in findings {
+            if json {
+                if !first {
+                    out.write_all(b",\n")?;
+                }
+                first = false;
+                serde_json::to_writer(&mut out, &ops::finding_json(&name, line, f))?;
+            } else {
+                writeln!(out, "{name}:{line}: {} {} {}", f.code.id(), f.code.severity().as_str(), sanitize(&location(f)))?;
+            }
+        }
+        Ok(())
+    })?;
+    if json {
+        let by_code: serde_json::Map<String, serde_json::Value> =
+            s.by_code.iter().map(|(c, n)| (c.id().to_string(), (*n).into())).collect();
+        let summary = serde_json::json!({
+            "file": name, "format": format.as_str(), "trajectories": s.trajectories, "unreadable_lines": s.unreadable,
+            "errors": s.errors, "warnings": s.warnings, "with_errors": s.with_errors,
+            "with_warnings": s.with_warnings, "by_code": by_code,
+        });
+        write!(out, "],\n\"summary\":{summary}}}\n")?;
+    } else {
+        let codes: Vec<String> = s
+            .by_code
+            .iter()
+            .map(|(c, n)| format!("{} {} {n}", c.id(), c.name()))
+            .collect();
+        writeln!(
+            out,
+            "{name}: {} trajectories ({} format), {} unreadable lines; {} errors in {} trajectories, {} warnings in {}{}{}",
+            s.trajectories,
+            format,
+            s.unreadable,
+            s.errors,
+            s.with_errors,
+            s.warnings,
+            s.with_warnings,
+            if codes.is_empty() { "" } else { "; " },
+            codes.join(", ")
+        )?;
+    }
+    out.flush()?;
+    let has_errors = s.by_code.keys().any(|c| c.severity() == Severity::Error);
+    Ok(if has_errors { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,389 @@
+//! The domain: a sample's lineage from scenario to reviewed trajectory. No IO here.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A function as the assistant sees it. `parameters` is always an object schema
+/// (`{"type":"object","properties":{..},"required":[..]}`); the paper's flat layout
+/// (name -> schema, with `required` beside it) is normalized into it on the way in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FunctionDef {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub parameters: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub responses: Option<Value>,
+}
+
+impl FunctionDef {
+    /// Reads a function in any layout we meet: an OpenAI tool wrapper
+    /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
+    /// paper's flat map with a top-level `required`.
+    pub fn from_value(v: &Value) -> Result<FunctionDef, String> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| format!("a function must be a JSON object, found {}", kind_of(v)))?;
+        if let Some(inner) = obj.get("function").filter(|f| f.is_object()) {
+            return FunctionDef::from_value(inner);
+        }
+        let name = match obj.get("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(_)) => return Err("a function has an empty name".into()),
+            Some(other) => return Err(format!("a function name must be a string, found {}", kind_of(other))),
+            None => return Err("a function has no \"name\"".into()),
+        };
+        let description = match obj.get("description") {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => {
+                return Err(format!("function {name}: \"description\" must be a string, found {}", kind_of(other)));
+            }
+        };
+        let top_required = obj.get("required");
+        let parameters = match obj.get("parameters") {
+            None | Some(Value::Null) => {
+                let mut schema = Map::new();
+                schema.insert("type".into(), Value::String("object".into()));
+                schema.insert("properties".into(), Value::Object(Map::new()));
+                if let Some(r) = top_required {
+                    schema.insert("required".into(), r.clone());
+                }
+                Value::Object(schema)
+            }
+            Some(Value::Object(p)) if p.get("type").and_then(Value::as_str) == Some("object") => {
+                let mut schema = p.clone();
+                if !schema.contains_key("required")
+                    && let Some(r) = top_required
+                {
+                    schema.insert("required".into(), r.clone());
+                }
+                Value::Object(schema)
+            }
+            Some(Value::Object(flat)) => {
+                let mut schema = Map::new();
+                schema.insert("type".into(), Value::String("object".into()));
+                schema.insert("properties".into(), Value::Object(flat.clone()));
+                if let Some(r) = top_required {
+                    schema.insert("required".into(), r.clone());
+                }
+                Value::Object(schema)
+            }
+            Some(other) => {
+                return Err(format!("function {name}: \"parameters\" must be a JSON object, found {}", kind_of(other)));
+            }
+        };
+        let responses = obj.get("responses").filter(|r| !r.is_null()).cloned();
+        Ok(FunctionDef { name, description, parameters, responses })
+    }
+
+    pub fn properties(&self) -> Option<&Map<String, Value>> {
+        self.parameters.get("properties").and_then(Value::as_object)
+    }
+
+    /// The `required` names, skipping entries that are not strings (lint reports those).
+    pub fn required(&self) -> impl Iterator<Item = &str> {
+        self.parameters
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+    }
+
+    /// True when the parameter schema says only type, properties and required, so the
+    /// paper's flat layout can say it all.
+    pub fn fits_flat_layout(&self) -> bool {
+        self.parameters
+            .as_object()
+            .is_some_and(|o| o.keys().all(|k| matches!(k.as_str(), "type" | "properties" | "required")))
+    }
+
+    /// The paper's layout: `parameters` a flat map, `required` beside it.
+    pub fn to_flat_value(&self) -> Value {
+        let mut o = Map::new();
+        o.insert("name".into(), Value::String(self.name.clone()));
+        o.insert("description".into(), Value::String(self.description.clone()));
+        if self.fits_flat_layout() {
+            let props = self.properties().cloned().unwrap_or_default();
+            o.insert("parameters".into(), Value::Object(props));
+            let req = self.parameters.get("required").cloned().unwrap_or(Value::Array(vec![]));
+            o.insert("required".into(), req);
+        } else {
+            o.insert("parameters".into(), self.parameters.clone());
+        }
+        if let Some(r) = &self.responses {
+            o.insert("responses".into(), r.clone());
+        }
+        Value::Object(o)
+    }
+}
+
+pub fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Call {
+    pub name: String,
+    pub arguments: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolResult {
+    pub name: String,
+    pub arguments: Value,
+    pub results: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "role", rename_all = "lowercase")]
+pub enum Message {
+    User {
+        content: String,
+    },
+    /// One assistant turn: a thought, then calls, or a final answer. With neither it is a
+    /// question back to the user.
+    Assistant {
+        #[serde(default)]
+        thought: String,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        calls: Vec<Call>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        final_answer: Option<String>,
+    },
+    /// The results of the calls of the assistant turn before it, one per call, in order.
+    Tool {
+        results: Vec<ToolResult>,
+    },
+}
+
+impl Message {
+    pub fn role(&self) -> &'static str {
+        match self {
+            Message::User { .. } => "user",
+            Message::Assistant { .. } => "assistant",
+            Message::Tool { .. } => "tool",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trajectory {
+    pub tools: Vec<FunctionDef>,
+    /// Whether parallel calls were allowed; None when the source does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<bool>,
+    /// A system prompt that is not the BUTTON template, kept verbatim.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    pub messages: Vec<Message>,
+}
+
+impl Trajectory {
+    pub fn assistant_turns(&self) -> usize {
+        self.messages.iter().filter(|m| matches!(m, Message::Assistant { .. })).count()
+    }
+
+    pub fn call_count(&self) -> usize {
+        self.messages
+            .iter()
+            .map(|m| match m {
+                Message::Assistant { calls, .. } => calls.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    pub fn has_parallel_calls(&self) -> bool {
+        self.messages
+            .iter()
+            .any(|m| matches!(m, Message::Assistant { calls, .. } if calls.len() > 1))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Sequential,
+    ParallelThenSequential,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Sequential => "sequential",
+            Strategy::ParallelThenSequential => "parallel_then_sequential",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Composition {
+    pub strategy: Strategy,
+    pub task: String,
+    /// [atomic, subsequent] or [atomic, parallel, subsequent].
+    pub sub_tasks: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FilterVerdict {
+    pub passed: bool,
+    pub analysis: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SubTaskFunctions {
+    pub sub_task: String,
+    pub functions: Vec<FunctionDef>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    pub stage: String,
+    pub reason: String,
+    pub detail: String,
+}
+
+/// One hand edit of one field, addressed by a JSON pointer into the sample. `original` is
+/// the value before the first edit of that field; `edited` the value now.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldEdit {
+    pub path: String,
+    pub original: Value,
+    pub edited: Value,
+    pub at: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Origin {
+    Imported { file: String, line: u64, format: String },
+    Generated { seed: u64 },
+}
+
+/// Everything known about one sample, in lineage order. Parts not reached yet are None.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub id: String,
+    pub origin: Origin,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub atomic_task: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub composition: Option<Composition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<FilterVerdict>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub functions: Vec<SubTaskFunctions>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trajectory: Option<Trajectory>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<FieldEdit>,
+}
+
+impl Sample {
+    pub fn strategy(&self) -> Option<Strategy> {
+        self.composition.as_ref().map(|c| c.strategy)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Accepted,
+    Rejected,
+    Flagged,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Accepted => "accepted",
+            Verdict::Rejected => "rejected",
+            Verdict::Flagged => "flagged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Verdict> {
+        match s {
+            "accepted" => Some(Verdict::Accepted),
+            "rejected" => Some(Verdict::Rejected),
+            "flagged" => Some(Verdict::Flagged),
+            _ => None,
+        }
+    }
+}
+
+/// Why a reviewer rejected a trajectory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectReason {
+    HallucinatedFunction,
+    BadArguments,
+    UserLeaksPlan,
+    PrematureFinal,
+    InconsistentToolResult,
+    NotCompositional,
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Review {
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<RejectReason>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    pub at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn flat_and_object_layouts_normalize_to_the_same_function() {
+        let flat = json!({"name": "get_weather", "description": "d",
+            "parameters": {"city": {"type": "string"}}, "required": ["city"],
+            "responses": {"temp": {"type": "number"}}});
+        let object = json!({"name": "get_weather", "description": "d",
+            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+            "responses": {"temp": {"type": "number"}}});
+        let wrapped = json!({"type": "function", "function": object.clone()});
+        let a = FunctionDef::from_value(&flat).unwrap();
+        assert_eq!(a, FunctionDef::from_value(&object).unwrap());
+        assert_eq!(a, FunctionDef::from_value(&wrapped).unwrap());
+        assert_eq!(a.required().collect::<Vec<_>>(), vec!["city"]);
+        assert_eq!(a.to_flat_value(), flat);
+    }
+
+    #[test]
+    fn a_parameter_named_type_stays_a_parameter_in_the_flat_layout() {
+        let flat = json!({"name": "f", "parameters": {"type": {"type": "string"}}});
+        let f = FunctionDef::from_value(&flat).unwrap();
+        assert!(f.properties().unwrap().contains_key("type"));
+    }
+
+    #[test]
+    fn bad_functions_say_what_is_wrong() {
+        assert!(FunctionDef::from_value(&json!({"description": "x"})).unwrap_err().contains("no \"name\""));
+        assert!(FunctionDef::from_value(&json!({"name": "f", "parameters": 3})).unwrap_err().contains("parameters"));
+        assert!(FunctionDef::from_value(&json!([1])).unwrap_err().contains("JSON object"));
+    }
+}

@@ -1,0 +1,524 @@
+//! What the dataset subcommands do: import, export, lint, stats. The CLI prints; these
+//! return what happened.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
+use crate::formats::{Format, line_text};
+use crate::lint::{self, Code, Finding, Severity};
+use crate::model::{Origin, Sample};
+use crate::store::{self, ExportError, NewSample, StatusFilter, Store, StoreError, Summary, content_id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpError {
+    #[error("{0}: no such file")]
+    NotFound(PathBuf),
+    #[error("{0} is a directory; give a dataset file (JSON Lines)")]
+    IsDir(PathBuf),
+    #[error("{0} is empty: there is nothing to read")]
+    Empty(PathBuf),
+    #[error("cannot tell the format of {0} from its first lines; pass --format button, openai or sharegpt")]
+    Undetected(PathBuf),
+    #[error("cannot read {0}: {1}")]
+    Read(PathBuf, std::io::Error),
+    #[error("cannot write {0}: {1}")]
+    Write(PathBuf, std::io::Error),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `--format auto` or a named format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormatChoice {
+    Auto,
+    Named(Format),
+}
+
+impl std::str::FromStr for FormatChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "auto" { Ok(FormatChoice::Auto) } else { s.parse().map(FormatChoice::Named) }
+    }
+}
+
+/// Opens a dataset file for reading, with one plain sentence for each way it can't be.
+pub fn open_input(path: &Path) -> Result<File, OpError> {
+    let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => OpError::NotFound(path.to_path_buf()),
+        _ => OpError::Read(path.to_path_buf(), e),
+    })?;
+    if meta.is_dir() {
+        return Err(OpError::IsDir(path.to_path_buf()));
+    }
+    if meta.len() == 0 {
+        return Err(OpError::Empty(path.to_path_buf()));
+    }
+    File::open(path).map_err(|e| OpError::Read(path.to_path_buf(), e))
+}
+
+/// Settles the format: the named one, or the first of the file's first 100 non-blank
+/// lines that tells.
+pub fn resolve_format(path: &Path, choice: FormatChoice) -> Result<Format, OpError> {
+    if let FormatChoice::Named(f) = choice {
+        return Ok(f);
+    }
+    let file = open_input(path)?;
+    let mut r = BufReader::new(file.take(256 << 20));
+    let mut buf = Vec::new();
+    let mut seen = 0;
+    while seen < 100 {
+        buf.clear();
+        let n = r.read_until(b'\n', &mut buf).map_err(|e| OpError::Read(path.to_path_buf(), e))?;
+        if n == 0 {
+            break;
+        }
+        if buf.len() > MAX_LINE || buf.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        seen += 1;
+        if let Some(f) = std::str::from_utf8(&buf).ok().and_then(crate::formats::detect_line) {
+            return Ok(f);
+        }
+    }
+    if seen == 0 {
+        return Err(OpError::Empty(path.to_path_buf()));
+    }
+    Err(OpError::Undetected(path.to_path_buf()))
+}
+
+fn is_blank(b: &[u8]) -> bool {
+    b.iter().all(u8::is_ascii_whitespace)
+}
+
+fn too_long(n: usize) -> Finding {
+    Finding::new(Code::TooLong, format!("the line is {n} bytes, over the {} MiB limit", MAX_LINE >> 20))
+}
+
+/// Parses one line of `format`; None for a blank line.
+pub fn parse_line(format: Format, line: Line<'_>) -> Option<Result<crate::formats::Parsed, Finding>> {
+    match line {
+        Line::TooLong(n) => Some(Err(too_long(n))),
+        Line::Text(b) if is_blank(b) => None,
+        Line::Text(b) => Some(line_text(b).and_then(|text| format.parse_line(text))),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ImportReport {
+    pub format: Option<Format>,
+    pub lines_read: u64,
+    pub imported: u64,
+    pub already_present: u64,
+    /// (line, finding) for every skipped line, in file order.
+    pub skipped: Vec<(u64, Finding)>,
+}
+
+impl ImportReport {
+    pub fn skipped_by_code(&self) -> BTreeMap<Code, usize> {
+        let mut m = BTreeMap::new();
+        for (_, f) in &self.skipped {
+            *m.entry(f.code).or_insert(0) += 1;
+        }
+        m
+    }
+}
+
+const INSERT_BATCH: usize = 2000;
+
+/// Imports every readable line of `path` as a sample awaiting review. Lines that can't be
+/// read are reported and skipped; samples already in the workspace (same content) are left
+/// alone, so running it again after an interruption imports only what is missing. Each
+/// batch is one transaction.
+pub fn import(
+    store: &mut Store,
+    path: &Path,
+    choice: FormatChoice,
+    mut on_skip: impl FnMut(u64, &Finding),
+) -> Result<ImportReport, OpError> {
+    let format = resolve_format(path, choice)?;
+    let file = open_input(path)?;
+    let file_name = path.display().to_string();
+    let mut report = ImportReport { format: Some(format), ..ImportReport::default() };
+    let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
+    let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
+        let n = store.insert_samples(batch)? as u64;
+        report.imported += n;
+        report.already_present += batch.len() as u64 - n;
+        batch.clear();
+        Ok(())
+    };
+    let result = par_map_lines(
+        file,
+        lines::default_workers(),
+        |line_no, line| {
+            parse_line(format, line).map(|r| {
+                r.map(|parsed| {
+                    let trajectory_json = serde_json::to_string(&parsed.trajectory).expect("a trajectory serializes");
+                    let sample = Sample {
+                        id: content_id(&trajectory_json),
+                        origin: Origin::Imported { file: file_name.clone(), line: line_no, format: format.to_string() },
+                        scenario: None,
+                        atomic_task: None,
+                        composition: None,
+                        filter: None,
+                        functions: Vec::new(),
+                        trajectory: Some(parsed.trajectory),
+                        failure: None,
+                        edits: Vec::new(),
+                    };
+                    NewSample::new(&sample, format!("{file_name}:{line_no}"))
+                })
+            })
+        },
+        |line_no, item: Result<NewSample, Finding>| -> Result<(), ImportFail> {
+            report.lines_read = line_no;
+            match item {
+                Ok(s) => {
+                    batch.push(s);
+                    if batch.len() >= INSERT_BATCH {
+                        flush(store, &mut batch, &mut report)?;
+                    }
+                }
+                Err(f) => {
+                    on_skip(line_no, &f);
+                    report.skipped.push((line_no, f));
+                }
+            }
+            Ok(())
+        },
+    );
+    match result {
+        Ok(()) => {}
+        Err(ImportFail::Io(e)) => return Err(OpError::Read(path.to_path_buf(), e)),
+        Err(ImportFail::Op(e)) => return Err(e),
+    }
+    flush(store, &mut batch, &mut report)?;
+    Ok(report)
+}
+
+enum ImportFail {
+    Io(std::io::Error),
+    Op(OpError),
+}
+
+impl From<std::io::Error> for ImportFail {
+    fn from(e: std::io::Error) -> Self {
+        ImportFail::Io(e)
+    }
+}
+
+impl From<OpError> for ImportFail {
+    fn from(e: OpError) -> Self {
+        ImportFail::Op(e)
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    pub written: usize,
+    pub provenance: Option<PathBuf>,
+}
+
+pub fn provenance_path(out: &Path) -> PathBuf {
+    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".provenance.jsonl");
+    out.with_file_name(name)
+}
+
+/// Writes the samples that pass `status` to `out` in `format` (to stdout for `-`), and
+/// beside it `OUT.provenance.jsonl`: one line per written line with the sample id, origin,
+/// strategy, edits and review, which trainers never see. Files appear whole or not at all
+/// (written to a temporary name, then renamed).
+pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
+    if out == Path::new("-") {
+        let stdout = std::io::stdout();
+        let mut w = BufWriter::new(stdout.lock());
+        let written = write_export(store, format, status, &mut w, None).map_err(|e| export_err(e, out))?;
+        w.flush().map_err(|e| OpError::Write(out.to_path_buf(), e))?;
+        return Ok(ExportReport { written, provenance: None });
+    }
+    let prov = provenance_path(out);
+    let tmp_out = tmp_name(out);
+    let tmp_prov = tmp_name(&prov);
+    let create = |p: &Path| File::create(p).map(BufWriter::new).map_err(|e| OpError::Write(p.to_path_buf(), e));
+    let mut w = create(&tmp_out)?;
+    let mut pw = create(&tmp_prov)?;
+    let written = match write_export(store, format, status, &mut w, Some(&mut pw)) {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_out);
+            let _ = std::fs::remove_file(&tmp_prov);
+            return Err(export_err(e, out));
+        }
+    };
+    for (mut writer, tmp, dest) in [(w, &tmp_out, out), (pw, &tmp_prov, prov.as_path())] {
+        writer.flush().map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
+        writer.get_ref().sync_all().map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
+        std::fs::rename(tmp, dest).map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
+    }
+    Ok(ExportReport { written, provenance: Some(prov) })
+}
+
+fn export_err(e: ExportError, out: &Path) -> OpError {
+    match e {
+        ExportError::Store(s) => OpError::Store(s),
+        ExportError::Io(e) => OpError::Write(out.to_path_buf(), e),
+    }
+}
+
+fn tmp_name(p: &Path) -> PathBuf {
+    let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".tmp-{}", std::process::id()));
+    p.with_file_name(name)
+}
+
+fn write_export(
+    store: &Store,
+    format: Format,
+    status: StatusFilter,
+    w: &mut impl Write,
+    mut prov: Option<&mut BufWriter<File>>,
+) -> Result<usize, ExportError> {
+    let mut line = 0usize;
+    store.for_each_sample(status, |stored| {
+        let Some(t) = &stored.sample.trajectory else { return Ok(()) };
+        line += 1;
+        w.write_all(format.write_line(t).as_bytes())?;
+        w.write_all(b"\n")?;
+        if let Some(p) = prov.as_deref_mut() {
+            let s = &stored.sample;
+            let final_thought = t.messages.iter().rev().find_map(|m| match m {
+                crate::model::Message::Assistant { thought, final_answer: Some(_), .. } if !thought.is_empty() => {
+                    Some(thought.as_str())
+                }
+                _ => None,
+            });
+            let record = json!({
+                "line": line,
+                "sample_id": s.id,
+                "origin": s.origin,
+                "strategy": s.strategy().map(|x| x.as_str()),
+                "review": stored.review,
+                "edits": s.edits,
+                "final_thought": final_thought,
+            });
+            p.write_all(record.to_string().as_bytes())?;
+            p.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
+/// One line's lint result.
+pub struct LineLint {
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Default)]
+pub struct LintSummary {
+    pub trajectories: u64,
+    pub unreadable: u64,
+    pub with_errors: u64,
+    pub with_warnings: u64,
+    pub errors: u64,
+    pub warnings: u64,
+    pub by_code: BTreeMap<Code, u64>,
+}
+
+impl LintSummary {
+    fn add(&mut self, findings: &[Finding]) {
+        let errors = findings.iter().filter(|f| f.code.severity() == Severity::Error).count() as u64;
+        let warnings = findings.len() as u64 - errors;
+        self.errors += errors;
+        self.warnings += warnings;
+        self.with_errors += u64::from(errors > 0);
+        self.with_warnings += u64::from(warnings > 0);
+        for f in findings {
+            *self.by_code.entry(f.code).or_insert(0) += 1;
+        }
+    }
+}
+
+/// Lints every line of a dataset file; `on_line` sees each line's findings in file order.
+pub fn lint_file(
+    path: &Path,
+    choice: FormatChoice,
+    mut on_line: impl FnMut(u64, &[Finding]) -> std::io::Result<()>,
+) -> Result<(Format, LintSummary), OpError> {
+    let format = resolve_format(path, choice)?;
+    let file = open_input(path)?;
+    let mut summary = LintSummary::default();
+    par_map_lines(
+        file,
+        lines::default_workers(),
+        |_, line| {
+            parse_line(format, line).map(|r| match r {
+                Ok(p) => (true, lint::lint(&p.trajectory, &[], &p.layout)),
+                Err(f) => (false, vec![f]),
+            })
+        },
+        |line_no, (readable, findings): (bool, Vec<Finding>)| {
+            if readable {
+                summary.trajectories += 1;
+            } else {
+                summary.unreadable += 1;
+            }
+            summary.add(&findings);
+            on_line(line_no, &findings)
+        },
+    )
+    .map_err(|e| OpError::Read(path.to_path_buf(), e))?;
+    Ok((format, summary))
+}
+
+/// Counts for `button stats`: of a workspace, or of a file.
+#[derive(Debug, Default, PartialEq)]
+pub struct Stats {
+    pub samples: u64,
+    pub unreadable: u64,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_stage: BTreeMap<String, u64>,
+    pub by_strategy: BTreeMap<String, u64>,
+    pub by_failure: BTreeMap<String, u64>,
+    pub by_turns: BTreeMap<usize, u64>,
+    pub by_calls: BTreeMap<usize, u64>,
+    pub with_parallel_calls: u64,
+    pub with_trajectory: u64,
+    pub lint_clean: u64,
+    pub by_lint_code: BTreeMap<Code, u64>,
+}
+
+impl Stats {
+    pub fn add(&mut self, s: &Summary, verdict: Option<&str>) {
+        self.samples += 1;
+        let status = match verdict {
+            None => "pending",
+            Some(v) => v,
+        };
+        *self.by_status.entry(status.to_string()).or_insert(0) += 1;
+        *self.by_stage.entry(s.stage.clone()).or_insert(0) += 1;
+        let strategy = s.strategy.clone().unwrap_or_else(|| "unknown".into());
+        *self.by_strategy.entry(strategy).or_insert(0) += 1;
+        if let Some(r) = &s.failure_reason {
+            *self.by_failure.entry(r.clone()).or_insert(0) += 1;
+        }
+        if s.stage == "complete" {
+            self.with_trajectory += 1;
+            *self.by_turns.entry(s.turns).or_insert(0) += 1;
+            *self.by_calls.entry(s.calls).or_insert(0) += 1;
+            self.with_parallel_calls += u64::from(s.parallel_calls);
+            if s.lint_codes.is_empty() {
+                self.lint_clean += 1;
+            }
+        }
+        for c in &s.lint_codes {
+            *self.by_lint_code.entry(*c).or_insert(0) += 1;
+        }
+    }
+
+    pub fn render(&self, of_file: bool) -> String {
+        use std::fmt::Write as _;
+        let mut o = String::new();
+        let pct = |n: u64, d: u64| if d == 0 { 0.0 } else { n as f64 * 100.0 / d as f64 };
+        let _ = writeln!(o, "samples     {}", self.samples);
+        if of_file {
+            let _ = writeln!(o, "unreadable  {} lines", self.unreadable);
+        } else {
+            let _ = writeln!(o, "status      {}", join_counts(&self.by_status));
+            let _ = writeln!(o, "stage       {}", join_counts(&self.by_stage));
+            let _ = writeln!(o, "strategy    {}", join_counts(&self.by_strategy));
+            if !self.by_failure.is_empty() {
+                let _ = writeln!(o, "failures    {}", join_counts(&self.by_failure));
+            }
+        }
+        let _ = writeln!(o, "turns       {}", histogram(&self.by_turns, 8));
+        let _ = writeln!(o, "calls       {}", histogram(&self.by_calls, 8));
+        let _ = writeln!(
+            o,
+            "parallel    {} of {} trajectories have parallel calls ({:.1}%)",
+            self.with_parallel_calls,
+            self.with_trajectory,
+            pct(self.with_parallel_calls, self.with_trajectory)
+        );
+        let _ = writeln!(
+            o,
+            "lint        {} of {} trajectories clean ({:.1}%)",
+            self.lint_clean,
+            self.with_trajectory,
+            pct(self.lint_clean, self.with_trajectory)
+        );
+        for (code, n) in &self.by_lint_code {
+            let _ = writeln!(o, "  {} {:<22} {:>8} {}", code.id(), code.name(), n, code.severity().as_str());
+        }
+        o
+    }
+}
+
+fn join_counts(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    m.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", ")
+}
+
+/// "n: count" in numeric order, with everything from `max` up in one "max+" bucket.
+fn histogram(m: &BTreeMap<usize, u64>, max: usize) -> String {
+    let mut capped: BTreeMap<usize, u64> = BTreeMap::new();
+    for (k, v) in m {
+        *capped.entry((*k).min(max)).or_insert(0) += v;
+    }
+    if capped.is_empty() {
+        return "-".into();
+    }
+    capped
+        .iter()
+        .map(|(k, v)| if *k == max { format!("{k}+: {v}") } else { format!("{k}: {v}") })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn stats_workspace(store: &Store) -> Result<Stats, OpError> {
+    let mut stats = Stats::default();
+    store.summaries(|s, v| stats.add(s, v))?;
+    Ok(stats)
+}
+
+pub fn stats_file(path: &Path, choice: FormatChoice) -> Result<Stats, OpError> {
+    let format = resolve_format(path, choice)?;
+    let file = open_input(path)?;
+    let mut stats = Stats::default();
+    par_map_lines(
+        file,
+        lines::default_workers(),
+        |_, line| {
+            parse_line(format, line).map(|r| {
+                r.map(|p| {
+                    let mut s = Summary { stage: "complete".into(), ..Summary::default() };
+                    s.add_trajectory(&p.trajectory, &[], &p.layout);
+                    s
+                })
+            })
+        },
+        |_, r: Result<Summary, Finding>| {
+            match r {
+                Ok(s) => stats.add(&s, None),
+                Err(_) => stats.unreadable += 1,
+            }
+            Ok::<(), std::io::Error>(())
+        },
+    )
+    .map_err(|e| OpError::Read(path.to_path_buf(), e))?;
+    Ok(stats)
+}
+
+/// The JSON form of one finding, for `lint --json`.
+pub fn finding_json(file: &str, line: u64, f: &Finding) -> Value {
+    f.to_json(file, line)
+}
+
+pub use store::now_ms;

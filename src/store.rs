@@ -1,0 +1,594 @@
+//! The workspace: `<dir>/button.db`, SQLite in WAL mode (readers never wait for the
+//! writer), schema migrations by `user_version`. It holds every sample's lineage, every LLM
+//! call, and the append-only journal of human actions from which undo works, also after a
+//! restart. Every change is one transaction: a kill at any moment leaves the last committed
+//! state, never half a sample or half a verdict.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::lint::{self, Code, Layout, Severity};
+use crate::model::{FieldEdit, Review, Sample, SubTaskFunctions, Trajectory};
+
+pub const DB_FILE: &str = "button.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no workspace in {0}: {DB_FILE} is not there (button import or button run creates one)")]
+    Missing(PathBuf),
+    #[error("cannot create the workspace folder {0}: {1}")]
+    CreateDir(PathBuf, std::io::Error),
+    #[error("the workspace {0} was written by a newer button (schema {1}, this one knows up to {2}): update button")]
+    TooNew(PathBuf, i64, i64),
+    #[error("workspace database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("sample {0} is not in the workspace")]
+    NoSample(String),
+    #[error("sample {0}: the field {1} does not exist")]
+    NoField(String, String),
+    #[error("sample {0} holds unreadable data: {1}")]
+    BadData(String, serde_json::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Each entry moves the schema one version up; never edit an entry once released.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE samples (
+    id TEXT NOT NULL UNIQUE,
+    origin TEXT NOT NULL,
+    source TEXT,
+    stage TEXT NOT NULL,
+    strategy TEXT,
+    failure_reason TEXT,
+    turns INTEGER NOT NULL DEFAULT 0,
+    calls INTEGER NOT NULL DEFAULT 0,
+    parallel_calls INTEGER NOT NULL DEFAULT 0,
+    lint_errors INTEGER NOT NULL DEFAULT 0,
+    lint_warnings INTEGER NOT NULL DEFAULT 0,
+    lint_codes TEXT NOT NULL DEFAULT '',
+    verdict TEXT,
+    review TEXT,
+    data TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX samples_verdict ON samples(verdict);
+CREATE INDEX samples_stage ON samples(stage);
+CREATE TABLE llm_calls (
+    id INTEGER PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    run_id TEXT,
+    sample_id TEXT,
+    step TEXT NOT NULL,
+    template_version TEXT,
+    endpoint TEXT,
+    model TEXT,
+    prompt TEXT NOT NULL,
+    raw_reply TEXT,
+    parse_ok INTEGER,
+    parse_result TEXT,
+    error TEXT,
+    latency_ms INTEGER,
+    prompt_tokens INTEGER,
+    completion_tokens INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER
+);
+CREATE INDEX llm_calls_request ON llm_calls(request_hash);
+CREATE INDEX llm_calls_sample ON llm_calls(sample_id);
+CREATE TABLE journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    sample_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    undone_by INTEGER
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"#];
+
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+}
+
+/// What the list, the filters and the stats need of a sample, without its JSON.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub stage: String,
+    pub strategy: Option<String>,
+    pub failure_reason: Option<String>,
+    pub turns: usize,
+    pub calls: usize,
+    pub parallel_calls: bool,
+    pub lint_errors: usize,
+    pub lint_warnings: usize,
+    pub lint_codes: Vec<Code>,
+}
+
+impl Summary {
+    pub fn of(sample: &Sample) -> Summary {
+        let mut s = Summary {
+            stage: stage_of(sample).to_string(),
+            strategy: sample.strategy().map(|s| s.as_str().to_string()),
+            failure_reason: sample.failure.as_ref().map(|f| f.reason.clone()),
+            ..Summary::default()
+        };
+        if let Some(t) = &sample.trajectory {
+            // Stored samples point into the BUTTON layout: the system message is index 0.
+            s.add_trajectory(t, &sample.functions, &Layout::offset(1, t.messages.len()));
+        }
+        s
+    }
+
+    /// Fills the trajectory's counts and lint results in.
+    pub fn add_trajectory(&mut self, t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) {
+        self.turns = t.assistant_turns();
+        self.calls = t.call_count();
+        self.parallel_calls = t.has_parallel_calls();
+        for f in lint::lint(t, sub_tasks, layout) {
+            match f.code.severity() {
+                Severity::Error => self.lint_errors += 1,
+                Severity::Warning => self.lint_warnings += 1,
+            }
+            if !self.lint_codes.contains(&f.code) {
+                self.lint_codes.push(f.code);
+            }
+        }
+        self.lint_codes.sort();
+    }
+
+    fn codes_text(&self) -> String {
+        self.lint_codes.iter().map(|c| c.id()).collect::<Vec<_>>().join(" ")
+    }
+}
+
+/// How far a sample has come: the last lineage part it has, or `failed`.
+pub fn stage_of(s: &Sample) -> &'static str {
+    if s.failure.is_some() {
+        "failed"
+    } else if s.trajectory.is_some() {
+        "complete"
+    } else if !s.functions.is_empty() {
+        "functions"
+    } else if s.filter.is_some() {
+        "filter"
+    } else if s.composition.is_some() {
+        "composition"
+    } else if s.atomic_task.is_some() {
+        "atomic_task"
+    } else {
+        "scenario"
+    }
+}
+
+/// A sample ready to be written: its JSON already serialized (by a worker thread).
+pub struct NewSample {
+    pub id: String,
+    pub origin: &'static str,
+    pub source: String,
+    pub data: String,
+    pub summary: Summary,
+}
+
+impl NewSample {
+    pub fn new(sample: &Sample, source: String) -> NewSample {
+        let origin = match sample.origin {
+            crate::model::Origin::Imported { .. } => "imported",
+            crate::model::Origin::Generated { .. } => "generated",
+        };
+        NewSample {
+            id: sample.id.clone(),
+            origin,
+            source,
+            data: serde_json::to_string(sample).expect("a sample always serializes"),
+            summary: Summary::of(sample),
+        }
+    }
+}
+
+/// The identity of a trajectory's content: the same trajectory gets the same id whatever
+/// file or line it came from.
+pub fn content_id(trajectory_json: &str) -> String {
+    let hash = blake3::hash(trajectory_json.as_bytes());
+    let hex = hash.to_hex();
+    format!("t{}", &hex.as_str()[..16])
+}
+
+/// Which samples an export or listing takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatusFilter {
+    Accepted,
+    Rejected,
+    Pending,
+    All,
+}
+
+impl std::str::FromStr for StatusFilter {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "accepted" => Ok(StatusFilter::Accepted),
+            "rejected" => Ok(StatusFilter::Rejected),
+            "pending" => Ok(StatusFilter::Pending),
+            "all" => Ok(StatusFilter::All),
+            other => Err(format!("unknown status {other:?}: use accepted, rejected, pending or all")),
+        }
+    }
+}
+
+impl StatusFilter {
+    fn sql(self) -> &'static str {
+        match self {
+            StatusFilter::Accepted => "verdict = 'accepted'",
+            StatusFilter::Rejected => "verdict = 'rejected'",
+            StatusFilter::Pending => "(verdict IS NULL OR verdict = 'flagged')",
+            StatusFilter::All => "1",
+        }
+    }
+}
+
+/// One row of the journal of human actions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Verdict { before: Option<Review>, after: Option<Review> },
+    Edit { path: String, before: Value, after: Value },
+    Undo { of: i64 },
+}
+
+impl Action {
+    fn name(&self) -> &'static str {
+        match self {
+            Action::Verdict { .. } => "verdict",
+            Action::Edit { .. } => "edit",
+            Action::Undo { .. } => "undo",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    pub seq: i64,
+    pub at: i64,
+    pub sample_id: String,
+    pub action: Action,
+    pub undone_by: Option<i64>,
+}
+
+/// An exported row: the sample, and its review if it has one.
+pub struct Stored {
+    pub sample: Sample,
+    pub review: Option<Review>,
+}
+
+impl Store {
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_FILE)
+    }
+
+    /// Opens the workspace in `dir`, creating it when `create` is set.
+    pub fn open(dir: &Path, create: bool) -> Result<Store> {
+        let path = Store::db_path(dir);
+        if !path.exists() {
+            if !create {
+                return Err(StoreError::Missing(dir.to_path_buf()));
+            }
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir(dir.to_path_buf(), e))?;
+        }
+        let conn = Connection::open(&path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // With WAL, NORMAL loses nothing committed when the process dies (kill -9); only a
+        // power cut may drop the last transactions.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        let mut store = Store { conn, dir: dir.to_path_buf() };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let latest = MIGRATIONS.len() as i64;
+        if version > latest {
+            return Err(StoreError::TooNew(self.dir.clone(), version, latest));
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    /// Writes samples in one transaction; those already present (same id) are left as they
+    /// are. Returns how many were new.
+    pub fn insert_samples(&mut self, samples: &[NewSample]) -> Result<usize> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        let mut inserted = 0;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR IGNORE INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
+                    parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
+            )?;
+            for s in samples {
+                let m = &s.summary;
+                inserted += stmt.execute(params![
+                    s.id,
+                    s.origin,
+                    s.source,
+                    m.stage,
+                    m.strategy,
+                    m.failure_reason,
+                    m.turns as i64,
+                    m.calls as i64,
+                    m.parallel_calls,
+                    m.lint_errors as i64,
+                    m.lint_warnings as i64,
+                    m.codes_text(),
+                    s.data,
+                    now,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(inserted)
+    }
+
+    pub fn sample_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM samples", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    pub fn sample(&self, id: &str) -> Result<Stored> {
+        let row: Option<(String, Option<String>)> = self
+            .conn
+            .query_row("SELECT data, review FROM samples WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let (data, review) = row.ok_or_else(|| StoreError::NoSample(id.to_string()))?;
+        decode(id, &data, review.as_deref())
+    }
+
+    pub fn review(&self, id: &str) -> Result<Option<Review>> {
+        Ok(self.sample(id)?.review)
+    }
+
+    /// Streams the complete samples that pass `status`, in insertion order.
+    pub fn for_each_sample(
+        &self,
+        status: StatusFilter,
+        mut f: impl FnMut(Stored) -> std::result::Result<(), std::io::Error>,
+    ) -> std::result::Result<usize, ExportError> {
+        let sql = format!(
+            "SELECT id, data, review FROM samples WHERE stage = 'complete' AND {} ORDER BY rowid",
+            status.sql()
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
+        let mut rows = stmt.query([]).map_err(StoreError::from)?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(StoreError::from)? {
+            let id: String = row.get(0).map_err(StoreError::from)?;
+            let data: String = row.get(1).map_err(StoreError::from)?;
+            let review: Option<String> = row.get(2).map_err(StoreError::from)?;
+            f(decode(&id, &data, review.as_deref())?)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The summaries of every sample with its verdict, for the stats.
+    pub fn summaries(&self, mut f: impl FnMut(&Summary, Option<&str>)) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT stage, strategy, failure_reason, turns, calls, parallel_calls, lint_errors, lint_warnings,
+                    lint_codes, verdict FROM samples ORDER BY rowid",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let codes: String = r.get(8)?;
+            let s = Summary {
+                stage: r.get(0)?,
+                strategy: r.get(1)?,
+                failure_reason: r.get(2)?,
+                turns: r.get::<_, i64>(3)? as usize,
+                calls: r.get::<_, i64>(4)? as usize,
+                parallel_calls: r.get(5)?,
+                lint_errors: r.get::<_, i64>(6)? as usize,
+                lint_warnings: r.get::<_, i64>(7)? as usize,
+                lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
+            };
+            let verdict: Option<String> = r.get(9)?;
+            f(&s, verdict.as_deref());
+        }
+        Ok(())
+    }
+
+    /// Sets (or clears, with None) a sample's review, and journals it. One transaction.
+    pub fn set_review(&mut self, id: &str, review: Option<Review>) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let before = read_review(&tx, id)?;
+        write_review(&tx, id, review.as_ref())?;
+        let seq = append(&tx, id, &Action::Verdict { before, after: review })?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Sets the field at `path` (a JSON pointer into the sample, e.g.
+    /// `/composition/task` or `/trajectory/messages/2/content`), keeping its original value
+    /// in the sample's edits, and journals it. One transaction.
+    pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<i64> {
+        let tx = self.conn.transaction()?;
+        let before = apply_edit(&tx, id, path, value.clone())?;
+        let seq = append(&tx, id, &Action::Edit { path: path.to_string(), before, after: value })?;
+        tx.commit()?;
+        Ok(seq)
+    }
+
+    /// Undoes the newest action not undone yet, however old; returns it, or None when there
+    /// is nothing left to undo.
+    pub fn undo(&mut self) -> Result<Option<JournalEntry>> {
+        let tx = self.conn.transaction()?;
+        let row: Option<(i64, i64, String, String)> = tx
+            .query_row(
+                "SELECT seq, at, sample_id, payload FROM journal
+                 WHERE undone_by IS NULL AND action != 'undo' ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((seq, at, sample_id, payload)) = row else {
+            return Ok(None);
+        };
+        let action: Action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+        match &action {
+            Action::Verdict { before, .. } => write_review(&tx, &sample_id, before.as_ref())?,
+            Action::Edit { path, before, .. } => {
+                apply_edit(&tx, &sample_id, path, before.clone())?;
+            }
+            Action::Undo { .. } => unreachable!("undo rows are never selected"),
+        }
+        let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq })?;
+        tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![undo_seq, seq])?;
+        tx.commit()?;
+        Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) }))
+    }
+
+    pub fn journal(&self) -> Result<Vec<JournalEntry>> {
+        let mut stmt = self.conn.prepare("SELECT seq, at, sample_id, payload, undone_by FROM journal ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, sample_id, payload, undone_by) = row?;
+            let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+            out.push(JournalEntry { seq, at, sample_id, action, undone_by });
+        }
+        Ok(out)
+    }
+
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        Ok(r == "ok")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot write: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn decode(id: &str, data: &str, review: Option<&str>) -> Result<Stored> {
+    let sample: Sample = serde_json::from_str(data).map_err(|e| StoreError::BadData(id.to_string(), e))?;
+    let review = match review {
+        Some(r) => Some(serde_json::from_str(r).map_err(|e| StoreError::BadData(id.to_string(), e))?),
+        None => None,
+    };
+    Ok(Stored { sample, review })
+}
+
+fn read_review(conn: &Connection, id: &str) -> Result<Option<Review>> {
+    let row: Option<Option<String>> =
+        conn.query_row("SELECT review FROM samples WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    match row {
+        None => Err(StoreError::NoSample(id.to_string())),
+        Some(None) => Ok(None),
+        Some(Some(text)) => Ok(Some(serde_json::from_str(&text).map_err(|e| StoreError::BadData(id.to_string(), e))?)),
+    }
+}
+
+fn write_review(conn: &Connection, id: &str, review: Option<&Review>) -> Result<()> {
+    let verdict = review.map(|r| r.verdict.as_str());
+    let text = review.map(|r| serde_json::to_string(r).expect("a review always serializes"));
+    let n = conn.execute(
+        "UPDATE samples SET verdict = ?2, review = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, verdict, text, now_ms()],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NoSample(id.to_string()));
+    }
+    Ok(())
+}
+
+/// Sets one field of the stored sample and keeps the edit record; returns the value before.
+fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<Value> {
+    let data: Option<String> =
+        conn.query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+    let data = data.ok_or_else(|| StoreError::NoSample(id.to_string()))?;
+    let mut doc: Value = serde_json::from_str(&data).map_err(|e| StoreError::BadData(id.to_string(), e))?;
+    let slot = doc.pointer_mut(path).ok_or_else(|| StoreError::NoField(id.to_string(), path.to_string()))?;
+    let before = std::mem::replace(slot, value.clone());
+    let mut sample: Sample = serde_json::from_value(doc).map_err(|e| StoreError::BadData(id.to_string(), e))?;
+    record_edit(&mut sample.edits, path, &before, value);
+    let summary = Summary::of(&sample);
+    conn.execute(
+        "UPDATE samples SET data = ?2, stage = ?3, turns = ?4, calls = ?5, parallel_calls = ?6, lint_errors = ?7,
+            lint_warnings = ?8, lint_codes = ?9, updated_at = ?10 WHERE id = ?1",
+        params![
+            id,
+            serde_json::to_string(&sample).expect("a sample always serializes"),
+            summary.stage,
+            summary.turns as i64,
+            summary.calls as i64,
+            summary.parallel_calls,
+            summary.lint_errors as i64,
+            summary.lint_warnings as i64,
+            summary.codes_text(),
+            now_ms()
+        ],
+    )?;
+    Ok(before)
+}
+
+/// The first edit of a field keeps what it was; an edit back to the original drops the
+/// record, so "edited" always means "differs from the original".
+fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Value) {
+    match edits.iter().position(|e| e.path == path) {
+        Some(i) if edits[i].original == after => {
+            edits.remove(i);
+        }
+        Some(i) => {
+            edits[i].edited = after;
+            edits[i].at = now_ms();
+        }
+        None if *before != after => {
+            edits.push(FieldEdit { path: path.to_string(), original: before.clone(), edited: after, at: now_ms() })
+        }
+        None => {}
+    }
+}
+
+fn append(conn: &Connection, sample_id: &str, action: &Action) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO journal (at, sample_id, action, payload) VALUES (?1, ?2, ?3, ?4)",
+        params![now_ms(), sample_id, action.name(), serde_json::to_string(action).expect("an action always serializes")],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
