@@ -485,7 +485,7 @@ fn check_uncalled(t: &Trajectory, sub_tasks: &[SubTaskFunctions], called: &HashS
 }
 
 /// A final answer "mentions" a result when one of the result's scalar values (a string of
-/// 3+ characters, or a number) appears in it, ignoring case.
+/// 3+ characters, or a number) appears in it, ignoring case and thousands separators.
 fn check_final_mentions_results(t: &Trajectory, layout: &Layout, out: &mut Vec<Finding>) {
     let Some((i, final_text)) = t.messages.iter().enumerate().rev().find_map(|(i, m)| match m {
         Message::Assistant { final_answer: Some(f), .. } => Some((i, f)),
@@ -493,42 +493,41 @@ fn check_final_mentions_results(t: &Trajectory, layout: &Layout, out: &mut Vec<F
     }) else {
         return;
     };
-    let mut scalars = Vec::new();
-    for m in &t.messages {
-        if let Message::Tool { results } = m {
-            for r in results {
-                collect_scalars(&r.results, &mut scalars);
-            }
-        }
-    }
-    if scalars.is_empty() {
+    let results = || {
+        t.messages.iter().flat_map(|m| match m {
+            Message::Tool { results } => results.as_slice(),
+            _ => &[],
+        })
+    };
+    let mut any_scalar = false;
+    let hay = final_text.to_lowercase();
+    if results().any(|r| mentions(&r.results, &hay, &mut any_scalar)) || !any_scalar {
         return;
     }
-    let hay = final_text.to_lowercase();
-    let hay_digits: String = hay.chars().filter(|c| *c != ',').collect();
-    let mentioned = scalars.iter().any(|s| hay.contains(s.as_str()) || hay_digits.contains(s.as_str()));
-    if !mentioned {
-        out.push(
-            Finding::new(Code::FinalIgnoresResults, "the final answer mentions none of the tool results")
-                .at(layout.source(i))
-                .field("final"),
-        );
+    let hay: String = hay.chars().filter(|c| *c != ',').collect();
+    if results().any(|r| mentions(&r.results, &hay, &mut any_scalar)) {
+        return;
     }
+    out.push(
+        Finding::new(Code::FinalIgnoresResults, "the final answer mentions none of the tool results")
+            .at(layout.source(i))
+            .field("final"),
+    );
 }
 
-fn collect_scalars(v: &Value, out: &mut Vec<String>) {
+fn mentions(v: &Value, hay: &str, any_scalar: &mut bool) -> bool {
     match v {
-        Value::String(s) if s.trim().chars().count() >= 3 => out.push(s.trim().to_lowercase()),
-        Value::Number(n) => {
-            out.push(n.to_string());
-            if let Some(f) = n.as_f64()
-                && f.fract() != 0.0
-            {
-                out.push(format!("{f:.1}"));
-            }
+        Value::String(s) if s.trim().chars().count() >= 3 => {
+            *any_scalar = true;
+            hay.contains(s.trim().to_lowercase().as_str())
         }
-        Value::Array(a) => a.iter().for_each(|x| collect_scalars(x, out)),
-        Value::Object(o) => o.values().for_each(|x| collect_scalars(x, out)),
-        _ => {}
+        Value::Number(n) => {
+            *any_scalar = true;
+            hay.contains(n.to_string().as_str())
+                || n.as_f64().is_some_and(|f| f.fract() != 0.0 && hay.contains(format!("{f:.1}").as_str()))
+        }
+        Value::Array(a) => a.iter().any(|x| mentions(x, hay, any_scalar)),
+        Value::Object(o) => o.values().any(|x| mentions(x, hay, any_scalar)),
+        _ => false,
     }
 }

@@ -21,59 +21,56 @@ impl FunctionDef {
     /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
     /// paper's flat map with a top-level `required`.
     pub fn from_value(v: &Value) -> Result<FunctionDef, String> {
-        let obj = v
-            .as_object()
-            .ok_or_else(|| format!("a function must be a JSON object, found {}", kind_of(v)))?;
-        if let Some(inner) = obj.get("function").filter(|f| f.is_object()) {
-            return FunctionDef::from_value(inner);
+        FunctionDef::from_owned(v.clone())
+    }
+
+    pub fn from_owned(v: Value) -> Result<FunctionDef, String> {
+        let mut obj = match v {
+            Value::Object(o) => o,
+            other => return Err(format!("a function must be a JSON object, found {}", kind_of(&other))),
+        };
+        if obj.get("function").is_some_and(Value::is_object) {
+            return FunctionDef::from_owned(obj.remove("function").expect("checked above"));
         }
-        let name = match obj.get("name") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+        let name = match obj.remove("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
             Some(Value::String(_)) => return Err("a function has an empty name".into()),
-            Some(other) => return Err(format!("a function name must be a string, found {}", kind_of(other))),
+            Some(other) => return Err(format!("a function name must be a string, found {}", kind_of(&other))),
             None => return Err("a function has no \"name\"".into()),
         };
-        let description = match obj.get("description") {
+        let description = match obj.remove("description") {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) => s,
             Some(other) => {
-                return Err(format!("function {name}: \"description\" must be a string, found {}", kind_of(other)));
+                return Err(format!("function {name}: \"description\" must be a string, found {}", kind_of(&other)));
             }
         };
-        let top_required = obj.get("required");
-        let parameters = match obj.get("parameters") {
-            None | Some(Value::Null) => {
-                let mut schema = Map::new();
-                schema.insert("type".into(), Value::String("object".into()));
-                schema.insert("properties".into(), Value::Object(Map::new()));
-                if let Some(r) = top_required {
-                    schema.insert("required".into(), r.clone());
-                }
-                Value::Object(schema)
+        let top_required = obj.remove("required");
+        let object_schema = |props: Map<String, Value>, required: Option<Value>| {
+            let mut schema = Map::new();
+            schema.insert("type".into(), Value::String("object".into()));
+            schema.insert("properties".into(), Value::Object(props));
+            if let Some(r) = required {
+                schema.insert("required".into(), r);
             }
-            Some(Value::Object(p)) if p.get("type").and_then(Value::as_str) == Some("object") => {
-                let mut schema = p.clone();
-                if !schema.contains_key("required")
+            Value::Object(schema)
+        };
+        let parameters = match obj.remove("parameters") {
+            None | Some(Value::Null) => object_schema(Map::new(), top_required),
+            Some(Value::Object(mut p)) if p.get("type").and_then(Value::as_str) == Some("object") => {
+                if !p.contains_key("required")
                     && let Some(r) = top_required
                 {
-                    schema.insert("required".into(), r.clone());
+                    p.insert("required".into(), r);
                 }
-                Value::Object(schema)
+                Value::Object(p)
             }
-            Some(Value::Object(flat)) => {
-                let mut schema = Map::new();
-                schema.insert("type".into(), Value::String("object".into()));
-                schema.insert("properties".into(), Value::Object(flat.clone()));
-                if let Some(r) = top_required {
-                    schema.insert("required".into(), r.clone());
-                }
-                Value::Object(schema)
-            }
+            Some(Value::Object(flat)) => object_schema(flat, top_required),
             Some(other) => {
-                return Err(format!("function {name}: \"parameters\" must be a JSON object, found {}", kind_of(other)));
+                return Err(format!("function {name}: \"parameters\" must be a JSON object, found {}", kind_of(&other)));
             }
         };
-        let responses = obj.get("responses").filter(|r| !r.is_null()).cloned();
+        let responses = obj.remove("responses").filter(|r| !r.is_null());
         Ok(FunctionDef { name, description, parameters, responses })
     }
 

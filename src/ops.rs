@@ -171,7 +171,7 @@ pub fn import(
                         failure: None,
                         edits: Vec::new(),
                     };
-                    NewSample::new(&sample, format!("{file_name}:{line_no}"))
+                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"))
                 })
             })
         },

@@ -2,6 +2,8 @@
 //! `formats/button-system-template.txt`, `<call>[...]</call>` and `<final>...</final>` in
 //! assistant text, and tool messages that are JSON lists of `{name, arguments, results}`.
 
+use std::sync::LazyLock;
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -62,9 +64,9 @@ pub fn parse_tool_list(text: &str) -> Result<Vec<FunctionDef>, String> {
             .map_err(|e| format!("the tool list is not JSON objects one after another: {e}"))?
     };
     values
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, v)| FunctionDef::from_value(v).map_err(|e| format!("function {} of the tool list: {e}", i + 1)))
+        .map(|(i, v)| FunctionDef::from_owned(v).map_err(|e| format!("function {} of the tool list: {e}", i + 1)))
         .collect()
 }
 
@@ -122,29 +124,32 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
     Ok(Parsed { trajectory: t, layout })
 }
 
+/// The template's text after `{tool_list}`, with each parallel sentence put in.
+static TEMPLATE_TAILS: LazyLock<[(bool, String); 2]> = LazyLock::new(|| {
+    let (_, post) = template_parts();
+    [true, false].map(|on| (on, post.replace("{parallel}", parallel_sentence(on)).trim_end().to_string()))
+});
+
 fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
-    let on = parallel_sentence(true);
-    let off = parallel_sentence(false);
-    t.parallel = if content.contains(on) {
+    let (pre, _) = template_parts();
+    if let Some(rest) = content.strip_prefix(pre) {
+        let rest = rest.trim_end();
+        for (on, tail) in TEMPLATE_TAILS.iter() {
+            if let Some(tools) = rest.strip_suffix(tail.as_str()) {
+                t.parallel = Some(*on);
+                t.tools = parse_tool_list(tools).map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+                return Ok(());
+            }
+        }
+    }
+    // Not the BUTTON template: keep the prompt verbatim and still read its tools and mode.
+    t.parallel = if content.contains(parallel_sentence(true)) {
         Some(true)
-    } else if content.contains(off) {
+    } else if content.contains(parallel_sentence(false)) {
         Some(false)
     } else {
         None
     };
-    let (pre, post) = template_parts();
-    if let Some(parallel) = t.parallel {
-        let post = post.replace("{parallel}", parallel_sentence(parallel));
-        if let Some(rest) = content.strip_prefix(pre)
-            && let Some(end) = rest.trim_end().len().checked_sub(post.trim_end().len())
-            && rest.trim_end().ends_with(post.trim_end())
-        {
-            t.tools = parse_tool_list(&rest[..end])
-                .map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
-            return Ok(());
-        }
-    }
-    // Not the BUTTON template: keep the prompt verbatim and still read its tools.
     t.system = Some(content.to_string());
     if let Some(a) = content.find("<tool>")
         && let Some(b) = content.rfind("</tool>")

@@ -30,12 +30,6 @@ struct Batch {
     spans: Vec<Span>,
 }
 
-impl Batch {
-    fn new(seq: u64, first_line: u64) -> Batch {
-        Batch { seq, first_line, buf: Vec::with_capacity(BATCH_BYTES + 4096), spans: Vec::new() }
-    }
-}
-
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
 }
@@ -55,15 +49,19 @@ where
     std::thread::scope(|scope| {
         let mut to_workers: Vec<SyncSender<Batch>> = Vec::with_capacity(workers);
         let (out_tx, out_rx) = sync_channel::<(u64, Vec<(u64, T)>)>(workers * 2);
+        // Batch buffers go back to the reader: fresh megabytes each time cost page faults.
+        let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(workers * 4);
         for _ in 0..workers {
             let (tx, rx) = sync_channel::<Batch>(2);
             to_workers.push(tx);
             let out_tx = out_tx.clone();
+            let recycle_tx = recycle_tx.clone();
             let map = &map;
-            scope.spawn(move || worker(rx, out_tx, map));
+            scope.spawn(move || worker(rx, out_tx, recycle_tx, map));
         }
         drop(out_tx);
-        let reader = scope.spawn(move || read_batches(input, to_workers));
+        drop(recycle_tx);
+        let reader = scope.spawn(move || read_batches(input, to_workers, recycle_rx));
 
         let mut pending: BTreeMap<u64, Vec<(u64, T)>> = BTreeMap::new();
         let mut next = 0u64;
@@ -89,7 +87,7 @@ where
     })
 }
 
-fn worker<T, M>(rx: Receiver<Batch>, out: SyncSender<(u64, Vec<(u64, T)>)>, map: &M)
+fn worker<T, M>(rx: Receiver<Batch>, out: SyncSender<(u64, Vec<(u64, T)>)>, recycle: SyncSender<Vec<u8>>, map: &M)
 where
     M: Fn(u64, Line<'_>) -> Option<T>,
 {
@@ -105,17 +103,26 @@ where
                 items.push((line_no, v));
             }
         }
+        let mut buf = batch.buf;
+        buf.clear();
+        let _ = recycle.try_send(buf);
         if out.send((batch.seq, items)).is_err() {
             return;
         }
     }
 }
 
-fn read_batches<R: Read>(input: R, workers: Vec<SyncSender<Batch>>) -> std::io::Result<()> {
+fn read_batches<R: Read>(input: R, workers: Vec<SyncSender<Batch>>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
     let mut r = BufReader::with_capacity(1 << 20, input);
     let mut seq = 0u64;
     let mut line_no = 1u64;
-    let mut batch = Batch::new(seq, line_no);
+    let new_batch = |seq: u64, first_line: u64| Batch {
+        seq,
+        first_line,
+        buf: recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096)),
+        spans: Vec::new(),
+    };
+    let mut batch = new_batch(seq, line_no);
     let mut start = 0usize;
     let mut too_long: Option<usize> = None;
     let send = |batch: Batch| -> bool { workers[(batch.seq % workers.len() as u64) as usize].send(batch).is_ok() };
@@ -156,7 +163,7 @@ fn read_batches<R: Read>(input: R, workers: Vec<SyncSender<Batch>>) -> std::io::
             line_no += 1;
             if batch.buf.len() >= BATCH_BYTES || batch.spans.len() >= BATCH_LINES {
                 seq += 1;
-                let full = std::mem::replace(&mut batch, Batch::new(seq, line_no));
+                let full = std::mem::replace(&mut batch, new_batch(seq, line_no));
                 if !send(full) {
                     return Ok(());
                 }

@@ -70,9 +70,9 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
     }
     let mut t = Trajectory { parallel: parsed.parallel_tool_calls, ..Trajectory::default() };
-    for (k, v) in parsed.tools.unwrap_or_default().iter().enumerate() {
+    for (k, v) in parsed.tools.unwrap_or_default().into_iter().enumerate() {
         t.tools
-            .push(FunctionDef::from_value(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?);
+            .push(FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?);
     }
     let mut layout = Layout::default();
     let last = msgs.len() - 1;

@@ -100,9 +100,9 @@ fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
         _ => return Err(Finding::new(Code::Malformed, "\"tools\" is not a list of functions").field("tools")),
     };
     items
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(k, v)| FunctionDef::from_value(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]"))))
+        .map(|(k, v)| FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]"))))
         .collect()
 }
 
