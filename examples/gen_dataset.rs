@@ -28,7 +28,8 @@ impl Rng {
     }
 }
 
-const CITIES: &[&str] = &["Lisbon", "Osaka", "Toronto", "Nairobi", "Lyon", "Austin", "Hanoi", "Bergen", "Cusco", "Perth"];
+const CITIES: &[&str] =
+    &["Lisbon", "Osaka", "Toronto", "Nairobi", "Lyon", "Austin", "Hanoi", "Bergen", "Cusco", "Perth"];
 const ITEMS: &[&str] = &["running shoes", "a desk lamp", "green tea", "a road bike", "wool socks", "a phone case"];
 const NAMES: &[&str] = &["Ana", "Kenji", "Priya", "Tomas", "Lea", "Omar", "Sofia", "Yusuf"];
 
@@ -101,18 +102,35 @@ fn trajectory(rng: &mut Rng, i: usize) -> Trajectory {
         });
         messages.push(Message::Tool {
             results: vec![
-                ToolResult { name: search_call.name.clone(), arguments: search_call.arguments.clone(), results: search_result, id: None },
-                ToolResult { name: weather_call.name.clone(), arguments: weather_call.arguments.clone(), results: weather_result, id: None },
+                ToolResult {
+                    name: search_call.name.clone(),
+                    arguments: search_call.arguments.clone(),
+                    results: search_result,
+                    id: None,
+                },
+                ToolResult {
+                    name: weather_call.name.clone(),
+                    arguments: weather_call.arguments.clone(),
+                    results: weather_result,
+                    id: None,
+                },
             ],
         });
     } else {
         messages.push(Message::Assistant {
-            thought: format!("{who} wants {item} in {city} under {budget} and the forecast for {days} days. {plan} First the search."),
+            thought: format!(
+                "{who} wants {item} in {city} under {budget} and the forecast for {days} days. {plan} First the search."
+            ),
             calls: vec![search_call.clone()],
             final_answer: None,
         });
         messages.push(Message::Tool {
-            results: vec![ToolResult { name: search_call.name.clone(), arguments: search_call.arguments.clone(), results: search_result, id: None }],
+            results: vec![ToolResult {
+                name: search_call.name.clone(),
+                arguments: search_call.arguments.clone(),
+                results: search_result,
+                id: None,
+            }],
         });
         messages.push(Message::Assistant {
             thought: format!("The search found {item} at {store} for {price}. Next, the forecast for {city}."),
@@ -120,7 +138,12 @@ fn trajectory(rng: &mut Rng, i: usize) -> Trajectory {
             final_answer: None,
         });
         messages.push(Message::Tool {
-            results: vec![ToolResult { name: weather_call.name.clone(), arguments: weather_call.arguments.clone(), results: weather_result, id: None }],
+            results: vec![ToolResult {
+                name: weather_call.name.clone(),
+                arguments: weather_call.arguments.clone(),
+                results: weather_result,
+                id: None,
+            }],
         });
     }
     if three {
@@ -131,7 +154,12 @@ fn trajectory(rng: &mut Rng, i: usize) -> Trajectory {
             final_answer: None,
         });
         messages.push(Message::Tool {
-            results: vec![ToolResult { name: call.name, arguments: call.arguments, results: json!({"eta_days": 2, "fee": 4.5}), id: None }],
+            results: vec![ToolResult {
+                name: call.name,
+                arguments: call.arguments,
+                results: json!({"eta_days": 2, "fee": 4.5}),
+                id: None,
+            }],
         });
     }
     messages.push(Message::Assistant {

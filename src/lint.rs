@@ -150,13 +150,15 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
     for (i, m) in t.messages.iter().enumerate() {
         if seen_final && !reported_after_final {
             out.push(
-                Finding::new(Code::AfterFinal, format!("a {} message comes after the final answer", m.role())).at(at(i)),
+                Finding::new(Code::AfterFinal, format!("a {} message comes after the final answer", m.role()))
+                    .at(at(i)),
             );
             reported_after_final = true;
         }
         if i == 0 && !matches!(m, Message::User { .. }) && !first_non_user_reported {
             out.push(
-                Finding::new(Code::RoleOrder, format!("the first message is from the {}, not the user", m.role())).at(at(i)),
+                Finding::new(Code::RoleOrder, format!("the first message is from the {}, not the user", m.role()))
+                    .at(at(i)),
             );
             first_non_user_reported = true;
         }
@@ -169,13 +171,18 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                     && !calls.is_empty()
                 {
                     out.push(
-                        Finding::new(Code::RoleOrder, "a user message comes right after calls that were never answered")
-                            .at(at(i)),
+                        Finding::new(
+                            Code::RoleOrder,
+                            "a user message comes right after calls that were never answered",
+                        )
+                        .at(at(i)),
                     );
                 }
             }
             Message::Assistant { thought, calls, final_answer } => {
-                if thought.trim().is_empty() && calls.is_empty() && final_answer.as_deref().is_none_or(|f| f.trim().is_empty())
+                if thought.trim().is_empty()
+                    && calls.is_empty()
+                    && final_answer.as_deref().is_none_or(|f| f.trim().is_empty())
                 {
                     out.push(Finding::new(Code::EmptyMessage, "the assistant message is empty").at(at(i)));
                 } else if let Some(f) = final_answer
@@ -187,8 +194,11 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                     && !prev_calls.is_empty()
                 {
                     out.push(
-                        Finding::new(Code::RoleOrder, "an assistant message comes right after calls that were never answered")
-                            .at(at(i)),
+                        Finding::new(
+                            Code::RoleOrder,
+                            "an assistant message comes right after calls that were never answered",
+                        )
+                        .at(at(i)),
                     );
                 }
                 if final_answer.is_some() {
@@ -219,9 +229,8 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                 for (k, call) in calls.iter().enumerate() {
                     check_call(call, k, &t.tools, at(i), &mut out);
                     called.insert(call.name.as_str());
-                    if let Some((j, _)) = calls_seen
-                        .iter()
-                        .find(|(_, c)| c.name == call.name && c.arguments == call.arguments)
+                    if let Some((j, _)) =
+                        calls_seen.iter().find(|(_, c)| c.name == call.name && c.arguments == call.arguments)
                     {
                         out.push(
                             Finding::new(
@@ -241,7 +250,8 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                         check_results(calls, results, at(i), &mut out);
                     }
                     _ => out.push(
-                        Finding::new(Code::RoleOrder, "a tool message that does not follow an assistant's calls").at(at(i)),
+                        Finding::new(Code::RoleOrder, "a tool message that does not follow an assistant's calls")
+                            .at(at(i)),
                     ),
                 }
                 if results.is_empty() {
@@ -260,9 +270,9 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                     .at(at(t.messages.len() - 1)),
             );
         }
-        Some(_) if !seen_final => out.push(
-            Finding::new(Code::NoFinal, "the trajectory has no final answer").at(at(t.messages.len() - 1)),
-        ),
+        Some(_) if !seen_final => {
+            out.push(Finding::new(Code::NoFinal, "the trajectory has no final answer").at(at(t.messages.len() - 1)))
+        }
         None => out.push(Finding::new(Code::NoFinal, "the trajectory has no messages after the system prompt")),
         _ => {}
     }
@@ -296,8 +306,11 @@ fn check_tool_list(tools: &[FunctionDef], out: &mut Vec<Finding>) {
                                 .field(format!("tools[{k}].required")),
                             ),
                             None => out.push(
-                                Finding::new(Code::BadToolList, format!("{}: a required entry is not a string", f.name))
-                                    .field(format!("tools[{k}].required")),
+                                Finding::new(
+                                    Code::BadToolList,
+                                    format!("{}: a required entry is not a string", f.name),
+                                )
+                                .field(format!("tools[{k}].required")),
                             ),
                         }
                     }
@@ -334,9 +347,12 @@ fn check_call(call: &Call, k: usize, tools: &[FunctionDef], mi: usize, out: &mut
     for r in f.required() {
         if !args.contains_key(r) {
             out.push(
-                Finding::new(Code::MissingArgument, format!("{} is called without its required argument {r}", call.name))
-                    .at(mi)
-                    .field(format!("calls[{k}].arguments")),
+                Finding::new(
+                    Code::MissingArgument,
+                    format!("{} is called without its required argument {r}", call.name),
+                )
+                .at(mi)
+                .field(format!("calls[{k}].arguments")),
             );
         }
     }
@@ -432,18 +448,20 @@ fn type_matches(v: &Value, t: &str) -> bool {
 
 fn check_results(calls: &[Call], results: &[crate::model::ToolResult], mi: usize, out: &mut Vec<Finding>) {
     if calls.len() != results.len() {
-        out.push(Finding::new(
-            Code::ResultMismatch,
-            format!("{} results answer {} calls", results.len(), calls.len()),
-        )
-        .at(mi));
+        out.push(
+            Finding::new(Code::ResultMismatch, format!("{} results answer {} calls", results.len(), calls.len()))
+                .at(mi),
+        );
     }
     for (k, (c, r)) in calls.iter().zip(results).enumerate() {
         if c.name != r.name {
             out.push(
-                Finding::new(Code::ResultMismatch, format!("result {k} is for {}, but call {k} was {}", r.name, c.name))
-                    .at(mi)
-                    .field(format!("results[{k}].name")),
+                Finding::new(
+                    Code::ResultMismatch,
+                    format!("result {k} is for {}, but call {k} was {}", r.name, c.name),
+                )
+                .at(mi)
+                .field(format!("results[{k}].name")),
             );
         } else if c.arguments != r.arguments {
             out.push(
@@ -466,7 +484,12 @@ fn check_uncalled(t: &Trajectory, sub_tasks: &[SubTaskFunctions], called: &HashS
                 out.push(
                     Finding::new(
                         Code::UncalledFunction,
-                        format!("sub-task {} (\"{}\") has functions never called: {}", k + 1, st.sub_task, names.join(", ")),
+                        format!(
+                            "sub-task {} (\"{}\") has functions never called: {}",
+                            k + 1,
+                            st.sub_task,
+                            names.join(", ")
+                        ),
                     )
                     .field(format!("functions[{k}]")),
                 );

@@ -64,6 +64,12 @@ enum Command {
         #[arg(long, default_value = "auto")]
         format: FormatChoice,
     },
+    /// One line per sample: id, verdict, stage, strategy, turns, calls, lint codes, source
+    List {
+        /// accepted, rejected, pending or all
+        #[arg(long, default_value = "all")]
+        status: StatusFilter,
+    },
     /// Record a review verdict for one sample
     Verdict {
         sample: String,
@@ -186,6 +192,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{sample}: {what}");
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::List { status }) => {
+            let store = Store::open(ws, false)?;
+            let stdout = std::io::stdout();
+            let mut out = BufWriter::new(stdout.lock());
+            let mut result = Ok(());
+            store.list(status, |r| {
+                if result.is_ok() {
+                    let m = &r.summary;
+                    let codes = m.codes_text();
+                    result = writeln!(
+                        out,
+                        "{}  {:<8}  {:<9}  {:<24}  {:>2} turns  {:>2} calls  {:<11}  {}",
+                        r.id,
+                        r.verdict.as_deref().unwrap_or("pending"),
+                        m.stage,
+                        m.strategy.as_deref().unwrap_or("-"),
+                        m.turns,
+                        m.calls,
+                        if codes.is_empty() { "clean" } else { codes.as_str() },
+                        sanitize(r.source.as_deref().unwrap_or(""))
+                    );
+                }
+            })?;
+            result?;
+            out.flush()?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Undo) => {
             let mut store = Store::open(ws, false)?;
             match store.undo()? {
@@ -199,7 +232,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let stored = store.sample(&sample)?;
             let mut v = serde_json::to_value(&stored.sample)?;
             v["review"] = serde_json::to_value(&stored.review)?;
-            println!("{}", sanitize(&serde_json::to_string_pretty(&v)?).replace("\\n", "\n"));
+            for line in serde_json::to_string_pretty(&v)?.lines() {
+                println!("{}", sanitize(line));
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -284,7 +319,13 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
                 first = false;
                 serde_json::to_writer(&mut out, &ops::finding_json(&name, line, f))?;
             } else {
-                writeln!(out, "{name}:{line}: {} {} {}", f.code.id(), f.code.severity().as_str(), sanitize(&location(f)))?;
+                writeln!(
+                    out,
+                    "{name}:{line}: {} {} {}",
+                    f.code.id(),
+                    f.code.severity().as_str(),
+                    sanitize(&location(f))
+                )?;
             }
         }
         Ok(())
@@ -299,14 +340,10 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
         });
         write!(out, "],\n\"summary\":{summary}}}\n")?;
     } else {
-        let codes: Vec<String> = s
-            .by_code
-            .iter()
-            .map(|(c, n)| format!("{} {} {n}", c.id(), c.name()))
-            .collect();
+        let codes: Vec<String> = s.by_code.iter().map(|(c, n)| format!("{} {} {n}", c.id(), c.name())).collect();
         writeln!(
             out,
-            "{name}: {} trajectories ({} format), {} unreadable lines; {} errors in {} trajectories, {} warnings in {}{}{}",
+            "{name}: {} trajectories ({} format), {} unreadable lines; {} errors on {} lines, {} warnings on {} lines{}{}",
             s.trajectories,
             format,
             s.unreadable,

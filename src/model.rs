@@ -67,7 +67,10 @@ impl FunctionDef {
             }
             Some(Value::Object(flat)) => object_schema(flat, top_required),
             Some(other) => {
-                return Err(format!("function {name}: \"parameters\" must be a JSON object, found {}", kind_of(&other)));
+                return Err(format!(
+                    "function {name}: \"parameters\" must be a JSON object, found {}",
+                    kind_of(&other)
+                ));
             }
         };
         let responses = obj.remove("responses").filter(|r| !r.is_null());
@@ -80,12 +83,7 @@ impl FunctionDef {
 
     /// The `required` names, skipping entries that are not strings (lint reports those).
     pub fn required(&self) -> impl Iterator<Item = &str> {
-        self.parameters
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        self.parameters.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
     /// True when the parameter schema says only type, properties and required, so the
@@ -204,9 +202,7 @@ impl Trajectory {
     }
 
     pub fn has_parallel_calls(&self) -> bool {
-        self.messages
-            .iter()
-            .any(|m| matches!(m, Message::Assistant { calls, .. } if calls.len() > 1))
+        self.messages.iter().any(|m| matches!(m, Message::Assistant { calls, .. } if calls.len() > 1))
     }
 }
 

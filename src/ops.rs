@@ -484,7 +484,7 @@ fn histogram(m: &BTreeMap<usize, u64>, max: usize) -> String {
 
 pub fn stats_workspace(store: &Store) -> Result<Stats, OpError> {
     let mut stats = Stats::default();
-    store.summaries(|s, v| stats.add(s, v))?;
+    store.list(StatusFilter::All, |r| stats.add(&r.summary, r.verdict.as_deref()))?;
     Ok(stats)
 }
 

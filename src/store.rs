@@ -148,7 +148,7 @@ impl Summary {
         self.lint_codes.sort();
     }
 
-    fn codes_text(&self) -> String {
+    pub fn codes_text(&self) -> String {
         self.lint_codes.iter().map(|c| c.id()).collect::<Vec<_>>().join(" ")
     }
 }
@@ -298,6 +298,13 @@ pub struct JournalEntry {
     pub undone_by: Option<i64>,
 }
 
+pub struct ListRow {
+    pub id: String,
+    pub verdict: Option<String>,
+    pub source: Option<String>,
+    pub summary: Summary,
+}
+
 /// An exported row: the sample, and its review if it has one.
 pub struct Stored {
     pub sample: Sample,
@@ -438,28 +445,34 @@ impl Store {
         Ok(n)
     }
 
-    /// The summaries of every sample with its verdict, for the stats.
-    pub fn summaries(&self, mut f: impl FnMut(&Summary, Option<&str>)) -> Result<()> {
-        let mut stmt = self.conn.prepare(
-            "SELECT stage, strategy, failure_reason, turns, calls, parallel_calls, lint_errors, lint_warnings,
-                    lint_codes, verdict FROM samples ORDER BY rowid",
-        )?;
+    /// One row per sample that passes `status`, in insertion order: what lists, filters and
+    /// stats need, without decoding any sample.
+    pub fn list(&self, status: StatusFilter, mut f: impl FnMut(ListRow)) -> Result<()> {
+        let sql = format!(
+            "SELECT id, verdict, source, stage, strategy, failure_reason, turns, calls, parallel_calls, lint_errors,
+                    lint_warnings, lint_codes FROM samples WHERE {} ORDER BY rowid",
+            status.sql()
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let codes: String = r.get(8)?;
-            let s = Summary {
-                stage: r.get(0)?,
-                strategy: r.get(1)?,
-                failure_reason: r.get(2)?,
-                turns: r.get::<_, i64>(3)? as usize,
-                calls: r.get::<_, i64>(4)? as usize,
-                parallel_calls: r.get(5)?,
-                lint_errors: r.get::<_, i64>(6)? as usize,
-                lint_warnings: r.get::<_, i64>(7)? as usize,
-                lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
-            };
-            let verdict: Option<String> = r.get(9)?;
-            f(&s, verdict.as_deref());
+            let codes: String = r.get(11)?;
+            f(ListRow {
+                id: r.get(0)?,
+                verdict: r.get(1)?,
+                source: r.get(2)?,
+                summary: Summary {
+                    stage: r.get(3)?,
+                    strategy: r.get(4)?,
+                    failure_reason: r.get(5)?,
+                    turns: r.get::<_, i64>(6)? as usize,
+                    calls: r.get::<_, i64>(7)? as usize,
+                    parallel_calls: r.get(8)?,
+                    lint_errors: r.get::<_, i64>(9)? as usize,
+                    lint_warnings: r.get::<_, i64>(10)? as usize,
+                    lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
+                },
+            });
         }
         Ok(())
     }
@@ -625,7 +638,12 @@ fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Va
 fn append(conn: &Connection, sample_id: &str, action: &Action) -> Result<i64> {
     conn.execute(
         "INSERT INTO journal (at, sample_id, action, payload) VALUES (?1, ?2, ?3, ?4)",
-        params![now_ms(), sample_id, action.name(), serde_json::to_string(action).expect("an action always serializes")],
+        params![
+            now_ms(),
+            sample_id,
+            action.name(),
+            serde_json::to_string(action).expect("an action always serializes")
+        ],
     )?;
     Ok(conn.last_insert_rowid())
 }

@@ -86,9 +86,7 @@ struct Msg {
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
     let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "BUTTONInstruct"))?;
-    let msgs = parsed
-        .messages
-        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
+    let msgs = parsed.messages.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
     if msgs.is_empty() {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
     }
@@ -137,7 +135,8 @@ fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
         for (on, tail) in TEMPLATE_TAILS.iter() {
             if let Some(tools) = rest.strip_suffix(tail.as_str()) {
                 t.parallel = Some(*on);
-                t.tools = parse_tool_list(tools).map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+                t.tools =
+                    parse_tool_list(tools).map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
                 return Ok(());
             }
         }
@@ -191,14 +190,18 @@ fn parse_assistant(content: &str) -> Result<Message, Finding> {
 
 /// A JSON list (or a single object) of `{"name", "arguments"}`.
 pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
-    let v: Value = serde_json::from_str(body.trim())
-        .map_err(|e| Finding::new(Code::Malformed, format!("the <call> body is not JSON: {e}")).field("content.<call>"))?;
+    let v: Value = serde_json::from_str(body.trim()).map_err(|e| {
+        Finding::new(Code::Malformed, format!("the <call> body is not JSON: {e}")).field("content.<call>")
+    })?;
     let items = match v {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],
         other => {
-            return Err(Finding::new(Code::Malformed, format!("the <call> body is {}, not a list of calls", kind_of(&other)))
-                .field("content.<call>"));
+            return Err(Finding::new(
+                Code::Malformed,
+                format!("the <call> body is {}, not a list of calls", kind_of(&other)),
+            )
+            .field("content.<call>"));
         }
     };
     items
@@ -206,7 +209,9 @@ pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
         .enumerate()
         .map(|(k, item)| {
             let Value::Object(mut o) = item else {
-                return Err(Finding::new(Code::Malformed, format!("call {k} is not an object")).field(format!("calls[{k}]")));
+                return Err(
+                    Finding::new(Code::Malformed, format!("call {k} is not an object")).field(format!("calls[{k}]"))
+                );
             };
             let name = take_name(&mut o).ok_or_else(|| {
                 Finding::new(Code::Malformed, format!("call {k} has no name")).field(format!("calls[{k}].name"))
@@ -232,8 +237,11 @@ fn parse_tool(content: &str) -> Result<Message, Finding> {
         Value::Array(items) => items,
         obj @ Value::Object(_) => vec![obj],
         other => {
-            return Err(Finding::new(Code::Malformed, format!("the tool message is {}, not a list of results", kind_of(&other)))
-                .field("content"));
+            return Err(Finding::new(
+                Code::Malformed,
+                format!("the tool message is {}, not a list of results", kind_of(&other)),
+            )
+            .field("content"));
         }
     };
     let results = items
@@ -241,7 +249,8 @@ fn parse_tool(content: &str) -> Result<Message, Finding> {
         .enumerate()
         .map(|(k, item)| {
             let Value::Object(mut o) = item else {
-                return Err(Finding::new(Code::Malformed, format!("result {k} is not an object")).field(format!("results[{k}]")));
+                return Err(Finding::new(Code::Malformed, format!("result {k} is not an object"))
+                    .field(format!("results[{k}]")));
             };
             let name = take_name(&mut o).ok_or_else(|| {
                 Finding::new(Code::Malformed, format!("result {k} has no name")).field(format!("results[{k}].name"))
@@ -373,7 +382,10 @@ mod tests {
         assert_eq!(parse_assistant(&text).unwrap(), m);
 
         let m = parse_assistant("Done. <final>It is 3.</final>").unwrap();
-        assert_eq!(m, Message::Assistant { thought: "Done.".into(), calls: vec![], final_answer: Some("It is 3.".into()) });
+        assert_eq!(
+            m,
+            Message::Assistant { thought: "Done.".into(), calls: vec![], final_answer: Some("It is 3.".into()) }
+        );
         let e = parse_assistant("x <call>[{\"name\": ").unwrap_err();
         assert_eq!(e.code, Code::Malformed);
     }

@@ -112,7 +112,11 @@ where
     }
 }
 
-fn read_batches<R: Read>(input: R, workers: Vec<SyncSender<Batch>>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
+fn read_batches<R: Read>(
+    input: R,
+    workers: Vec<SyncSender<Batch>>,
+    recycled: Receiver<Vec<u8>>,
+) -> std::io::Result<()> {
     let mut r = BufReader::with_capacity(1 << 20, input);
     let mut seq = 0u64;
     let mut line_no = 1u64;

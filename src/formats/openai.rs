@@ -52,27 +52,24 @@ fn content_text(v: Option<Value>) -> String {
     match v {
         None | Some(Value::Null) => String::new(),
         Some(Value::String(s)) => s,
-        Some(Value::Array(parts)) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join(""),
+        Some(Value::Array(parts)) => {
+            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+        }
         Some(other) => other.to_string(),
     }
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
     let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "OpenAI chat format"))?;
-    let msgs = parsed
-        .messages
-        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
+    let msgs = parsed.messages.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
     if msgs.is_empty() {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
     }
     let mut t = Trajectory { parallel: parsed.parallel_tool_calls, ..Trajectory::default() };
     for (k, v) in parsed.tools.unwrap_or_default().into_iter().enumerate() {
-        t.tools
-            .push(FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?);
+        t.tools.push(
+            FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?,
+        );
     }
     let mut layout = Layout::default();
     let last = msgs.len() - 1;
@@ -209,7 +206,10 @@ pub fn write(t: &Trajectory) -> String {
                                 ("type", "function".into()),
                                 (
                                     "function",
-                                    obj([("name", c.name.clone().into()), ("arguments", arguments_text(&c.arguments).into())]),
+                                    obj([
+                                        ("name", c.name.clone().into()),
+                                        ("arguments", arguments_text(&c.arguments).into()),
+                                    ]),
                                 ),
                             ])
                         })
@@ -220,11 +220,10 @@ pub fn write(t: &Trajectory) -> String {
             }
             Message::Tool { results } => {
                 for (k, r) in results.iter().enumerate() {
-                    let id = r
-                        .id
-                        .clone()
-                        .or_else(|| last_ids.get(k).cloned())
-                        .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
+                    let id =
+                        r.id.clone()
+                            .or_else(|| last_ids.get(k).cloned())
+                            .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
                     msgs.push(obj([
                         ("role", "tool".into()),
                         ("tool_call_id", id.into()),

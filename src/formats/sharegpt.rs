@@ -35,9 +35,8 @@ struct Turn {
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
     let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "ShareGPT"))?;
-    let turns = parsed
-        .conversations
-        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
+    let turns =
+        parsed.conversations.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
     if turns.is_empty() {
         return Err(Finding::new(Code::NoMessages, "the \"conversations\" list is empty"));
     }
@@ -51,11 +50,14 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
     let last = turns.len() - 1;
     for (i, turn) in turns.into_iter().enumerate() {
         let from = turn.from.ok_or_else(|| Finding::new(Code::Malformed, "the turn has no \"from\"").at(i))?;
-        let value = turn.value.ok_or_else(|| Finding::new(Code::Malformed, format!("the {from} turn has no value")).at(i))?;
+        let value =
+            turn.value.ok_or_else(|| Finding::new(Code::Malformed, format!("the {from} turn has no value")).at(i))?;
         let thought = turn.thought.unwrap_or_default();
         let message = match from.as_str() {
             "human" | "user" => Message::User { content: value },
-            "gpt" | "assistant" if i == last => Message::Assistant { thought, calls: vec![], final_answer: Some(value) },
+            "gpt" | "assistant" if i == last => {
+                Message::Assistant { thought, calls: vec![], final_answer: Some(value) }
+            }
             "gpt" | "assistant" => Message::Assistant { thought: value, calls: vec![], final_answer: None },
             "function_call" => {
                 let calls = parse_calls(&value).map_err(|e| e.at(i))?;
@@ -90,8 +92,9 @@ fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
     let list = match tools {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(Vec::new()),
-        Some(Value::String(s)) => serde_json::from_str::<Value>(&s)
-            .map_err(|e| Finding::new(Code::Malformed, format!("\"tools\" is not a JSON string of functions: {e}")).field("tools"))?,
+        Some(Value::String(s)) => serde_json::from_str::<Value>(&s).map_err(|e| {
+            Finding::new(Code::Malformed, format!("\"tools\" is not a JSON string of functions: {e}")).field("tools")
+        })?,
         Some(other) => other,
     };
     let items = match list {
@@ -102,7 +105,9 @@ fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
     items
         .into_iter()
         .enumerate()
-        .map(|(k, v)| FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]"))))
+        .map(|(k, v)| {
+            FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))
+        })
         .collect()
 }
 

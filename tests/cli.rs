@@ -1,0 +1,190 @@
+//! The real binary: output formats, exit codes, and one plain sentence for each bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn button(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_button")).args(args).current_dir(cwd).output().unwrap()
+}
+
+fn fixture(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/lint")
+        .join(format!("{name}.jsonl"))
+        .display()
+        .to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// One line, starting "error: ", naming the file, no panic or backtrace.
+fn assert_one_sentence(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(o));
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(needle), "{err} should say {needle}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+}
+
+#[test]
+fn bad_inputs_get_one_plain_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("empty.jsonl"), "").unwrap();
+    std::fs::write(d.join("blank.jsonl"), "\n\n  \n").unwrap();
+    std::fs::write(d.join("mystery.jsonl"), "{\"rows\": 1}\n").unwrap();
+    std::fs::create_dir(d.join("folder")).unwrap();
+    for cmd in ["import", "lint", "stats"] {
+        assert_one_sentence(&button(&[cmd, "missing.jsonl"], d), "missing.jsonl: no such file");
+        assert_one_sentence(&button(&[cmd, "folder"], d), "folder is a directory");
+        assert_one_sentence(&button(&[cmd, "empty.jsonl"], d), "empty.jsonl is empty");
+        assert_one_sentence(&button(&[cmd, "blank.jsonl"], d), "blank.jsonl is empty");
+        assert_one_sentence(&button(&[cmd, "mystery.jsonl"], d), "cannot tell the format of mystery.jsonl");
+    }
+    assert!(!d.join("button.db").exists(), "a failed import creates no workspace");
+    assert_one_sentence(&button(&["export", "--format", "button", "--out", "x.jsonl"], d), "no workspace in .");
+    assert_one_sentence(&button(&["stats"], d), "no workspace");
+    let o = button(&["import", "x.jsonl", "--format", "csv"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown format \"csv\""), "{}", stderr(&o));
+}
+
+#[test]
+fn lint_prints_file_line_code_severity_message_and_exits_by_severity() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = button(&["lint", &fixture("clean")], dir.path());
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stdout(&o).ends_with(
+            "2 trajectories (button format), 0 unreadable lines; 0 errors on 0 lines, 0 warnings on 0 lines\n"
+        ),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = button(&["lint", &fixture("E04-wrong-type")], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    let first = out.lines().next().unwrap();
+    assert_eq!(
+        first,
+        format!(
+            "{}:1: E04 error get_weather: argument days is a string, the schema wants integer (at messages[2].calls[0].arguments.days)",
+            fixture("E04-wrong-type")
+        )
+    );
+    assert!(
+        out.lines().last().unwrap().ends_with("1 errors on 1 lines, 0 warnings on 0 lines; E04 wrong-type 1"),
+        "{out}"
+    );
+
+    // Warnings alone do not fail.
+    assert_eq!(button(&["lint", &fixture("W02-repeated-call")], dir.path()).status.code(), Some(0));
+}
+
+#[test]
+fn lint_json_is_one_json_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = button(&["lint", "--json", &fixture("E01-unknown-function")], dir.path());
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["findings"][0]["code"], "E01");
+    assert_eq!(v["findings"][0]["line"], 1);
+    assert_eq!(v["findings"][0]["message_index"], 2);
+    assert_eq!(v["findings"][0]["field"], "calls[1].name");
+    assert_eq!(v["summary"]["errors"], 1);
+    assert_eq!(v["summary"]["by_code"]["E01"], 1);
+}
+
+#[test]
+fn lint_rules_lists_every_code() {
+    let o = button(&["lint", "--rules"], Path::new("."));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), button::lint::Code::ALL.len());
+    assert!(out.contains("W03 final-ignores-results"));
+}
+
+#[test]
+fn import_stats_verdict_undo_export_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut data = std::fs::read_to_string(fixture("clean")).unwrap();
+    data.push_str(&std::fs::read_to_string(fixture("E07-parallel-when-off")).unwrap());
+    data.push_str("not json\n");
+    std::fs::write(d.join("in.jsonl"), &data).unwrap();
+
+    let o = button(&["--workspace", "ws", "import", "in.jsonl"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("in.jsonl:4: L02 the line is not JSON"), "{}", stderr(&o));
+    let summary = stdout(&o);
+    assert!(summary.starts_with("imported 3 samples from in.jsonl (button format) in "), "{summary}");
+    assert!(summary.trim_end().ends_with("1 lines skipped: 1 not-json (L02)"), "{summary}");
+
+    let o = button(&["--workspace", "ws", "import", "in.jsonl"], d);
+    assert!(stdout(&o).contains("imported 0 samples") && stdout(&o).contains("3 already in the workspace"));
+
+    let o = button(&["--workspace", "ws", "stats"], d);
+    let stats = stdout(&o);
+    assert!(stats.contains("samples     3\n"), "{stats}");
+    assert!(stats.contains("status      pending 3\n"), "{stats}");
+    assert!(stats.contains("parallel    1 of 3 trajectories have parallel calls (33.3%)"), "{stats}");
+    assert!(stats.contains("lint        2 of 3 trajectories clean (66.7%)"), "{stats}");
+    assert!(stats.contains("E07 parallel-when-off"), "{stats}");
+
+    let o = button(&["stats", "in.jsonl"], d);
+    assert!(stdout(&o).contains("unreadable  1 lines"), "{}", stdout(&o));
+
+    let ws = Path::new(d).join("ws");
+    let store = button::store::Store::open(&ws, false).unwrap();
+    let mut ids = Vec::new();
+    store
+        .for_each_sample(button::store::StatusFilter::All, |s| {
+            ids.push(s.sample.id);
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    let o = button(&["--workspace", "ws", "verdict", &ids[0], "accept"], d);
+    assert_eq!(stdout(&o).trim(), format!("{}: accepted", ids[0]));
+    button(&["--workspace", "ws", "verdict", &ids[2], "reject", "--reason", "bad-arguments", "--note", "two calls"], d);
+    let o = button(&["--workspace", "ws", "undo"], d);
+    assert!(stdout(&o).contains("(verdict rejected)"), "{}", stdout(&o));
+    let o = button(&["--workspace", "ws", "verdict", "tnope", "accept"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("sample tnope is not in the workspace"));
+
+    for f in ["button", "openai", "sharegpt"] {
+        let out = format!("out.{f}.jsonl");
+        let o = button(&["--workspace", "ws", "export", "--format", f, "--out", &out], d);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).starts_with("exported 1 accepted samples"), "{}", stderr(&o));
+        let written: PathBuf = d.join(&out);
+        assert_eq!(std::fs::read_to_string(&written).unwrap().lines().count(), 1);
+        // What we export, lint reads back without an error.
+        assert_eq!(button(&["lint", &out], d).status.code(), Some(0), "{f}");
+    }
+    let o = button(&["--workspace", "ws", "export", "--format", "button", "--out", "-", "--status", "all"], d);
+    assert_eq!(stdout(&o).lines().count(), 3);
+}
+
+#[test]
+fn model_text_never_reaches_the_terminal_raw() {
+    let dir = tempfile::tempdir().unwrap();
+    let line = std::fs::read_to_string(fixture("E01-unknown-function"))
+        .unwrap()
+        .replace("book_hotel", "book\\\\u001b[2Jhotel");
+    std::fs::write(dir.path().join("esc.jsonl"), line).unwrap();
+    let o = button(&["lint", "esc.jsonl"], dir.path());
+    let out = stdout(&o);
+    assert!(!out.contains('\u{1b}'), "{out:?}");
+    assert!(out.contains("book\\e[2Jhotel"), "{out}");
+}

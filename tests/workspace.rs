@@ -1,0 +1,312 @@
+//! The workspace: import, export, verdicts, edits, undo across restarts, bad input,
+//! migrations, and kill -9 in the middle of an import.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use button::formats::Format;
+use button::lint::Code;
+use button::model::{Message, RejectReason, Review, Verdict};
+use button::ops::{self, FormatChoice};
+use button::store::{Action, StatusFilter, Store, StoreError};
+use serde_json::{Value, json};
+
+fn clean_lines() -> Vec<String> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lint/clean.jsonl");
+    std::fs::read_to_string(p).unwrap().lines().map(String::from).collect()
+}
+
+/// `n` distinct clean trajectories (the user's question numbered).
+fn distinct_lines(n: usize) -> Vec<String> {
+    let base: Value = serde_json::from_str(&clean_lines()[0]).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut v = base.clone();
+            v["messages"][1]["content"] = Value::String(format!("Question {i}: what should I pack for Oslo?"));
+            v.to_string()
+        })
+        .collect()
+}
+
+fn write_file(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    p
+}
+
+fn import(store: &mut Store, path: &Path) -> ops::ImportReport {
+    ops::import(store, path, FormatChoice::Auto, |_, _| {}).unwrap()
+}
+
+fn ids(store: &Store, status: StatusFilter) -> Vec<String> {
+    let mut out = Vec::new();
+    store
+        .for_each_sample(status, |s| {
+            out.push(s.sample.id);
+            Ok(())
+        })
+        .unwrap();
+    out
+}
+
+fn review(verdict: Verdict) -> Review {
+    Review { verdict, reasons: vec![], note: String::new(), at: 1 }
+}
+
+#[test]
+fn import_then_export_gives_back_the_same_trajectories() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = distinct_lines(5);
+    let input = write_file(dir.path(), "in.jsonl", &lines);
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    let r = import(&mut store, &input);
+    assert_eq!((r.imported, r.already_present, r.skipped.len()), (5, 0, 0));
+    let out = dir.path().join("out.jsonl");
+    let rep = ops::export(&store, Format::Button, &out, StatusFilter::All).unwrap();
+    assert_eq!(rep.written, 5);
+    let exported = std::fs::read_to_string(&out).unwrap();
+    for (a, b) in lines.iter().zip(exported.lines()) {
+        let ta = Format::Button.parse_line(a).unwrap().trajectory;
+        let tb = Format::Button.parse_line(b).unwrap().trajectory;
+        assert_eq!(ta, tb);
+    }
+    // Written by us, read by us, written again: the same bytes.
+    let mut store2 = Store::open(&dir.path().join("ws2"), true).unwrap();
+    import(&mut store2, &out);
+    let out2 = dir.path().join("out2.jsonl");
+    ops::export(&store2, Format::Button, &out2, StatusFilter::All).unwrap();
+    assert_eq!(exported, std::fs::read_to_string(&out2).unwrap());
+}
+
+#[test]
+fn bad_lines_are_reported_skipped_and_the_rest_imported_and_the_input_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = distinct_lines(3);
+    let mut data: Vec<u8> = Vec::new();
+    data.extend_from_slice(good[0].as_bytes());
+    data.extend_from_slice(b"\n{this is not json\n");
+    data.extend_from_slice(b"{\"messages\": [{\"role\": \"user\", \"content\": \"caf\xff\"}]}\n");
+    data.extend_from_slice(good[1].as_bytes());
+    data.extend_from_slice(b"\n{\"messages\": []}\n{\"id\": 7}\n");
+    data.extend_from_slice(b"{\"messages\": [{\"role\": \"wizard\", \"content\": \"hi\"}]}\n\n");
+    data.extend_from_slice(br#"{"messages": [{"role": "user", "content": ""#);
+    data.resize(data.len() + (65 << 20), b'x');
+    data.extend_from_slice(b"\"}]}\n");
+    data.extend_from_slice(good[2].as_bytes());
+    data.push(b'\n');
+    let input = dir.path().join("mixed.jsonl");
+    std::fs::write(&input, &data).unwrap();
+    let before = blake3::hash(&std::fs::read(&input).unwrap());
+
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    let r = ops::import(&mut store, &input, FormatChoice::Named(Format::Button), |_, _| {}).unwrap();
+    assert_eq!(r.imported, 3);
+    let skipped: Vec<(u64, Code)> = r.skipped.iter().map(|(l, f)| (*l, f.code)).collect();
+    assert_eq!(
+        skipped,
+        vec![
+            (2, Code::NotJson),
+            (3, Code::NotUtf8),
+            (5, Code::NoMessages),
+            (6, Code::NoMessages),
+            (7, Code::UnknownRole),
+            (9, Code::TooLong),
+        ]
+    );
+    assert_eq!(r.lines_read, 10);
+    assert_eq!(blake3::hash(&std::fs::read(&input).unwrap()), before, "the input file is never modified");
+
+    // Again: nothing new, nothing twice.
+    let r2 = ops::import(&mut store, &input, FormatChoice::Named(Format::Button), |_, _| {}).unwrap();
+    assert_eq!((r2.imported, r2.already_present), (0, 3));
+    assert_eq!(store.sample_count().unwrap(), 3);
+}
+
+#[test]
+fn verdicts_are_undone_newest_first_without_limit_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(4));
+    let all = {
+        let mut store = Store::open(&ws, true).unwrap();
+        import(&mut store, &input);
+        ids(&store, StatusFilter::All)
+    };
+    {
+        let mut store = Store::open(&ws, false).unwrap();
+        store.set_review(&all[0], Some(review(Verdict::Accepted))).unwrap();
+        let rejected = Review {
+            verdict: Verdict::Rejected,
+            reasons: vec![RejectReason::BadArguments, RejectReason::Other],
+            note: "days should be 3".into(),
+            at: 2,
+        };
+        store.set_review(&all[1], Some(rejected.clone())).unwrap();
+        store.set_review(&all[2], Some(review(Verdict::Flagged))).unwrap();
+        store.set_review(&all[0], Some(review(Verdict::Rejected))).unwrap();
+        assert_eq!(store.review(&all[1]).unwrap(), Some(rejected));
+    }
+    let status = |ws: &Path| {
+        let store = Store::open(ws, false).unwrap();
+        [StatusFilter::Accepted, StatusFilter::Rejected, StatusFilter::Pending].map(|s| ids(&store, s).len())
+    };
+    assert_eq!(status(&ws), [0, 2, 2]);
+    // Each undo in a fresh process-like session: the journal is the memory.
+    let expect = [[1, 1, 2], [1, 1, 2], [1, 0, 3], [0, 0, 4]];
+    for (i, want) in expect.iter().enumerate() {
+        let mut store = Store::open(&ws, false).unwrap();
+        let undone = store.undo().unwrap().unwrap();
+        assert!(matches!(undone.action, Action::Verdict { .. }));
+        drop(store);
+        assert_eq!(&status(&ws), want, "after undo {}", i + 1);
+    }
+    let mut store = Store::open(&ws, false).unwrap();
+    assert_eq!(store.undo().unwrap(), None, "nothing left to undo");
+    // The journal keeps every action and every undo.
+    let journal = store.journal().unwrap();
+    assert_eq!(journal.len(), 8);
+    assert!(journal[..4].iter().all(|e| e.undone_by.is_some()));
+}
+
+#[test]
+fn an_edit_keeps_the_original_and_undo_restores_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(1));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let id = ids(&store, StatusFilter::All).remove(0);
+    let path = "/trajectory/messages/0/content";
+    store.edit_field(&id, path, json!("What should I pack for Bergen?")).unwrap();
+    store.edit_field(&id, path, json!("What should I pack for Tromsø?")).unwrap();
+    let s = store.sample(&id).unwrap().sample;
+    assert_eq!(s.edits.len(), 1);
+    assert_eq!(s.edits[0].original, json!("Question 0: what should I pack for Oslo?"));
+    assert_eq!(s.edits[0].edited, json!("What should I pack for Tromsø?"));
+    let t = s.trajectory.unwrap();
+    assert_eq!(t.messages[0], Message::User { content: "What should I pack for Tromsø?".into() });
+
+    // An edit that breaks a rule shows in the stored lint columns.
+    store.edit_field(&id, "/trajectory/messages/1/calls/0/arguments/days", json!("three")).unwrap();
+    let stats = ops::stats_workspace(&store).unwrap();
+    assert_eq!(stats.by_lint_code.get(&Code::WrongType), Some(&1));
+
+    store.undo().unwrap();
+    store.undo().unwrap();
+    let s = store.sample(&id).unwrap().sample;
+    assert_eq!(s.edits[0].edited, json!("What should I pack for Bergen?"));
+    store.undo().unwrap();
+    let s = store.sample(&id).unwrap().sample;
+    assert!(s.edits.is_empty(), "back to the original: no edit left");
+    assert!(ops::stats_workspace(&store).unwrap().by_lint_code.is_empty());
+    let err = store.edit_field(&id, "/trajectory/nowhere/3", json!(1)).unwrap_err();
+    assert!(matches!(err, StoreError::NoField(..)), "{err}");
+}
+
+#[test]
+fn export_takes_accepted_by_default_and_writes_provenance_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(3));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let all = ids(&store, StatusFilter::All);
+    store.set_review(&all[1], Some(review(Verdict::Accepted))).unwrap();
+    store.set_review(&all[2], Some(review(Verdict::Rejected))).unwrap();
+    let out = dir.path().join("accepted.openai.jsonl");
+    let rep = ops::export(&store, Format::OpenAi, &out, StatusFilter::Accepted).unwrap();
+    assert_eq!(rep.written, 1);
+    let prov = std::fs::read_to_string(rep.provenance.unwrap()).unwrap();
+    let p: Value = serde_json::from_str(prov.lines().next().unwrap()).unwrap();
+    assert_eq!(p["sample_id"], json!(all[1]));
+    assert_eq!(p["line"], json!(1));
+    assert_eq!(p["review"]["verdict"], json!("accepted"));
+    assert_eq!(p["origin"]["kind"], json!("imported"));
+    assert_eq!(p["final_thought"], json!("I have both answers."));
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+        .collect();
+    assert!(leftovers.is_empty(), "no temporary file is left behind");
+}
+
+#[test]
+fn migrations_run_once_and_a_newer_workspace_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let store = Store::open(&ws, true).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    drop(store);
+    let store = Store::open(&ws, false).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 1);
+    store.conn().pragma_update(None, "user_version", 99).unwrap();
+    drop(store);
+    let err = Store::open(&ws, false).err().unwrap();
+    assert!(err.to_string().contains("newer button"), "{err}");
+    let missing = Store::open(&dir.path().join("nope"), false).err().unwrap();
+    assert!(missing.to_string().contains("no workspace"), "{missing}");
+}
+
+#[test]
+fn kill_9_during_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let total = 60_000;
+    let input = write_file(dir.path(), "big.jsonl", &distinct_lines(total));
+
+    // A verdict committed before the import starts must survive the kill.
+    let first = write_file(dir.path(), "first.jsonl", &distinct_lines(1));
+    let accepted_id = {
+        let mut store = Store::open(&ws, true).unwrap();
+        import(&mut store, &first);
+        let id = ids(&store, StatusFilter::All).remove(0);
+        store.set_review(&id, Some(review(Verdict::Accepted))).unwrap();
+        id
+    };
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_button"))
+        .arg("--workspace")
+        .arg(&ws)
+        .arg("import")
+        .arg(&input)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // A second connection reads while the importer writes, and sees the count grow.
+    let reader = Store::open(&ws, false).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut seen = Vec::new();
+    loop {
+        let n = reader.sample_count().unwrap();
+        seen.push(n);
+        if n > 5_000 || Instant::now() > deadline {
+            break;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the import ended ({status}) before it could be killed: make the file bigger");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+    drop(reader);
+
+    let mut store = Store::open(&ws, false).unwrap();
+    assert!(store.integrity_ok().unwrap());
+    let after_kill = store.sample_count().unwrap();
+    assert!(after_kill > 1 && after_kill < total as u64 + 1, "killed part way: {after_kill}");
+    assert_eq!(store.review(&accepted_id).unwrap().map(|r| r.verdict), Some(Verdict::Accepted));
+    // Whole samples only: every stored sample decodes.
+    assert_eq!(ids(&store, StatusFilter::All).len() as u64, after_kill);
+
+    let r = import(&mut store, &input);
+    assert_eq!(r.imported + r.already_present, total as u64);
+    assert_eq!(r.already_present, after_kill, "what the killed import committed is not imported twice");
+    assert_eq!(store.sample_count().unwrap(), total as u64);
+    let mut by_status = BTreeMap::new();
+    store.list(StatusFilter::All, |r| *by_status.entry(r.verdict).or_insert(0) += 1).unwrap();
+    assert_eq!(by_status.get(&Some("accepted".to_string())), Some(&1));
+}
