@@ -1,0 +1,403 @@
+//! Each LLM step's reply -> a typed value, or a reason code and a sentence (SPEC §2). The
+//! parsers are tolerant of what models do: prose around the answer, code fences around JSON,
+//! blank lines, tag case, bold labels.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::model::{Call, FunctionDef, SubTaskFunctions, kind_of};
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}: {detail}")]
+pub struct ParseError {
+    /// A stable code, e.g. `missing_field`, `bad_json`, `invalid_function`.
+    pub reason: &'static str,
+    pub detail: String,
+}
+
+fn err(reason: &'static str, detail: impl Into<String>) -> ParseError {
+    ParseError { reason, detail: detail.into() }
+}
+
+pub type Result<T> = std::result::Result<T, ParseError>;
+
+/// The body of `<tag>...</tag>`, any case; an unclosed tag runs to the end.
+pub fn tag<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let lower = text.to_ascii_lowercase();
+    let open = format!("<{}>", name.to_ascii_lowercase());
+    let close = format!("</{}>", name.to_ascii_lowercase());
+    let a = lower.find(&open)? + open.len();
+    let b = lower[a..].find(&close).map_or(text.len(), |b| a + b);
+    Some(&text[a..b])
+}
+
+/// Text without Markdown code fences (keeps what is inside them).
+pub fn strip_fences(text: &str) -> String {
+    text.lines().filter(|l| !l.trim_start().starts_with("```")).collect::<Vec<_>>().join("\n")
+}
+
+/// The first JSON value (object or array) in the text, ignoring prose and fences around it.
+pub fn first_json(text: &str) -> Result<Value> {
+    let text = strip_fences(text);
+    let mut last_err = None;
+    for (i, c) in text.char_indices() {
+        if c != '[' && c != '{' {
+            continue;
+        }
+        let mut it = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
+        match it.next() {
+            Some(Ok(v)) => return Ok(v),
+            Some(Err(e)) => {
+                if last_err.is_none() {
+                    last_err = Some(e.to_string());
+                }
+            }
+            None => {}
+        }
+    }
+    Err(err("bad_json", last_err.unwrap_or_else(|| "the reply holds no JSON object or array".into())))
+}
+
+fn non_empty(reply: &str) -> Result<&str> {
+    let t = reply.trim();
+    if t.is_empty() { Err(err("empty_reply", "the reply is empty")) } else { Ok(t) }
+}
+
+/// Cleans one line of text: no surrounding quotes, bullets or bold markers.
+fn clean_line(s: &str) -> String {
+    let s = s.trim().trim_start_matches(['-', '*', '#', '>', ' ']).trim();
+    let s = s.trim_matches('*').trim();
+    let s = s.strip_prefix('"').and_then(|x| x.strip_suffix('"')).unwrap_or(s);
+    s.trim().to_string()
+}
+
+/// The value after `label:` (any case, maybe bold or behind `###`), up to the next
+/// `###` field or the end; None when the label is not there.
+pub fn field(text: &str, label: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let want = label.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(pos) = lower[from..].find(&want) {
+        let start = from + pos + want.len();
+        let rest = lower[start..].trim_start_matches(['*', ' ']);
+        if let Some(after_colon) = rest.strip_prefix(':') {
+            let value_start = lower.len() - after_colon.len();
+            let tail = &text[value_start..];
+            let end = tail.find("\n#").or_else(|| tail.find("###")).unwrap_or(tail.len());
+            let v = clean_line(&tail[..end].replace('\n', " "));
+            return Some(v);
+        }
+        from = start;
+    }
+    None
+}
+
+/// One short line, maybe after a label (`Concise Overview of the Scenario:`, `Modified Scenario:`).
+pub fn labelled_line(reply: &str, label: &str) -> Result<String> {
+    let t = non_empty(reply)?;
+    let line = match field(t, label) {
+        Some(v) => v,
+        None => t.lines().map(clean_line).find(|l| !l.is_empty()).unwrap_or_default(),
+    };
+    if line.is_empty() {
+        return Err(err("empty_reply", format!("nothing after {label:?}")));
+    }
+    Ok(line)
+}
+
+pub fn scenario_extract(reply: &str) -> Result<String> {
+    labelled_line(reply, "Concise Overview of the Scenario")
+}
+
+pub fn scenario_expand(reply: &str) -> Result<String> {
+    labelled_line(reply, "Modified Scenario")
+}
+
+pub fn atomic_task(reply: &str) -> Result<String> {
+    labelled_line(reply, "Atomic Task")
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComposedTask {
+    pub parallel: Option<String>,
+    pub subsequent: String,
+    pub composition: String,
+}
+
+fn required_field(text: &str, label: &str) -> Result<String> {
+    match field(text, label) {
+        Some(v) if !v.is_empty() => Ok(v),
+        Some(_) => Err(err("missing_field", format!("{label:?} is empty"))),
+        None => Err(err("missing_field", format!("no {label:?} line"))),
+    }
+}
+
+pub fn compose_sequential(reply: &str) -> Result<ComposedTask> {
+    let t = non_empty(reply)?;
+    Ok(ComposedTask {
+        parallel: None,
+        subsequent: required_field(t, "Subsequent Task")?,
+        composition: required_field(t, "Composition Task")?,
+    })
+}
+
+pub fn compose_parallel_sequential(reply: &str) -> Result<ComposedTask> {
+    let t = non_empty(reply)?;
+    Ok(ComposedTask {
+        parallel: Some(required_field(t, "Parallel Task")?),
+        subsequent: required_field(t, "Subsequent Task")?,
+        composition: required_field(t, "Composition Task")?,
+    })
+}
+
+/// Free analysis then `<ans>yes</ans>` or `<ans>no</ans>`; a missing verdict counts as no.
+pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
+    let t = non_empty(reply)?;
+    let verdict = tag(t, "ans").map(|a| a.trim().trim_matches(['.', '"', '*']).to_ascii_lowercase());
+    let passed = matches!(verdict.as_deref(), Some("yes"));
+    let lower = t.to_ascii_lowercase();
+    let analysis = match lower.find("<ans>") {
+        Some(i) => t[..i].trim().to_string(),
+        None => t.to_string(),
+    };
+    Ok((passed, analysis))
+}
+
+/// The JSON array of `{"sub_task", "func_list"}`, in sub-task order, validated.
+pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTaskFunctions>> {
+    let v = first_json(non_empty(reply)?)?;
+    let items = match v {
+        Value::Array(items) => items,
+        other => return Err(err("bad_shape", format!("expected a JSON array of sub-tasks, found {}", kind_of(&other)))),
+    };
+    if items.len() != sub_tasks.len() {
+        return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
+    }
+    let mut names = HashSet::new();
+    let mut out = Vec::with_capacity(items.len());
+    for (k, (item, sub_task)) in items.into_iter().zip(sub_tasks).enumerate() {
+        let Value::Object(mut o) = item else {
+            return Err(err("bad_shape", format!("entry {} is not an object", k + 1)));
+        };
+        let list = match o.remove("func_list").or_else(|| o.remove("functions")) {
+            Some(Value::Array(l)) => l,
+            Some(Value::Null) | None => Vec::new(),
+            Some(other) => {
+                return Err(err("bad_shape", format!("entry {}: func_list is {}, not a list", k + 1, kind_of(&other))));
+            }
+        };
+        let mut functions = Vec::with_capacity(list.len());
+        for f in list {
+            let f = FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
+            validate_function(&f)?;
+            if !names.insert(f.name.clone()) {
+                return Err(err("duplicate_function", format!("{} is defined twice", f.name)));
+            }
+            functions.push(f);
+        }
+        out.push(SubTaskFunctions { sub_task: sub_task.clone(), functions });
+    }
+    Ok(out)
+}
+
+const JSON_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
+
+/// Checks what makes a function unusable: a name that is not an identifier, a parameter
+/// schema that is not valid JSON Schema (as far as parameters use it), `required` names that
+/// are not parameters.
+pub fn validate_function(f: &FunctionDef) -> Result<()> {
+    if !f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
+        return Err(err("invalid_function", format!("{:?} is not a valid function name", f.name)));
+    }
+    let props = f
+        .properties()
+        .ok_or_else(|| err("invalid_schema", format!("{}: \"properties\" is not an object", f.name)))?;
+    for (name, schema) in props {
+        check_schema(schema).map_err(|e| err("invalid_schema", format!("{}: parameter {name}: {e}", f.name)))?;
+    }
+    if let Some(req) = f.parameters.get("required") {
+        let list = req.as_array().ok_or_else(|| err("invalid_schema", format!("{}: \"required\" is not a list", f.name)))?;
+        for r in list {
+            let r = r.as_str().ok_or_else(|| err("invalid_schema", format!("{}: a required entry is not a string", f.name)))?;
+            if !props.contains_key(r) {
+                return Err(err("required_not_parameter", format!("{} requires {r}, which is not a parameter", f.name)));
+            }
+        }
+    }
+    if let Some(r) = &f.responses
+        && !r.is_object()
+    {
+        return Err(err("invalid_schema", format!("{}: \"responses\" is not an object", f.name)));
+    }
+    Ok(())
+}
+
+fn check_schema(schema: &Value) -> std::result::Result<(), String> {
+    let o = schema.as_object().ok_or_else(|| format!("the schema is {}, not an object", kind_of(schema)))?;
+    match o.get("type") {
+        None => {}
+        Some(Value::String(t)) if JSON_TYPES.contains(&t.as_str()) => {}
+        Some(Value::Array(ts)) if ts.iter().all(|t| t.as_str().is_some_and(|t| JSON_TYPES.contains(&t))) => {}
+        Some(other) => return Err(format!("\"type\" {other} is not a JSON Schema type")),
+    }
+    if let Some(e) = o.get("enum")
+        && !e.is_array()
+    {
+        return Err("\"enum\" is not a list".into());
+    }
+    if let Some(items) = o.get("items") {
+        check_schema(items)?;
+    }
+    if let Some(p) = o.get("properties") {
+        let p = p.as_object().ok_or("\"properties\" is not an object")?;
+        for s in p.values() {
+            check_schema(s)?;
+        }
+    }
+    Ok(())
+}
+
+/// The user agent's message, tags removed.
+pub fn user_message(reply: &str) -> Result<String> {
+    let t = non_empty(reply)?;
+    let text = tag(t, "human").unwrap_or(t).trim();
+    if text.is_empty() {
+        return Err(err("empty_reply", "the <human> message is empty"));
+    }
+    Ok(text.to_string())
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AssistantTurn {
+    pub observation: String,
+    pub thought: String,
+    pub calls: Vec<Call>,
+    pub final_answer: Option<String>,
+}
+
+/// `<observation>..</observation><thought>..</thought>` then `<func_call>[..]</func_call>` or
+/// `<final>..</final>`. With neither, the turn is a question to the user.
+pub fn assistant_turn(reply: &str) -> Result<AssistantTurn> {
+    let t = non_empty(reply)?;
+    let observation = tag(t, "observation").map(|s| s.trim().to_string()).unwrap_or_default();
+    let thought = tag(t, "thought").map(|s| s.trim().to_string()).unwrap_or_default();
+    let final_answer = tag(t, "final").map(|s| s.trim().to_string());
+    let calls = match tag(t, "func_call").or_else(|| tag(t, "call")) {
+        Some(body) => parse_calls(body)?,
+        None => Vec::new(),
+    };
+    if calls.is_empty() && final_answer.is_none() && thought.is_empty() && observation.is_empty() {
+        return Err(err("missing_tag", "no <thought>, <func_call> or <final> in the reply"));
+    }
+    if !calls.is_empty() && final_answer.is_some() {
+        return Err(err("call_and_final", "the reply has both calls and a final answer"));
+    }
+    Ok(AssistantTurn { observation, thought, calls, final_answer })
+}
+
+fn parse_calls(body: &str) -> Result<Vec<Call>> {
+    let v = first_json(body)?;
+    let items = match v {
+        Value::Array(items) => items,
+        obj @ Value::Object(_) => vec![obj],
+        other => return Err(err("bad_call", format!("the call list is {}", kind_of(&other)))),
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(k, item)| {
+            let Value::Object(mut o) = item else {
+                return Err(err("bad_call", format!("call {} is not an object", k + 1)));
+            };
+            let name = match o.remove("name") {
+                Some(Value::String(s)) if !s.is_empty() => s,
+                _ => return Err(err("bad_call", format!("call {} has no name", k + 1))),
+            };
+            let arguments = match o.remove("arguments").or_else(|| o.remove("parameters")) {
+                Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+                Some(v) => v,
+                None => Value::Object(Default::default()),
+            };
+            Ok(Call { name, arguments, id: None })
+        })
+        .collect()
+}
+
+/// `<func_return>{..}</func_return>`, or bare JSON.
+pub fn tool_return(reply: &str) -> Result<Value> {
+    let t = non_empty(reply)?;
+    let body = tag(t, "func_return").unwrap_or(t);
+    first_json(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn labelled_lines_take_the_label_or_the_first_line() {
+        assert_eq!(scenario_expand("Modified Scenario: Booking a yoga class").unwrap(), "Booking a yoga class");
+        assert_eq!(scenario_expand("Sure!\n**Modified Scenario:** \"Renting a kayak\"\n").unwrap(), "Renting a kayak");
+        assert_eq!(atomic_task("\n\n  Find the cheapest flight from Oslo to Rome on 3 May.  \n").unwrap(), "Find the cheapest flight from Oslo to Rome on 3 May.");
+        assert_eq!(scenario_extract("").unwrap_err().reason, "empty_reply");
+    }
+
+    #[test]
+    fn compositions_read_their_fields_in_any_case_and_fail_with_the_missing_one() {
+        let r = "Here you go.\n### Parallel Task: Check the weather in Rome.\n### subsequent task: Book the flight.\n\n### Composition Task: Find and book the flight, and check the weather.";
+        let c = compose_parallel_sequential(r).unwrap();
+        assert_eq!(c.parallel.as_deref(), Some("Check the weather in Rome."));
+        assert_eq!(c.subsequent, "Book the flight.");
+        assert_eq!(c.composition, "Find and book the flight, and check the weather.");
+        let e = compose_sequential("### Subsequent Task: x").unwrap_err();
+        assert_eq!(e.reason, "missing_field");
+        assert!(e.detail.contains("Composition Task"));
+    }
+
+    #[test]
+    fn the_filter_reads_its_verdict_and_a_missing_one_is_no() {
+        assert_eq!(composition_filter("Both sub-tasks are needed. <ANS> Yes </ANS>").unwrap(), (true, "Both sub-tasks are needed.".into()));
+        assert!(!composition_filter("Looks fine to me.").unwrap().0);
+        assert!(!composition_filter("<ans>no</ans>").unwrap().0);
+    }
+
+    #[test]
+    fn functions_parse_from_fenced_json_and_bad_ones_fail_with_a_reason() {
+        let subs = vec!["Find the flight.".to_string(), "Compare the prices.".to_string()];
+        let reply = "Sure:\n```json\n[{\"sub_task\": \"Find the flight.\", \"func_list\": [{\"name\": \"search_flights\", \"description\": \"d\", \"parameters\": {\"origin\": {\"type\": \"string\"}}, \"required\": [\"origin\"], \"responses\": {\"flights\": {\"type\": \"array\"}}}]}, {\"sub_task\": \"Compare the prices.\", \"func_list\": []}]\n```\nDone.";
+        let f = function_generate(reply, &subs).unwrap();
+        assert_eq!(f[0].functions[0].name, "search_flights");
+        assert!(f[1].functions.is_empty());
+        let bad = |body: &str| function_generate(body, &subs[..1]).unwrap_err().reason;
+        assert_eq!(bad("no json here"), "bad_json");
+        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {}}, \"required\": [\"b\"]}]}]"), "required_not_parameter");
+        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"text\"}}}]}]"), "invalid_schema");
+        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\"}]}]"), "duplicate_function");
+        assert_eq!(bad("[{\"func_list\": [{\"description\": \"x\"}]}]"), "invalid_function");
+        assert_eq!(bad("[1, 2]"), "bad_shape");
+    }
+
+    #[test]
+    fn assistant_turns_read_calls_finals_and_questions() {
+        let t = assistant_turn("<observation>User wants X.</observation>\n<thought>1. search</thought>\n<func_call>```json\n[{\"name\": \"f\", \"arguments\": {\"a\": 1}}, {\"name\": \"g\", \"arguments\": \"{\\\"b\\\": 2}\"}]\n```</func_call>").unwrap();
+        assert_eq!(t.calls.len(), 2);
+        assert_eq!(t.calls[1].arguments, json!({"b": 2}));
+        let t = assistant_turn("<Thought>done</Thought><FINAL>It is 4.</FINAL>").unwrap();
+        assert_eq!(t.final_answer.as_deref(), Some("It is 4."));
+        let t = assistant_turn("<thought>Which city do you mean?</thought>").unwrap();
+        assert!(t.calls.is_empty() && t.final_answer.is_none());
+        assert_eq!(assistant_turn("I think I will call f.").unwrap_err().reason, "missing_tag");
+        assert_eq!(assistant_turn("<thought>x</thought><func_call>[{\"name\": </func_call>").unwrap_err().reason, "bad_json");
+    }
+
+    #[test]
+    fn tool_returns_and_user_messages_are_unwrapped() {
+        assert_eq!(tool_return("<func_return>{\"ok\": true}</func_return>").unwrap(), json!({"ok": true}));
+        assert_eq!(tool_return("Result: {\"ok\": true} hope it helps").unwrap(), json!({"ok": true}));
+        assert_eq!(tool_return("<func_return>nothing</func_return>").unwrap_err().reason, "bad_json");
+        assert_eq!(user_message("<human>Hi, book me a room.</human>").unwrap(), "Hi, book me a room.");
+        assert_eq!(user_message("Hi there").unwrap(), "Hi there");
+    }
+}
