@@ -7,3 +7,6 @@ pub mod ops;
 pub mod store;
 pub mod text;
 pub mod parse;
+pub mod llm;
+pub mod prompts;
+pub mod sim;

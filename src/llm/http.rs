@@ -1,0 +1,511 @@
+//! The OpenAI-compatible client: `POST {endpoint}/chat/completions`, streamed (SSE) or
+//! not, with retries, timeouts, a concurrency limit that can change while running, and
+//! cancellation. Written here rather than taken from an SDK because the UI needs per-call
+//! streaming, retry state and cancellation that SDKs hide.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use super::{CallProgress, ChatReply, ChatRequest, LlmError, ProgressFn, Usage};
+
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The base URL, e.g. `http://127.0.0.1:8080/v1`; `/chat/completions` is added.
+    pub url: String,
+    pub weight: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClientConfig {
+    pub endpoints: Vec<Endpoint>,
+    pub model: String,
+    /// The bearer token, read from the environment by the caller; never stored.
+    pub api_key: Option<String>,
+    pub stream: bool,
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub max_attempts: u32,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            endpoints: Vec::new(),
+            model: String::new(),
+            api_key: None,
+            stream: true,
+            concurrency: 16,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(120),
+            max_attempts: 6,
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            temperature: Some(0.7),
+            max_tokens: None,
+        }
+    }
+}
+
+/// A semaphore whose size can go down as well as up: lowering it takes permits out as they
+/// come back.
+struct Limiter {
+    sem: Arc<Semaphore>,
+    size: AtomicUsize,
+    debt: AtomicUsize,
+}
+
+struct Permit<'a> {
+    permit: Option<OwnedSemaphorePermit>,
+    limiter: &'a Limiter,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        let Some(p) = self.permit.take() else { return };
+        let paid = self.limiter.debt.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1)).is_ok();
+        if paid {
+            p.forget();
+        }
+    }
+}
+
+impl Limiter {
+    fn new(n: usize) -> Limiter {
+        Limiter { sem: Arc::new(Semaphore::new(n.max(1))), size: AtomicUsize::new(n.max(1)), debt: AtomicUsize::new(0) }
+    }
+
+    fn resize(&self, n: usize) {
+        let n = n.max(1);
+        let old = self.size.swap(n, Ordering::SeqCst);
+        if n > old {
+            let mut add = n - old;
+            // Cancel debt first, then add permits.
+            while add > 0 && self.debt.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| d.checked_sub(1)).is_ok() {
+                add -= 1;
+            }
+            self.sem.add_permits(add);
+        } else if n < old {
+            let take = old - n;
+            let forgotten = self.sem.forget_permits(take);
+            self.debt.fetch_add(take - forgotten, Ordering::SeqCst);
+        }
+    }
+
+    async fn acquire(&self) -> Permit<'_> {
+        let p = self.sem.clone().acquire_owned().await.expect("the semaphore is never closed");
+        Permit { permit: Some(p), limiter: self }
+    }
+}
+
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+    limiter: Limiter,
+    next: AtomicU64,
+    jitter: AtomicU64,
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client, String> {
+        if cfg.endpoints.is_empty() {
+            return Err("no endpoint configured".into());
+        }
+        for e in &cfg.endpoints {
+            let parsed = reqwest::Url::parse(&e.url).map_err(|err| format!("the endpoint {:?} is not a URL: {err}", e.url))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return Err(format!("the endpoint {:?} must start with http:// or https://", e.url));
+            }
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .read_timeout(cfg.read_timeout)
+            .pool_max_idle_per_host(1024)
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        let limiter = Limiter::new(cfg.concurrency);
+        Ok(Client { http, cfg, limiter, next: AtomicU64::new(0), jitter: AtomicU64::new(0x2545_f491_4f6c_dd1d) })
+    }
+
+    pub fn model(&self) -> &str {
+        &self.cfg.model
+    }
+
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    pub fn set_concurrency(&self, n: usize) {
+        self.limiter.resize(n);
+    }
+
+    pub fn concurrency(&self) -> usize {
+        self.limiter.size.load(Ordering::SeqCst)
+    }
+
+    /// Spreads calls over the endpoints in proportion to their weights.
+    fn pick_endpoint(&self) -> &Endpoint {
+        let total: u64 = self.cfg.endpoints.iter().map(|e| u64::from(e.weight.max(1))).sum();
+        let mut n = self.next.fetch_add(1, Ordering::Relaxed) % total;
+        for e in &self.cfg.endpoints {
+            let w = u64::from(e.weight.max(1));
+            if n < w {
+                return e;
+            }
+            n -= w;
+        }
+        &self.cfg.endpoints[0]
+    }
+
+    fn random(&self) -> u64 {
+        let mut x = self.jitter.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.jitter.store(x, Ordering::Relaxed);
+        x
+    }
+
+    /// The wait before attempt `attempt` (1-based retries): the server's Retry-After when it
+    /// sent one, else exponential backoff with full jitter.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.cfg.backoff_max * 4);
+        }
+        let exp = self.cfg.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.cfg.backoff_max);
+        let ms = exp.as_millis().max(1) as u64;
+        Duration::from_millis(ms / 2 + self.random() % (ms / 2 + 1))
+    }
+
+    pub async fn complete(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+        progress: ProgressFn<'_>,
+    ) -> Result<ChatReply, LlmError> {
+        let _permit = tokio::select! {
+            p = self.limiter.acquire() => p,
+            _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+        };
+        let mut attempt = 1;
+        loop {
+            let endpoint = self.pick_endpoint();
+            let result = tokio::select! {
+                r = self.attempt(endpoint, req, progress) => r,
+                _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+            };
+            match result {
+                Ok(mut reply) => {
+                    reply.attempts = attempt;
+                    return Ok(reply);
+                }
+                Err((e, retry_after)) if e.retryable() && attempt < self.cfg.max_attempts => {
+                    let wait = self.backoff(attempt, retry_after);
+                    progress(CallProgress::Retrying { attempt, wait_ms: wait.as_millis() as u64, error: e.to_string() });
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                    }
+                    attempt += 1;
+                }
+                Err((e, _)) => return Err(e),
+            }
+        }
+    }
+
+    fn body(&self, req: &ChatRequest) -> Value {
+        let mut body = json!({"model": self.cfg.model, "messages": req.messages, "stream": self.cfg.stream});
+        if self.cfg.stream {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        if let Some(t) = self.cfg.temperature {
+            body["temperature"] = json!(t);
+        }
+        if let Some(m) = self.cfg.max_tokens {
+            body["max_tokens"] = json!(m);
+        }
+        if let Some(f) = &req.response_format {
+            body["response_format"] = f.clone();
+        }
+        body
+    }
+
+    async fn attempt(
+        &self,
+        endpoint: &Endpoint,
+        req: &ChatRequest,
+        progress: ProgressFn<'_>,
+    ) -> Result<ChatReply, (LlmError, Option<Duration>)> {
+        let url = format!("{}/chat/completions", endpoint.url.trim_end_matches('/'));
+        let ep = endpoint.url.clone();
+        let mut rb = self
+            .http
+            .post(&url)
+            .header("X-Button-Step", req.step.id())
+            .header("X-Button-Sample", &req.sample_id)
+            .json(&self.body(req));
+        if let Some(key) = &self.cfg.api_key {
+            rb = rb.bearer_auth(key);
+        }
+        let resp = rb.send().await.map_err(|e| (transport_error(&ep, &e, self.cfg.read_timeout), None))?;
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64));
+            let text = resp.text().await.unwrap_or_default();
+            let message = error_message(&text);
+            return Err((LlmError::Status { endpoint: ep, status: status.as_u16(), message }, retry_after));
+        }
+        let reply = if self.cfg.stream {
+            self.read_stream(resp, &ep, progress).await
+        } else {
+            let text = resp.text().await.map_err(|e| transport_error(&ep, &e, self.cfg.read_timeout));
+            text.and_then(|t| parse_completion(&ep, &t))
+        };
+        reply.map_err(|e| (e, None))
+    }
+
+    async fn read_stream(
+        &self,
+        resp: reqwest::Response,
+        ep: &str,
+        progress: ProgressFn<'_>,
+    ) -> Result<ChatReply, LlmError> {
+        let mut stream = resp.bytes_stream();
+        let mut sse = SseBuffer::default();
+        let mut acc = StreamAccumulator::default();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| transport_error(ep, &e, self.cfg.read_timeout))?;
+            for data in sse.push(&chunk) {
+                if acc.feed(ep, &data)? {
+                    return acc.finish(ep);
+                }
+                progress(CallProgress::Streaming { chars: acc.content.len() });
+            }
+        }
+        acc.finish(ep)
+    }
+}
+
+fn transport_error(ep: &str, e: &reqwest::Error, read_timeout: Duration) -> LlmError {
+    if e.is_timeout() {
+        LlmError::Timeout { endpoint: ep.to_string(), secs: read_timeout.as_secs() }
+    } else if e.is_connect() {
+        LlmError::Connect { endpoint: ep.to_string(), message: root_cause(e) }
+    } else if e.is_body() || e.is_decode() {
+        LlmError::Truncated { endpoint: ep.to_string(), message: root_cause(e) }
+    } else {
+        LlmError::Connect { endpoint: ep.to_string(), message: root_cause(e) }
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg = s.to_string();
+        src = s.source();
+    }
+    msg
+}
+
+/// The message of an error body (`{"error": {"message": ..}}` or text), kept short.
+fn error_message(body: &str) -> String {
+    let from_json = serde_json::from_str::<Value>(body).ok().and_then(|v| {
+        v.pointer("/error/message").or_else(|| v.get("error")).or_else(|| v.get("message")).and_then(|m| match m {
+            Value::String(s) => Some(s.clone()),
+            Value::Null => None,
+            other => Some(other.to_string()),
+        })
+    });
+    let msg = from_json.unwrap_or_else(|| body.trim().to_string());
+    let msg: String = msg.chars().take(300).collect();
+    if msg.is_empty() { "(no message)".into() } else { msg }
+}
+
+fn usage_of(v: &Value) -> Option<Usage> {
+    let u = v.get("usage")?;
+    if u.is_null() {
+        return None;
+    }
+    Some(Usage {
+        prompt_tokens: u.get("prompt_tokens").and_then(Value::as_u64).unwrap_or(0),
+        completion_tokens: u.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0),
+    })
+}
+
+pub fn parse_completion(ep: &str, body: &str) -> Result<ChatReply, LlmError> {
+    let proto = |m: String| LlmError::Protocol { endpoint: ep.to_string(), message: m };
+    let v: Value = serde_json::from_str(body).map_err(|e| proto(format!("the body is not JSON: {e}")))?;
+    let choice = v.pointer("/choices/0").ok_or_else(|| proto("no choices in the reply".into()))?;
+    let content = match choice.pointer("/message/content") {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    };
+    let finish_reason = choice
+        .get("finish_reason")
+        .and_then(Value::as_str)
+        .ok_or_else(|| proto("the reply has no finish_reason".into()))?
+        .to_string();
+    Ok(ChatReply { content, usage: usage_of(&v).unwrap_or_default(), finish_reason, attempts: 1, endpoint: ep.to_string() })
+}
+
+/// Cuts a byte stream into server-sent events and returns their `data` payloads.
+#[derive(Default)]
+pub struct SseBuffer {
+    buf: Vec<u8>,
+}
+
+impl SseBuffer {
+    pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        loop {
+            let Some((end, sep)) = find_event_end(&self.buf) else { break };
+            let event: Vec<u8> = self.buf.drain(..end + sep).take(end).collect();
+            let text = String::from_utf8_lossy(&event);
+            let mut data = String::new();
+            for line in text.lines() {
+                if let Some(d) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(d.strip_prefix(' ').unwrap_or(d));
+                }
+            }
+            if !data.is_empty() {
+                out.push(data);
+            }
+        }
+        out
+    }
+}
+
+fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
+    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, 2));
+    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, 4));
+    match (lf, crlf) {
+        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Folds streamed chunks into a reply. A stream is complete only with `[DONE]` and a
+/// finish reason; anything less is an error, never a short reply.
+#[derive(Default)]
+pub struct StreamAccumulator {
+    pub content: String,
+    finish_reason: Option<String>,
+    usage: Option<Usage>,
+    done: bool,
+}
+
+impl StreamAccumulator {
+    /// Takes one event's data; true once `[DONE]` has come.
+    pub fn feed(&mut self, ep: &str, data: &str) -> Result<bool, LlmError> {
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return Ok(true);
+        }
+        let v: Value = serde_json::from_str(data)
+            .map_err(|e| LlmError::Protocol { endpoint: ep.to_string(), message: format!("a stream chunk is not JSON: {e}") })?;
+        if let Some(err) = v.get("error") {
+            return Err(LlmError::Status { endpoint: ep.to_string(), status: 500, message: error_message(&err.to_string()) });
+        }
+        if let Some(choice) = v.pointer("/choices/0") {
+            if let Some(Value::String(s)) = choice.pointer("/delta/content") {
+                self.content.push_str(s);
+            }
+            if let Some(Value::String(r)) = choice.get("finish_reason") {
+                self.finish_reason = Some(r.clone());
+            }
+        }
+        if let Some(u) = usage_of(&v) {
+            self.usage = Some(u);
+        }
+        Ok(false)
+    }
+
+    pub fn finish(self, ep: &str) -> Result<ChatReply, LlmError> {
+        let cut = |m: &str| LlmError::Truncated { endpoint: ep.to_string(), message: m.to_string() };
+        if !self.done {
+            return Err(cut(&format!("the stream ended without [DONE] after {} characters", self.content.len())));
+        }
+        let finish_reason = self.finish_reason.ok_or_else(|| cut("the stream ended without a finish reason"))?;
+        Ok(ChatReply {
+            content: self.content,
+            usage: self.usage.unwrap_or_default(),
+            finish_reason,
+            attempts: 1,
+            endpoint: ep.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sse_events_split_on_blank_lines_across_chunks() {
+        let mut b = SseBuffer::default();
+        assert!(b.push(b"data: {\"a\"").is_empty());
+        assert_eq!(b.push(b": 1}\n\ndata: [DONE]\r\n\r\n: comment\n\n"), vec!["{\"a\": 1}", "[DONE]"]);
+    }
+
+    #[test]
+    fn a_stream_needs_done_and_a_finish_reason() {
+        let mut a = StreamAccumulator::default();
+        a.feed("e", r#"{"choices":[{"delta":{"content":"Hel"}}]}"#).unwrap();
+        a.feed("e", r#"{"choices":[{"delta":{"content":"lo"},"finish_reason":"stop"}]}"#).unwrap();
+        assert!(matches!(a.finish("e"), Err(LlmError::Truncated { .. })));
+
+        let mut a = StreamAccumulator::default();
+        a.feed("e", r#"{"choices":[{"delta":{"content":"Hi"}}]}"#).unwrap();
+        assert!(a.feed("e", "[DONE]").unwrap());
+        assert!(a.finish("e").unwrap_err().to_string().contains("finish reason"));
+
+        let mut a = StreamAccumulator::default();
+        a.feed("e", r#"{"choices":[{"delta":{"content":"Hi"},"finish_reason":"stop"}]}"#).unwrap();
+        a.feed("e", r#"{"choices":[],"usage":{"prompt_tokens":7,"completion_tokens":2}}"#).unwrap();
+        a.feed("e", "[DONE]").unwrap();
+        let r = a.finish("e").unwrap();
+        assert_eq!((r.content.as_str(), r.usage.prompt_tokens, r.usage.completion_tokens), ("Hi", 7, 2));
+    }
+
+    #[test]
+    fn error_bodies_give_their_message() {
+        assert_eq!(error_message(r#"{"error": {"message": "model not found"}}"#), "model not found");
+        assert_eq!(error_message("Bad Gateway"), "Bad Gateway");
+        assert_eq!(error_message(""), "(no message)");
+    }
+
+    #[tokio::test]
+    async fn the_limiter_shrinks_as_permits_come_back_and_grows_at_once() {
+        let l = Limiter::new(3);
+        let a = l.acquire().await;
+        let b = l.acquire().await;
+        l.resize(1);
+        assert_eq!(l.sem.available_permits(), 0);
+        drop(a);
+        drop(b);
+        assert_eq!(l.sem.available_permits(), 1, "two permits were taken out as they came back");
+        l.resize(4);
+        assert_eq!(l.sem.available_permits(), 4);
+    }
+}

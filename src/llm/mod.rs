@@ -1,0 +1,215 @@
+//! Talking to models: the request and reply types, the step ids, and the two backends —
+//! `Http` (any OpenAI-compatible endpoint) and `Sim` (the offline simulator).
+
+pub mod http;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+/// The LLM steps of SPEC §1; `id()` is the name used everywhere (prompt files, the
+/// `X-Button-Step` header, logs, the UI).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Step {
+    ScenarioExtract,
+    ScenarioExpand,
+    AtomicTask,
+    ComposeSequential,
+    ComposeParallelSequential,
+    CompositionFilter,
+    FunctionGenerate,
+    UserAgent,
+    AssistantAgent,
+    ToolAgent,
+}
+
+impl Step {
+    pub const ALL: [Step; 10] = [
+        Step::ScenarioExtract,
+        Step::ScenarioExpand,
+        Step::AtomicTask,
+        Step::ComposeSequential,
+        Step::ComposeParallelSequential,
+        Step::CompositionFilter,
+        Step::FunctionGenerate,
+        Step::UserAgent,
+        Step::AssistantAgent,
+        Step::ToolAgent,
+    ];
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Step::ScenarioExtract => "scenario_extract",
+            Step::ScenarioExpand => "scenario_expand",
+            Step::AtomicTask => "atomic_task",
+            Step::ComposeSequential => "compose_sequential",
+            Step::ComposeParallelSequential => "compose_parallel_sequential",
+            Step::CompositionFilter => "composition_filter",
+            Step::FunctionGenerate => "function_generate",
+            Step::UserAgent => "user_agent",
+            Step::AssistantAgent => "assistant_agent",
+            Step::ToolAgent => "tool_agent",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| s.id() == id)
+    }
+}
+
+impl fmt::Display for Step {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: &str, content: impl Into<String>) -> ChatMessage {
+        ChatMessage { role: role.to_string(), content: content.into() }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ChatRequest {
+    pub step: Step,
+    pub sample_id: String,
+    pub messages: Vec<ChatMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_format: Option<serde_json::Value>,
+}
+
+impl ChatRequest {
+    /// What identifies a request's answer: model, step, sample and prompt. A resumed run asks
+    /// the same thing for the same sample, so this keys the reuse of finished calls.
+    pub fn hash(&self, model: &str) -> String {
+        let mut h = blake3::Hasher::new();
+        h.update(model.as_bytes());
+        h.update(b"\0");
+        h.update(self.step.id().as_bytes());
+        h.update(b"\0");
+        h.update(self.sample_id.as_bytes());
+        for m in &self.messages {
+            h.update(b"\0");
+            h.update(m.role.as_bytes());
+            h.update(b"\0");
+            h.update(m.content.as_bytes());
+        }
+        h.finalize().to_hex().as_str()[..32].to_string()
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatReply {
+    pub content: String,
+    pub usage: Usage,
+    pub finish_reason: String,
+    pub attempts: u32,
+    pub endpoint: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    #[error("{endpoint} answered {status}: {message}")]
+    Status { endpoint: String, status: u16, message: String },
+    #[error("cannot reach {endpoint}: {message}")]
+    Connect { endpoint: String, message: String },
+    #[error("{endpoint} sent nothing for {secs} s")]
+    Timeout { endpoint: String, secs: u64 },
+    #[error("the reply from {endpoint} stopped early: {message}")]
+    Truncated { endpoint: String, message: String },
+    #[error("the reply from {endpoint} is not what the API promises: {message}")]
+    Protocol { endpoint: String, message: String },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl LlmError {
+    /// The reason code a failed sample carries.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            LlmError::Status { status: 429, .. } => "rate_limited",
+            LlmError::Status { status, .. } if *status >= 500 => "server_error",
+            LlmError::Status { .. } => "request_rejected",
+            LlmError::Connect { .. } => "unreachable",
+            LlmError::Timeout { .. } => "timeout",
+            LlmError::Truncated { .. } => "truncated",
+            LlmError::Protocol { .. } => "protocol",
+            LlmError::Cancelled => "cancelled",
+        }
+    }
+
+    /// 429, 408, 5xx, connection trouble, timeouts and cut streams are worth another try;
+    /// other 4xx are not.
+    pub fn retryable(&self) -> bool {
+        match self {
+            LlmError::Status { status, .. } => *status == 429 || *status == 408 || *status >= 500,
+            LlmError::Connect { .. } | LlmError::Timeout { .. } | LlmError::Truncated { .. } => true,
+            LlmError::Protocol { .. } | LlmError::Cancelled => false,
+        }
+    }
+}
+
+/// What a call reports while it runs, for the progress display and the TUI.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CallProgress {
+    Streaming { chars: usize },
+    Retrying { attempt: u32, wait_ms: u64, error: String },
+}
+
+pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
+
+/// Where replies come from.
+pub enum Backend {
+    Http(http::Client),
+    Sim(crate::sim::Simulator),
+}
+
+impl Backend {
+    pub async fn complete(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+        progress: ProgressFn<'_>,
+    ) -> Result<ChatReply, LlmError> {
+        match self {
+            Backend::Http(c) => c.complete(req, cancel, progress).await,
+            Backend::Sim(s) => {
+                if cancel.is_cancelled() {
+                    return Err(LlmError::Cancelled);
+                }
+                Ok(s.complete(req))
+            }
+        }
+    }
+
+    pub fn is_simulated(&self) -> bool {
+        matches!(self, Backend::Sim(_))
+    }
+
+    pub fn model(&self) -> &str {
+        match self {
+            Backend::Http(c) => c.model(),
+            Backend::Sim(_) => "simulator",
+        }
+    }
+
+    pub fn set_concurrency(&self, n: usize) {
+        if let Backend::Http(c) = self {
+            c.set_concurrency(n);
+        }
+    }
+}
