@@ -1,12 +1,16 @@
 //! button: generate multi-turn function-calling data with the BUTTON method, and curate it.
 
+pub mod config;
 pub mod formats;
+pub mod headless;
 pub mod lint;
+pub mod llm;
 pub mod model;
 pub mod ops;
-pub mod store;
-pub mod text;
 pub mod parse;
-pub mod llm;
+pub mod pipeline;
 pub mod prompts;
 pub mod sim;
+pub mod sources;
+pub mod store;
+pub mod text;

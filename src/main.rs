@@ -84,6 +84,48 @@ enum Command {
     Undo,
     /// Print one sample's whole lineage as JSON
     Show { sample: String },
+    /// Generate samples with the BUTTON pipeline (offline simulator unless an endpoint is set)
+    Run {
+        /// Run without the TUI, with progress on stderr
+        #[arg(long)]
+        headless: bool,
+        /// The target number of samples in the workspace for this seed
+        #[arg(long)]
+        samples: Option<usize>,
+        /// LLM calls in flight at once
+        #[arg(long)]
+        concurrency: Option<usize>,
+        /// An OpenAI-compatible base URL (default: button.toml, then OPENAI_BASE_URL)
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// The model name (default: button.toml, then BUTTON_MODEL)
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Allow parallel calls in the dialogues
+        #[arg(long)]
+        parallel: Option<OnOff>,
+        /// Stream replies (SSE)
+        #[arg(long)]
+        stream: Option<OnOff>,
+        /// Scenarios: a text file (one a line) or chat logs (glaive or OpenAI JSONL)
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+    },
+    /// Write a commented button.toml into the workspace
+    Init,
+    /// Check the prompt templates (built-in and the workspace's overrides)
+    Prompts {
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum OnOff {
+    On,
+    Off,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -144,7 +186,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let started = Instant::now();
             let report = ops::export(&store, format, &out, status)?;
             eprintln!(
-                "exported {} {} samples to {} ({} format) in {:.1} s{}",
+                "exported {} {}samples to {} ({} format) in {:.1} s{}",
                 report.written,
                 status_word(status),
                 out.display(),
@@ -219,6 +261,41 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Run { headless, samples, concurrency, endpoint, model, seed, parallel, stream, scenarios }) => {
+            if !headless {
+                bail!("the TUI is not built yet: use button run --headless");
+            }
+            let args = RunArgs { samples, concurrency, endpoint, model, seed, parallel, stream, scenarios };
+            run_headless(ws, args)
+        }
+        Some(Command::Init) => {
+            let path = ws.join(button::config::FILE);
+            if path.exists() {
+                bail!("{} exists already; it was left as it is", path.display());
+            }
+            std::fs::create_dir_all(ws).with_context(|| format!("creating {}", ws.display()))?;
+            std::fs::write(&path, button::config::TEMPLATE).with_context(|| format!("writing {}", path.display()))?;
+            println!("wrote {}", path.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Prompts { check }) => {
+            let prompts = button::prompts::Prompts::load(Some(ws))?;
+            for step in button::llm::Step::ALL {
+                let i = prompts.info(step);
+                println!("{:<28} {}  {}", step.id(), i.version, i.file);
+            }
+            if check {
+                let errors = prompts.check();
+                for e in &errors {
+                    eprintln!("{e}");
+                }
+                if !errors.is_empty() {
+                    return Ok(ExitCode::from(1));
+                }
+                println!("all {} templates render", button::llm::Step::ALL.len());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Undo) => {
             let mut store = Store::open(ws, false)?;
             match store.undo()? {
@@ -252,9 +329,9 @@ fn describe(a: &button::store::Action) -> String {
 
 fn status_word(s: StatusFilter) -> &'static str {
     match s {
-        StatusFilter::Accepted => "accepted",
-        StatusFilter::Rejected => "rejected",
-        StatusFilter::Pending => "pending",
+        StatusFilter::Accepted => "accepted ",
+        StatusFilter::Rejected => "rejected ",
+        StatusFilter::Pending => "pending ",
         StatusFilter::All => "",
     }
 }
@@ -364,3 +441,98 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
 // against glibc's malloc across the worker threads.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct RunArgs {
+    samples: Option<usize>,
+    concurrency: Option<usize>,
+    endpoint: Option<String>,
+    model: Option<String>,
+    seed: Option<u64>,
+    parallel: Option<OnOff>,
+    stream: Option<OnOff>,
+    scenarios: Option<PathBuf>,
+}
+
+fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
+    use button::config::Config;
+    use button::llm::Backend;
+    use button::llm::http::{Client, Endpoint};
+
+    let cfg = Config::load(ws)?;
+    let mut run = cfg.run_config();
+    if let Some(n) = a.samples {
+        run.samples = n;
+    }
+    if let Some(s) = a.seed {
+        run.seed = s;
+    }
+    if let Some(p) = a.parallel {
+        run.parallel = p == OnOff::On;
+    }
+    let endpoints = match a.endpoint {
+        Some(url) => vec![Endpoint { url, weight: 1 }],
+        None => cfg.endpoints(std::env::var("OPENAI_BASE_URL").ok()),
+    };
+    let sources = match &a.scenarios {
+        Some(p) => button::sources::from_file(p).map_err(anyhow::Error::msg)?,
+        None => button::sources::builtin(),
+    };
+    let prompts = button::prompts::Prompts::load(Some(ws))?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let backend = if endpoints.is_empty() {
+        eprintln!("no endpoint configured: the replies are SIMULATED by the offline simulator (seed {})", run.seed);
+        Backend::Sim(button::sim::Simulator { seed: run.seed, malformed_rate: cfg.sim.malformed_rate })
+    } else {
+        let model = a
+            .model
+            .or(cfg.llm.model.clone())
+            .or_else(|| std::env::var("BUTTON_MODEL").ok())
+            .filter(|m| !m.is_empty())
+            .ok_or_else(|| {
+                anyhow::anyhow!("no model named: pass --model, set [llm] model in button.toml, or BUTTON_MODEL")
+            })?;
+        let key = std::env::var(&cfg.llm.api_key_env).ok().filter(|k| !k.is_empty());
+        let mut cc = cfg.client_config(endpoints, model, key);
+        if let Some(c) = a.concurrency {
+            cc.concurrency = c.max(1);
+        }
+        if let Some(s) = a.stream {
+            cc.stream = s == OnOff::On;
+        }
+        let client = Client::new(cc).map_err(anyhow::Error::msg)?;
+        rt.block_on(client.probe())?;
+        Backend::Http(Box::new(client))
+    };
+    if let Some(c) = a.concurrency {
+        run.active_samples = run.active_samples.max(c * 2);
+    }
+    let simulated = backend.is_simulated();
+    let target = run.samples;
+    let seed = run.seed;
+    let started = Instant::now();
+    let (summary, progress) = rt.block_on(async {
+        let p = button::pipeline::start(ws, backend, prompts, run, sources).map_err(anyhow::Error::msg)?;
+        button::headless::drive(p, target).await.map_err(anyhow::Error::msg)
+    })?;
+    if summary.started == 0 {
+        println!("the workspace already holds {target} ended samples for seed {seed}: nothing to do");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let failures: Vec<String> = summary.failures.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!(
+        "run {}: {} samples this run ({} complete, {} failed{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
+        if summary.cancelled { "cancelled" } else { "finished" },
+        summary.started,
+        summary.complete,
+        summary.failed,
+        if failures.is_empty() { "" } else { ": " },
+        failures.join(", "),
+        summary.skipped_already_done,
+        progress.calls_done,
+        progress.calls_cached,
+        progress.tokens,
+        started.elapsed().as_secs_f64(),
+        if simulated { "; replies were simulated" } else { "" }
+    );
+    Ok(ExitCode::SUCCESS)
+}

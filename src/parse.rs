@@ -48,11 +48,8 @@ pub fn first_json(text: &str) -> Result<Value> {
         let mut it = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
         match it.next() {
             Some(Ok(v)) => return Ok(v),
-            Some(Err(e)) => {
-                if last_err.is_none() {
-                    last_err = Some(e.to_string());
-                }
-            }
+            Some(Err(e)) if last_err.is_none() => last_err = Some(e.to_string()),
+            Some(Err(_)) => {}
             None => {}
         }
     }
@@ -169,7 +166,9 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     let v = first_json(non_empty(reply)?)?;
     let items = match v {
         Value::Array(items) => items,
-        other => return Err(err("bad_shape", format!("expected a JSON array of sub-tasks, found {}", kind_of(&other)))),
+        other => {
+            return Err(err("bad_shape", format!("expected a JSON array of sub-tasks, found {}", kind_of(&other))));
+        }
     };
     if items.len() != sub_tasks.len() {
         return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
@@ -189,7 +188,8 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         };
         let mut functions = Vec::with_capacity(list.len());
         for f in list {
-            let f = FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
+            let f =
+                FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
             if !names.insert(f.name.clone()) {
                 return Err(err("duplicate_function", format!("{} is defined twice", f.name)));
@@ -210,18 +210,23 @@ pub fn validate_function(f: &FunctionDef) -> Result<()> {
     if !f.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.') {
         return Err(err("invalid_function", format!("{:?} is not a valid function name", f.name)));
     }
-    let props = f
-        .properties()
-        .ok_or_else(|| err("invalid_schema", format!("{}: \"properties\" is not an object", f.name)))?;
+    let props =
+        f.properties().ok_or_else(|| err("invalid_schema", format!("{}: \"properties\" is not an object", f.name)))?;
     for (name, schema) in props {
         check_schema(schema).map_err(|e| err("invalid_schema", format!("{}: parameter {name}: {e}", f.name)))?;
     }
     if let Some(req) = f.parameters.get("required") {
-        let list = req.as_array().ok_or_else(|| err("invalid_schema", format!("{}: \"required\" is not a list", f.name)))?;
+        let list =
+            req.as_array().ok_or_else(|| err("invalid_schema", format!("{}: \"required\" is not a list", f.name)))?;
         for r in list {
-            let r = r.as_str().ok_or_else(|| err("invalid_schema", format!("{}: a required entry is not a string", f.name)))?;
+            let r = r
+                .as_str()
+                .ok_or_else(|| err("invalid_schema", format!("{}: a required entry is not a string", f.name)))?;
             if !props.contains_key(r) {
-                return Err(err("required_not_parameter", format!("{} requires {r}, which is not a parameter", f.name)));
+                return Err(err(
+                    "required_not_parameter",
+                    format!("{} requires {r}, which is not a parameter", f.name),
+                ));
             }
         }
     }
@@ -340,7 +345,10 @@ mod tests {
     fn labelled_lines_take_the_label_or_the_first_line() {
         assert_eq!(scenario_expand("Modified Scenario: Booking a yoga class").unwrap(), "Booking a yoga class");
         assert_eq!(scenario_expand("Sure!\n**Modified Scenario:** \"Renting a kayak\"\n").unwrap(), "Renting a kayak");
-        assert_eq!(atomic_task("\n\n  Find the cheapest flight from Oslo to Rome on 3 May.  \n").unwrap(), "Find the cheapest flight from Oslo to Rome on 3 May.");
+        assert_eq!(
+            atomic_task("\n\n  Find the cheapest flight from Oslo to Rome on 3 May.  \n").unwrap(),
+            "Find the cheapest flight from Oslo to Rome on 3 May."
+        );
         assert_eq!(scenario_extract("").unwrap_err().reason, "empty_reply");
     }
 
@@ -358,7 +366,10 @@ mod tests {
 
     #[test]
     fn the_filter_reads_its_verdict_and_a_missing_one_is_no() {
-        assert_eq!(composition_filter("Both sub-tasks are needed. <ANS> Yes </ANS>").unwrap(), (true, "Both sub-tasks are needed.".into()));
+        assert_eq!(
+            composition_filter("Both sub-tasks are needed. <ANS> Yes </ANS>").unwrap(),
+            (true, "Both sub-tasks are needed.".into())
+        );
         assert!(!composition_filter("Looks fine to me.").unwrap().0);
         assert!(!composition_filter("<ans>no</ans>").unwrap().0);
     }
@@ -372,8 +383,14 @@ mod tests {
         assert!(f[1].functions.is_empty());
         let bad = |body: &str| function_generate(body, &subs[..1]).unwrap_err().reason;
         assert_eq!(bad("no json here"), "bad_json");
-        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {}}, \"required\": [\"b\"]}]}]"), "required_not_parameter");
-        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"text\"}}}]}]"), "invalid_schema");
+        assert_eq!(
+            bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {}}, \"required\": [\"b\"]}]}]"),
+            "required_not_parameter"
+        );
+        assert_eq!(
+            bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"text\"}}}]}]"),
+            "invalid_schema"
+        );
         assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\"}]}]"), "duplicate_function");
         assert_eq!(bad("[{\"func_list\": [{\"description\": \"x\"}]}]"), "invalid_function");
         assert_eq!(bad("[1, 2]"), "bad_shape");
@@ -389,7 +406,10 @@ mod tests {
         let t = assistant_turn("<thought>Which city do you mean?</thought>").unwrap();
         assert!(t.calls.is_empty() && t.final_answer.is_none());
         assert_eq!(assistant_turn("I think I will call f.").unwrap_err().reason, "missing_tag");
-        assert_eq!(assistant_turn("<thought>x</thought><func_call>[{\"name\": </func_call>").unwrap_err().reason, "bad_json");
+        assert_eq!(
+            assistant_turn("<thought>x</thought><func_call>[{\"name\": </func_call>").unwrap_err().reason,
+            "bad_json"
+        );
     }
 
     #[test]

@@ -115,7 +115,9 @@ pub fn example_context(step: Step) -> Value {
         Step::UserAgent => json!({"task": "Book Ana Souza on the cheapest flight from Lisbon to Osaka on 3 May.",
             "conversation": [{"role": "assistant", "content": "Which airport?"}]}),
         Step::AssistantAgent => json!({"functions": "[]", "parallel": true}),
-        Step::ToolAgent => json!({"function": "{\"name\": \"search_flights\"}", "call": "{\"name\": \"search_flights\", \"arguments\": {}}", "conversation": ""}),
+        Step::ToolAgent => {
+            json!({"function": "{\"name\": \"search_flights\"}", "call": "{\"name\": \"search_flights\", \"arguments\": {}}", "conversation": ""})
+        }
     }
 }
 
@@ -131,7 +133,8 @@ mod tests {
 
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("prompts")).unwrap();
-        std::fs::write(dir.path().join("prompts/atomic_task.jinja"), "Scenario: {{ scenario }}\nAlso: {{ mood }}\n").unwrap();
+        std::fs::write(dir.path().join("prompts/atomic_task.jinja"), "Scenario: {{ scenario }}\nAlso: {{ mood }}\n")
+            .unwrap();
         let p = Prompts::load(Some(dir.path())).unwrap();
         assert!(p.info(Step::AtomicTask).overridden);
         assert_ne!(p.info(Step::AtomicTask).version, Prompts::load(None).unwrap().info(Step::AtomicTask).version);

@@ -121,7 +121,7 @@ impl Summary {
         let mut s = Summary {
             stage: stage_of(sample).to_string(),
             strategy: sample.strategy().map(|s| s.as_str().to_string()),
-            failure_reason: sample.failure.as_ref().map(|f| f.reason.clone()),
+            failure_reason: sample.failure.as_ref().map(|f| format!("{}:{}", f.stage, f.reason)),
             ..Summary::default()
         };
         if let Some(t) = &sample.trajectory {
@@ -227,6 +227,30 @@ pub fn pack(json: &str) -> Vec<u8> {
 pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
     let json = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
     serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.to_string(), e))
+}
+
+/// One finished (or failed) LLM call, as the workspace keeps it.
+#[derive(Clone, Debug, Default)]
+pub struct CallRecord {
+    pub request_hash: String,
+    pub run_id: String,
+    pub sample_id: String,
+    pub step: String,
+    pub template_version: String,
+    pub endpoint: String,
+    pub model: String,
+    /// The rendered prompt: the chat messages as JSON.
+    pub prompt: String,
+    pub raw_reply: Option<String>,
+    pub parse_ok: Option<bool>,
+    pub parse_result: Option<String>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub attempts: u32,
+    pub started_at: i64,
+    pub finished_at: i64,
 }
 
 /// The identity of a trajectory's content: the same trajectory gets the same id whatever
@@ -403,6 +427,99 @@ impl Store {
         }
         tx.commit()?;
         Ok(inserted)
+    }
+
+    /// Writes generated samples and finished LLM calls in one transaction. A sample already
+    /// there is updated (its review is never touched).
+    pub fn write_progress(&mut self, samples: &[NewSample], calls: &[CallRecord]) -> Result<()> {
+        let now = now_ms();
+        let tx = self.conn.transaction()?;
+        {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
+                    parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
+                 ON CONFLICT(id) DO UPDATE SET stage = excluded.stage, strategy = excluded.strategy,
+                    failure_reason = excluded.failure_reason, turns = excluded.turns, calls = excluded.calls,
+                    parallel_calls = excluded.parallel_calls, lint_errors = excluded.lint_errors,
+                    lint_warnings = excluded.lint_warnings, lint_codes = excluded.lint_codes, data = excluded.data,
+                    updated_at = excluded.updated_at",
+            )?;
+            for s in samples {
+                let m = &s.summary;
+                stmt.execute(params![
+                    s.id,
+                    s.origin,
+                    s.source,
+                    m.stage,
+                    m.strategy,
+                    m.failure_reason,
+                    m.turns as i64,
+                    m.calls as i64,
+                    m.parallel_calls,
+                    m.lint_errors as i64,
+                    m.lint_warnings as i64,
+                    m.codes_text(),
+                    s.data,
+                    now,
+                ])?;
+            }
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO llm_calls (request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt,
+                    raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts,
+                    started_at, finished_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+            )?;
+            for c in calls {
+                stmt.execute(params![
+                    c.request_hash,
+                    c.run_id,
+                    c.sample_id,
+                    c.step,
+                    c.template_version,
+                    c.endpoint,
+                    c.model,
+                    c.prompt,
+                    c.raw_reply,
+                    c.parse_ok,
+                    c.parse_result,
+                    c.error,
+                    c.latency_ms as i64,
+                    c.prompt_tokens as i64,
+                    c.completion_tokens as i64,
+                    c.attempts as i64,
+                    c.started_at,
+                    c.finished_at,
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Finished replies by request hash, for a resumed run to reuse instead of asking again.
+    pub fn finished_replies(&self) -> Result<std::collections::HashMap<String, String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT request_hash, raw_reply FROM llm_calls WHERE error IS NULL AND raw_reply IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut map = std::collections::HashMap::new();
+        for row in rows {
+            let (h, reply) = row?;
+            map.insert(h, reply);
+        }
+        Ok(map)
+    }
+
+    /// Ids of the samples that reached an end (complete or failed).
+    pub fn ended_ids(&self) -> Result<std::collections::HashSet<String>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM samples WHERE stage IN ('complete', 'failed')")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    pub fn call_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM llm_calls", [], |r| r.get::<_, i64>(0))? as u64)
     }
 
     pub fn sample_count(&self) -> Result<u64> {

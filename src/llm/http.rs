@@ -122,7 +122,8 @@ impl Client {
             return Err("no endpoint configured".into());
         }
         for e in &cfg.endpoints {
-            let parsed = reqwest::Url::parse(&e.url).map_err(|err| format!("the endpoint {:?} is not a URL: {err}", e.url))?;
+            let parsed =
+                reqwest::Url::parse(&e.url).map_err(|err| format!("the endpoint {:?} is not a URL: {err}", e.url))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return Err(format!("the endpoint {:?} must start with http:// or https://", e.url));
             }
@@ -187,6 +188,19 @@ impl Client {
         Duration::from_millis(ms / 2 + self.random() % (ms / 2 + 1))
     }
 
+    /// Checks that every endpoint answers HTTP at all (`GET /models`; any status will do).
+    pub async fn probe(&self) -> Result<(), LlmError> {
+        for e in &self.cfg.endpoints {
+            let url = format!("{}/models", e.url.trim_end_matches('/'));
+            let mut rb = self.http.get(&url).timeout(self.cfg.connect_timeout.max(Duration::from_secs(2)));
+            if let Some(key) = &self.cfg.api_key {
+                rb = rb.bearer_auth(key);
+            }
+            rb.send().await.map_err(|err| LlmError::Connect { endpoint: e.url.clone(), message: root_cause(&err) })?;
+        }
+        Ok(())
+    }
+
     pub async fn complete(
         &self,
         req: &ChatRequest,
@@ -211,7 +225,11 @@ impl Client {
                 }
                 Err((e, retry_after)) if e.retryable() && attempt < self.cfg.max_attempts => {
                     let wait = self.backoff(attempt, retry_after);
-                    progress(CallProgress::Retrying { attempt, wait_ms: wait.as_millis() as u64, error: e.to_string() });
+                    progress(CallProgress::Retrying {
+                        attempt,
+                        wait_ms: wait.as_millis() as u64,
+                        error: e.to_string(),
+                    });
                     tokio::select! {
                         _ = tokio::time::sleep(wait) => {}
                         _ = cancel.cancelled() => return Err(LlmError::Cancelled),
@@ -362,7 +380,13 @@ pub fn parse_completion(ep: &str, body: &str) -> Result<ChatReply, LlmError> {
         .and_then(Value::as_str)
         .ok_or_else(|| proto("the reply has no finish_reason".into()))?
         .to_string();
-    Ok(ChatReply { content, usage: usage_of(&v).unwrap_or_default(), finish_reason, attempts: 1, endpoint: ep.to_string() })
+    Ok(ChatReply {
+        content,
+        usage: usage_of(&v).unwrap_or_default(),
+        finish_reason,
+        attempts: 1,
+        endpoint: ep.to_string(),
+    })
 }
 
 /// Cuts a byte stream into server-sent events and returns their `data` payloads.
@@ -375,8 +399,7 @@ impl SseBuffer {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        loop {
-            let Some((end, sep)) = find_event_end(&self.buf) else { break };
+        while let Some((end, sep)) = find_event_end(&self.buf) {
             let event: Vec<u8> = self.buf.drain(..end + sep).take(end).collect();
             let text = String::from_utf8_lossy(&event);
             let mut data = String::new();
@@ -422,10 +445,16 @@ impl StreamAccumulator {
             self.done = true;
             return Ok(true);
         }
-        let v: Value = serde_json::from_str(data)
-            .map_err(|e| LlmError::Protocol { endpoint: ep.to_string(), message: format!("a stream chunk is not JSON: {e}") })?;
+        let v: Value = serde_json::from_str(data).map_err(|e| LlmError::Protocol {
+            endpoint: ep.to_string(),
+            message: format!("a stream chunk is not JSON: {e}"),
+        })?;
         if let Some(err) = v.get("error") {
-            return Err(LlmError::Status { endpoint: ep.to_string(), status: 500, message: error_message(&err.to_string()) });
+            return Err(LlmError::Status {
+                endpoint: ep.to_string(),
+                status: 500,
+                message: error_message(&err.to_string()),
+            });
         }
         if let Some(choice) = v.pointer("/choices/0") {
             if let Some(Value::String(s)) = choice.pointer("/delta/content") {

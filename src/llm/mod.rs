@@ -174,7 +174,7 @@ pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
 
 /// Where replies come from.
 pub enum Backend {
-    Http(http::Client),
+    Http(Box<http::Client>),
     Sim(crate::sim::Simulator),
 }
 

@@ -1,0 +1,265 @@
+//! `button.toml` in the workspace, with the environment and the command line over it.
+//! Secrets are never in it: it names the environment variable that holds the key.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::llm::http::{ClientConfig, Endpoint};
+use crate::pipeline::RunConfig;
+
+pub const FILE: &str = "button.toml";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub llm: LlmSection,
+    #[serde(default)]
+    pub run: RunSection,
+    #[serde(default)]
+    pub sim: SimSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmSection {
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub endpoints: Vec<EndpointEntry>,
+    pub model: Option<String>,
+    #[serde(default = "default_key_env")]
+    pub api_key_env: String,
+    #[serde(default = "yes")]
+    pub stream: bool,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_connect")]
+    pub connect_timeout_s: u64,
+    #[serde(default = "default_read")]
+    pub read_timeout_s: u64,
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointEntry {
+    pub url: String,
+    #[serde(default = "one")]
+    pub weight: u32,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    pub samples: Option<usize>,
+    pub seed: Option<u64>,
+    pub parallel: Option<bool>,
+    pub turn_limit: Option<usize>,
+    pub parallel_mix: Option<f64>,
+    pub atomic_per_scenario: Option<usize>,
+    pub dedupe_threshold: Option<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimSection {
+    #[serde(default = "default_malformed")]
+    pub malformed_rate: f64,
+}
+
+fn default_key_env() -> String {
+    "OPENAI_API_KEY".into()
+}
+fn yes() -> bool {
+    true
+}
+fn one() -> u32 {
+    1
+}
+fn default_concurrency() -> usize {
+    16
+}
+fn default_connect() -> u64 {
+    10
+}
+fn default_read() -> u64 {
+    120
+}
+fn default_attempts() -> u32 {
+    6
+}
+fn default_malformed() -> f64 {
+    0.02
+}
+
+impl Default for LlmSection {
+    fn default() -> Self {
+        toml::from_str("").expect("the defaults parse")
+    }
+}
+
+impl Default for SimSection {
+    fn default() -> Self {
+        SimSection { malformed_rate: default_malformed() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+}
+
+impl Config {
+    /// The workspace's `button.toml`, or the defaults when there is none.
+    pub fn load(workspace: &Path) -> Result<Config, ConfigError> {
+        let path = workspace.join(FILE);
+        if !path.exists() {
+            return Ok(Config::default());
+        }
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(file.clone(), e))?;
+        Config::parse(&text, &file)
+    }
+
+    pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            file: file.to_string(),
+            message: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
+        })?;
+        let bad = |m: &str| Err(ConfigError::Invalid { file: file.to_string(), message: m.to_string() });
+        if cfg.llm.concurrency == 0 {
+            return bad("[llm] concurrency must be at least 1");
+        }
+        if let Some(m) = cfg.run.parallel_mix
+            && !(0.0..=1.0).contains(&m)
+        {
+            return bad("[run] parallel_mix must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&cfg.sim.malformed_rate) {
+            return bad("[sim] malformed_rate must be between 0 and 1");
+        }
+        Ok(cfg)
+    }
+
+    /// The endpoints, from the file or `OPENAI_BASE_URL`; empty means the simulator.
+    pub fn endpoints(&self, env_base_url: Option<String>) -> Vec<Endpoint> {
+        let mut out: Vec<Endpoint> =
+            self.llm.endpoints.iter().map(|e| Endpoint { url: e.url.clone(), weight: e.weight }).collect();
+        if let Some(u) = &self.llm.endpoint {
+            out.insert(0, Endpoint { url: u.clone(), weight: 1 });
+        }
+        if out.is_empty()
+            && let Some(u) = env_base_url.filter(|u| !u.is_empty())
+        {
+            out.push(Endpoint { url: u, weight: 1 });
+        }
+        out
+    }
+
+    pub fn client_config(&self, endpoints: Vec<Endpoint>, model: String, api_key: Option<String>) -> ClientConfig {
+        ClientConfig {
+            endpoints,
+            model,
+            api_key,
+            stream: self.llm.stream,
+            concurrency: self.llm.concurrency,
+            connect_timeout: std::time::Duration::from_secs(self.llm.connect_timeout_s),
+            read_timeout: std::time::Duration::from_secs(self.llm.read_timeout_s),
+            max_attempts: self.llm.max_attempts,
+            temperature: self.llm.temperature.or(Some(0.7)),
+            max_tokens: self.llm.max_tokens,
+            ..ClientConfig::default()
+        }
+    }
+
+    pub fn run_config(&self) -> RunConfig {
+        let d = RunConfig::default();
+        let r = &self.run;
+        RunConfig {
+            samples: r.samples.unwrap_or(d.samples),
+            seed: r.seed.unwrap_or(d.seed),
+            parallel: r.parallel.unwrap_or(d.parallel),
+            turn_limit: r.turn_limit.unwrap_or(d.turn_limit),
+            parallel_mix: r.parallel_mix.unwrap_or(d.parallel_mix),
+            atomic_per_scenario: r.atomic_per_scenario.unwrap_or(d.atomic_per_scenario),
+            dedupe_threshold: r.dedupe_threshold.unwrap_or(d.dedupe_threshold),
+            active_samples: d.active_samples,
+        }
+    }
+}
+
+/// What `button init` writes: every setting, commented, with its default.
+pub const TEMPLATE: &str = r#"# button.toml: settings for this workspace. Every line is optional; the values shown
+# are the defaults. The command line wins over this file.
+
+[llm]
+# No endpoint: the offline simulator answers (replies are simulated, and say so).
+# Any OpenAI-compatible server: vLLM, llama.cpp, Ollama, a hosted API. OPENAI_BASE_URL
+# is used when no endpoint is set here.
+# endpoint = "http://127.0.0.1:8080/v1"
+# Several servers, calls spread by weight:
+# endpoints = [{ url = "http://gpu1:8000/v1", weight = 2 }, { url = "http://gpu2:8000/v1", weight = 1 }]
+# model = "Qwen2.5-7B-Instruct"          # or BUTTON_MODEL
+# The environment variable holding the API key (never written anywhere by button).
+api_key_env = "OPENAI_API_KEY"
+stream = true
+concurrency = 16
+connect_timeout_s = 10
+read_timeout_s = 120
+max_attempts = 6
+# temperature = 0.7
+# max_tokens = 2048
+
+[run]
+# samples = 20                # the target number of samples for this seed
+# seed = 0
+# parallel = true             # allow parallel calls in dialogues
+# turn_limit = 8              # assistant turns before a dialogue fails with turn_limit
+# parallel_mix = 0.5          # share of parallel-then-sequential compositions
+# atomic_per_scenario = 2
+# dedupe_threshold = 0.8      # word-overlap similarity above which scenarios are duplicates
+
+[sim]
+malformed_rate = 0.02         # share of deliberately malformed simulated replies
+"#;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_init_template_parses_to_the_defaults() {
+        let c = Config::parse(TEMPLATE, "button.toml").unwrap();
+        assert!(c.llm.endpoint.is_none());
+        assert_eq!(c.llm.concurrency, 16);
+        assert_eq!(c.run_config().turn_limit, 8);
+        assert_eq!(c.sim.malformed_rate, 0.02);
+    }
+
+    #[test]
+    fn bad_settings_say_which_file_and_what() {
+        let e = Config::parse("[llm]\nconcurency = 4\n", "ws/button.toml").unwrap_err().to_string();
+        assert!(e.starts_with("ws/button.toml: ") && e.contains("concurency"), "{e}");
+        let e = Config::parse("[run]\nparallel_mix = 2.0\n", "b.toml").unwrap_err().to_string();
+        assert!(e.contains("parallel_mix must be between 0 and 1"), "{e}");
+    }
+
+    #[test]
+    fn endpoints_come_from_the_file_then_the_environment() {
+        let c =
+            Config::parse("[llm]\nendpoints = [{url = \"http://a/v1\", weight = 3}, {url = \"http://b/v1\"}]\n", "f")
+                .unwrap();
+        let e = c.endpoints(Some("http://env/v1".into()));
+        assert_eq!(e.len(), 2);
+        assert_eq!((e[0].weight, e[1].weight), (3, 1));
+        assert_eq!(Config::default().endpoints(Some("http://env/v1".into()))[0].url, "http://env/v1");
+        assert!(Config::default().endpoints(None).is_empty());
+    }
+}

@@ -1,0 +1,640 @@
+//! The BUTTON stages and the scheduler. Each sample moves through the stages on its own
+//! (no barrier: one sample can be in its dialogue while another gets its atomic task). The
+//! pipeline emits events and hands what to persist to one writer; it knows nothing of the
+//! terminal. Finished LLM calls are reused from the workspace (keyed by a hash of the
+//! request), so a resumed run asks nothing twice and, being deterministic, ends where an
+//! uninterrupted run would.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::future::join_all;
+use serde_json::{Value, json};
+use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use crate::llm::{Backend, CallProgress, ChatMessage, ChatRequest, Step};
+use crate::model::{
+    Call, Composition, Failure, FilterVerdict, FunctionDef, Message, Origin, Sample, Strategy, SubTaskFunctions,
+    ToolResult, Trajectory,
+};
+use crate::parse;
+use crate::prompts::Prompts;
+use crate::sim::Rng;
+use crate::store::{CallRecord, NewSample, Store, now_ms};
+
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// How many samples the workspace should hold for this seed.
+    pub samples: usize,
+    pub seed: u64,
+    pub parallel: bool,
+    pub turn_limit: usize,
+    /// Share of compositions made with the parallel-then-sequential strategy.
+    pub parallel_mix: f64,
+    /// Atomic tasks (so samples) per scenario.
+    pub atomic_per_scenario: usize,
+    /// Token-overlap similarity above which two scenarios count as duplicates.
+    pub dedupe_threshold: f64,
+    /// Samples in progress at once.
+    pub active_samples: usize,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            samples: 20,
+            seed: 0,
+            parallel: true,
+            turn_limit: 8,
+            parallel_mix: 0.5,
+            atomic_per_scenario: 2,
+            dedupe_threshold: 0.8,
+            active_samples: 256,
+        }
+    }
+}
+
+/// Where scenarios come from: plain lines, or chat logs whose scenario the LLM extracts.
+#[derive(Clone, Debug)]
+pub enum ScenarioSource {
+    Text(String),
+    ChatLog(String),
+}
+
+/// What the pipeline tells its observers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Event {
+    SampleStage { sample: String, stage: &'static str },
+    SampleEnded { sample: String, outcome: Outcome },
+    CallStarted { call: u64, step: Step, sample: String },
+    CallStreaming { call: u64, chars: usize },
+    CallRetrying { call: u64, attempt: u32, wait_ms: u64, error: String },
+    CallFinished { call: u64, step: Step, latency_ms: u64, tokens: u64, cached: bool },
+    CallFailed { call: u64, step: Step, reason: String, error: String },
+    RunEnded { cancelled: bool },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Complete,
+    Failed { stage: String, reason: String },
+}
+
+/// The stages as the progress display counts them.
+pub const STAGES: [&str; 6] = ["scenario", "atomic_task", "composition", "filter", "functions", "trajectory"];
+
+enum Persist {
+    Sample(Box<NewSample>),
+    Call(Box<CallRecord>),
+}
+
+struct Ctx {
+    backend: Arc<Backend>,
+    prompts: Prompts,
+    cfg: RunConfig,
+    run_id: String,
+    cache: HashMap<String, String>,
+    events: mpsc::UnboundedSender<Event>,
+    persist: mpsc::UnboundedSender<Persist>,
+    paused: watch::Receiver<bool>,
+    next_call: std::sync::atomic::AtomicU64,
+    sources: Vec<ScenarioSource>,
+    scenarios: Vec<OnceCell<Result<String, Failure>>>,
+    seen_scenarios: Mutex<Vec<String>>,
+}
+
+fn fail(stage: &str, reason: impl Into<String>, detail: impl Into<String>) -> Failure {
+    Failure { stage: stage.into(), reason: reason.into(), detail: detail.into() }
+}
+
+/// Lower-case words for the near-duplicate check.
+fn tokens(s: &str) -> HashSet<String> {
+    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
+/// Jaccard similarity of the word sets, after normalizing case and punctuation.
+pub fn similarity(a: &str, b: &str) -> f64 {
+    let (ta, tb) = (tokens(a), tokens(b));
+    if ta.is_empty() && tb.is_empty() {
+        return 1.0;
+    }
+    ta.intersection(&tb).count() as f64 / ta.union(&tb).count() as f64
+}
+
+pub fn sample_id(seed: u64, index: usize) -> String {
+    format!("s{seed}-{index:06}")
+}
+
+impl Ctx {
+    async fn call(&self, step: Step, sample: &str, messages: Vec<ChatMessage>) -> Result<String, Failure> {
+        let mut paused = self.paused.clone();
+        while *paused.borrow() {
+            if paused.changed().await.is_err() {
+                break;
+            }
+        }
+        let req = ChatRequest { step, sample_id: sample.to_string(), messages, response_format: None };
+        let hash = req.hash(self.backend.model());
+        let call = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(reply) = self.cache.get(&hash) {
+            let _ = self.events.send(Event::CallFinished { call, step, latency_ms: 0, tokens: 0, cached: true });
+            return Ok(reply.clone());
+        }
+        let _ = self.events.send(Event::CallStarted { call, step, sample: sample.to_string() });
+        let started = Instant::now();
+        let started_at = now_ms();
+        let events = self.events.clone();
+        let progress = move |p: CallProgress| {
+            let _ = events.send(match p {
+                CallProgress::Streaming { chars } => Event::CallStreaming { call, chars },
+                CallProgress::Retrying { attempt, wait_ms, error } => {
+                    Event::CallRetrying { call, attempt, wait_ms, error }
+                }
+            });
+        };
+        let cancel = CancellationToken::new();
+        let result = self.backend.complete(&req, &cancel, &progress).await;
+        let latency_ms = started.elapsed().as_millis() as u64;
+        let mut record = CallRecord {
+            request_hash: hash,
+            run_id: self.run_id.clone(),
+            sample_id: sample.to_string(),
+            step: step.id().to_string(),
+            template_version: self.prompts.info(step).version.clone(),
+            model: self.backend.model().to_string(),
+            prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
+            latency_ms,
+            started_at,
+            finished_at: now_ms(),
+            ..CallRecord::default()
+        };
+        match result {
+            Ok(reply) => {
+                record.endpoint = reply.endpoint.clone();
+                record.raw_reply = Some(reply.content.clone());
+                record.prompt_tokens = reply.usage.prompt_tokens;
+                record.completion_tokens = reply.usage.completion_tokens;
+                record.attempts = reply.attempts;
+                let tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
+                let _ = self.persist.send(Persist::Call(Box::new(record)));
+                let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached: false });
+                Ok(reply.content)
+            }
+            Err(e) => {
+                record.error = Some(e.to_string());
+                let _ = self.persist.send(Persist::Call(Box::new(record)));
+                let reason = format!("llm_{}", e.reason());
+                let _ =
+                    self.events.send(Event::CallFailed { call, step, reason: reason.clone(), error: e.to_string() });
+                Err(fail(step.id(), reason, e.to_string()))
+            }
+        }
+    }
+
+    fn render(&self, step: Step, ctx: Value) -> Result<String, Failure> {
+        self.prompts.render(step, &ctx).map_err(|e| fail(step.id(), "prompt_error", e.to_string()))
+    }
+
+    /// Asks one step with one rendered prompt and parses the reply.
+    async fn ask<T>(
+        &self,
+        step: Step,
+        sample: &str,
+        ctx: Value,
+        parse: impl FnOnce(&str) -> parse::Result<T>,
+    ) -> Result<T, Failure> {
+        let role = if matches!(step, Step::AssistantAgent) { "system" } else { "user" };
+        let prompt = self.render(step, ctx)?;
+        let reply = self.call(step, sample, vec![ChatMessage::new(role, prompt)]).await?;
+        parse(&reply).map_err(|e| fail(step.id(), e.reason, e.detail))
+    }
+
+    /// The scenario at `index` of the pool: a source line, a chat log's extracted scenario,
+    /// or an expansion of a source (K per source), computed once.
+    async fn scenario(&self, index: usize) -> Result<String, Failure> {
+        let cell = &self.scenarios[index];
+        cell.get_or_init(|| async move {
+            let n = self.sources.len();
+            let key = format!("scenario-{index}");
+            let base = match &self.sources[index % n] {
+                ScenarioSource::Text(t) => t.clone(),
+                ScenarioSource::ChatLog(log) => {
+                    self.ask(Step::ScenarioExtract, &key, json!({"conversation": log}), parse::scenario_extract).await?
+                }
+            };
+            if index < n {
+                return Ok(base);
+            }
+            for attempt in 0..3 {
+                let key = format!("{key}-{attempt}");
+                let expanded =
+                    self.ask(Step::ScenarioExpand, &key, json!({"scenario": base}), parse::scenario_expand).await?;
+                let mut seen = self.seen_scenarios.lock().expect("not poisoned");
+                let dup = seen.iter().any(|s| similarity(s, &expanded) >= self.cfg.dedupe_threshold);
+                if !dup {
+                    seen.push(expanded.clone());
+                    return Ok(expanded);
+                }
+            }
+            Err(fail("scenario", "duplicate_scenario", format!("every expansion of {base:?} repeats a known scenario")))
+        })
+        .await
+        .clone()
+    }
+
+    fn save(&self, sample: &Sample) {
+        let source = format!("run {} seed {}", self.run_id, self.cfg.seed);
+        let _ = self.persist.send(Persist::Sample(Box::new(NewSample::new(sample, source))));
+    }
+}
+
+fn strategy_for(seed: u64, index: usize, mix: f64) -> Strategy {
+    let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
+    if rng.chance(mix) { Strategy::ParallelThenSequential } else { Strategy::Sequential }
+}
+
+async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
+    let id = sample_id(ctx.cfg.seed, index);
+    let mut sample = Sample {
+        id: id.clone(),
+        origin: Origin::Generated { seed: ctx.cfg.seed },
+        scenario: None,
+        atomic_task: None,
+        composition: None,
+        filter: None,
+        functions: Vec::new(),
+        trajectory: None,
+        failure: None,
+        edits: Vec::new(),
+    };
+    let result = stages(ctx, index, &mut sample).await;
+    let outcome = match result {
+        Ok(()) => Outcome::Complete,
+        Err(f) => {
+            let o = Outcome::Failed { stage: f.stage.clone(), reason: f.reason.clone() };
+            sample.failure = Some(f);
+            o
+        }
+    };
+    ctx.save(&sample);
+    let _ = ctx.events.send(Event::SampleEnded { sample: id, outcome: outcome.clone() });
+    outcome
+}
+
+async fn stages(ctx: &Ctx, index: usize, s: &mut Sample) -> Result<(), Failure> {
+    let stage = |name: &'static str| {
+        let _ = ctx.events.send(Event::SampleStage { sample: s_id(ctx, index), stage: name });
+    };
+    stage("scenario");
+    let scenario_index = index / ctx.cfg.atomic_per_scenario.max(1);
+    let scenario = ctx.scenario(scenario_index).await?;
+    s.scenario = Some(scenario.clone());
+
+    stage("atomic_task");
+    // The k-th atomic task of a scenario: the sample id makes each request distinct.
+    let atomic = ctx.ask(Step::AtomicTask, &s.id, json!({"scenario": scenario}), parse::atomic_task).await?;
+    s.atomic_task = Some(atomic.clone());
+    ctx.save(s);
+
+    stage("composition");
+    let strategy = strategy_for(ctx.cfg.seed, index, ctx.cfg.parallel_mix);
+    let step = match strategy {
+        Strategy::Sequential => Step::ComposeSequential,
+        Strategy::ParallelThenSequential => Step::ComposeParallelSequential,
+    };
+    let parser = match strategy {
+        Strategy::Sequential => parse::compose_sequential,
+        Strategy::ParallelThenSequential => parse::compose_parallel_sequential,
+    };
+    let composed = ctx.ask(step, &s.id, json!({"atomic_task": atomic}), parser).await?;
+    let mut sub_tasks = vec![atomic.clone()];
+    sub_tasks.extend(composed.parallel.clone());
+    sub_tasks.push(composed.subsequent.clone());
+    let composition = Composition { strategy, task: composed.composition, sub_tasks };
+    s.composition = Some(composition.clone());
+    ctx.save(s);
+
+    stage("filter");
+    let ctx_json = json!({"composition": composition.task, "sub_tasks": composition.sub_tasks});
+    let (passed, analysis) =
+        ctx.ask(Step::CompositionFilter, &s.id, ctx_json.clone(), parse::composition_filter).await?;
+    s.filter = Some(FilterVerdict { passed, analysis });
+    if !passed {
+        return Err(fail("filter", "filtered_out", "the filter judged that the sub-tasks do not complete the task"));
+    }
+    ctx.save(s);
+
+    stage("functions");
+    let subs = composition.sub_tasks.clone();
+    let functions = ctx.ask(Step::FunctionGenerate, &s.id, ctx_json, |r| parse::function_generate(r, &subs)).await?;
+    if functions.iter().all(|g| g.functions.is_empty()) {
+        return Err(fail("functions", "no_functions", "no sub-task got a function"));
+    }
+    s.functions = functions.clone();
+    ctx.save(s);
+
+    stage("trajectory");
+    let t = dialogue(ctx, &s.id, &composition, &functions).await?;
+    s.trajectory = Some(t);
+    Ok(())
+}
+
+fn s_id(ctx: &Ctx, index: usize) -> String {
+    sample_id(ctx.cfg.seed, index)
+}
+
+/// Text of a reply with the observation and thought blocks taken out: what the assistant
+/// says to the user when it asks instead of calling.
+fn spoken_part(reply: &str) -> String {
+    let mut text = reply.to_string();
+    for t in ["observation", "thought"] {
+        let lower = text.to_ascii_lowercase();
+        if let (Some(a), Some(b)) = (lower.find(&format!("<{t}>")), lower.find(&format!("</{t}>"))) {
+            text.replace_range(a..b + t.len() + 3, "");
+        }
+    }
+    text.trim().to_string()
+}
+
+async fn dialogue(
+    ctx: &Ctx,
+    id: &str,
+    composition: &Composition,
+    functions: &[SubTaskFunctions],
+) -> Result<Trajectory, Failure> {
+    let tools: Vec<FunctionDef> = functions.iter().flat_map(|g| g.functions.iter().cloned()).collect();
+    let opening = ctx
+        .ask(Step::UserAgent, id, json!({"task": composition.task, "conversation": Value::Null}), parse::user_message)
+        .await?;
+    let mut messages = vec![Message::User { content: opening.clone() }];
+    let groups: Vec<Value> = functions
+        .iter()
+        .map(|g| {
+            json!({"sub_task": g.sub_task, "functions": g.functions.iter().map(FunctionDef::to_flat_value).collect::<Vec<_>>()})
+        })
+        .collect();
+    let system = ctx.render(
+        Step::AssistantAgent,
+        json!({"functions": serde_json::to_string_pretty(&groups).expect("serializes"), "parallel": ctx.cfg.parallel}),
+    )?;
+    let mut convo = vec![ChatMessage::new("system", system), ChatMessage::new("user", opening)];
+    for _turn in 0..ctx.cfg.turn_limit {
+        let reply = ctx.call(Step::AssistantAgent, id, convo.clone()).await?;
+        let turn = parse::assistant_turn(&reply).map_err(|e| fail("assistant_agent", e.reason, e.detail))?;
+        let thought = [turn.observation.as_str(), turn.thought.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        convo.push(ChatMessage::new("assistant", reply.clone()));
+        if let Some(answer) = turn.final_answer {
+            messages.push(Message::Assistant { thought, calls: vec![], final_answer: Some(answer) });
+            return Ok(Trajectory { tools, parallel: Some(ctx.cfg.parallel), system: None, messages });
+        }
+        if turn.calls.is_empty() {
+            let question = spoken_part(&reply);
+            let question = if question.is_empty() { thought } else { question };
+            messages.push(Message::Assistant { thought: question.clone(), calls: vec![], final_answer: None });
+            let conversation: Vec<Value> =
+                messages.iter().map(|m| json!({"role": m.role(), "content": message_text(m)})).collect();
+            let answer = ctx
+                .ask(
+                    Step::UserAgent,
+                    id,
+                    json!({"task": composition.task, "conversation": conversation}),
+                    parse::user_message,
+                )
+                .await?;
+            convo.push(ChatMessage::new("user", answer.clone()));
+            messages.push(Message::User { content: answer });
+            continue;
+        }
+        if turn.calls.len() > 1 && !ctx.cfg.parallel {
+            return Err(fail(
+                "assistant_agent",
+                "parallel_when_off",
+                format!("{} calls in one turn", turn.calls.len()),
+            ));
+        }
+        for c in &turn.calls {
+            if !tools.iter().any(|f| f.name == c.name) {
+                return Err(fail(
+                    "assistant_agent",
+                    "hallucinated_function",
+                    format!("{} is not a function of this task", c.name),
+                ));
+            }
+        }
+        let transcript: String =
+            messages.iter().map(|m| format!("{}: {}", m.role(), message_text(m))).collect::<Vec<_>>().join("\n");
+        let results = join_all(turn.calls.iter().map(|c| tool_call(ctx, id, &tools, c, &transcript))).await;
+        let results: Vec<ToolResult> = results.into_iter().collect::<Result<_, _>>()?;
+        messages.push(Message::Assistant { thought, calls: turn.calls.clone(), final_answer: None });
+        let returned: Vec<Value> =
+            results.iter().map(|r| json!({"name": r.name, "arguments": r.arguments, "results": r.results})).collect();
+        convo.push(ChatMessage::new("user", format!("<func_return>{}</func_return>", Value::Array(returned))));
+        messages.push(Message::Tool { results });
+    }
+    Err(fail("trajectory", "turn_limit", format!("no final answer after {} assistant turns", ctx.cfg.turn_limit)))
+}
+
+fn message_text(m: &Message) -> String {
+    match m {
+        Message::User { content } => content.clone(),
+        Message::Assistant { thought, calls, final_answer } => {
+            crate::formats::button::assistant_text(thought, calls, final_answer.as_deref())
+        }
+        Message::Tool { results } => crate::formats::button::tool_text(results),
+    }
+}
+
+async fn tool_call(
+    ctx: &Ctx,
+    id: &str,
+    tools: &[FunctionDef],
+    call: &Call,
+    transcript: &str,
+) -> Result<ToolResult, Failure> {
+    let f = tools.iter().find(|f| f.name == call.name).expect("checked by the caller");
+    let call_json = json!({"name": call.name, "arguments": call.arguments});
+    let results = ctx
+        .ask(
+            Step::ToolAgent,
+            id,
+            json!({"function": serde_json::to_string_pretty(&f.to_flat_value()).expect("serializes"),
+                   "call": call_json.to_string(), "conversation": transcript}),
+            parse::tool_return,
+        )
+        .await?;
+    Ok(ToolResult { name: call.name.clone(), arguments: call.arguments.clone(), results, id: None })
+}
+
+/// Controls of a running pipeline.
+#[derive(Clone)]
+pub struct Control {
+    pub cancel: CancellationToken,
+    paused: Arc<watch::Sender<bool>>,
+    backend: Arc<Backend>,
+}
+
+impl Control {
+    pub fn pause(&self) {
+        let _ = self.paused.send(true);
+    }
+    pub fn resume(&self) {
+        let _ = self.paused.send(false);
+    }
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+    pub fn set_concurrency(&self, n: usize) {
+        self.backend.set_concurrency(n);
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    pub started: usize,
+    pub complete: usize,
+    pub failed: usize,
+    pub skipped_already_done: usize,
+    pub failures: std::collections::BTreeMap<String, usize>,
+    pub cancelled: bool,
+}
+
+pub struct Pipeline {
+    pub control: Control,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    handle: tokio::task::JoinHandle<Result<RunSummary, String>>,
+}
+
+impl Pipeline {
+    pub async fn wait(self) -> Result<RunSummary, String> {
+        self.handle.await.map_err(|e| format!("the pipeline task failed: {e}"))?
+    }
+}
+
+/// Starts a run toward `cfg.samples` samples in the workspace at `store_dir`. The samples of
+/// this seed that already ended are left alone.
+pub fn start(
+    store_dir: &std::path::Path,
+    backend: Backend,
+    prompts: Prompts,
+    cfg: RunConfig,
+    sources: Vec<ScenarioSource>,
+) -> Result<Pipeline, String> {
+    if sources.is_empty() {
+        return Err("no scenario to start from".into());
+    }
+    let store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+    let cache = store.finished_replies().map_err(|e| e.to_string())?;
+    let ended = store.ended_ids().map_err(|e| e.to_string())?;
+    let (events_tx, events_rx) = mpsc::unbounded_channel();
+    let (persist_tx, persist_rx) = mpsc::unbounded_channel();
+    let (paused_tx, paused_rx) = watch::channel(false);
+    let backend = Arc::new(backend);
+    let cancel = CancellationToken::new();
+    let control = Control { cancel: cancel.clone(), paused: Arc::new(paused_tx), backend: backend.clone() };
+    let per_scenario = cfg.atomic_per_scenario.max(1);
+    let scenario_slots = cfg.samples.div_ceil(per_scenario);
+    let ctx = Arc::new(Ctx {
+        backend,
+        prompts,
+        run_id: format!("{:x}", now_ms()),
+        cache,
+        events: events_tx.clone(),
+        persist: persist_tx,
+        paused: paused_rx,
+        next_call: Default::default(),
+        seen_scenarios: Mutex::new(
+            sources
+                .iter()
+                .filter_map(|s| match s {
+                    ScenarioSource::Text(t) => Some(t.clone()),
+                    ScenarioSource::ChatLog(_) => None,
+                })
+                .collect(),
+        ),
+        sources,
+        scenarios: (0..scenario_slots).map(|_| OnceCell::new()).collect(),
+        cfg: cfg.clone(),
+    });
+    let writer = tokio::task::spawn_blocking(move || write_loop(store, persist_rx));
+    let handle = tokio::spawn(async move {
+        let mut summary = RunSummary::default();
+        let todo: Vec<usize> = (0..cfg.samples).filter(|i| !ended.contains(&sample_id(cfg.seed, *i))).collect();
+        summary.skipped_already_done = cfg.samples - todo.len();
+        let limit = Arc::new(Semaphore::new(cfg.active_samples.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for index in todo {
+            let permit = tokio::select! {
+                p = limit.clone().acquire_owned() => p.expect("never closed"),
+                _ = cancel.cancelled() => break,
+            };
+            let ctx = ctx.clone();
+            let cancel = cancel.clone();
+            summary.started += 1;
+            tasks.spawn(async move {
+                let _permit = permit;
+                tokio::select! {
+                    o = run_sample(&ctx, index) => Some(o),
+                    _ = cancel.cancelled() => None,
+                }
+            });
+            while let Some(done) = tasks.try_join_next() {
+                tally(&mut summary, done);
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            tally(&mut summary, done);
+        }
+        summary.cancelled = cancel.is_cancelled();
+        drop(ctx);
+        let written = writer.await.map_err(|e| format!("the workspace writer failed: {e}"))?;
+        written?;
+        let _ = events_tx.send(Event::RunEnded { cancelled: summary.cancelled });
+        Ok(summary)
+    });
+    Ok(Pipeline { control, events: events_rx, handle })
+}
+
+fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::JoinError>) {
+    match done {
+        Ok(Some(Outcome::Complete)) => summary.complete += 1,
+        Ok(Some(Outcome::Failed { stage, reason })) => {
+            summary.failed += 1;
+            *summary.failures.entry(format!("{stage}:{reason}")).or_insert(0) += 1;
+        }
+        Ok(None) => {}
+        Err(e) => {
+            summary.failed += 1;
+            *summary.failures.entry(format!("panic:{e}")).or_insert(0) += 1;
+        }
+    }
+}
+
+/// The one writer: drains what is waiting and commits it in one transaction.
+fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Result<(), String> {
+    let mut samples = Vec::new();
+    let mut calls = Vec::new();
+    while let Some(first) = rx.blocking_recv() {
+        let mut next = Some(first);
+        while let Some(p) = next {
+            match p {
+                Persist::Sample(s) => samples.push(*s),
+                Persist::Call(c) => calls.push(*c),
+            }
+            if samples.len() + calls.len() >= 4096 {
+                break;
+            }
+            next = rx.try_recv().ok();
+        }
+        store.write_progress(&samples, &calls).map_err(|e| format!("cannot write to the workspace: {e}"))?;
+        samples.clear();
+        calls.clear();
+    }
+    Ok(())
+}
