@@ -10,6 +10,7 @@ pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod prompts;
+pub mod serve;
 pub mod sim;
 pub mod sources;
 pub mod store;

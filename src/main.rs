@@ -115,6 +115,29 @@ enum Command {
     },
     /// Write a commented button.toml into the workspace
     Init,
+    /// Serve the simulator as an OpenAI-compatible HTTP server on 127.0.0.1
+    SimServe {
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+        #[arg(long, default_value_t = 0)]
+        latency_ms: u64,
+        #[arg(long, default_value_t = 0)]
+        jitter_ms: u64,
+        /// Share of requests answered with an error, e.g. 429=0.1,500=0.05
+        #[arg(long, default_value = "")]
+        error_rate: String,
+        /// Share of streamed replies cut off half way
+        #[arg(long, default_value_t = 0.0)]
+        truncate_rate: f64,
+        /// Seconds in the Retry-After header of 429s
+        #[arg(long, default_value_t = 1.0)]
+        retry_after: f64,
+        /// Share of deliberately malformed replies
+        #[arg(long, default_value_t = 0.02)]
+        malformed_rate: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Check the prompt templates (built-in and the workspace's overrides)
     Prompts {
         #[arg(long)]
@@ -267,6 +290,45 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let args = RunArgs { samples, concurrency, endpoint, model, seed, parallel, stream, scenarios };
             run_headless(ws, args)
+        }
+        Some(Command::SimServe {
+            port,
+            latency_ms,
+            jitter_ms,
+            error_rate,
+            truncate_rate,
+            retry_after,
+            malformed_rate,
+            seed,
+        }) => {
+            let cfg = button::serve::ServeConfig {
+                latency_ms,
+                jitter_ms,
+                error_rates: button::serve::parse_error_rates(&error_rate).map_err(anyhow::Error::msg)?,
+                truncate_rate,
+                retry_after_s: retry_after,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            rt.block_on(async {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+                    .await
+                    .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+                let addr = listener.local_addr()?;
+                println!(
+                    "serving the simulator (seed {seed}) at http://{addr}/v1 ; replies are SIMULATED; Ctrl-C stops"
+                );
+                let shutdown = tokio_util::sync::CancellationToken::new();
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    stop.cancel();
+                });
+                let sim = button::sim::Simulator { seed, malformed_rate };
+                let n = button::serve::serve(listener, sim, cfg, shutdown).await;
+                println!("stopped after {n} requests");
+                anyhow::Ok(())
+            })?;
+            Ok(ExitCode::SUCCESS)
         }
         Some(Command::Init) => {
             let path = ws.join(button::config::FILE);
