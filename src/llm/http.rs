@@ -181,7 +181,8 @@ impl Client {
     /// sent one, else exponential backoff with full jitter.
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(d) = retry_after {
-            return d.min(self.cfg.backoff_max * 4);
+            // The server knows best; only a wait beyond five minutes is cut short.
+            return d.min(Duration::from_secs(300));
         }
         let exp = self.cfg.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.cfg.backoff_max);
         let ms = exp.as_millis().max(1) as u64;
