@@ -122,10 +122,8 @@ async fn connection(mut stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await {
         shared.requests.fetch_add(1, Ordering::Relaxed);
-        let keep = match respond(&req, &mut write, shared).await {
-            Ok(keep) => keep,
-            Err(_) => false,
-        };
+        // A write error means the client went away: close.
+        let keep: bool = respond(&req, &mut write, shared).await.unwrap_or_default();
         if !keep {
             return;
         }
