@@ -566,7 +566,7 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         Backend::Http(Box::new(client))
     };
     if let Some(c) = a.concurrency {
-        run.active_samples = run.active_samples.max(c * 2);
+        run.active_samples = run.active_samples.max(c * 8);
     }
     let simulated = backend.is_simulated();
     let target = run.samples;

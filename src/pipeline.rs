@@ -37,7 +37,9 @@ pub struct RunConfig {
     pub atomic_per_scenario: usize,
     /// Token-overlap similarity above which two scenarios count as duplicates.
     pub dedupe_threshold: f64,
-    /// Samples in progress at once.
+    /// Samples in progress at once. Many more than the calls in flight: each sample waits
+    /// on one call at a time, and with many under way they all finish near the end together,
+    /// so the last minutes are not one long chain of calls with the rest idle.
     pub active_samples: usize,
 }
 
@@ -51,7 +53,7 @@ impl Default for RunConfig {
             parallel_mix: 0.5,
             atomic_per_scenario: 2,
             dedupe_threshold: 0.8,
-            active_samples: 256,
+            active_samples: 1024,
         }
     }
 }
@@ -621,6 +623,9 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
     let mut samples = Vec::new();
     let mut calls = Vec::new();
     while let Some(first) = rx.blocking_recv() {
+        // Let a few milliseconds of results gather: one commit for many rows instead of a
+        // commit per row when calls finish thousands a second.
+        std::thread::sleep(std::time::Duration::from_millis(10));
         let mut next = Some(first);
         while let Some(p) = next {
             match p {

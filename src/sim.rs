@@ -81,6 +81,96 @@ const CURRENCIES: &[&str] = &["EUR", "JPY", "CAD", "GBP", "AUD", "CHF"];
 const BOOKS: &[&str] =
     &["The Left Hand of Darkness", "Pachinko", "The Overstory", "Middlemarch", "Kindred", "The Remains of the Day"];
 
+const EXPAND_VERBS: &[&str] = &[
+    "planning",
+    "booking",
+    "comparing",
+    "cancelling",
+    "rescheduling",
+    "reviewing",
+    "organising",
+    "budgeting for",
+    "finding",
+    "sharing",
+    "paying for",
+    "tracking",
+    "choosing",
+    "renewing",
+    "returning",
+    "upgrading",
+    "splitting the cost of",
+    "recommending",
+    "preparing for",
+    "checking the status of",
+    "looking up reviews of",
+    "getting a refund for",
+    "arranging transport to",
+    "inviting friends to",
+    "asking for advice on",
+];
+const EXPAND_SUBJECTS: &[&str] = &[
+    "a cooking class",
+    "a city bike tour",
+    "a dentist visit",
+    "a train journey",
+    "a hotel stay",
+    "a concert",
+    "a museum pass",
+    "a car rental",
+    "a gym membership",
+    "a language course",
+    "a phone plan",
+    "an electricity contract",
+    "a flat viewing",
+    "a moving van",
+    "a wedding venue",
+    "a birthday cake",
+    "a camping trip",
+    "a ski pass",
+    "a ferry crossing",
+    "a parcel delivery",
+    "a pet sitter",
+    "a yoga retreat",
+    "a coworking desk",
+    "a football match",
+    "a theatre show",
+    "a guided hike",
+    "a wine tasting",
+    "a photography workshop",
+    "a laptop repair",
+    "a haircut",
+    "a tax return",
+    "a savings account",
+    "a travel insurance policy",
+    "a visa appointment",
+    "a vaccination",
+    "a school trip",
+    "a charity run",
+    "a boat rental",
+    "a spa day",
+    "a flight upgrade",
+    "a restaurant booking",
+    "a grocery order",
+    "a furniture delivery",
+    "a plumber visit",
+    "a bike service",
+    "a dog grooming",
+    "a piano lesson",
+    "a film night",
+    "a book club meeting",
+    "a garden makeover",
+    "a kayak rental",
+    "a tennis court",
+    "a driving lesson",
+    "an airport transfer",
+    "a museum tour",
+    "a cinema ticket",
+    "a concert livestream",
+    "a picnic in the park",
+    "a family reunion",
+    "a team offsite",
+];
+
 struct Func {
     name: &'static str,
     description: &'static str,
@@ -455,9 +545,15 @@ impl Simulator {
             }
             Step::ScenarioExpand => {
                 let seed = after(first, "Scenario:").unwrap_or(first);
-                let d = &DOMAINS[rng.below(DOMAINS.len())];
-                let other = d.scenarios.iter().find(|s| **s != seed).unwrap_or(&d.scenarios[0]);
-                format!("Modified Scenario: {other}")
+                let lower = seed.to_lowercase();
+                let verb = *rng.pick(EXPAND_VERBS);
+                let subject = loop {
+                    let s = *rng.pick(EXPAND_SUBJECTS);
+                    if !lower.contains(s) {
+                        break s;
+                    }
+                };
+                format!("Modified Scenario: {verb} {subject}")
             }
             Step::AtomicTask => {
                 let scenario = after(first, "Scenario:").unwrap_or(first);
