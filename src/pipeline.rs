@@ -105,6 +105,9 @@ struct Ctx {
     sources: Vec<ScenarioSource>,
     scenarios: Vec<OnceCell<Result<String, Failure>>>,
     seen_scenarios: Mutex<Vec<String>>,
+    run_cancel: CancellationToken,
+    /// One token per sample in progress (a child of the run's), to cancel one sample alone.
+    sample_cancel: Arc<Mutex<HashMap<String, CancellationToken>>>,
 }
 
 fn fail(stage: &str, reason: impl Into<String>, detail: impl Into<String>) -> Failure {
@@ -156,7 +159,7 @@ impl Ctx {
                 }
             });
         };
-        let cancel = CancellationToken::new();
+        let cancel = self.sample_token(sample);
         let result = self.backend.complete(&req, &cancel, &progress).await;
         let latency_ms = started.elapsed().as_millis() as u64;
         let mut record = CallRecord {
@@ -193,6 +196,11 @@ impl Ctx {
                 Err(fail(step.id(), reason, e.to_string()))
             }
         }
+    }
+
+    fn sample_token(&self, sample: &str) -> CancellationToken {
+        let mut map = self.sample_cancel.lock().expect("not poisoned");
+        map.entry(sample.to_string()).or_insert_with(|| self.run_cancel.child_token()).clone()
     }
 
     fn render(&self, step: Step, ctx: Value) -> Result<String, Failure> {
@@ -281,6 +289,7 @@ async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
         }
     };
     ctx.save(&sample);
+    ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
     let _ = ctx.events.send(Event::SampleEnded { sample: id, outcome: outcome.clone() });
     outcome
 }
@@ -480,6 +489,7 @@ pub struct Control {
     pub cancel: CancellationToken,
     paused: Arc<watch::Sender<bool>>,
     backend: Arc<Backend>,
+    samples: Arc<Mutex<HashMap<String, CancellationToken>>>,
 }
 
 impl Control {
@@ -494,6 +504,20 @@ impl Control {
     }
     pub fn set_concurrency(&self, n: usize) {
         self.backend.set_concurrency(n);
+    }
+    /// Cancels one sample in progress: its call in flight stops, and it fails with
+    /// `llm_cancelled`. False when the sample is not in progress.
+    pub fn cancel_sample(&self, id: &str) -> bool {
+        match self.samples.lock().expect("not poisoned").get(id) {
+            Some(t) => {
+                t.cancel();
+                true
+            }
+            None => false,
+        }
+    }
+    pub fn is_paused(&self) -> bool {
+        *self.paused.borrow()
     }
 }
 
@@ -539,7 +563,13 @@ pub fn start(
     let (paused_tx, paused_rx) = watch::channel(false);
     let backend = Arc::new(backend);
     let cancel = CancellationToken::new();
-    let control = Control { cancel: cancel.clone(), paused: Arc::new(paused_tx), backend: backend.clone() };
+    let sample_cancel = Arc::new(Mutex::new(HashMap::new()));
+    let control = Control {
+        cancel: cancel.clone(),
+        paused: Arc::new(paused_tx),
+        backend: backend.clone(),
+        samples: sample_cancel.clone(),
+    };
     let per_scenario = cfg.atomic_per_scenario.max(1);
     let scenario_slots = cfg.samples.div_ceil(per_scenario);
     let ctx = Arc::new(Ctx {
@@ -563,6 +593,8 @@ pub fn start(
         sources,
         scenarios: (0..scenario_slots).map(|_| OnceCell::new()).collect(),
         cfg: cfg.clone(),
+        run_cancel: cancel.clone(),
+        sample_cancel,
     });
     let writer = tokio::task::spawn_blocking(move || write_loop(store, persist_rx));
     let handle = tokio::spawn(async move {

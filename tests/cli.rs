@@ -188,3 +188,71 @@ fn model_text_never_reaches_the_terminal_raw() {
     assert!(!out.contains('\u{1b}'), "{out:?}");
     assert!(out.contains("book\\e[2Jhotel"), "{out}");
 }
+
+#[test]
+fn run_says_in_one_sentence_why_it_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    drop(listener);
+    let o = button(&["run", "--headless", "--endpoint", &url, "--model", "m"], d);
+    assert_one_sentence(&o, "cannot reach http://127.0.0.1:");
+    let o = button(&["run", "--headless", "--endpoint", "ftp://x", "--model", "m"], d);
+    assert_one_sentence(&o, "must start with http:// or https://");
+    let o = Command::new(env!("CARGO_BIN_EXE_button"))
+        .args(["run", "--headless", "--endpoint", &url])
+        .env_remove("BUTTON_MODEL")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_one_sentence(&o, "no model named");
+    std::fs::write(d.join("button.toml"), "[run]\nsamplez = 3\n").unwrap();
+    assert_one_sentence(&button(&["run", "--headless"], d), "button.toml: ");
+}
+
+#[test]
+fn init_writes_a_commented_config_once_and_run_uses_the_simulator_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = button(&["--workspace", "ws", "init"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        std::fs::read_to_string(d.join("ws/button.toml")).unwrap().contains("# No endpoint: the offline simulator")
+    );
+    assert_one_sentence(&button(&["--workspace", "ws", "init"], d), "exists already");
+
+    let o = Command::new(env!("CARGO_BIN_EXE_button"))
+        .args(["--workspace", "ws", "run", "--headless", "--samples", "12", "--seed", "2"])
+        .env_remove("OPENAI_BASE_URL")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("the replies are SIMULATED"), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("run finished: 12 samples this run ("), "{out}");
+    assert!(out.trim_end().ends_with("replies were simulated"), "{out}");
+    let again = Command::new(env!("CARGO_BIN_EXE_button"))
+        .args(["--workspace", "ws", "run", "--headless", "--samples", "12", "--seed", "2"])
+        .env_remove("OPENAI_BASE_URL")
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&again).trim(), "the workspace already holds 12 ended samples for seed 2: nothing to do");
+}
+
+#[test]
+fn prompts_check_reports_a_broken_override_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = button(&["prompts", "--check"], d);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("all 10 templates render"));
+    std::fs::create_dir(d.join("prompts")).unwrap();
+    std::fs::write(d.join("prompts/user_agent.jinja"), "Task: {{ task }}\n{{ persona }}\n").unwrap();
+    let o = button(&["prompts", "--check"], d);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("prompts/user_agent.jinja:2: undefined value"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("user_agent"));
+}

@@ -177,3 +177,119 @@ async fn kill_9_at_random_moments_then_resume_ends_with_the_counts_of_an_uninter
     assert_eq!(outcome_counts(&ws), outcome_counts(&reference));
     assert_eq!(Store::open(&ws, false).unwrap().sample_count().unwrap(), 120);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_holds_new_calls_resume_finishes_cancel_stops_and_a_rerun_completes() {
+    use button::pipeline::Event;
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let (url, stop) = start_server(4, ServeConfig { latency_ms: 20, ..ServeConfig::default() }).await;
+    let client = || {
+        Backend::Http(Box::new(
+            Client::new(ClientConfig {
+                endpoints: vec![Endpoint { url: url.clone(), weight: 1 }],
+                model: "sim".into(),
+                concurrency: 8,
+                ..ClientConfig::default()
+            })
+            .unwrap(),
+        ))
+    };
+    let cfg = RunConfig { samples: 80, seed: 4, ..RunConfig::default() };
+    let mut p =
+        pipeline::start(&ws, client(), Prompts::load(None).unwrap(), cfg.clone(), button::sources::builtin()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut in_flight = 0i64;
+    let mut finished = 0;
+    // Run until some calls are done, then pause.
+    while finished < 20 {
+        match p.events.recv().await.unwrap() {
+            Event::CallStarted { .. } => in_flight += 1,
+            Event::CallFinished { .. } | Event::CallFailed { .. } => {
+                in_flight -= 1;
+                finished += 1;
+            }
+            _ => {}
+        }
+        assert!(Instant::now() < deadline);
+    }
+    p.control.pause();
+    assert!(p.control.is_paused());
+    // The calls already in flight finish; then nothing new starts.
+    while in_flight > 0 {
+        match p.events.recv().await.unwrap() {
+            Event::CallStarted { .. } => in_flight += 1,
+            Event::CallFinished { .. } | Event::CallFailed { .. } => in_flight -= 1,
+            _ => {}
+        }
+        assert!(Instant::now() < deadline);
+    }
+    let quiet = tokio::time::timeout(Duration::from_millis(300), async {
+        loop {
+            if let Event::CallStarted { .. } = p.events.recv().await.unwrap() {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "a call started while paused");
+    p.control.resume();
+    // Let it go on a little, then cancel the whole run.
+    let mut more = 0;
+    while more < 30 {
+        if let Event::CallFinished { .. } = p.events.recv().await.unwrap() {
+            more += 1;
+        }
+    }
+    p.control.cancel();
+    let summary = p.wait().await.unwrap();
+    assert!(summary.cancelled);
+    let ended_after_cancel = Store::open(&ws, false).unwrap().ended_ids().unwrap().len();
+    assert!(ended_after_cancel < 80, "{ended_after_cancel}");
+
+    // The same run again finishes what is left and reuses the calls already made.
+    let p = pipeline::start(&ws, client(), Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();
+    let (summary, progress) = button::headless::drive(p, 80).await.unwrap();
+    stop.cancel();
+    assert_eq!(summary.skipped_already_done, ended_after_cancel);
+    assert_eq!(summary.complete + summary.failed + ended_after_cancel, 80);
+    assert!(progress.calls_cached > 0, "finished calls were reused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_sample_can_be_cancelled_alone() {
+    use button::pipeline::{Event, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, stop) = start_server(6, ServeConfig { latency_ms: 30, ..ServeConfig::default() }).await;
+    let backend = Backend::Http(Box::new(
+        Client::new(ClientConfig {
+            endpoints: vec![Endpoint { url, weight: 1 }],
+            model: "sim".into(),
+            ..ClientConfig::default()
+        })
+        .unwrap(),
+    ));
+    let cfg = RunConfig { samples: 6, seed: 6, ..RunConfig::default() };
+    let mut p =
+        pipeline::start(&dir.path().join("ws"), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin())
+            .unwrap();
+    let target = pipeline::sample_id(6, 3);
+    let mut cancelled = false;
+    let mut outcome = None;
+    while let Some(e) = p.events.recv().await {
+        match e {
+            Event::CallStarted { sample, .. } if sample == target && !cancelled => {
+                cancelled = p.control.cancel_sample(&target);
+            }
+            Event::SampleEnded { sample, outcome: o } if sample == target => outcome = Some(o),
+            Event::RunEnded { .. } => break,
+            _ => {}
+        }
+    }
+    let summary = p.wait().await.unwrap();
+    stop.cancel();
+    assert!(cancelled);
+    assert_eq!(outcome, Some(Outcome::Failed { stage: "atomic_task".into(), reason: "llm_cancelled".into() }));
+    assert_eq!(summary.complete + summary.failed, 6);
+    assert!(!summary.cancelled);
+}
