@@ -55,7 +55,7 @@ impl Progress {
         }
     }
 
-    pub fn line(&self, target: usize, elapsed: Duration, calls_per_s: f64) -> String {
+    pub fn line(&self, target: usize, already: usize, elapsed: Duration, calls_per_s: f64) -> String {
         let mut by_stage: BTreeMap<usize, usize> = BTreeMap::new();
         for st in self.stage_of.values() {
             let i = STAGES.iter().position(|s| s == st).unwrap_or(0);
@@ -65,7 +65,7 @@ impl Progress {
         format!(
             "[{:>5.1}s] samples {}/{} done, {} failed | at: {} | calls {} ({:.0}/s, {} in flight, {} reused) | tokens {} | retries {} | errors {}",
             elapsed.as_secs_f64(),
-            self.complete + self.failed,
+            already + self.complete + self.failed,
             target,
             self.failed,
             if stages.is_empty() { "-".into() } else { stages.join(", ") },
@@ -86,6 +86,7 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut progress = Progress::default();
+    let already = p.already_done;
     let period = if tty { Duration::from_millis(200) } else { Duration::from_secs(2) };
     let mut tick = tokio::time::interval(period);
     let mut last_calls = 0u64;
@@ -107,7 +108,7 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
                 let rate = (progress.calls_done - last_calls) as f64 / dt;
                 last_calls = progress.calls_done;
                 last_at = Instant::now();
-                let line = progress.line(target, started.elapsed(), rate);
+                let line = progress.line(target, already, started.elapsed(), rate);
                 let mut err = std::io::stderr().lock();
                 if tty {
                     let _ = write!(err, "\r\x1b[2K{line}");
@@ -124,9 +125,9 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
     let rate = progress.calls_done as f64 / elapsed.as_secs_f64().max(1e-3);
     let mut err = std::io::stderr().lock();
     if tty {
-        let _ = writeln!(err, "\r\x1b[2K{}", progress.line(target, elapsed, rate));
+        let _ = writeln!(err, "\r\x1b[2K{}", progress.line(target, already, elapsed, rate));
     } else {
-        let _ = writeln!(err, "{}", progress.line(target, elapsed, rate));
+        let _ = writeln!(err, "{}", progress.line(target, already, elapsed, rate));
     }
     drop(err);
     let summary = p.wait().await?;

@@ -74,9 +74,10 @@ enum Command {
     Verdict {
         sample: String,
         verdict: VerdictArg,
-        /// Why it was rejected (repeatable)
-        #[arg(long = "reason", value_enum)]
-        reasons: Vec<ReasonArg>,
+        /// Why it was rejected (repeatable): hallucinated-function, bad-arguments, user-leaks-plan,
+        /// premature-final, inconsistent-tool-result, not-compositional, other
+        #[arg(long = "reason")]
+        reasons: Vec<RejectReason>,
         #[arg(long, default_value = "")]
         note: String,
     },
@@ -159,31 +160,6 @@ enum VerdictArg {
     Clear,
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-enum ReasonArg {
-    HallucinatedFunction,
-    BadArguments,
-    UserLeaksPlan,
-    PrematureFinal,
-    InconsistentToolResult,
-    NotCompositional,
-    Other,
-}
-
-impl From<ReasonArg> for RejectReason {
-    fn from(r: ReasonArg) -> RejectReason {
-        match r {
-            ReasonArg::HallucinatedFunction => RejectReason::HallucinatedFunction,
-            ReasonArg::BadArguments => RejectReason::BadArguments,
-            ReasonArg::UserLeaksPlan => RejectReason::UserLeaksPlan,
-            ReasonArg::PrematureFinal => RejectReason::PrematureFinal,
-            ReasonArg::InconsistentToolResult => RejectReason::InconsistentToolResult,
-            ReasonArg::NotCompositional => RejectReason::NotCompositional,
-            ReasonArg::Other => RejectReason::Other,
-        }
-    }
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
@@ -247,7 +223,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         VerdictArg::Reject => Verdict::Rejected,
                         _ => Verdict::Flagged,
                     },
-                    reasons: reasons.into_iter().map(Into::into).collect(),
+                    reasons,
                     note,
                     at: now_ms(),
                 }),

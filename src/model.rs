@@ -335,6 +335,19 @@ pub enum RejectReason {
     Other,
 }
 
+impl std::str::FromStr for RejectReason {
+    type Err = String;
+    /// `bad-arguments` or `bad_arguments`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        serde_json::from_value(serde_json::Value::String(s.replace('-', "_"))).map_err(|_| {
+            format!(
+                "unknown reason {s:?}: use hallucinated-function, bad-arguments, user-leaks-plan, premature-final, \
+                 inconsistent-tool-result, not-compositional or other"
+            )
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub verdict: Verdict,

@@ -534,6 +534,8 @@ pub struct RunSummary {
 pub struct Pipeline {
     pub control: Control,
     pub events: mpsc::UnboundedReceiver<Event>,
+    /// Samples of the target that had already ended when the run started.
+    pub already_done: usize,
     handle: tokio::task::JoinHandle<Result<RunSummary, String>>,
 }
 
@@ -558,6 +560,7 @@ pub fn start(
     let store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
     let cache = store.finished_replies().map_err(|e| e.to_string())?;
     let ended = store.ended_ids().map_err(|e| e.to_string())?;
+    let already_done = (0..cfg.samples).filter(|i| ended.contains(&sample_id(cfg.seed, *i))).count();
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
     let (paused_tx, paused_rx) = watch::channel(false);
@@ -632,7 +635,7 @@ pub fn start(
         let _ = events_tx.send(Event::RunEnded { cancelled: summary.cancelled });
         Ok(summary)
     });
-    Ok(Pipeline { control, events: events_rx, handle })
+    Ok(Pipeline { control, events: events_rx, already_done, handle })
 }
 
 fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::JoinError>) {

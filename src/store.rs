@@ -396,35 +396,8 @@ impl Store {
     /// Writes samples in one transaction; those already present (same id) are left as they
     /// are. Returns how many were new.
     pub fn insert_samples(&mut self, samples: &[NewSample]) -> Result<usize> {
-        let now = now_ms();
         let tx = self.conn.transaction()?;
-        let mut inserted = 0;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT OR IGNORE INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
-                    parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)",
-            )?;
-            for s in samples {
-                let m = &s.summary;
-                inserted += stmt.execute(params![
-                    s.id,
-                    s.origin,
-                    s.source,
-                    m.stage,
-                    m.strategy,
-                    m.failure_reason,
-                    m.turns as i64,
-                    m.calls as i64,
-                    m.parallel_calls,
-                    m.lint_errors as i64,
-                    m.lint_warnings as i64,
-                    m.codes_text(),
-                    s.data,
-                    now,
-                ])?;
-            }
-        }
+        let inserted = write_samples(&tx, samples, "ON CONFLICT(id) DO NOTHING")?;
         tx.commit()?;
         Ok(inserted)
     }
@@ -432,38 +405,17 @@ impl Store {
     /// Writes generated samples and finished LLM calls in one transaction. A sample already
     /// there is updated (its review is never touched).
     pub fn write_progress(&mut self, samples: &[NewSample], calls: &[CallRecord]) -> Result<()> {
-        let now = now_ms();
         let tx = self.conn.transaction()?;
+        write_samples(
+            &tx,
+            samples,
+            "ON CONFLICT(id) DO UPDATE SET stage = excluded.stage, strategy = excluded.strategy,
+                failure_reason = excluded.failure_reason, turns = excluded.turns, calls = excluded.calls,
+                parallel_calls = excluded.parallel_calls, lint_errors = excluded.lint_errors,
+                lint_warnings = excluded.lint_warnings, lint_codes = excluded.lint_codes, data = excluded.data,
+                updated_at = excluded.updated_at",
+        )?;
         {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
-                    parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
-                 ON CONFLICT(id) DO UPDATE SET stage = excluded.stage, strategy = excluded.strategy,
-                    failure_reason = excluded.failure_reason, turns = excluded.turns, calls = excluded.calls,
-                    parallel_calls = excluded.parallel_calls, lint_errors = excluded.lint_errors,
-                    lint_warnings = excluded.lint_warnings, lint_codes = excluded.lint_codes, data = excluded.data,
-                    updated_at = excluded.updated_at",
-            )?;
-            for s in samples {
-                let m = &s.summary;
-                stmt.execute(params![
-                    s.id,
-                    s.origin,
-                    s.source,
-                    m.stage,
-                    m.strategy,
-                    m.failure_reason,
-                    m.turns as i64,
-                    m.calls as i64,
-                    m.parallel_calls,
-                    m.lint_errors as i64,
-                    m.lint_warnings as i64,
-                    m.codes_text(),
-                    s.data,
-                    now,
-                ])?;
-            }
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO llm_calls (request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt,
                     raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts,
@@ -670,6 +622,38 @@ pub enum ExportError {
     Store(#[from] StoreError),
     #[error("cannot write: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Inserts sample rows; `on_conflict` says what happens to an id already there. Returns the
+/// number of rows written.
+fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) -> Result<usize> {
+    let now = now_ms();
+    let mut stmt = conn.prepare_cached(&format!(
+        "INSERT INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
+            parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) {on_conflict}"
+    ))?;
+    let mut written = 0;
+    for s in samples {
+        let m = &s.summary;
+        written += stmt.execute(params![
+            s.id,
+            s.origin,
+            s.source,
+            m.stage,
+            m.strategy,
+            m.failure_reason,
+            m.turns as i64,
+            m.calls as i64,
+            m.parallel_calls,
+            m.lint_errors as i64,
+            m.lint_warnings as i64,
+            m.codes_text(),
+            s.data,
+            now,
+        ])?;
+    }
+    Ok(written)
 }
 
 fn decode(id: &str, data: &[u8], review: Option<&str>) -> Result<Stored> {
