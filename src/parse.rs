@@ -115,7 +115,7 @@ pub fn atomic_task(reply: &str) -> Result<String> {
     labelled_line(reply, "Atomic Task")
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ComposedTask {
     pub parallel: Option<String>,
     pub subsequent: String,
@@ -273,7 +273,7 @@ pub fn user_message(reply: &str) -> Result<String> {
     Ok(text.to_string())
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct AssistantTurn {
     pub observation: String,
     pub thought: String,

@@ -133,7 +133,16 @@ pub fn sample_id(seed: u64, index: usize) -> String {
 }
 
 impl Ctx {
-    async fn call(&self, step: Step, sample: &str, messages: Vec<ChatMessage>) -> Result<String, Failure> {
+    /// One LLM call and the parse of its reply. The call is recorded with its parse result
+    /// (the parsed value as JSON, or the reason it could not be parsed).
+    async fn call<T: serde::Serialize>(
+        &self,
+        step: Step,
+        sample: &str,
+        messages: Vec<ChatMessage>,
+        parse: impl FnOnce(&str) -> parse::Result<T>,
+    ) -> Result<(T, String), Failure> {
+        let parse_failure = |e: parse::ParseError| fail(step.id(), e.reason, e.detail);
         let mut paused = self.paused.clone();
         while *paused.borrow() {
             if paused.changed().await.is_err() {
@@ -145,7 +154,7 @@ impl Ctx {
         let call = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(reply) = self.cache.get(&hash) {
             let _ = self.events.send(Event::CallFinished { call, step, latency_ms: 0, tokens: 0, cached: true });
-            return Ok(reply.clone());
+            return parse(reply).map(|v| (v, reply.clone())).map_err(parse_failure);
         }
         let _ = self.events.send(Event::CallStarted { call, step, sample: sample.to_string() });
         let started = Instant::now();
@@ -183,9 +192,15 @@ impl Ctx {
                 record.completion_tokens = reply.usage.completion_tokens;
                 record.attempts = reply.attempts;
                 let tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
+                let parsed = parse(&reply.content);
+                record.parse_ok = Some(parsed.is_ok());
+                record.parse_result = Some(match &parsed {
+                    Ok(v) => serde_json::to_string(v).expect("parsed values serialize"),
+                    Err(e) => e.to_string(),
+                });
                 let _ = self.persist.send(Persist::Call(Box::new(record)));
                 let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached: false });
-                Ok(reply.content)
+                parsed.map(|v| (v, reply.content)).map_err(parse_failure)
             }
             Err(e) => {
                 record.error = Some(e.to_string());
@@ -208,7 +223,7 @@ impl Ctx {
     }
 
     /// Asks one step with one rendered prompt and parses the reply.
-    async fn ask<T>(
+    async fn ask<T: serde::Serialize>(
         &self,
         step: Step,
         sample: &str,
@@ -217,8 +232,7 @@ impl Ctx {
     ) -> Result<T, Failure> {
         let role = if matches!(step, Step::AssistantAgent) { "system" } else { "user" };
         let prompt = self.render(step, ctx)?;
-        let reply = self.call(step, sample, vec![ChatMessage::new(role, prompt)]).await?;
-        parse(&reply).map_err(|e| fail(step.id(), e.reason, e.detail))
+        Ok(self.call(step, sample, vec![ChatMessage::new(role, prompt)], parse).await?.0)
     }
 
     /// The scenario at `index` of the pool: a source line, a chat log's extracted scenario,
@@ -392,8 +406,7 @@ async fn dialogue(
     )?;
     let mut convo = vec![ChatMessage::new("system", system), ChatMessage::new("user", opening)];
     for _turn in 0..ctx.cfg.turn_limit {
-        let reply = ctx.call(Step::AssistantAgent, id, convo.clone()).await?;
-        let turn = parse::assistant_turn(&reply).map_err(|e| fail("assistant_agent", e.reason, e.detail))?;
+        let (turn, reply) = ctx.call(Step::AssistantAgent, id, convo.clone(), parse::assistant_turn).await?;
         let thought = [turn.observation.as_str(), turn.thought.as_str()]
             .iter()
             .filter(|s| !s.is_empty())

@@ -77,6 +77,26 @@ async fn a_simulated_run_reaches_its_target_and_its_export_lints_clean() {
         )
         .unwrap();
     assert!(calls as u64 == store.call_count().unwrap() && calls > 300, "{calls}");
+    // ... and with its parse result: the parsed value, or why it could not be parsed.
+    let (ok, bad): (i64, i64) = store
+        .conn()
+        .query_row(
+            "SELECT sum(parse_ok = 1 AND parse_result IS NOT NULL), sum(parse_ok = 0 AND parse_result LIKE '%: %') FROM llm_calls",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(ok + bad, calls, "every call has its parse result");
+    assert!(bad > 0, "the simulator's malformed replies show as parse failures");
+    let composed: String = store
+        .conn()
+        .query_row(
+            "SELECT parse_result FROM llm_calls WHERE step = 'compose_sequential' AND parse_ok = 1 LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(composed.contains("\"composition\""), "{composed}");
 
     let out = dir.path().join("out.jsonl");
     let written = ops::export(&store, Format::Button, &out, StatusFilter::All).unwrap().written;
