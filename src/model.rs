@@ -311,15 +311,6 @@ impl Verdict {
             Verdict::Flagged => "flagged",
         }
     }
-
-    pub fn parse(s: &str) -> Option<Verdict> {
-        match s {
-            "accepted" => Some(Verdict::Accepted),
-            "rejected" => Some(Verdict::Rejected),
-            "flagged" => Some(Verdict::Flagged),
-            _ => None,
-        }
-    }
 }
 
 /// Why a reviewer rejected a trajectory.

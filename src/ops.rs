@@ -6,13 +6,13 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
 use crate::formats::{Format, line_text};
 use crate::lint::{self, Code, Finding, Severity};
 use crate::model::{Origin, Sample};
-use crate::store::{self, ExportError, NewSample, StatusFilter, Store, StoreError, Summary, content_id};
+use crate::store::{ExportError, NewSample, StatusFilter, Store, StoreError, Summary, content_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpError {
@@ -314,11 +314,6 @@ fn write_export(
     })
 }
 
-/// One line's lint result.
-pub struct LineLint {
-    pub findings: Vec<Finding>,
-}
-
 #[derive(Debug, Default)]
 pub struct LintSummary {
     pub trajectories: u64,
@@ -515,10 +510,3 @@ pub fn stats_file(path: &Path, choice: FormatChoice) -> Result<Stats, OpError> {
     .map_err(|e| OpError::Read(path.to_path_buf(), e))?;
     Ok(stats)
 }
-
-/// The JSON form of one finding, for `lint --json`.
-pub fn finding_json(file: &str, line: u64, f: &Finding) -> Value {
-    f.to_json(file, line)
-}
-
-pub use store::now_ms;

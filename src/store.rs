@@ -366,10 +366,6 @@ impl Store {
         Ok(store)
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -142,10 +142,6 @@ impl Client {
         &self.cfg.model
     }
 
-    pub fn config(&self) -> &ClientConfig {
-        &self.cfg
-    }
-
     pub fn set_concurrency(&self, n: usize) {
         self.limiter.resize(n);
     }
