@@ -19,6 +19,34 @@ pub struct Config {
     pub run: RunSection,
     #[serde(default)]
     pub sim: SimSection,
+    #[serde(default)]
+    pub tui: TuiSection,
+    /// Key overrides for the TUI: action id = a key or a list of keys.
+    #[serde(default)]
+    pub keys: std::collections::BTreeMap<String, KeyList>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TuiSection {
+    /// dark (the default), light, high-contrast, or a theme of the workspace's themes/
+    pub theme: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl KeyList {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            KeyList::One(k) => vec![k.clone()],
+            KeyList::Many(v) => v.clone(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -69,6 +97,9 @@ pub struct RunSection {
 pub struct SimSection {
     #[serde(default = "default_malformed")]
     pub malformed_rate: f64,
+    /// In the TUI the simulator answers after this long, so a run can be watched.
+    #[serde(default = "default_sim_latency")]
+    pub latency_ms: u64,
 }
 
 fn default_key_env() -> String {
@@ -92,6 +123,9 @@ fn default_read() -> u64 {
 fn default_attempts() -> u32 {
     6
 }
+fn default_sim_latency() -> u64 {
+    150
+}
 fn default_malformed() -> f64 {
     0.02
 }
@@ -104,7 +138,7 @@ impl Default for LlmSection {
 
 impl Default for SimSection {
     fn default() -> Self {
-        SimSection { malformed_rate: default_malformed() }
+        SimSection { malformed_rate: default_malformed(), latency_ms: default_sim_latency() }
     }
 }
 
@@ -228,6 +262,14 @@ max_attempts = 6
 
 [sim]
 malformed_rate = 0.02         # share of deliberately malformed simulated replies
+latency_ms = 150              # in the TUI, each simulated reply takes this long (headless: at once)
+
+[tui]
+# theme = "dark"              # dark, light, high-contrast, or themes/NAME.toml of this workspace
+
+[keys]
+# accept = "a"                # any action of the TUI (? lists them) = a key or a list of keys
+# reject = ["x", "ctrl-x"]
 "#;
 
 #[cfg(test)]

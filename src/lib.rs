@@ -3,6 +3,7 @@
 pub mod config;
 pub mod formats;
 pub mod headless;
+pub mod launch;
 pub mod lint;
 pub mod llm;
 pub mod model;
@@ -15,3 +16,4 @@ pub mod sim;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod tui;

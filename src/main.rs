@@ -7,6 +7,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use button::formats::Format;
+use button::launch::RunArgs;
 use button::lint::{Code, Severity};
 use button::model::{RejectReason, Review, Verdict};
 use button::ops::{self, FormatChoice};
@@ -19,12 +20,22 @@ struct Cli {
     /// The workspace folder (holds button.db)
     #[arg(long, global = true, default_value = ".")]
     workspace: PathBuf,
+    /// The TUI's theme: dark, light, high-contrast, or themes/NAME.toml of the workspace
+    #[arg(long, global = true)]
+    theme: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Import a dataset file and open the TUI on its samples to review them
+    Review {
+        file: PathBuf,
+        /// auto, button, openai or sharegpt
+        #[arg(long, default_value = "auto")]
+        format: FormatChoice,
+    },
     /// Load trajectories from a dataset file as samples awaiting review
     Import {
         file: PathBuf,
@@ -174,10 +185,11 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     let ws = cli.workspace.as_path();
     match cli.command {
-        None => {
-            use clap::CommandFactory;
-            Cli::command().print_help()?;
-            Ok(ExitCode::SUCCESS)
+        None => tui(ws, cli.theme, RunArgs::default(), false, false, None),
+        Some(Command::Review { file, format }) => {
+            let (_, line) = import_report(ws, &file, format)?;
+            eprintln!("{line}");
+            tui(ws, cli.theme, RunArgs::default(), false, true, Some(line))
         }
         Some(Command::Import { file, format }) => import(ws, &file, format),
         Some(Command::Export { format, out, status }) => {
@@ -261,11 +273,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Run { headless, samples, concurrency, endpoint, model, seed, parallel, stream, scenarios }) => {
-            if !headless {
-                bail!("the TUI is not built yet: use button run --headless");
-            }
-            let args = RunArgs { samples, concurrency, endpoint, model, seed, parallel, stream, scenarios };
-            run_headless(ws, args)
+            let args = RunArgs {
+                samples,
+                concurrency,
+                endpoint,
+                model,
+                seed,
+                parallel: parallel.map(|p| p == OnOff::On),
+                stream: stream.map(|s| s == OnOff::On),
+                scenarios,
+            };
+            if headless { run_headless(ws, args) } else { tui(ws, cli.theme, args, true, false, None) }
         }
         Some(Command::SimServe {
             port,
@@ -374,7 +392,36 @@ fn status_word(s: StatusFilter) -> &'static str {
     }
 }
 
+fn tui(
+    ws: &Path,
+    theme: Option<String>,
+    run: RunArgs,
+    start_run: bool,
+    review_queue: bool,
+    notice: Option<String>,
+) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("the TUI needs a terminal; without one use the subcommands (button --help), e.g. button run --headless");
+    }
+    button::tui::run(button::tui::Options {
+        workspace: ws.to_path_buf(),
+        theme,
+        run,
+        start_run,
+        review_queue,
+        notice,
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
+    let (_, line) = import_report(ws, file, format)?;
+    println!("{line}");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::ImportReport, String)> {
     // Check the input before creating a workspace for it.
     ops::resolve_format(file, format)?;
     let mut store = Store::open(ws, true)?;
@@ -408,8 +455,7 @@ fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
             report.skipped_by_code().iter().map(|(c, n)| format!("{n} {} ({})", c.name(), c.id())).collect();
         line.push_str(&format!("; {} lines skipped: {}", report.skipped.len(), why.join(", ")));
     }
-    println!("{line}");
-    Ok(ExitCode::SUCCESS)
+    Ok((report, line))
 }
 
 fn location(f: &button::lint::Finding) -> String {
@@ -480,69 +526,13 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-struct RunArgs {
-    samples: Option<usize>,
-    concurrency: Option<usize>,
-    endpoint: Option<String>,
-    model: Option<String>,
-    seed: Option<u64>,
-    parallel: Option<OnOff>,
-    stream: Option<OnOff>,
-    scenarios: Option<PathBuf>,
-}
-
 fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
-    use button::config::Config;
-    use button::llm::Backend;
-    use button::llm::http::{Client, Endpoint};
-
-    let cfg = Config::load(ws)?;
-    let mut run = cfg.run_config();
-    if let Some(n) = a.samples {
-        run.samples = n;
-    }
-    if let Some(s) = a.seed {
-        run.seed = s;
-    }
-    if let Some(p) = a.parallel {
-        run.parallel = p == OnOff::On;
-    }
-    let endpoints = match a.endpoint {
-        Some(url) => vec![Endpoint { url, weight: 1 }],
-        None => cfg.endpoints(std::env::var("OPENAI_BASE_URL").ok()),
-    };
-    let sources = match &a.scenarios {
-        Some(p) => button::sources::from_file(p).map_err(anyhow::Error::msg)?,
-        None => button::sources::builtin(),
-    };
-    let prompts = button::prompts::Prompts::load(Some(ws))?;
+    let cfg = button::config::Config::load(ws)?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let backend = if endpoints.is_empty() {
+    let button::launch::Prepared { backend, run, sources, prompts, .. } =
+        rt.block_on(button::launch::prepare(ws, &cfg, &a, false))?;
+    if backend.is_simulated() {
         eprintln!("no endpoint configured: the replies are SIMULATED by the offline simulator (seed {})", run.seed);
-        Backend::Sim(button::sim::Simulator { seed: run.seed, malformed_rate: cfg.sim.malformed_rate })
-    } else {
-        let model = a
-            .model
-            .or(cfg.llm.model.clone())
-            .or_else(|| std::env::var("BUTTON_MODEL").ok())
-            .filter(|m| !m.is_empty())
-            .ok_or_else(|| {
-                anyhow::anyhow!("no model named: pass --model, set [llm] model in button.toml, or BUTTON_MODEL")
-            })?;
-        let key = std::env::var(&cfg.llm.api_key_env).ok().filter(|k| !k.is_empty());
-        let mut cc = cfg.client_config(endpoints, model, key);
-        if let Some(c) = a.concurrency {
-            cc.concurrency = c.max(1);
-        }
-        if let Some(s) = a.stream {
-            cc.stream = s == OnOff::On;
-        }
-        let client = Client::new(cc).map_err(anyhow::Error::msg)?;
-        rt.block_on(client.probe())?;
-        Backend::Http(Box::new(client))
-    };
-    if let Some(c) = a.concurrency {
-        run.active_samples = run.active_samples.max(c * 8);
     }
     let simulated = backend.is_simulated();
     let target = run.samples;

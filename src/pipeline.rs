@@ -529,6 +529,10 @@ impl Control {
             None => false,
         }
     }
+    /// LLM calls in flight at most; None when the backend has no limit.
+    pub fn concurrency(&self) -> Option<usize> {
+        self.backend.concurrency()
+    }
     pub fn is_paused(&self) -> bool {
         *self.paused.borrow()
     }

@@ -37,7 +37,8 @@ pub enum StoreError {
 pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Each entry moves the schema one version up; never edit an entry once released.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE samples (
     id TEXT NOT NULL UNIQUE,
     origin TEXT NOT NULL,
@@ -91,7 +92,16 @@ CREATE TABLE journal (
     undone_by INTEGER
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#];
+"#,
+    r#"
+ALTER TABLE samples ADD COLUMN stale TEXT NOT NULL DEFAULT '';
+ALTER TABLE samples ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX samples_unindexed ON samples(indexed) WHERE indexed = 0;
+CREATE VIRTUAL TABLE sample_text USING fts5(
+    text, content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61 remove_diacritics 2'
+);
+"#,
+];
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -114,6 +124,25 @@ pub struct Summary {
     pub lint_errors: usize,
     pub lint_warnings: usize,
     pub lint_codes: Vec<Code>,
+    /// The lineage parts made from something edited since: space-separated part names.
+    pub stale: String,
+}
+
+/// The lineage parts in order; an edit of one makes every later one stale.
+pub const PARTS: [&str; 6] = ["scenario", "atomic_task", "composition", "filter", "functions", "trajectory"];
+
+/// The parts made stale by the edits whose paths are given (JSON pointers into the sample).
+pub fn stale_parts<'a>(edited: impl Iterator<Item = &'a str>) -> String {
+    let first = edited
+        .filter_map(|p| {
+            let top = p.trim_start_matches('/').split('/').next().unwrap_or("");
+            PARTS.iter().position(|x| *x == top)
+        })
+        .min();
+    match first {
+        Some(i) => PARTS[i + 1..].join(" "),
+        None => String::new(),
+    }
 }
 
 impl Summary {
@@ -122,6 +151,7 @@ impl Summary {
             stage: stage_of(sample).to_string(),
             strategy: sample.strategy().map(|s| s.as_str().to_string()),
             failure_reason: sample.failure.as_ref().map(|f| format!("{}:{}", f.stage, f.reason)),
+            stale: stale_parts(sample.edits.iter().map(|e| e.path.as_str())),
             ..Summary::default()
         };
         if let Some(t) = &sample.trajectory {
@@ -322,11 +352,76 @@ pub struct JournalEntry {
     pub undone_by: Option<i64>,
 }
 
+#[derive(Clone, Debug)]
 pub struct ListRow {
+    pub rowid: i64,
     pub id: String,
     pub verdict: Option<String>,
     pub source: Option<String>,
     pub summary: Summary,
+}
+
+const ROW_COLUMNS: &str = "id, verdict, source, stage, strategy, failure_reason, turns, calls, parallel_calls, \
+    lint_errors, lint_warnings, lint_codes, stale, rowid";
+
+fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
+    let codes: String = r.get(11)?;
+    Ok(ListRow {
+        rowid: r.get(13)?,
+        id: r.get(0)?,
+        verdict: r.get(1)?,
+        source: r.get(2)?,
+        summary: Summary {
+            stage: r.get(3)?,
+            strategy: r.get(4)?,
+            failure_reason: r.get(5)?,
+            turns: r.get::<_, i64>(6)? as usize,
+            calls: r.get::<_, i64>(7)? as usize,
+            parallel_calls: r.get(8)?,
+            lint_errors: r.get::<_, i64>(9)? as usize,
+            lint_warnings: r.get::<_, i64>(10)? as usize,
+            lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
+            stale: r.get(12)?,
+        },
+    })
+}
+
+/// One recorded LLM call, as the TUI shows it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallRow {
+    pub id: i64,
+    pub step: String,
+    pub template_version: Option<String>,
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    /// The rendered prompt: the chat messages as JSON.
+    pub prompt: String,
+    pub raw_reply: Option<String>,
+    pub parse_ok: Option<bool>,
+    pub parse_result: Option<String>,
+    pub error: Option<String>,
+    pub latency_ms: u64,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub attempts: u32,
+    pub started_at: i64,
+}
+
+/// Every string in a JSON document, space-separated, for the search index.
+fn collect_text(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push(' ');
+        }
+        Value::Array(a) => a.iter().for_each(|x| collect_text(x, out)),
+        Value::Object(m) => m.values().for_each(|x| collect_text(x, out)),
+        Value::Number(n) => {
+            out.push_str(&n.to_string());
+            out.push(' ');
+        }
+        _ => {}
+    }
 }
 
 /// An exported row: the sample, and its review if it has one.
@@ -409,7 +504,7 @@ impl Store {
                 failure_reason = excluded.failure_reason, turns = excluded.turns, calls = excluded.calls,
                 parallel_calls = excluded.parallel_calls, lint_errors = excluded.lint_errors,
                 lint_warnings = excluded.lint_warnings, lint_codes = excluded.lint_codes, data = excluded.data,
-                updated_at = excluded.updated_at",
+                updated_at = excluded.updated_at, stale = excluded.stale, indexed = 0",
         )?;
         {
             let mut stmt = tx.prepare_cached(
@@ -513,33 +608,19 @@ impl Store {
     /// One row per sample that passes `status`, in insertion order: what lists, filters and
     /// stats need, without decoding any sample.
     pub fn list(&self, status: StatusFilter, mut f: impl FnMut(ListRow)) -> Result<()> {
-        let sql = format!(
-            "SELECT id, verdict, source, stage, strategy, failure_reason, turns, calls, parallel_calls, lint_errors,
-                    lint_warnings, lint_codes FROM samples WHERE {} ORDER BY rowid",
-            status.sql()
-        );
+        let sql = format!("SELECT {ROW_COLUMNS} FROM samples WHERE {} ORDER BY rowid", status.sql());
         let mut stmt = self.conn.prepare(&sql)?;
         let mut rows = stmt.query([])?;
         while let Some(r) = rows.next()? {
-            let codes: String = r.get(11)?;
-            f(ListRow {
-                id: r.get(0)?,
-                verdict: r.get(1)?,
-                source: r.get(2)?,
-                summary: Summary {
-                    stage: r.get(3)?,
-                    strategy: r.get(4)?,
-                    failure_reason: r.get(5)?,
-                    turns: r.get::<_, i64>(6)? as usize,
-                    calls: r.get::<_, i64>(7)? as usize,
-                    parallel_calls: r.get(8)?,
-                    lint_errors: r.get::<_, i64>(9)? as usize,
-                    lint_warnings: r.get::<_, i64>(10)? as usize,
-                    lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
-                },
-            });
+            f(list_row(r)?);
         }
         Ok(())
+    }
+
+    /// The list row of one sample.
+    pub fn row(&self, id: &str) -> Result<ListRow> {
+        let sql = format!("SELECT {ROW_COLUMNS} FROM samples WHERE id = ?1");
+        self.conn.query_row(&sql, [id], list_row).optional()?.ok_or_else(|| StoreError::NoSample(id.to_string()))
     }
 
     /// Sets (or clears, with None) a sample's review, and journals it. One transaction.
@@ -606,6 +687,92 @@ impl Store {
         Ok(out)
     }
 
+    /// Samples whose text is not in the search index yet (new or changed since).
+    pub fn unindexed_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row("SELECT count(*) FROM samples WHERE indexed = 0", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// Puts the text of up to `limit` unindexed samples into the search index, in one
+    /// transaction; returns how many. The index is built in the background by the TUI, so
+    /// imports and runs stay as fast as they were.
+    pub fn index_pending(&mut self, limit: usize) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        type Pending = (i64, String, Vec<u8>, Option<String>, Option<String>);
+        let rows: Vec<Pending> = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT rowid, id, data, source, review FROM samples WHERE indexed = 0 ORDER BY rowid LIMIT ?1",
+            )?;
+            stmt.query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .collect::<std::result::Result<_, _>>()?
+        };
+        {
+            let mut del = tx.prepare_cached("DELETE FROM sample_text WHERE rowid = ?1")?;
+            let mut ins = tx.prepare_cached("INSERT INTO sample_text (rowid, text) VALUES (?1, ?2)")?;
+            let mut done = tx.prepare_cached("UPDATE samples SET indexed = 1 WHERE rowid = ?1")?;
+            for (rowid, id, data, source, review) in &rows {
+                let json = zstd::decode_all(data.as_slice())
+                    .map_err(|e| StoreError::BadData(id.clone(), serde_json::Error::io(e)))?;
+                let doc: Value = serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.clone(), e))?;
+                let mut text = format!("{id} {} ", source.as_deref().unwrap_or(""));
+                collect_text(&doc, &mut text);
+                if let Some(r) = review {
+                    text.push_str(r);
+                }
+                del.execute([rowid])?;
+                ins.execute(params![rowid, text])?;
+                done.execute([rowid])?;
+            }
+        }
+        tx.commit()?;
+        Ok(rows.len())
+    }
+
+    /// The rowids of the samples whose text holds every word of `query` (each word also as
+    /// a prefix: `weath` finds `weather`), by the search index. Samples not indexed yet are
+    /// not found; `unindexed_count` says how many.
+    pub fn search(&self, query: &str) -> Result<Vec<i64>> {
+        let words: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(|w| format!("\"{}\"*", w.to_lowercase()))
+            .collect();
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT rowid FROM sample_text WHERE sample_text MATCH ?1")?;
+        let rows = stmt.query_map([words.join(" ")], |r| r.get::<_, i64>(0))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    /// The LLM calls made for a sample, oldest first.
+    pub fn calls_for(&self, sample_id: &str) -> Result<Vec<CallRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, step, template_version, endpoint, model, prompt, raw_reply, parse_ok, parse_result, error,
+                    latency_ms, prompt_tokens, completion_tokens, attempts, started_at
+             FROM llm_calls WHERE sample_id = ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([sample_id], |r| {
+            Ok(CallRow {
+                id: r.get(0)?,
+                step: r.get(1)?,
+                template_version: r.get(2)?,
+                endpoint: r.get(3)?,
+                model: r.get(4)?,
+                prompt: r.get(5)?,
+                raw_reply: r.get(6)?,
+                parse_ok: r.get(7)?,
+                parse_result: r.get(8)?,
+                error: r.get(9)?,
+                latency_ms: r.get::<_, Option<i64>>(10)?.unwrap_or(0) as u64,
+                prompt_tokens: r.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
+                completion_tokens: r.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
+                attempts: r.get::<_, i64>(13)? as u32,
+                started_at: r.get(14)?,
+            })
+        })?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
     pub fn integrity_ok(&self) -> Result<bool> {
         let r: String = self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
         Ok(r == "ok")
@@ -626,8 +793,8 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
     let now = now_ms();
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
-            parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) {on_conflict}"
+            parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at, stale)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15) {on_conflict}"
     ))?;
     let mut written = 0;
     for s in samples {
@@ -647,6 +814,7 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
             m.codes_text(),
             s.data,
             now,
+            m.stale,
         ])?;
     }
     Ok(written)
@@ -697,7 +865,7 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
     let summary = Summary::of(&sample);
     conn.execute(
         "UPDATE samples SET data = ?2, stage = ?3, turns = ?4, calls = ?5, parallel_calls = ?6, lint_errors = ?7,
-            lint_warnings = ?8, lint_codes = ?9, updated_at = ?10 WHERE id = ?1",
+            lint_warnings = ?8, lint_codes = ?9, updated_at = ?10, stale = ?11, indexed = 0 WHERE id = ?1",
         params![
             id,
             pack(&serde_json::to_string(&sample).expect("a sample always serializes")),
@@ -708,7 +876,8 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
             summary.lint_errors as i64,
             summary.lint_warnings as i64,
             summary.codes_text(),
-            now_ms()
+            now_ms(),
+            summary.stale
         ],
     )?;
     Ok(before)

@@ -24,6 +24,12 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// The lines of a text as the terminal shows them: split at newlines, tabs as four spaces,
+/// every other control or escape character shown escaped.
+pub fn display_lines(s: &str) -> Vec<String> {
+    s.split('\n').map(|l| sanitize(&l.trim_end_matches('\r').replace('\t', "    ")).into_owned()).collect()
+}
+
 fn is_unsafe(c: char) -> bool {
     c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }

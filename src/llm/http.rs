@@ -59,13 +59,13 @@ impl Default for ClientConfig {
 
 /// A semaphore whose size can go down as well as up: lowering it takes permits out as they
 /// come back.
-struct Limiter {
+pub(crate) struct Limiter {
     sem: Arc<Semaphore>,
     size: AtomicUsize,
     debt: AtomicUsize,
 }
 
-struct Permit<'a> {
+pub(crate) struct Permit<'a> {
     permit: Option<OwnedSemaphorePermit>,
     limiter: &'a Limiter,
 }
@@ -81,11 +81,15 @@ impl Drop for Permit<'_> {
 }
 
 impl Limiter {
-    fn new(n: usize) -> Limiter {
+    pub(crate) fn size(&self) -> usize {
+        self.size.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn new(n: usize) -> Limiter {
         Limiter { sem: Arc::new(Semaphore::new(n.max(1))), size: AtomicUsize::new(n.max(1)), debt: AtomicUsize::new(0) }
     }
 
-    fn resize(&self, n: usize) {
+    pub(crate) fn resize(&self, n: usize) {
         let n = n.max(1);
         let old = self.size.swap(n, Ordering::SeqCst);
         if n > old {
@@ -102,7 +106,7 @@ impl Limiter {
         }
     }
 
-    async fn acquire(&self) -> Permit<'_> {
+    pub(crate) async fn acquire(&self) -> Permit<'_> {
         let p = self.sem.clone().acquire_owned().await.expect("the semaphore is never closed");
         Permit { permit: Some(p), limiter: self }
     }

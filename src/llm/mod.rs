@@ -176,6 +176,21 @@ pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
 pub enum Backend {
     Http(Box<http::Client>),
     Sim(crate::sim::Simulator),
+    /// The simulator answering like a server would: each reply after `latency_ms`, with at
+    /// most `concurrency` in flight (resizable). The TUI uses it so a run can be watched.
+    Paced(Box<Paced>),
+}
+
+pub struct Paced {
+    pub sim: crate::sim::Simulator,
+    pub latency_ms: u64,
+    limiter: http::Limiter,
+}
+
+impl Paced {
+    pub fn new(sim: crate::sim::Simulator, latency_ms: u64, concurrency: usize) -> Paced {
+        Paced { sim, latency_ms, limiter: http::Limiter::new(concurrency) }
+    }
 }
 
 impl Backend {
@@ -193,23 +208,45 @@ impl Backend {
                 }
                 Ok(s.complete(req))
             }
+            Backend::Paced(p) => {
+                let _permit = tokio::select! {
+                    permit = p.limiter.acquire() => permit,
+                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
+                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                }
+                Ok(p.sim.complete(req))
+            }
         }
     }
 
     pub fn is_simulated(&self) -> bool {
-        matches!(self, Backend::Sim(_))
+        matches!(self, Backend::Sim(_) | Backend::Paced(_))
     }
 
     pub fn model(&self) -> &str {
         match self {
             Backend::Http(c) => c.model(),
-            Backend::Sim(_) => "simulator",
+            Backend::Sim(_) | Backend::Paced(_) => "simulator",
         }
     }
 
     pub fn set_concurrency(&self, n: usize) {
-        if let Backend::Http(c) = self {
-            c.set_concurrency(n);
+        match self {
+            Backend::Http(c) => c.set_concurrency(n),
+            Backend::Paced(p) => p.limiter.resize(n),
+            Backend::Sim(_) => {}
+        }
+    }
+
+    /// LLM calls in flight at most; None when unlimited (the instant simulator).
+    pub fn concurrency(&self) -> Option<usize> {
+        match self {
+            Backend::Http(c) => Some(c.concurrency()),
+            Backend::Paced(p) => Some(p.limiter.size()),
+            Backend::Sim(_) => None,
         }
     }
 }

@@ -1,0 +1,1415 @@
+//! The TUI's model: all its state, and `update(msg) -> effects`. It knows nothing of the
+//! terminal, the store or the pipeline; it asks for those through effects, and their
+//! answers come back as messages. Tests script keys against it.
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Action, Context, Key, Keymap};
+use super::theme::Theme;
+use crate::lint::{Code, Finding};
+use crate::llm::Step;
+use crate::model::{RejectReason, Review, Sample, Verdict};
+use crate::pipeline::{Event, Outcome, RunSummary, STAGES};
+use crate::store::{CallRow, JournalEntry, ListRow};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Pipeline,
+    Samples,
+    Trajectory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Lineage,
+}
+
+pub enum Overlay {
+    Help { scroll: u16 },
+    Palette { input: TextArea<'static>, selected: usize },
+    Search { input: TextArea<'static> },
+    Filters { row: usize },
+    Reason { selected: usize, note: Option<TextArea<'static>> },
+    Call { index: usize, scroll: u16 },
+    ConfirmQuit,
+}
+
+/// A loaded sample with what the views need of it.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    pub id: String,
+    pub sample: Sample,
+    pub review: Option<Review>,
+    pub calls: Vec<CallRow>,
+    /// Lint findings, `message_index` pointing into the trajectory's messages.
+    pub findings: Vec<Finding>,
+    /// For each trajectory message, the call (index into `calls`) that produced it.
+    pub turn_calls: Vec<Option<usize>>,
+}
+
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// The clock advanced (time since the TUI started).
+    Tick(Duration),
+    Pipeline(Event),
+    RunStarted {
+        target: usize,
+        already_done: usize,
+        concurrency: Option<usize>,
+        simulated: bool,
+    },
+    RunNotStarted(String),
+    RunFinished(Result<RunSummary, String>),
+    Rows(Vec<ListRow>),
+    Row(ListRow),
+    Sample(Box<Detail>),
+    SampleMissing(String),
+    SearchResult {
+        query: String,
+        rowids: Result<Vec<i64>, String>,
+        unindexed: u64,
+    },
+    Undone(Option<JournalEntry>),
+    Indexed {
+        remaining: u64,
+    },
+    Error(String),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    LoadRows,
+    LoadSample(String),
+    Search(String),
+    SetReview { id: String, review: Option<Review> },
+    Undo,
+    StartRun { target: usize, concurrency: Option<usize> },
+    Pause,
+    Resume,
+    CancelRun,
+    SetConcurrency(usize),
+    Quit,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunStatus {
+    Idle,
+    Starting,
+    Running,
+    Paused,
+    Cancelling,
+    Finished,
+    Cancelled,
+    Failed,
+}
+
+impl RunStatus {
+    pub fn in_flight(self) -> bool {
+        matches!(self, RunStatus::Starting | RunStatus::Running | RunStatus::Paused | RunStatus::Cancelling)
+    }
+    pub fn word(self) -> &'static str {
+        match self {
+            RunStatus::Idle => "idle",
+            RunStatus::Starting => "starting",
+            RunStatus::Running => "running",
+            RunStatus::Paused => "paused",
+            RunStatus::Cancelling => "cancelling",
+            RunStatus::Finished => "finished",
+            RunStatus::Cancelled => "cancelled",
+            RunStatus::Failed => "failed to start",
+        }
+    }
+}
+
+pub struct Flight {
+    pub step: Step,
+    pub sample: String,
+    pub started: Duration,
+    pub chars: usize,
+    pub attempt: u32,
+}
+
+/// The pipeline as the pipeline view shows it, folded from the run's events.
+pub struct RunState {
+    pub status: RunStatus,
+    pub target: usize,
+    pub already_done: usize,
+    pub concurrency: Option<usize>,
+    pub message: String,
+    pub stage_of: HashMap<String, usize>,
+    pub entered: [u64; 6],
+    pub failed_at: [u64; 6],
+    pub filtered_out: u64,
+    pub complete: u64,
+    pub failed: u64,
+    pub calls_done: u64,
+    pub calls_failed: u64,
+    pub calls_reused: u64,
+    pub retries: u64,
+    pub tokens: u64,
+    pub in_flight: HashMap<u64, Flight>,
+    /// Failed calls by reason, and failed samples by stage:reason.
+    pub errors: BTreeMap<String, u64>,
+    pub failures: BTreeMap<String, u64>,
+    /// Calls and tokens finished in each of the last 60 seconds, newest last.
+    pub calls_per_s: VecDeque<u64>,
+    pub tokens_per_s: VecDeque<u64>,
+    bucket_start: Duration,
+    bucket_calls: u64,
+    bucket_tokens: u64,
+    pub started_at: Option<Duration>,
+    pub ended_at: Option<Duration>,
+}
+
+impl RunState {
+    fn new(target: usize) -> RunState {
+        RunState {
+            status: RunStatus::Idle,
+            target,
+            already_done: 0,
+            concurrency: None,
+            message: String::new(),
+            stage_of: HashMap::new(),
+            entered: [0; 6],
+            failed_at: [0; 6],
+            filtered_out: 0,
+            complete: 0,
+            failed: 0,
+            calls_done: 0,
+            calls_failed: 0,
+            calls_reused: 0,
+            retries: 0,
+            tokens: 0,
+            in_flight: HashMap::new(),
+            errors: BTreeMap::new(),
+            failures: BTreeMap::new(),
+            calls_per_s: VecDeque::new(),
+            tokens_per_s: VecDeque::new(),
+            bucket_start: Duration::ZERO,
+            bucket_calls: 0,
+            bucket_tokens: 0,
+            started_at: None,
+            ended_at: None,
+        }
+    }
+
+    /// Per stage: waiting, in flight, done, failed, filtered out.
+    pub fn stage_counts(&self) -> [[u64; 5]; 6] {
+        let mut here = [0u64; 6];
+        for i in self.stage_of.values() {
+            here[*i] += 1;
+        }
+        let todo = self.target.saturating_sub(self.already_done) as u64;
+        let mut lost_before = 0u64;
+        let mut out = [[0u64; 5]; 6];
+        for i in 0..6 {
+            let filtered = if STAGES[i] == "filter" { self.filtered_out } else { 0 };
+            let failed = self.failed_at[i] - filtered.min(self.failed_at[i]);
+            let done = self.entered[i].saturating_sub(here[i] + self.failed_at[i]);
+            let waiting = todo.saturating_sub(self.entered[i] + lost_before);
+            out[i] = [waiting, here[i], done, failed, filtered];
+            lost_before += self.failed_at[i];
+        }
+        out
+    }
+
+    fn apply(&mut self, e: &Event, now: Duration) {
+        match e {
+            Event::SampleStage { sample, stage } => {
+                let i = STAGES.iter().position(|s| s == stage).unwrap_or(0);
+                if self.stage_of.get(sample) != Some(&i) {
+                    self.entered[i] += 1;
+                    self.stage_of.insert(sample.clone(), i);
+                }
+            }
+            Event::SampleEnded { sample, outcome } => {
+                let at = self.stage_of.remove(sample);
+                match outcome {
+                    Outcome::Complete => self.complete += 1,
+                    Outcome::Failed { stage, reason } => {
+                        self.failed += 1;
+                        let i = at.or_else(|| STAGES.iter().position(|s| s == stage)).unwrap_or(5);
+                        if at.is_none() {
+                            self.entered[i] += 1;
+                        }
+                        self.failed_at[i] += 1;
+                        if reason == "filtered_out" {
+                            self.filtered_out += 1;
+                        }
+                        *self.failures.entry(format!("{stage}:{reason}")).or_insert(0) += 1;
+                    }
+                }
+            }
+            Event::CallStarted { call, step, sample } => {
+                self.in_flight
+                    .insert(*call, Flight { step: *step, sample: sample.clone(), started: now, chars: 0, attempt: 1 });
+            }
+            Event::CallStreaming { call, chars } => {
+                if let Some(f) = self.in_flight.get_mut(call) {
+                    f.chars = *chars;
+                }
+            }
+            Event::CallRetrying { call, attempt, .. } => {
+                self.retries += 1;
+                if let Some(f) = self.in_flight.get_mut(call) {
+                    f.attempt = *attempt + 1;
+                }
+            }
+            Event::CallFinished { call, tokens, cached, .. } => {
+                self.in_flight.remove(call);
+                self.calls_done += 1;
+                self.calls_reused += u64::from(*cached);
+                self.tokens += tokens;
+                self.bucket_calls += 1;
+                self.bucket_tokens += tokens;
+            }
+            Event::CallFailed { call, reason, .. } => {
+                self.in_flight.remove(call);
+                self.calls_failed += 1;
+                *self.errors.entry(reason.clone()).or_insert(0) += 1;
+            }
+            Event::RunEnded { .. } => {}
+        }
+    }
+
+    fn tick(&mut self, now: Duration) {
+        while now >= self.bucket_start + Duration::from_secs(1) {
+            if self.status.in_flight() {
+                self.calls_per_s.push_back(std::mem::take(&mut self.bucket_calls));
+                self.tokens_per_s.push_back(std::mem::take(&mut self.bucket_tokens));
+                while self.calls_per_s.len() > 60 {
+                    self.calls_per_s.pop_front();
+                    self.tokens_per_s.pop_front();
+                }
+            }
+            self.bucket_start += Duration::from_secs(1);
+            if now >= self.bucket_start + Duration::from_secs(5) {
+                self.bucket_start = now;
+            }
+        }
+    }
+}
+
+/// The six list filters, each an index into its choices (0 = any).
+pub const FILTER_NAMES: [&str; 6] = ["status", "strategy", "stage", "lint", "verdict", "stale"];
+
+pub fn filter_choices(f: usize) -> Vec<String> {
+    let v: Vec<&str> = match f {
+        0 => vec!["any", "complete", "failed", "in progress"],
+        1 => vec!["any", "sequential", "parallel_then_sequential"],
+        2 => {
+            let mut v = vec!["any"];
+            v.extend(STAGES);
+            v
+        }
+        3 => {
+            let mut v: Vec<String> = vec!["any".into(), "clean".into(), "errors".into(), "warnings".into()];
+            v.extend(Code::ALL.iter().filter(|c| !c.id().starts_with('L')).map(|c| c.id().to_string()));
+            return v;
+        }
+        4 => vec!["any", "pending", "accepted", "rejected", "flagged"],
+        _ => vec!["any", "stale", "not stale"],
+    };
+    v.into_iter().map(String::from).collect()
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    Order,
+    Turns,
+    Calls,
+    Lint,
+    Verdict,
+}
+
+impl SortKey {
+    pub fn word(self) -> &'static str {
+        match self {
+            SortKey::Order => "order",
+            SortKey::Turns => "turns",
+            SortKey::Calls => "calls",
+            SortKey::Lint => "lint findings",
+            SortKey::Verdict => "verdict",
+        }
+    }
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Order => SortKey::Turns,
+            SortKey::Turns => SortKey::Calls,
+            SortKey::Calls => SortKey::Lint,
+            SortKey::Lint => SortKey::Verdict,
+            SortKey::Verdict => SortKey::Order,
+        }
+    }
+}
+
+pub const REASONS: [(RejectReason, &str); 7] = [
+    (RejectReason::HallucinatedFunction, "hallucinated function"),
+    (RejectReason::BadArguments, "bad arguments"),
+    (RejectReason::UserLeaksPlan, "user message leaks the plan"),
+    (RejectReason::PrematureFinal, "premature final answer"),
+    (RejectReason::InconsistentToolResult, "inconsistent tool result"),
+    (RejectReason::NotCompositional, "not compositional"),
+    (RejectReason::Other, "other (with a note)"),
+];
+
+/// Screen areas of the last frame, for the mouse.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Areas {
+    pub tabs: [Rect; 3],
+    pub list: Rect,
+    pub list_offset: usize,
+    pub lineage: Rect,
+    pub trajectory: Rect,
+    /// The trajectory's scroll as last drawn (after n/p scrolled the turn into sight).
+    pub traj_scroll: u16,
+}
+
+pub struct Init {
+    pub workspace_label: String,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// Every theme, loaded and checked at start, to switch between at run time.
+    pub themes: Vec<Theme>,
+    pub simulated: bool,
+    pub target: usize,
+    pub concurrency: Option<usize>,
+    /// Open on the review queue (button review FILE).
+    pub review_queue: bool,
+    pub notice: Option<String>,
+}
+
+pub struct App {
+    pub view: View,
+    pub focus: Focus,
+    pub overlay: Option<Overlay>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub themes: Vec<Theme>,
+    pub workspace_label: String,
+    pub simulated: bool,
+    pub clock: Duration,
+    pub quit: bool,
+
+    pub rows: Vec<ListRow>,
+    pub rows_loaded: bool,
+    by_id: HashMap<String, usize>,
+    pub visible: Vec<usize>,
+    pub cursor: usize,
+    pub filters: [usize; 6],
+    pub search: Option<(String, HashSet<i64>)>,
+    pub search_note: String,
+    pub sort: SortKey,
+    pub sort_reverse: bool,
+    pub queue: bool,
+    pub unindexed: u64,
+
+    pub detail: Option<Detail>,
+    pub lineage_part: usize,
+    pub lineage_scroll: u16,
+    pub turn: usize,
+    pub traj_scroll: u16,
+
+    pub run: RunState,
+    rows_dirty: bool,
+    rows_requested_at: Duration,
+    open_queue_when_loaded: bool,
+
+    pub toast: Option<(String, Duration)>,
+    pub areas: std::cell::Cell<Areas>,
+}
+
+pub const TOAST_FOR: Duration = Duration::from_secs(4);
+
+impl App {
+    pub fn new(init: Init) -> (App, Vec<Effect>) {
+        let mut app = App {
+            view: View::Samples,
+            focus: Focus::List,
+            overlay: None,
+            keymap: init.keymap,
+            theme: init.theme,
+            themes: init.themes,
+            workspace_label: init.workspace_label,
+            simulated: init.simulated,
+            clock: Duration::ZERO,
+            quit: false,
+            rows: Vec::new(),
+            rows_loaded: false,
+            by_id: HashMap::new(),
+            visible: Vec::new(),
+            cursor: 0,
+            filters: [0; 6],
+            search: None,
+            search_note: String::new(),
+            sort: SortKey::Order,
+            sort_reverse: false,
+            queue: false,
+            unindexed: 0,
+            detail: None,
+            lineage_part: 0,
+            lineage_scroll: 0,
+            turn: 0,
+            traj_scroll: 0,
+            run: RunState::new(init.target),
+            rows_dirty: false,
+            rows_requested_at: Duration::ZERO,
+            open_queue_when_loaded: init.review_queue,
+            toast: None,
+            areas: Default::default(),
+        };
+        app.run.concurrency = init.concurrency;
+        if let Some(n) = init.notice {
+            app.toast(n);
+        }
+        (app, vec![Effect::LoadRows])
+    }
+
+    pub fn toast(&mut self, text: impl Into<String>) {
+        self.toast = Some((text.into(), self.clock));
+    }
+
+    pub fn selected(&self) -> Option<&ListRow> {
+        self.visible.get(self.cursor).map(|i| &self.rows[*i])
+    }
+
+    /// The key context of what has focus.
+    pub fn context(&self) -> Context {
+        match self.view {
+            View::Pipeline => Context::Pipeline,
+            View::Samples => Context::Samples,
+            View::Trajectory => Context::Trajectory,
+        }
+    }
+
+    /// Complete samples; reviewed (any verdict); accepted; rejected; flagged.
+    pub fn review_progress(&self) -> (usize, usize, usize, usize, usize) {
+        let (mut total, mut acc, mut rej, mut flag) = (0, 0, 0, 0);
+        for r in &self.rows {
+            if r.summary.stage != "complete" {
+                continue;
+            }
+            total += 1;
+            match r.verdict.as_deref() {
+                Some("accepted") => acc += 1,
+                Some("rejected") => rej += 1,
+                Some("flagged") => flag += 1,
+                _ => {}
+            }
+        }
+        (total, acc + rej + flag, acc, rej, flag)
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match msg {
+            Msg::Key(k) => {
+                if k.kind == crossterm::event::KeyEventKind::Press {
+                    self.key(k, &mut fx);
+                }
+            }
+            Msg::Mouse(m) => self.mouse(m, &mut fx),
+            Msg::Tick(now) => {
+                self.clock = now;
+                self.run.tick(now);
+                if self.toast.as_ref().is_some_and(|(_, at)| now.saturating_sub(*at) > TOAST_FOR) {
+                    self.toast = None;
+                }
+                if self.rows_dirty && now.saturating_sub(self.rows_requested_at) >= Duration::from_secs(1) {
+                    self.rows_dirty = false;
+                    self.rows_requested_at = now;
+                    fx.push(Effect::LoadRows);
+                }
+            }
+            Msg::Pipeline(e) => {
+                if matches!(e, Event::SampleEnded { .. }) {
+                    self.rows_dirty = true;
+                }
+                self.run.apply(&e, self.clock);
+            }
+            Msg::RunStarted { target, already_done, concurrency, simulated } => {
+                self.run = RunState::new(target);
+                self.run.status = RunStatus::Running;
+                self.run.already_done = already_done;
+                self.run.concurrency = concurrency;
+                self.run.started_at = Some(self.clock);
+                self.run.bucket_start = self.clock;
+                self.simulated = simulated;
+                self.run.message = if already_done > 0 {
+                    format!("{already_done} of {target} samples were already done; the run makes the rest")
+                } else {
+                    String::new()
+                };
+            }
+            Msg::RunNotStarted(e) => {
+                self.run.status = RunStatus::Failed;
+                self.run.message = e.clone();
+                self.toast(format!("the run did not start: {e}"));
+            }
+            Msg::RunFinished(r) => {
+                self.run.ended_at = Some(self.clock);
+                self.run.in_flight.clear();
+                match r {
+                    Ok(s) => {
+                        self.run.status = if s.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
+                        let text = format!(
+                            "run {}: {} complete, {} failed this run",
+                            if s.cancelled { "cancelled" } else { "finished" },
+                            s.complete,
+                            s.failed
+                        );
+                        self.run.message = text.clone();
+                        self.toast(text);
+                    }
+                    Err(e) => {
+                        self.run.status = RunStatus::Failed;
+                        self.run.message = e.clone();
+                        self.toast(format!("the run stopped: {e}"));
+                    }
+                }
+                self.run.stage_of.clear();
+                fx.push(Effect::LoadRows);
+            }
+            Msg::Rows(rows) => {
+                let first = !self.rows_loaded;
+                self.rows = rows;
+                self.rows_loaded = true;
+                self.by_id = self.rows.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+                if first && self.rows.is_empty() && !self.open_queue_when_loaded {
+                    self.view = View::Pipeline;
+                }
+                self.refilter(&mut fx);
+                // The selected sample may have moved on (a run in flight): read it again.
+                if let Some(id) = self.selected().map(|r| r.id.clone())
+                    && !fx.contains(&Effect::LoadSample(id.clone()))
+                {
+                    fx.push(Effect::LoadSample(id));
+                }
+                if std::mem::take(&mut self.open_queue_when_loaded) {
+                    self.start_queue(&mut fx);
+                }
+            }
+            Msg::Row(row) => match self.by_id.get(&row.id) {
+                Some(i) => self.rows[*i] = row,
+                None => {
+                    self.by_id.insert(row.id.clone(), self.rows.len());
+                    self.rows.push(row);
+                }
+            },
+            Msg::Sample(d) => {
+                if self.selected().is_some_and(|r| r.id == d.id) {
+                    let same = self.detail.as_ref().is_some_and(|x| x.id == d.id);
+                    if !same {
+                        self.turn = 0;
+                        self.traj_scroll = 0;
+                        self.lineage_scroll = 0;
+                    }
+                    self.detail = Some(*d);
+                }
+            }
+            Msg::SampleMissing(id) => self.toast(format!("sample {id} is no longer in the workspace")),
+            Msg::SearchResult { query, rowids, unindexed } => {
+                let current = match &self.overlay {
+                    Some(Overlay::Search { input }) => input.lines().join(" "),
+                    _ => self.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                };
+                if current.trim() != query.trim() {
+                    return fx;
+                }
+                self.unindexed = unindexed;
+                match rowids {
+                    Ok(ids) => {
+                        self.search_note =
+                            if unindexed > 0 { format!("{unindexed} samples not indexed yet") } else { String::new() };
+                        self.search = Some((query, ids.into_iter().collect()));
+                        self.refilter(&mut fx);
+                    }
+                    Err(e) => self.search_note = e,
+                }
+            }
+            Msg::Undone(None) => self.toast("nothing to undo"),
+            Msg::Undone(Some(entry)) => {
+                let what = match &entry.action {
+                    crate::store::Action::Verdict { after: Some(r), .. } => {
+                        format!("the {} verdict", r.verdict.as_str())
+                    }
+                    crate::store::Action::Verdict { after: None, .. } => "the cleared verdict".into(),
+                    crate::store::Action::Edit { path, .. } => format!("the edit of {path}"),
+                    crate::store::Action::Undo { .. } => "an undo".into(),
+                };
+                self.toast(format!("undid {what} on {}", entry.sample_id));
+                // Go back to the sample, so the undone verdict can be given again.
+                if let Some(pos) = self.visible.iter().position(|i| self.rows[*i].id == entry.sample_id) {
+                    self.cursor = pos;
+                }
+                if self.selected().is_some_and(|r| r.id == entry.sample_id) {
+                    fx.push(Effect::LoadSample(entry.sample_id));
+                }
+            }
+            Msg::Indexed { remaining } => self.unindexed = remaining,
+            Msg::Error(e) => self.toast(e),
+        }
+        fx
+    }
+
+    fn key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
+            // Ctrl-C quits from anywhere, overlays included: the run is cancelled, nothing
+            // committed is lost.
+            self.quit = true;
+            fx.push(Effect::Quit);
+            return;
+        }
+        if self.overlay.is_some() {
+            self.overlay_key(k, fx);
+            return;
+        }
+        if k.code == KeyCode::Esc {
+            self.back(fx);
+            return;
+        }
+        let Some(key) = Key::from_event(&k) else { return };
+        if let Some(a) = self.keymap.lookup(self.context(), &key) {
+            self.dispatch(a, fx);
+        }
+    }
+
+    /// Esc: close, leave, or step back one level.
+    fn back(&mut self, fx: &mut Vec<Effect>) {
+        if self.queue {
+            self.queue = false;
+            self.toast("left the review queue");
+        } else if self.view == View::Trajectory {
+            self.view = View::Samples;
+        } else if self.focus == Focus::Lineage {
+            self.focus = Focus::List;
+        } else if self.search.is_some() {
+            self.search = None;
+            self.search_note.clear();
+            self.refilter(fx);
+        }
+    }
+
+    pub fn dispatch(&mut self, a: Action, fx: &mut Vec<Effect>) {
+        match a {
+            Action::Quit => {
+                if self.run.status.in_flight() {
+                    self.overlay = Some(Overlay::ConfirmQuit);
+                } else {
+                    self.quit = true;
+                    fx.push(Effect::Quit);
+                }
+            }
+            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
+            Action::Palette => self.overlay = Some(Overlay::Palette { input: line_input(""), selected: 0 }),
+            Action::FocusNext | Action::FocusPrev => {
+                if self.view == View::Samples {
+                    self.focus = if self.focus == Focus::List { Focus::Lineage } else { Focus::List };
+                } else {
+                    let order = [View::Pipeline, View::Samples, View::Trajectory];
+                    let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
+                    let j = if a == Action::FocusNext { (i + 1) % 3 } else { (i + 2) % 3 };
+                    self.view = order[j];
+                }
+            }
+            Action::ViewPipeline => self.view = View::Pipeline,
+            Action::ViewSamples => self.view = View::Samples,
+            Action::ViewTrajectory | Action::Open => {
+                if self.selected().is_some() {
+                    self.view = View::Trajectory;
+                } else {
+                    self.toast("no sample selected");
+                }
+            }
+            Action::Undo => fx.push(Effect::Undo),
+            Action::ReviewQueue => self.start_queue(fx),
+            Action::NextTheme => {
+                let i = self
+                    .themes
+                    .iter()
+                    .position(|t| t.name == self.theme.name)
+                    .map_or(0, |i| (i + 1) % self.themes.len());
+                let name = self.themes[i].name.clone();
+                self.set_theme_by_name(&name);
+            }
+            Action::StartRun => match self.run.status {
+                RunStatus::Paused => {
+                    self.run.status = RunStatus::Running;
+                    fx.push(Effect::Resume);
+                }
+                s if s.in_flight() => self.toast("a run is already in flight"),
+                _ => {
+                    self.run.status = RunStatus::Starting;
+                    self.run.message = "starting…".into();
+                    fx.push(Effect::StartRun { target: self.run.target, concurrency: self.run.concurrency });
+                }
+            },
+            Action::PauseResume => match self.run.status {
+                RunStatus::Running => {
+                    self.run.status = RunStatus::Paused;
+                    fx.push(Effect::Pause);
+                }
+                RunStatus::Paused => {
+                    self.run.status = RunStatus::Running;
+                    fx.push(Effect::Resume);
+                }
+                _ => self.toast("no run in flight to pause"),
+            },
+            Action::CancelRun => {
+                if matches!(self.run.status, RunStatus::Running | RunStatus::Paused | RunStatus::Starting) {
+                    self.run.status = RunStatus::Cancelling;
+                    fx.push(Effect::CancelRun);
+                } else {
+                    self.toast("no run in flight to cancel");
+                }
+            }
+            Action::ConcurrencyUp | Action::ConcurrencyDown => {
+                let c = self.run.concurrency.unwrap_or(16);
+                let n = if a == Action::ConcurrencyUp { (c * 2).min(1024) } else { (c / 2).max(1) };
+                self.run.concurrency = Some(n);
+                if self.run.status.in_flight() {
+                    fx.push(Effect::SetConcurrency(n));
+                }
+            }
+            Action::TargetUp | Action::TargetDown => {
+                let t = self.run.target;
+                let step = if t >= 1000 {
+                    100
+                } else if t >= 100 {
+                    50
+                } else {
+                    10
+                };
+                self.run.target = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
+                if self.run.status.in_flight() {
+                    self.toast("the new target applies to the next run (s after this one ends)");
+                }
+            }
+            Action::Down => self.move_or_scroll(1, fx),
+            Action::Up => self.move_or_scroll(-1, fx),
+            Action::PageDown => self.page(1, fx),
+            Action::PageUp => self.page(-1, fx),
+            Action::Top => self.set_cursor(0, fx),
+            Action::Bottom => self.set_cursor(self.visible.len().saturating_sub(1), fx),
+            Action::Search => {
+                let q = self.search.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                self.overlay = Some(Overlay::Search { input: line_input(&q) });
+            }
+            Action::Filters => self.overlay = Some(Overlay::Filters { row: 0 }),
+            Action::ClearFilters => {
+                self.filters = [0; 6];
+                self.search = None;
+                self.search_note.clear();
+                self.queue = false;
+                self.refilter(fx);
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.refilter(fx);
+            }
+            Action::SortReverse => {
+                self.sort_reverse = !self.sort_reverse;
+                self.refilter(fx);
+            }
+            Action::Accept | Action::TrajAccept => self.verdict(Some(Verdict::Accepted), vec![], fx),
+            Action::Flag | Action::TrajFlag => self.verdict(Some(Verdict::Flagged), vec![], fx),
+            Action::Reject | Action::TrajReject => {
+                if self.reviewable() {
+                    self.overlay = Some(Overlay::Reason { selected: 0, note: None });
+                }
+            }
+            Action::Skip | Action::TrajSkip => self.advance(fx),
+            Action::CallOfPart => {
+                let steps: &[&str] = match self.lineage_part {
+                    0 => &["scenario_expand", "scenario_extract"],
+                    1 => &["atomic_task"],
+                    2 => &["compose_sequential", "compose_parallel_sequential"],
+                    3 => &["composition_filter"],
+                    4 => &["function_generate"],
+                    _ => &["assistant_agent"],
+                };
+                let found =
+                    self.detail.as_ref().and_then(|d| d.calls.iter().position(|c| steps.contains(&c.step.as_str())));
+                match found {
+                    Some(index) => self.overlay = Some(Overlay::Call { index, scroll: 0 }),
+                    None => self.toast(self.no_call_reason(steps[0])),
+                }
+            }
+            Action::NextTurn | Action::PrevTurn => {
+                let n = self.detail.as_ref().and_then(|d| d.sample.trajectory.as_ref()).map_or(0, |t| t.messages.len());
+                if n > 0 {
+                    self.turn =
+                        if a == Action::NextTurn { (self.turn + 1).min(n - 1) } else { self.turn.saturating_sub(1) };
+                    self.traj_scroll = u16::MAX; // the view scrolls the turn into sight
+                }
+            }
+            Action::CallOfTurn => {
+                let found = self.detail.as_ref().and_then(|d| d.turn_calls.get(self.turn).copied().flatten());
+                match found {
+                    Some(index) => self.overlay = Some(Overlay::Call { index, scroll: 0 }),
+                    None => self.toast(self.no_call_reason("this turn")),
+                }
+            }
+            Action::ScrollDown => self.traj_scroll = self.traj_scroll_now().saturating_add(1),
+            Action::ScrollUp => self.traj_scroll = self.traj_scroll_now().saturating_sub(1),
+        }
+    }
+
+    fn traj_scroll_now(&self) -> u16 {
+        if self.traj_scroll == u16::MAX { self.areas.get().traj_scroll } else { self.traj_scroll }
+    }
+
+    fn no_call_reason(&self, what: &str) -> String {
+        match &self.detail {
+            Some(d) if matches!(d.sample.origin, crate::model::Origin::Imported { .. }) => {
+                "this sample was imported: no LLM call of this workspace made it".into()
+            }
+            Some(_) => format!("no LLM call recorded for {what} of this sample"),
+            None => "no sample loaded".into(),
+        }
+    }
+
+    pub fn set_theme_by_name(&mut self, name: &str) {
+        match self.themes.iter().find(|t| t.name == name) {
+            Some(t) => {
+                self.theme = t.clone();
+                self.toast(format!("theme: {name}"));
+            }
+            None => self.toast(format!("no theme named {name}")),
+        }
+    }
+
+    fn reviewable(&mut self) -> bool {
+        match self.selected() {
+            None => {
+                self.toast("no sample selected");
+                false
+            }
+            Some(r) if r.summary.stage != "complete" => {
+                let msg = format!("{} is {}: only complete samples are reviewed", r.id, r.summary.stage);
+                self.toast(msg);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    fn verdict(&mut self, v: Option<Verdict>, reasons: Vec<RejectReason>, fx: &mut Vec<Effect>) {
+        self.verdict_with_note(v, reasons, String::new(), fx);
+    }
+
+    fn verdict_with_note(
+        &mut self,
+        v: Option<Verdict>,
+        reasons: Vec<RejectReason>,
+        note: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        if !self.reviewable() {
+            return;
+        }
+        let Some(row) = self.selected() else { return };
+        let id = row.id.clone();
+        let review = v.map(|verdict| Review { verdict, reasons, note, at: crate::store::now_ms() });
+        // The row shows the verdict at once; the store's answer (Msg::Row) confirms it.
+        if let Some(i) = self.by_id.get(&id).copied() {
+            self.rows[i].verdict = review.as_ref().map(|r| r.verdict.as_str().to_string());
+        }
+        fx.push(Effect::SetReview { id, review });
+        self.advance(fx);
+    }
+
+    /// The next sample: in the review queue the next one still awaiting a verdict.
+    fn advance(&mut self, fx: &mut Vec<Effect>) {
+        if self.visible.is_empty() {
+            return;
+        }
+        if self.queue {
+            let n = self.visible.len();
+            let pending = |app: &App, pos: usize| {
+                let r = &app.rows[app.visible[pos]];
+                r.verdict.is_none() && r.summary.stage == "complete"
+            };
+            let next = (1..=n).map(|d| (self.cursor + d) % n).find(|p| pending(self, *p));
+            match next {
+                Some(p) if p != self.cursor || pending(self, p) => self.set_cursor(p, fx),
+                _ => {
+                    self.queue = false;
+                    self.toast("review queue done: every complete sample has a verdict");
+                }
+            }
+        } else if self.cursor + 1 < self.visible.len() {
+            self.set_cursor(self.cursor + 1, fx);
+        } else {
+            self.toast("that was the last sample of the list");
+        }
+    }
+
+    fn start_queue(&mut self, fx: &mut Vec<Effect>) {
+        self.filters = [0; 6];
+        self.filters[0] = 1; // complete
+        self.filters[4] = 1; // pending
+        self.search = None;
+        self.sort = SortKey::Order;
+        self.sort_reverse = false;
+        self.refilter(fx);
+        if self.visible.is_empty() {
+            self.filters = [0; 6];
+            self.refilter(fx);
+            self.toast("the review queue is empty: every complete sample has a verdict");
+            return;
+        }
+        self.queue = true;
+        self.view = View::Trajectory;
+        self.set_cursor(0, fx);
+    }
+
+    fn move_or_scroll(&mut self, d: i64, fx: &mut Vec<Effect>) {
+        if self.focus == Focus::Lineage && self.view == View::Samples {
+            self.lineage_part = (self.lineage_part as i64 + d).clamp(0, 5) as usize;
+            self.lineage_scroll = 0;
+        } else {
+            let c = (self.cursor as i64 + d).clamp(0, self.visible.len().saturating_sub(1) as i64) as usize;
+            self.set_cursor(c, fx);
+        }
+    }
+
+    fn page(&mut self, d: i64, fx: &mut Vec<Effect>) {
+        if self.focus == Focus::Lineage && self.view == View::Samples {
+            self.lineage_scroll =
+                if d > 0 { self.lineage_scroll.saturating_add(10) } else { self.lineage_scroll.saturating_sub(10) };
+        } else {
+            let h = self.areas.get().list.height.saturating_sub(3).max(1) as i64;
+            self.move_or_scroll(d * h, fx);
+        }
+    }
+
+    pub fn set_cursor(&mut self, c: usize, fx: &mut Vec<Effect>) {
+        let before = self.selected().map(|r| r.id.clone());
+        self.cursor = c.min(self.visible.len().saturating_sub(1));
+        let after = self.selected().map(|r| r.id.clone());
+        if (after != before || self.detail.as_ref().map(|d| &d.id) != after.as_ref())
+            && let Some(id) = after
+        {
+            fx.push(Effect::LoadSample(id));
+        }
+    }
+
+    fn row_passes(&self, r: &ListRow) -> bool {
+        let f = &self.filters;
+        let s = &r.summary;
+        let status_ok = match f[0] {
+            1 => s.stage == "complete",
+            2 => s.stage == "failed",
+            3 => s.stage != "complete" && s.stage != "failed",
+            _ => true,
+        };
+        let strategy_ok = match f[1] {
+            1 => s.strategy.as_deref() == Some("sequential"),
+            2 => s.strategy.as_deref() == Some("parallel_then_sequential"),
+            _ => true,
+        };
+        let stage_ok = f[2] == 0 || {
+            let want = STAGES[f[2] - 1];
+            let reached = if s.stage == "complete" { "trajectory" } else { s.stage.as_str() };
+            reached == want || s.failure_reason.as_deref().is_some_and(|x| x.split(':').next() == Some(want))
+        };
+        let lint_ok = match f[3] {
+            0 => true,
+            1 => s.lint_errors == 0 && s.lint_warnings == 0 && s.stage == "complete",
+            2 => s.lint_errors > 0,
+            3 => s.lint_warnings > 0,
+            n => {
+                let choices = filter_choices(3);
+                s.lint_codes.iter().any(|c| c.id() == choices[n])
+            }
+        };
+        let verdict_ok = match f[4] {
+            1 => r.verdict.is_none(),
+            2 => r.verdict.as_deref() == Some("accepted"),
+            3 => r.verdict.as_deref() == Some("rejected"),
+            4 => r.verdict.as_deref() == Some("flagged"),
+            _ => true,
+        };
+        let stale_ok = match f[5] {
+            1 => !s.stale.is_empty(),
+            2 => s.stale.is_empty(),
+            _ => true,
+        };
+        let search_ok = self.search.as_ref().is_none_or(|(_, ids)| ids.contains(&r.rowid));
+        status_ok && strategy_ok && stage_ok && lint_ok && verdict_ok && stale_ok && search_ok
+    }
+
+    /// Applies the filters, the search and the sort; the cursor stays on its sample when
+    /// that sample is still listed.
+    pub fn refilter(&mut self, fx: &mut Vec<Effect>) {
+        let keep = self.selected().map(|r| r.id.clone());
+        let mut visible: Vec<usize> = (0..self.rows.len()).filter(|i| self.row_passes(&self.rows[*i])).collect();
+        let rows = &self.rows;
+        let verdict_rank = |r: &ListRow| match r.verdict.as_deref() {
+            None => 0,
+            Some("flagged") => 1,
+            Some("rejected") => 2,
+            _ => 3,
+        };
+        match self.sort {
+            SortKey::Order => {}
+            SortKey::Turns => visible.sort_by_key(|i| std::cmp::Reverse(rows[*i].summary.turns)),
+            SortKey::Calls => visible.sort_by_key(|i| std::cmp::Reverse(rows[*i].summary.calls)),
+            SortKey::Lint => visible.sort_by_key(|i| {
+                let s = &rows[*i].summary;
+                std::cmp::Reverse((s.lint_errors, s.lint_warnings))
+            }),
+            SortKey::Verdict => visible.sort_by_key(|i| verdict_rank(&rows[*i])),
+        }
+        if self.sort_reverse {
+            visible.reverse();
+        }
+        self.visible = visible;
+        let pos = keep.as_ref().and_then(|id| self.visible.iter().position(|i| &self.rows[*i].id == id));
+        self.cursor = pos.unwrap_or(0).min(self.visible.len().saturating_sub(1));
+        match self.selected().map(|r| r.id.clone()) {
+            Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => fx.push(Effect::LoadSample(id)),
+            Some(_) => {}
+            None => self.detail = None,
+        }
+    }
+
+    /// The filters in words, for the list's title ("" when there are none).
+    pub fn filter_text(&self) -> String {
+        let mut parts = Vec::new();
+        for (f, &v) in self.filters.iter().enumerate() {
+            if v != 0 {
+                parts.push(format!("{}={}", FILTER_NAMES[f], filter_choices(f)[v]));
+            }
+        }
+        if let Some((q, ids)) = &self.search {
+            parts.push(format!("/{q} ({})", ids.len()));
+        }
+        parts.join(" ")
+    }
+
+    fn overlay_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let Some(mut ov) = self.overlay.take() else { return };
+        let keep = match &mut ov {
+            Overlay::Help { scroll } => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => false,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    *scroll = scroll.saturating_add(1);
+                    true
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    *scroll = scroll.saturating_sub(1);
+                    true
+                }
+                KeyCode::PageDown => {
+                    *scroll = scroll.saturating_add(10);
+                    true
+                }
+                KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(10);
+                    true
+                }
+                _ => true,
+            },
+            Overlay::ConfirmQuit => {
+                if matches!(k.code, KeyCode::Char('y') | KeyCode::Enter) {
+                    self.quit = true;
+                    fx.push(Effect::Quit);
+                }
+                false
+            }
+            Overlay::Palette { input, selected } => match k.code {
+                KeyCode::Esc => false,
+                KeyCode::Down => {
+                    *selected += 1;
+                    true
+                }
+                KeyCode::Up => {
+                    *selected = selected.saturating_sub(1);
+                    true
+                }
+                KeyCode::Enter => {
+                    let query = input.lines().join(" ");
+                    let items = palette_items(self, &query);
+                    if let Some(item) = items.get((*selected).min(items.len().saturating_sub(1))) {
+                        let item = item.clone();
+                        self.overlay = None;
+                        match item.target {
+                            PaletteTarget::Action(a) => self.dispatch(a, fx),
+                            PaletteTarget::Theme(name) => self.set_theme_by_name(&name),
+                        }
+                        return;
+                    }
+                    false
+                }
+                _ => {
+                    input.input(k);
+                    *selected = 0;
+                    true
+                }
+            },
+            Overlay::Search { input } => match k.code {
+                KeyCode::Esc => {
+                    self.search = None;
+                    self.search_note.clear();
+                    self.refilter(fx);
+                    false
+                }
+                KeyCode::Enter => false,
+                _ => {
+                    if input.input(k) {
+                        let q = input.lines().join(" ");
+                        if q.trim().is_empty() {
+                            self.search = None;
+                            self.refilter(fx);
+                        } else {
+                            fx.push(Effect::Search(q));
+                        }
+                    }
+                    true
+                }
+            },
+            Overlay::Filters { row } => match k.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('F') | KeyCode::Char('q') => false,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    *row = (*row + 1).min(5);
+                    true
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    *row = row.saturating_sub(1);
+                    true
+                }
+                KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => {
+                    let n = filter_choices(*row).len();
+                    self.filters[*row] = (self.filters[*row] + 1) % n;
+                    self.refilter(fx);
+                    true
+                }
+                KeyCode::Left | KeyCode::Char('h') => {
+                    let n = filter_choices(*row).len();
+                    self.filters[*row] = (self.filters[*row] + n - 1) % n;
+                    self.refilter(fx);
+                    true
+                }
+                KeyCode::Char('0') => {
+                    self.filters = [0; 6];
+                    self.refilter(fx);
+                    true
+                }
+                _ => true,
+            },
+            Overlay::Reason { selected, note } => {
+                if let Some(text) = note {
+                    match k.code {
+                        KeyCode::Esc => {
+                            *note = None;
+                            true
+                        }
+                        KeyCode::Enter => {
+                            let body = text.lines().join(" ").trim().to_string();
+                            if body.is_empty() {
+                                self.toast("\"other\" needs a note saying why");
+                                true
+                            } else {
+                                self.overlay = None;
+                                self.verdict_with_note(Some(Verdict::Rejected), vec![RejectReason::Other], body, fx);
+                                return;
+                            }
+                        }
+                        _ => {
+                            text.input(k);
+                            true
+                        }
+                    }
+                } else {
+                    let pick = match k.code {
+                        KeyCode::Char(c @ '1'..='7') => Some(c as usize - '1' as usize),
+                        KeyCode::Enter => Some(*selected),
+                        _ => None,
+                    };
+                    match (k.code, pick) {
+                        (_, Some(i)) if REASONS[i].0 == RejectReason::Other => {
+                            *selected = i;
+                            *note = Some(line_input(""));
+                            true
+                        }
+                        (_, Some(i)) => {
+                            self.overlay = None;
+                            self.verdict(Some(Verdict::Rejected), vec![REASONS[i].0], fx);
+                            return;
+                        }
+                        (KeyCode::Esc, _) => false,
+                        (KeyCode::Down | KeyCode::Char('j'), _) => {
+                            *selected = (*selected + 1).min(REASONS.len() - 1);
+                            true
+                        }
+                        (KeyCode::Up | KeyCode::Char('k'), _) => {
+                            *selected = selected.saturating_sub(1);
+                            true
+                        }
+                        _ => true,
+                    }
+                }
+            }
+            Overlay::Call { scroll, .. } => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('l') => false,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    *scroll = scroll.saturating_add(1);
+                    true
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    *scroll = scroll.saturating_sub(1);
+                    true
+                }
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    *scroll = scroll.saturating_add(15);
+                    true
+                }
+                KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(15);
+                    true
+                }
+                _ => true,
+            },
+        };
+        if keep && self.overlay.is_none() {
+            self.overlay = Some(ov);
+        }
+    }
+
+    fn mouse(&mut self, m: MouseEvent, fx: &mut Vec<Effect>) {
+        if self.overlay.is_some() {
+            if let (
+                MouseEventKind::ScrollDown | MouseEventKind::ScrollUp,
+                Some(Overlay::Help { scroll } | Overlay::Call { scroll, .. }),
+            ) = (m.kind, self.overlay.as_mut())
+            {
+                *scroll = if m.kind == MouseEventKind::ScrollDown {
+                    scroll.saturating_add(3)
+                } else {
+                    scroll.saturating_sub(3)
+                };
+            }
+            return;
+        }
+        let a = self.areas.get();
+        let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                for (i, r) in a.tabs.iter().enumerate() {
+                    if inside(*r) {
+                        self.view = [View::Pipeline, View::Samples, View::Trajectory][i];
+                        return;
+                    }
+                }
+                if self.view == View::Samples && inside(a.list) {
+                    self.focus = Focus::List;
+                    // The list has a border and a header line.
+                    if m.row >= a.list.y + 2 {
+                        let row = a.list_offset + (m.row - a.list.y - 2) as usize;
+                        if row < self.visible.len() {
+                            self.set_cursor(row, fx);
+                        }
+                    }
+                } else if self.view == View::Samples && inside(a.lineage) {
+                    self.focus = Focus::Lineage;
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let d: i64 = if m.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
+                if self.view == View::Trajectory {
+                    self.traj_scroll = (self.traj_scroll_now() as i64 + d).clamp(0, u16::MAX as i64 - 1) as u16;
+                } else if self.view == View::Samples && inside(a.lineage) {
+                    self.lineage_scroll = (self.lineage_scroll as i64 + d).clamp(0, u16::MAX as i64) as u16;
+                } else if self.view == View::Samples {
+                    let c = (self.cursor as i64 + d).clamp(0, self.visible.len().saturating_sub(1) as i64) as usize;
+                    self.set_cursor(c, fx);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+pub fn line_input(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum PaletteTarget {
+    Action(Action),
+    Theme(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct PaletteItem {
+    pub name: String,
+    pub describe: String,
+    pub key: String,
+    pub target: PaletteTarget,
+}
+
+/// Fuzzy score: every query character in order in the text; fewer gaps score higher.
+pub fn fuzzy(query: &str, text: &str) -> Option<i64> {
+    let text: Vec<char> = text.to_lowercase().chars().collect();
+    let mut score = 0i64;
+    let mut pos = 0usize;
+    let mut last: Option<usize> = None;
+    for q in query.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
+        let found = text[pos..].iter().position(|c| *c == q)? + pos;
+        score += match last {
+            Some(l) if found == l + 1 => 3,
+            _ => 1,
+        };
+        if found == 0 || text[found - 1] == ' ' {
+            score += 2;
+        }
+        last = Some(found);
+        pos = found + 1;
+    }
+    Some(score * 100 - text.len() as i64)
+}
+
+/// The palette's entries matching `query`, best first: every action, then every theme.
+pub fn palette_items(app: &App, query: &str) -> Vec<PaletteItem> {
+    let mut items: Vec<PaletteItem> = Action::ALL
+        .iter()
+        .map(|a| PaletteItem {
+            name: a.id().replace('_', " "),
+            describe: a.describe().to_string(),
+            key: app.keymap.labels(*a),
+            target: PaletteTarget::Action(*a),
+        })
+        .collect();
+    for t in &app.themes {
+        items.push(PaletteItem {
+            name: format!("theme {}", t.name),
+            describe: format!("switch to the {} theme", t.name),
+            key: String::new(),
+            target: PaletteTarget::Theme(t.name.clone()),
+        });
+    }
+    if query.trim().is_empty() {
+        return items;
+    }
+    let mut scored: Vec<(i64, PaletteItem)> = items
+        .into_iter()
+        .filter_map(|i| {
+            let name = fuzzy(query, &i.name).map(|s| s + 1000);
+            let desc = fuzzy(query, &i.describe);
+            name.or(desc).map(|s| (s, i))
+        })
+        .collect();
+    scored.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
+    scored.into_iter().map(|(_, i)| i).collect()
+}

@@ -1,0 +1,303 @@
+//! The curation TUI. `app` is the model (update -> effects), `view` draws it, `worker` runs
+//! the store effects on its own thread, and this file is the event loop: input, pipeline
+//! events, store answers and ticks in; frames out, at most one per frame time.
+
+pub mod app;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+pub mod worker;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+
+use crate::config::Config;
+use crate::launch::RunArgs;
+use crate::pipeline::Control;
+use crate::store::Store;
+use app::{App, Effect, Init, Msg};
+use keymap::{Action, Keymap};
+use theme::Theme;
+
+pub struct Options {
+    pub workspace: PathBuf,
+    pub theme: Option<String>,
+    pub run: RunArgs,
+    /// Start the run at once (`button run` without --headless).
+    pub start_run: bool,
+    /// Open on the review queue (`button review FILE`).
+    pub review_queue: bool,
+    pub notice: Option<String>,
+}
+
+/// The app's starting state from the workspace's settings: keys, themes, target.
+pub fn init(ws: &Path, cfg: &Config, theme: Option<&str>, args: &RunArgs) -> Result<Init> {
+    let overrides = cfg.keys.iter().map(|(k, v)| (k.clone(), v.to_vec())).collect();
+    let keymap = Keymap::with_overrides(&overrides).map_err(|e| anyhow::anyhow!("button.toml: {e}"))?;
+    let name = theme.map(str::to_string).or(cfg.tui.theme.clone()).unwrap_or_else(|| "dark".into());
+    let mut themes = Vec::new();
+    for n in Theme::names(ws) {
+        themes.push(Theme::load(ws, &n).map_err(anyhow::Error::msg)?);
+    }
+    let theme = Theme::load(ws, &name).map_err(anyhow::Error::msg)?;
+    let (run, endpoints) = crate::launch::settings(ws, cfg, args);
+    Ok(Init {
+        workspace_label: ws.display().to_string(),
+        keymap,
+        theme,
+        themes,
+        simulated: endpoints.is_empty(),
+        target: run.samples,
+        concurrency: Some(args.concurrency.unwrap_or(cfg.llm.concurrency)),
+        review_queue: false,
+        notice: None,
+    })
+}
+
+fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let mut out = std::io::stdout();
+    let _ = crossterm::execute!(out, DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = out.flush();
+}
+
+/// Puts the terminal back however the TUI ends: return, error or panic.
+struct TerminalGuard;
+
+impl TerminalGuard {
+    fn enter() -> Result<TerminalGuard> {
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            prev(info);
+        }));
+        enable_raw_mode().context("cannot switch the terminal to raw mode (is this a terminal?)")?;
+        crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+        Ok(TerminalGuard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+pub fn run(opts: Options) -> Result<()> {
+    let ws = opts.workspace.clone();
+    let cfg = Config::load(&ws)?;
+    let mut init = init(&ws, &cfg, opts.theme.as_deref(), &opts.run)?;
+    init.review_queue = opts.review_queue;
+    init.notice = opts.notice.clone();
+    let store = Store::open(&ws, true)?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let _guard = TerminalGuard::enter()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    rt.block_on(event_loop(&mut terminal, init, store, ws, cfg, opts))
+}
+
+type Shared = Arc<Mutex<Option<Control>>>;
+
+async fn event_loop(
+    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+    init: Init,
+    store: Store,
+    ws: PathBuf,
+    cfg: Config,
+    opts: Options,
+) -> Result<()> {
+    let (msg_tx, mut msg_rx) = unbounded_channel::<Msg>();
+    let (input_tx, mut input_rx) = unbounded_channel::<Msg>();
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<Effect>();
+    {
+        let tx = msg_tx.clone();
+        std::thread::Builder::new().name("store".into()).spawn(move || worker::run(store, work_rx, tx))?;
+    }
+    std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx))?;
+    let control: Shared = Arc::new(Mutex::new(None));
+    let mut running = false;
+    let ctx = EffectCtx { ws, cfg, args: opts.run.clone(), msg_tx: msg_tx.clone(), work_tx, control: control.clone() };
+
+    let (mut app, fx) = App::new(init);
+    let start = Instant::now();
+    run_effects(&ctx, fx, &mut running);
+    if opts.start_run {
+        let mut fx = Vec::new();
+        app.dispatch(Action::StartRun, &mut fx);
+        run_effects(&ctx, fx, &mut running);
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    // When the next frame is due: soon after a key, at a calmer pace for background news.
+    let mut draw_at: Option<Instant> = Some(Instant::now());
+    loop {
+        if draw_at.is_some_and(|t| Instant::now() >= t) {
+            app.clock = start.elapsed();
+            terminal.draw(|f| view::draw(f, &app))?;
+            last_draw = Instant::now();
+            draw_at = None;
+        }
+        let wait = draw_at.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+        let mut fx = Vec::new();
+        let mut input = false;
+        tokio::select! {
+            biased;
+            Some(m) = input_rx.recv() => {
+                app.clock = start.elapsed();
+                fx.extend(app.update(m));
+                // Take every key already typed before drawing.
+                while let Ok(m) = input_rx.try_recv() {
+                    fx.extend(app.update(m));
+                }
+                input = true;
+            }
+            _ = term.recv() => { app.quit = true; }
+            _ = hup.recv() => { app.quit = true; }
+            Some(m) = msg_rx.recv() => {
+                app.clock = start.elapsed();
+                if ends_run(&m) { running = false; }
+                fx.extend(app.update(m));
+                for _ in 0..20_000 {
+                    let Ok(m) = msg_rx.try_recv() else { break };
+                    if ends_run(&m) { running = false; }
+                    fx.extend(app.update(m));
+                }
+            }
+            _ = tick.tick() => { fx.extend(app.update(Msg::Tick(start.elapsed()))); }
+            _ = tokio::time::sleep(wait) => {}
+        }
+        run_effects(&ctx, fx, &mut running);
+        if app.quit {
+            break;
+        }
+        let pace = if input { Duration::from_millis(16) } else { Duration::from_millis(50) };
+        let due = last_draw + pace;
+        draw_at = Some(draw_at.map_or(due, |t| t.min(due)));
+    }
+    // Quitting cancels a run in flight; wait (briefly) for its writer to keep every call
+    // that finished.
+    let c = control.lock().expect("not poisoned").clone();
+    if let Some(c) = c {
+        c.cancel();
+        if running {
+            let _ = tokio::time::timeout(Duration::from_secs(5), wait_finished(&mut msg_rx)).await;
+        }
+    }
+    Ok(())
+}
+
+fn ends_run(m: &Msg) -> bool {
+    matches!(m, Msg::RunFinished(_) | Msg::RunNotStarted(_))
+}
+
+async fn wait_finished(rx: &mut UnboundedReceiver<Msg>) {
+    while let Some(m) = rx.recv().await {
+        if matches!(m, Msg::RunFinished(_)) {
+            return;
+        }
+    }
+}
+
+fn read_input(tx: UnboundedSender<Msg>) {
+    use crossterm::event::{Event as CEvent, read};
+    loop {
+        let m = match read() {
+            Ok(CEvent::Key(k)) => Msg::Key(k),
+            Ok(CEvent::Mouse(m)) => Msg::Mouse(m),
+            Ok(CEvent::Resize(..)) => Msg::Tick(Duration::ZERO),
+            Ok(_) => continue,
+            Err(_) => return,
+        };
+        let m = match m {
+            // A resize only needs a frame: a tick with the clock unchanged would move it
+            // back, so it is sent as a no-op key release instead.
+            Msg::Tick(_) => Msg::Key(crossterm::event::KeyEvent::new_with_kind(
+                crossterm::event::KeyCode::Null,
+                crossterm::event::KeyModifiers::NONE,
+                crossterm::event::KeyEventKind::Release,
+            )),
+            m => m,
+        };
+        if tx.send(m).is_err() {
+            return;
+        }
+    }
+}
+
+struct EffectCtx {
+    ws: PathBuf,
+    cfg: Config,
+    args: RunArgs,
+    msg_tx: UnboundedSender<Msg>,
+    work_tx: std::sync::mpsc::Sender<Effect>,
+    control: Shared,
+}
+
+fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) {
+    for e in fx {
+        let control = ctx.control.lock().expect("not poisoned").clone();
+        match e {
+            Effect::StartRun { target, concurrency } => {
+                if *running {
+                    continue;
+                }
+                *running = true;
+                let mut args = ctx.args.clone();
+                args.samples = Some(target);
+                args.concurrency = concurrency;
+                tokio::spawn(start_run(ctx.ws.clone(), ctx.cfg.clone(), args, ctx.msg_tx.clone(), ctx.control.clone()));
+            }
+            Effect::Pause => control.iter().for_each(Control::pause),
+            Effect::Resume => control.iter().for_each(Control::resume),
+            Effect::CancelRun => control.iter().for_each(Control::cancel),
+            Effect::SetConcurrency(n) => control.iter().for_each(|c| c.set_concurrency(n)),
+            Effect::Quit => {}
+            store_effect => {
+                let _ = ctx.work_tx.send(store_effect);
+            }
+        }
+    }
+}
+
+async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, tx: UnboundedSender<Msg>, control: Shared) {
+    let prepared = match crate::launch::prepare(&ws, &cfg, &args, true).await {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx.send(Msg::RunNotStarted(crate::text::sanitize(&format!("{e:#}")).into_owned()));
+            return;
+        }
+    };
+    let simulated = prepared.backend.is_simulated();
+    let concurrency = prepared.backend.concurrency();
+    let target = prepared.run.samples;
+    let mut p = match crate::pipeline::start(&ws, prepared.backend, prepared.prompts, prepared.run, prepared.sources) {
+        Ok(p) => p,
+        Err(e) => {
+            let _ = tx.send(Msg::RunNotStarted(e));
+            return;
+        }
+    };
+    *control.lock().expect("not poisoned") = Some(p.control.clone());
+    let _ = tx.send(Msg::RunStarted { target, already_done: p.already_done, concurrency, simulated });
+    while let Some(e) = p.events.recv().await {
+        if tx.send(Msg::Pipeline(e)).is_err() {
+            break;
+        }
+    }
+    let result = p.wait().await;
+    *control.lock().expect("not poisoned") = None;
+    let _ = tx.send(Msg::RunFinished(result));
+}

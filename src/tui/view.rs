@@ -1,0 +1,1161 @@
+//! Pure views: the app's state in, a frame out. Every string that came from a model or a
+//! file goes through `text::display_lines` / `sanitize` first.
+
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
+use unicode_width::UnicodeWidthStr;
+
+use super::app::{App, Detail, FILTER_NAMES, Focus, Overlay, REASONS, RunStatus, View, filter_choices, palette_items};
+use super::keymap::{Action, Context};
+use crate::lint::Severity;
+use crate::model::{Message, Origin};
+use crate::pipeline::STAGES;
+use crate::text::{display_lines, sanitize};
+
+pub const MIN_W: u16 = 80;
+pub const MIN_H: u16 = 24;
+
+/// Wraps display lines to `width` columns, breaking at spaces where it can.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(8);
+    let mut out = Vec::new();
+    for line in display_lines(text) {
+        if line.width() <= width {
+            out.push(line);
+            continue;
+        }
+        let mut cur = String::new();
+        for word in line.split(' ') {
+            let w = word.width();
+            if !cur.is_empty() && cur.width() + 1 + w > width {
+                out.push(std::mem::take(&mut cur));
+            }
+            if w > width {
+                for ch in word.chars() {
+                    if cur.width() + 1 > width {
+                        out.push(std::mem::take(&mut cur));
+                    }
+                    cur.push(ch);
+                }
+                continue;
+            }
+            if !cur.is_empty() {
+                cur.push(' ');
+            }
+            cur.push_str(word);
+        }
+        out.push(cur);
+    }
+    out
+}
+
+fn truncate(s: &str, width: usize) -> String {
+    if s.width() <= width {
+        return s.to_string();
+    }
+    let mut out = String::new();
+    for ch in s.chars() {
+        if out.width() + 2 > width {
+            break;
+        }
+        out.push(ch);
+    }
+    out.push('…');
+    out
+}
+
+fn block<'a>(app: &App, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
+    let t = &app.theme;
+    Block::default()
+        .borders(Borders::ALL)
+        .border_type(if focused { BorderType::Thick } else { BorderType::Rounded })
+        .border_style(Style::default().fg(if focused { t.border_focus } else { t.border }))
+        .title(title)
+        .title_style(Style::default().fg(if focused { t.border_focus } else { t.fg }).add_modifier(Modifier::BOLD))
+}
+
+pub fn draw(f: &mut Frame, app: &App) {
+    let area = f.area();
+    let t = &app.theme;
+    f.render_widget(Block::default().style(Style::default().bg(t.bg).fg(t.fg)), area);
+    if area.width < MIN_W || area.height < MIN_H {
+        let msg = vec![
+            Line::from(format!("button needs a terminal of at least {MIN_W}x{MIN_H};")),
+            Line::from(format!("this one is {}x{}.", area.width, area.height)),
+            Line::from("Make it larger, or press q to quit."),
+        ];
+        let y = area.height.saturating_sub(3) / 2;
+        f.render_widget(
+            Paragraph::new(msg).alignment(Alignment::Center),
+            Rect::new(area.x, area.y + y, area.width, 3.min(area.height)),
+        );
+        return;
+    }
+    let [top, main, status, hints] =
+        Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1), Constraint::Length(1)])
+            .areas(area);
+    draw_top(f, app, top);
+    match app.view {
+        View::Pipeline => draw_pipeline(f, app, main),
+        View::Samples => draw_samples(f, app, main),
+        View::Trajectory => draw_trajectory(f, app, main),
+    }
+    draw_status(f, app, status);
+    draw_hints(f, app, hints);
+    if let Some(ov) = &app.overlay {
+        draw_overlay(f, app, ov, main);
+    }
+}
+
+fn draw_top(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let mut spans = vec![Span::styled(" button ", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))];
+    let mut areas = app.areas.get();
+    let mut x = area.x + 8;
+    for (i, (view, name)) in
+        [(View::Pipeline, "1 Pipeline"), (View::Samples, "2 Samples"), (View::Trajectory, "3 Trajectory")]
+            .iter()
+            .enumerate()
+    {
+        let label = format!(" {name} ");
+        let w = label.width() as u16;
+        areas.tabs[i] = Rect::new(x, area.y, w, 1);
+        x += w + 1;
+        let style = if app.view == *view {
+            Style::default().fg(t.bg).bg(t.accent).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default().fg(t.dim)
+        };
+        spans.push(Span::styled(label, style));
+        spans.push(Span::raw(" "));
+    }
+    app.areas.set(areas);
+    let mut right = Vec::new();
+    if app.simulated {
+        right.push(Span::styled(
+            " SIMULATED ",
+            Style::default().fg(t.badge_fg).bg(t.badge_bg).add_modifier(Modifier::BOLD),
+        ));
+        right.push(Span::raw(" "));
+    }
+    let run = match app.run.status {
+        RunStatus::Idle => String::new(),
+        s => format!("run {} ", s.word()),
+    };
+    right.push(Span::styled(run, Style::default().fg(t.dim)));
+    right.push(Span::styled(truncate(&sanitize(&app.workspace_label), 24), Style::default().fg(t.dim)));
+    right.push(Span::raw(" "));
+    let rw: usize = right.iter().map(|s| s.content.width()).sum();
+    let lw: usize = spans.iter().map(|s| s.content.width()).sum();
+    let pad = (area.width as usize).saturating_sub(lw + rw);
+    spans.push(Span::raw(" ".repeat(pad)));
+    spans.extend(right);
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_status(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let (total, reviewed, acc, rej, flag) = app.review_progress();
+    let rate = if acc + rej > 0 { format!("{:.0}%", 100.0 * acc as f64 / (acc + rej) as f64) } else { "-".into() };
+    let mut spans = Vec::new();
+    if app.queue {
+        spans.push(Span::styled(" REVIEW QUEUE ", Style::default().fg(t.bg).bg(t.ok).add_modifier(Modifier::BOLD)));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled(
+        format!("reviewed {reviewed}/{total} · accepted {acc} ({rate}) · rejected {rej} · flagged {flag}"),
+        Style::default().fg(t.fg),
+    ));
+    if app.unindexed > 0 {
+        spans.push(Span::styled(format!(" · indexing {} for search", app.unindexed), Style::default().fg(t.dim)));
+    }
+    if let Some((msg, _)) = &app.toast {
+        spans.push(Span::raw("  "));
+        spans.push(Span::styled(format!(" {} ", sanitize(msg)), Style::default().fg(t.bg).bg(t.accent)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The hint bar: the main keys of what has focus, read from the keymap.
+fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let actions: &[Action] = match app.context() {
+        Context::Pipeline => &[
+            Action::StartRun,
+            Action::PauseResume,
+            Action::CancelRun,
+            Action::ConcurrencyUp,
+            Action::ConcurrencyDown,
+            Action::TargetUp,
+            Action::TargetDown,
+            Action::ViewSamples,
+        ],
+        Context::Samples => &[
+            Action::Accept,
+            Action::Reject,
+            Action::Skip,
+            Action::Flag,
+            Action::Undo,
+            Action::Search,
+            Action::Filters,
+            Action::Open,
+            Action::ReviewQueue,
+        ],
+        _ => &[
+            Action::NextTurn,
+            Action::PrevTurn,
+            Action::CallOfTurn,
+            Action::TrajAccept,
+            Action::TrajReject,
+            Action::TrajSkip,
+            Action::TrajFlag,
+            Action::Undo,
+        ],
+    };
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    let room = area.width as usize;
+    for a in [Action::Help, Action::Palette, Action::Quit].iter().chain(actions.iter()) {
+        let word = a.id().trim_start_matches("traj_").replace('_', " ");
+        let word = match *a {
+            Action::PauseResume => "pause".to_string(),
+            Action::ConcurrencyUp => "conc+".to_string(),
+            Action::ConcurrencyDown => "conc-".to_string(),
+            Action::TargetUp => "target+".to_string(),
+            Action::TargetDown => "target-".to_string(),
+            Action::ViewSamples => "samples".to_string(),
+            Action::CallOfTurn => "llm call".to_string(),
+            Action::ReviewQueue => "queue".to_string(),
+            Action::StartRun => "start".to_string(),
+            Action::CancelRun => "cancel".to_string(),
+            _ => word,
+        };
+        let key = app.keymap.label(*a);
+        let rest = format!(" {word}  ");
+        used += key.width() + rest.width();
+        if used > room {
+            break;
+        }
+        spans.push(Span::styled(key, Style::default().fg(t.accent).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(rest, Style::default().fg(t.dim)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn fmt_secs(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 { format!("{}h{:02}m", s / 3600, (s / 60) % 60) } else { format!("{}m{:02}s", s / 60, s % 60) }
+}
+
+fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let r = &app.run;
+    let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    let [run_a, stages_a, tput_a] =
+        Layout::vertical([Constraint::Length(5), Constraint::Length(9), Constraint::Fill(1)]).areas(left);
+
+    let ended = r.complete + r.failed;
+    let elapsed = match (r.started_at, r.ended_at) {
+        (Some(s), Some(e)) => e.saturating_sub(s),
+        (Some(s), None) => app.clock.saturating_sub(s),
+        _ => Default::default(),
+    };
+    let status_style = match r.status {
+        RunStatus::Running => Style::default().fg(t.ok),
+        RunStatus::Paused | RunStatus::Cancelling | RunStatus::Starting => Style::default().fg(t.warn),
+        RunStatus::Failed => Style::default().fg(t.error),
+        _ => Style::default().fg(t.fg),
+    };
+    let conc = match r.concurrency {
+        Some(c) => c.to_string(),
+        None => "unlimited".into(),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(r.status.word(), status_style.add_modifier(Modifier::BOLD)),
+            Span::raw(format!(
+                " · done {}/{} · {} {} · {}",
+                r.already_done as u64 + ended,
+                r.target,
+                if run_a.width < 60 { "conc" } else { "concurrency" },
+                conc,
+                fmt_secs(elapsed)
+            )),
+        ]),
+        Line::from(Span::styled(
+            format!(
+                "{} complete, {} failed · {} calls ({} reused) · {} tokens",
+                r.complete, r.failed, r.calls_done, r.calls_reused, r.tokens
+            ),
+            Style::default().fg(t.fg),
+        )),
+        Line::from(Span::styled(
+            if r.message.is_empty() && r.status == RunStatus::Idle {
+                format!("press {} to start a run of {} samples", app.keymap.label(Action::StartRun), r.target)
+            } else {
+                sanitize(&r.message).into_owned()
+            },
+            Style::default().fg(t.dim),
+        )),
+    ];
+    f.render_widget(Paragraph::new(lines).block(block(app, " Run ", false)), run_a);
+
+    let counts = r.stage_counts();
+    let narrow = stages_a.width < 60;
+    let header = Row::new(if narrow {
+        ["stage", "wait", "now", "done", "fail", "filt"]
+    } else {
+        ["stage", "waiting", "in flight", "done", "failed", "filtered"]
+    })
+    .style(Style::default().fg(t.dim).add_modifier(Modifier::BOLD));
+    let rows = STAGES.iter().enumerate().map(|(i, s)| {
+        let c = counts[i];
+        Row::new(vec![
+            Cell::from(s.replace('_', " ")),
+            Cell::from(c[0].to_string()),
+            Cell::from(c[1].to_string()).style(if c[1] > 0 { Style::default().fg(t.accent) } else { Style::default() }),
+            Cell::from(c[2].to_string()).style(Style::default().fg(t.ok)),
+            Cell::from(c[3].to_string()).style(if c[3] > 0 { Style::default().fg(t.error) } else { Style::default() }),
+            Cell::from(c[4].to_string()).style(if c[4] > 0 { Style::default().fg(t.warn) } else { Style::default() }),
+        ])
+    });
+    let widths =
+        if narrow { [11, 5, 4, 5, 5, 5].map(Constraint::Length) } else { [12, 8, 10, 6, 7, 8].map(Constraint::Length) };
+    let title = if narrow { " Stages (now = in flight) " } else { " Stages " };
+    f.render_widget(Table::new(rows, widths).header(header).block(block(app, title, false)), stages_a);
+
+    let last = |v: &std::collections::VecDeque<u64>| v.back().copied().unwrap_or(0);
+    let avg = |v: &std::collections::VecDeque<u64>| {
+        let n = v.len().min(10);
+        if n == 0 { 0.0 } else { v.iter().rev().take(n).sum::<u64>() as f64 / n as f64 }
+    };
+    let title = format!(
+        " Throughput: {} calls/s ({:.0} avg) · {} tokens/s ",
+        last(&r.calls_per_s),
+        avg(&r.calls_per_s),
+        last(&r.tokens_per_s)
+    );
+    let inner_w = tput_a.width.saturating_sub(2) as usize;
+    let data: Vec<u64> = r.calls_per_s.iter().rev().take(inner_w).rev().copied().collect();
+    f.render_widget(
+        Sparkline::default().block(block(app, title, false)).data(&data).style(Style::default().fg(t.accent)),
+        tput_a,
+    );
+
+    let err_h = (4 + r.errors.len() + r.failures.len()).min(12) as u16;
+    let [flight_a, err_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(err_h)]).areas(right);
+    let mut flights: Vec<_> = r.in_flight.iter().collect();
+    flights.sort_by_key(|(id, fl)| (fl.started, **id));
+    let rows = flights.iter().map(|(_, fl)| {
+        let el = app.clock.saturating_sub(fl.started);
+        let extra = if fl.attempt > 1 {
+            format!("try {}", fl.attempt)
+        } else if fl.chars > 0 {
+            format!("{} ch", fl.chars)
+        } else {
+            String::new()
+        };
+        Row::new(vec![
+            Cell::from(fl.step.id().to_string()),
+            Cell::from(sanitize(&fl.sample).into_owned()),
+            Cell::from(format!("{:.1}s", el.as_secs_f64())),
+            Cell::from(extra).style(Style::default().fg(t.warn)),
+        ])
+    });
+    let widths = [Constraint::Length(17), Constraint::Length(11), Constraint::Length(6), Constraint::Fill(1)];
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(["step", "sample", "time", ""]).style(Style::default().fg(t.dim)))
+            .block(block(app, format!(" Calls in flight: {} ", r.in_flight.len()), false)),
+        flight_a,
+    );
+    let mut lines = vec![Line::from(format!(
+        "retries {} · failed calls {} · failed samples {}",
+        r.retries, r.calls_failed, r.failed
+    ))];
+    for (k, v) in &r.errors {
+        lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
+    }
+    for (k, v) in &r.failures {
+        lines.push(Line::from(Span::styled(format!("{v:>5}  {}", sanitize(k)), Style::default().fg(t.warn))));
+    }
+    if r.errors.is_empty() && r.failures.is_empty() {
+        lines.push(Line::from(Span::styled("no errors", Style::default().fg(t.dim))));
+    }
+    f.render_widget(Paragraph::new(lines).block(block(app, " Errors by reason ", false)), err_a);
+}
+
+fn verdict_mark(app: &App, v: Option<&str>) -> Span<'static> {
+    let t = &app.theme;
+    match v {
+        Some("accepted") => Span::styled("✓", Style::default().fg(t.ok)),
+        Some("rejected") => Span::styled("✗", Style::default().fg(t.error)),
+        Some("flagged") => Span::styled("⚑", Style::default().fg(t.warn)),
+        _ => Span::styled("·", Style::default().fg(t.dim)),
+    }
+}
+
+fn draw_samples(f: &mut Frame, app: &App, area: Rect) {
+    let [list_a, lineage_a] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(area);
+    draw_list(f, app, list_a);
+    draw_lineage(f, app, lineage_a);
+}
+
+fn draw_list(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let focused = app.focus == Focus::List;
+    let sort = if app.sort == super::app::SortKey::Order && !app.sort_reverse {
+        String::new()
+    } else {
+        format!(" · by {}{}", app.sort.word(), if app.sort_reverse { " ↑" } else { "" })
+    };
+    let filt = app.filter_text();
+    let title = format!(
+        " Samples {}/{}{}{} ",
+        app.visible.len(),
+        app.rows.len(),
+        if filt.is_empty() { String::new() } else { format!(" · {}", sanitize(&filt)) },
+        sort
+    );
+    let b = block(app, truncate(&title, area.width.saturating_sub(2) as usize), focused);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    if !app.rows_loaded {
+        f.render_widget(Paragraph::new(Span::styled("loading the samples…", Style::default().fg(t.dim))), inner);
+        return;
+    }
+    if app.visible.is_empty() {
+        let msg = if app.rows.is_empty() {
+            "no samples yet: start a run in the pipeline view (1), or import a file (button review FILE)".to_string()
+        } else {
+            "no sample passes the filters: 0 clears them".to_string()
+        };
+        f.render_widget(
+            Paragraph::new(wrap(&msg, inner.width as usize).into_iter().map(Line::from).collect::<Vec<_>>())
+                .style(Style::default().fg(t.dim)),
+            inner,
+        );
+        return;
+    }
+    let h = inner.height.saturating_sub(1) as usize;
+    let narrow = inner.width < 46;
+    let mut areas = app.areas.get();
+    let mut offset = areas.list_offset.min(app.visible.len().saturating_sub(1));
+    if app.cursor < offset {
+        offset = app.cursor;
+    } else if app.cursor >= offset + h {
+        offset = app.cursor + 1 - h;
+    }
+    areas.list = area;
+    areas.list_offset = offset;
+    app.areas.set(areas);
+    let rows = app.visible[offset..(offset + h).min(app.visible.len())].iter().enumerate().map(|(i, idx)| {
+        let r = &app.rows[*idx];
+        let s = &r.summary;
+        let status = match s.stage.as_str() {
+            "complete" => Cell::from("complete").style(Style::default().fg(t.ok)),
+            "failed" => Cell::from("failed").style(Style::default().fg(t.error)),
+            other => Cell::from(other.replace('_', " ")).style(Style::default().fg(t.accent)),
+        };
+        let lint = if s.lint_errors + s.lint_warnings == 0 {
+            Cell::from(if s.stage == "complete" { "clean" } else { "" }).style(Style::default().fg(t.dim))
+        } else {
+            Cell::from(s.codes_text()).style(Style::default().fg(if s.lint_errors > 0 { t.error } else { t.warn }))
+        };
+        let strat = match s.strategy.as_deref() {
+            Some("sequential") => "seq",
+            Some("parallel_then_sequential") => "par",
+            _ => "-",
+        };
+        let mark = Line::from(vec![
+            verdict_mark(app, r.verdict.as_deref()),
+            if s.stale.is_empty() { Span::raw(" ") } else { Span::styled("~", Style::default().fg(t.warn)) },
+        ]);
+        let mut cells = vec![Cell::from(mark), Cell::from(sanitize(&r.id).into_owned()), status];
+        if !narrow {
+            cells.push(Cell::from(strat));
+        }
+        cells.extend([Cell::from(format!("{:>2}", s.turns)), Cell::from(format!("{:>2}", s.calls)), lint]);
+        let mut row = Row::new(cells);
+        if offset + i == app.cursor {
+            row = row.style(Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD));
+        }
+        row
+    });
+    let (widths, header): (Vec<Constraint>, Vec<&str>) = if narrow {
+        (
+            vec![
+                Constraint::Length(2),
+                Constraint::Length(12),
+                Constraint::Length(8),
+                Constraint::Length(2),
+                Constraint::Length(2),
+                Constraint::Fill(1),
+            ],
+            vec!["", "id", "status", "tu", "ca", "lint"],
+        )
+    } else {
+        (
+            vec![
+                Constraint::Length(2),
+                Constraint::Length(17),
+                Constraint::Length(9),
+                Constraint::Length(3),
+                Constraint::Length(2),
+                Constraint::Length(2),
+                Constraint::Fill(1),
+            ],
+            vec!["", "id", "status", "str", "tu", "ca", "lint"],
+        )
+    };
+    let header = Row::new(header).style(Style::default().fg(t.dim));
+    f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
+}
+
+const PART_TITLES: [&str; 6] = ["Scenario", "Atomic task", "Composition", "Filter", "Functions", "Trajectory"];
+
+/// The lineage as lines, and the line where each part starts.
+fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [usize; 6]) {
+    let t = &app.theme;
+    let s = &d.sample;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut starts = [0usize; 6];
+    let stale_text = crate::store::stale_parts(s.edits.iter().map(|e| e.path.as_str()));
+    let stale: Vec<&str> = stale_text.split(' ').collect();
+    let text = |lines: &mut Vec<Line<'static>>, body: &str, style: Style| {
+        for l in wrap(body, width.saturating_sub(2)) {
+            lines.push(Line::from(Span::styled(format!("  {l}"), style)));
+        }
+    };
+    let dim = Style::default().fg(t.dim);
+    let plain = Style::default().fg(t.fg);
+    for (i, title) in PART_TITLES.iter().enumerate() {
+        starts[i] = lines.len();
+        let selected = i == app.lineage_part;
+        let part = crate::store::PARTS[i];
+        let mut head = vec![Span::styled(
+            format!("{} {}", if selected { "▶" } else { " " }, title),
+            if selected && app.focus == Focus::Lineage {
+                Style::default().fg(t.bg).bg(t.accent).add_modifier(Modifier::BOLD)
+            } else {
+                Style::default().fg(t.accent).add_modifier(Modifier::BOLD)
+            },
+        )];
+        if stale.contains(&part) {
+            head.push(Span::styled(" STALE", Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
+        }
+        if s.edits.iter().any(|e| e.path.trim_start_matches('/').split('/').next() == Some(part)) {
+            head.push(Span::styled(" edited", Style::default().fg(t.warn)));
+        }
+        lines.push(Line::from(head));
+        match i {
+            0 => match (&s.scenario, &s.origin) {
+                (Some(x), _) => text(&mut lines, x, plain),
+                (None, Origin::Imported { file, line, format }) => {
+                    text(&mut lines, &format!("imported from {file}:{line} ({format} format)"), dim)
+                }
+                _ => text(&mut lines, "(not made yet)", dim),
+            },
+            1 => text(
+                &mut lines,
+                s.atomic_task.as_deref().unwrap_or("(none)"),
+                if s.atomic_task.is_some() { plain } else { dim },
+            ),
+            2 => match &s.composition {
+                Some(c) => {
+                    text(&mut lines, &format!("strategy: {}", c.strategy.as_str()), dim);
+                    text(&mut lines, &c.task, plain);
+                    for (k, st) in c.sub_tasks.iter().enumerate() {
+                        text(&mut lines, &format!("{}. {st}", k + 1), plain);
+                    }
+                }
+                None => text(&mut lines, "(none)", dim),
+            },
+            3 => match &s.filter {
+                Some(fv) => {
+                    let (w, st) = if fv.passed { ("passed", t.ok) } else { ("filtered out", t.error) };
+                    lines.push(Line::from(Span::styled(format!("  {w}"), Style::default().fg(st))));
+                    text(&mut lines, &fv.analysis, plain);
+                }
+                None => text(&mut lines, "(none)", dim),
+            },
+            4 => {
+                let groups: Vec<(String, Vec<&crate::model::FunctionDef>)> = if !s.functions.is_empty() {
+                    s.functions.iter().map(|g| (g.sub_task.clone(), g.functions.iter().collect())).collect()
+                } else if let Some(tr) = &s.trajectory {
+                    vec![(String::new(), tr.tools.iter().collect())]
+                } else {
+                    Vec::new()
+                };
+                if groups.is_empty() {
+                    text(&mut lines, "(none)", dim);
+                }
+                for (sub, fs) in groups {
+                    if !sub.is_empty() {
+                        text(&mut lines, &format!("for: {sub}"), dim);
+                    }
+                    for fd in fs {
+                        let params: Vec<String> =
+                            fd.properties().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                        text(&mut lines, &format!("{}({})", fd.name, params.join(", ")), Style::default().fg(t.tool));
+                        if !fd.description.is_empty() {
+                            text(&mut lines, &format!("  {}", fd.description), dim);
+                        }
+                    }
+                }
+            }
+            _ => match (&s.trajectory, &s.failure) {
+                (Some(tr), _) => {
+                    text(
+                        &mut lines,
+                        &format!(
+                            "{} messages, {} assistant turns, {} calls{}",
+                            tr.messages.len(),
+                            tr.assistant_turns(),
+                            tr.call_count(),
+                            if tr.has_parallel_calls() { ", parallel calls" } else { "" }
+                        ),
+                        plain,
+                    );
+                    let (errs, warns) = d.findings.iter().fold((0, 0), |(e, w), x| match x.code.severity() {
+                        Severity::Error => (e + 1, w),
+                        Severity::Warning => (e, w + 1),
+                    });
+                    text(&mut lines, &format!("lint: {errs} errors, {warns} warnings"), dim);
+                    if let Some(Message::User { content }) = tr.messages.first() {
+                        text(&mut lines, &format!("user: {content}"), Style::default().fg(t.user));
+                    }
+                    text(&mut lines, "enter opens it", dim);
+                }
+                (None, Some(fail)) => {
+                    text(
+                        &mut lines,
+                        &format!("failed at {}: {}", fail.stage, fail.reason),
+                        Style::default().fg(t.error),
+                    );
+                    text(&mut lines, &fail.detail, dim);
+                }
+                _ => text(&mut lines, "(not made yet)", dim),
+            },
+        }
+    }
+    if let Some(r) = &d.review {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "verdict: {}{}{}",
+                r.verdict.as_str(),
+                if r.reasons.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", r.reasons.iter().map(|x| format!("{x:?}")).collect::<Vec<_>>().join(", "))
+                },
+                if r.note.is_empty() { String::new() } else { format!(": {}", sanitize(&r.note)) }
+            ),
+            Style::default().fg(t.accent),
+        )));
+    }
+    (lines, starts)
+}
+
+fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let focused = app.focus == Focus::Lineage;
+    let title = match app.selected() {
+        Some(r) => format!(" Lineage of {} ", sanitize(&r.id)),
+        None => " Lineage ".into(),
+    };
+    let b = block(app, title, focused);
+    let inner = b.inner(area);
+    f.render_widget(b, area);
+    let mut areas = app.areas.get();
+    areas.lineage = area;
+    app.areas.set(areas);
+    let Some(d) = app.detail.as_ref().filter(|d| app.selected().is_some_and(|r| r.id == d.id)) else {
+        let msg = if app.selected().is_some() { "loading…" } else { "" };
+        f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.dim))), inner);
+        return;
+    };
+    let (lines, starts) = lineage_lines(app, d, inner.width as usize);
+    let scroll =
+        if focused { starts[app.lineage_part] + app.lineage_scroll as usize } else { app.lineage_scroll as usize };
+    let scroll = scroll.min(lines.len().saturating_sub(1));
+    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+}
+
+fn role_color(app: &App, m: &Message) -> ratatui::style::Color {
+    match m {
+        Message::User { .. } => app.theme.user,
+        Message::Assistant { .. } => app.theme.assistant,
+        Message::Tool { .. } => app.theme.tool,
+    }
+}
+
+fn agent_of(m: &Message) -> &'static str {
+    match m {
+        Message::User { .. } => "user_agent",
+        Message::Assistant { .. } => "assistant_agent",
+        Message::Tool { .. } => "tool_agent",
+    }
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The trajectory as lines, and the line where each message starts.
+fn trajectory_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, Vec<usize>) {
+    let t = &app.theme;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut starts = Vec::new();
+    let Some(tr) = &d.sample.trajectory else {
+        return (lines, starts);
+    };
+    let push = |lines: &mut Vec<Line<'static>>, body: &str, style: Style, indent: usize| {
+        for l in wrap(body, width.saturating_sub(indent + 1)) {
+            lines.push(Line::from(Span::styled(format!("{}{l}", " ".repeat(indent)), style)));
+        }
+    };
+    let plain = Style::default().fg(t.fg);
+    let dim = Style::default().fg(t.dim);
+    let names: Vec<&str> = tr.tools.iter().map(|f| f.name.as_str()).collect();
+    push(
+        &mut lines,
+        &format!(
+            "system: {} with {} functions: {}{}",
+            if tr.system.is_some() { "its own prompt" } else { "the BUTTON prompt" },
+            names.len(),
+            names.join(", "),
+            match tr.parallel {
+                Some(true) => " · parallel calls on",
+                Some(false) => " · parallel calls off",
+                None => "",
+            }
+        ),
+        Style::default().fg(t.system),
+        0,
+    );
+    for f in d.findings.iter().filter(|f| f.message_index.is_none()) {
+        push(&mut lines, &format!("⚠ {} {}", f.code.id(), f.message), finding_style(app, f), 1);
+    }
+    for (i, m) in tr.messages.iter().enumerate() {
+        starts.push(lines.len());
+        let current = i == app.turn;
+        let color = role_color(app, m);
+        let head = format!("{} {} {}  ", if current { "▶" } else { " " }, i + 1, m.role().to_uppercase());
+        let rule = "─".repeat(width.saturating_sub(head.width() + 1));
+        let mut style = Style::default().fg(color).add_modifier(Modifier::BOLD);
+        if current {
+            style = style.bg(t.selected_bg);
+        }
+        lines.push(Line::from(vec![Span::styled(head, style), Span::styled(rule, Style::default().fg(color))]));
+        match m {
+            Message::User { content } => push(&mut lines, content, plain, 2),
+            Message::Assistant { thought, calls, final_answer } => {
+                if !thought.is_empty() {
+                    push(&mut lines, thought, Style::default().fg(t.fg).add_modifier(Modifier::ITALIC), 2);
+                }
+                if calls.len() > 1 {
+                    lines.push(Line::from(Span::styled(
+                        format!("  ┌ {} parallel calls", calls.len()),
+                        Style::default().fg(t.tool),
+                    )));
+                }
+                for (k, c) in calls.iter().enumerate() {
+                    let bar = if calls.len() > 1 { "  │ " } else { "  " };
+                    lines.push(Line::from(Span::styled(
+                        format!("{bar}call {}: {}", k + 1, sanitize(&c.name)),
+                        Style::default().fg(t.tool).add_modifier(Modifier::BOLD),
+                    )));
+                    for l in pretty(&c.arguments).lines() {
+                        push(&mut lines, &format!("{bar}  {l}"), plain, 0);
+                    }
+                }
+                if let Some(a) = final_answer {
+                    lines.push(Line::from(Span::styled(
+                        "  final answer:",
+                        Style::default().fg(t.ok).add_modifier(Modifier::BOLD),
+                    )));
+                    push(&mut lines, a, plain, 4);
+                }
+            }
+            Message::Tool { results } => {
+                if results.len() > 1 {
+                    lines.push(Line::from(Span::styled(
+                        format!("  ┌ {} results", results.len()),
+                        Style::default().fg(t.tool),
+                    )));
+                }
+                for r in results {
+                    let bar = if results.len() > 1 { "  │ " } else { "  " };
+                    lines.push(Line::from(Span::styled(
+                        format!("{bar}{} returned", sanitize(&r.name)),
+                        Style::default().fg(t.tool).add_modifier(Modifier::BOLD),
+                    )));
+                    for l in pretty(&r.results).lines() {
+                        push(&mut lines, &format!("{bar}  {l}"), plain, 0);
+                    }
+                }
+            }
+        }
+        for f in d.findings.iter().filter(|f| f.message_index == Some(i)) {
+            push(&mut lines, &format!("⚠ {} {}", f.code.id(), f.message), finding_style(app, f), 2);
+        }
+    }
+    let _ = dim;
+    (lines, starts)
+}
+
+fn finding_style(app: &App, f: &crate::lint::Finding) -> Style {
+    match f.code.severity() {
+        Severity::Error => Style::default().fg(app.theme.error).add_modifier(Modifier::BOLD),
+        Severity::Warning => Style::default().fg(app.theme.warn),
+    }
+}
+
+fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let [main, side] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(area);
+    let title = match app.selected() {
+        Some(r) => format!(" Trajectory of {} ", sanitize(&r.id)),
+        None => " Trajectory ".into(),
+    };
+    let b = block(app, title, true);
+    let inner = b.inner(main);
+    f.render_widget(b, main);
+    let mut areas = app.areas.get();
+    areas.trajectory = main;
+    let Some(d) = app.detail.as_ref().filter(|d| app.selected().is_some_and(|r| r.id == d.id)) else {
+        app.areas.set(areas);
+        let msg = if app.selected().is_some() {
+            "loading…"
+        } else {
+            "no sample selected: choose one in the samples view (2)"
+        };
+        f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.dim))), inner);
+        draw_turn_panel(f, app, None, side);
+        return;
+    };
+    if d.sample.trajectory.is_none() {
+        app.areas.set(areas);
+        let why = match &d.sample.failure {
+            Some(fl) => format!("no trajectory: the sample failed at {} ({}): {}", fl.stage, fl.reason, fl.detail),
+            None => "no trajectory yet: the sample is still in the pipeline".into(),
+        };
+        let lines: Vec<Line> = wrap(&why, inner.width as usize).into_iter().map(Line::from).collect();
+        f.render_widget(Paragraph::new(lines).style(Style::default().fg(t.dim)), inner);
+        draw_turn_panel(f, app, Some(d), side);
+        return;
+    }
+    let (lines, starts) = trajectory_lines(app, d, inner.width as usize);
+    let max = lines.len().saturating_sub(inner.height as usize / 2);
+    let scroll = if app.traj_scroll == u16::MAX {
+        starts.get(app.turn).copied().unwrap_or(0).saturating_sub(1)
+    } else {
+        app.traj_scroll as usize
+    };
+    let scroll = scroll.min(max);
+    areas.traj_scroll = scroll as u16;
+    app.areas.set(areas);
+    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
+    draw_turn_panel(f, app, Some(d), side);
+}
+
+fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
+    let t = &app.theme;
+    let dim = Style::default().fg(t.dim);
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(d) = d {
+        if let Some(tr) = &d.sample.trajectory {
+            let n = tr.messages.len();
+            let m = &tr.messages[app.turn.min(n.saturating_sub(1))];
+            lines.push(Line::from(vec![
+                Span::styled(format!("turn {}/{} ", app.turn + 1, n), Style::default().add_modifier(Modifier::BOLD)),
+                Span::styled(m.role(), Style::default().fg(role_color(app, m)).add_modifier(Modifier::BOLD)),
+            ]));
+            match d.turn_calls.get(app.turn).copied().flatten().and_then(|i| d.calls.get(i)) {
+                Some(c) => {
+                    lines.push(Line::from(format!("by {}", c.step)));
+                    lines.push(Line::from(Span::styled(format!("call #{} · {} ms", c.id, c.latency_ms), dim)));
+                    lines.push(Line::from(Span::styled(
+                        format!("{} + {} tokens", c.prompt_tokens, c.completion_tokens),
+                        dim,
+                    )));
+                    lines.push(Line::from(Span::styled(
+                        format!("{} opens the call", app.keymap.label(Action::CallOfTurn)),
+                        Style::default().fg(t.accent),
+                    )));
+                }
+                None if matches!(d.sample.origin, Origin::Imported { .. }) => {
+                    lines.push(Line::from(Span::styled("imported: no LLM call", dim)));
+                }
+                None => lines.push(Line::from(Span::styled(format!("{}: no call recorded", agent_of(m)), dim))),
+            }
+            let here: Vec<_> = d.findings.iter().filter(|x| x.message_index == Some(app.turn)).collect();
+            if !here.is_empty() {
+                lines.push(Line::from(Span::styled(
+                    format!("{} lint findings here", here.len()),
+                    Style::default().fg(t.warn),
+                )));
+            }
+            lines.push(Line::from(""));
+        }
+        let s = &d.sample;
+        if let Some(c) = &s.composition {
+            lines.push(Line::from(Span::styled(format!("strategy {}", c.strategy.as_str()), dim)));
+        }
+        lines.push(Line::from(Span::styled(
+            format!("{} findings in all", d.findings.len()),
+            if d.findings.is_empty() { dim } else { Style::default().fg(t.warn) },
+        )));
+        let verdict = match &d.review {
+            Some(r) => r.verdict.as_str().to_string(),
+            None => "awaiting a verdict".into(),
+        };
+        lines.push(Line::from(vec![Span::raw("verdict: "), Span::styled(verdict, Style::default().fg(t.accent))]));
+    }
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            if text.width() > area.width.saturating_sub(2) as usize {
+                Line::from(truncate(&text, area.width as usize - 2))
+            } else {
+                l
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(block(app, " Turn ", false)), area);
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
+}
+
+fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
+    let t = &app.theme;
+    let dim = Style::default().fg(t.dim);
+    let base = Style::default().bg(t.bg).fg(t.fg);
+    match ov {
+        Overlay::Help { scroll } => {
+            let area = centered(main, main.width.saturating_sub(4).min(100), main.height);
+            let mut lines: Vec<Line> = Vec::new();
+            for ctx in [Context::Global, Context::Pipeline, Context::Samples, Context::Trajectory] {
+                lines.push(Line::from(Span::styled(
+                    ctx.title(),
+                    Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+                )));
+                for a in Action::ALL.iter().filter(|a| a.context() == ctx) {
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("  {:<14}", app.keymap.labels(*a)), Style::default().fg(t.accent)),
+                        Span::raw(a.describe()),
+                    ]));
+                }
+                lines.push(Line::from(""));
+            }
+            lines.push(Line::from(Span::styled(
+                "In every overlay: esc closes it; ↑↓ move; enter chooses. The mouse selects and scrolls.",
+                dim,
+            )));
+            lines.push(Line::from(Span::styled("Keys can be changed in button.toml's [keys].", dim)));
+            f.render_widget(Clear, area);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .style(base)
+                    .wrap(ratatui::widgets::Wrap { trim: false })
+                    .scroll((*scroll, 0))
+                    .block(block(app, " Keys (esc closes) ", true)),
+                area,
+            );
+        }
+        Overlay::Palette { input, selected } => {
+            let area = centered(main, 72, main.height.min(18));
+            f.render_widget(Clear, area);
+            let b = block(app, " Command palette ", true);
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            let [in_a, list_a] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+            f.render_widget(Span::styled(": ", Style::default().fg(t.accent)), Rect::new(in_a.x, in_a.y, 2, 1));
+            let mut ta = input.clone();
+            ta.set_cursor_line_style(Style::default());
+            ta.set_style(base);
+            f.render_widget(&ta, Rect::new(in_a.x + 2, in_a.y, in_a.width.saturating_sub(2), 1));
+            let items = palette_items(app, &input.lines().join(" "));
+            let sel = (*selected).min(items.len().saturating_sub(1));
+            let h = list_a.height as usize;
+            let off = sel.saturating_sub(h.saturating_sub(1));
+            let lines: Vec<Line> = items
+                .iter()
+                .enumerate()
+                .skip(off)
+                .take(h)
+                .map(|(i, it)| {
+                    let style = if i == sel {
+                        Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
+                    } else {
+                        Style::default()
+                    };
+                    let key = format!("{:>10}", it.key);
+                    let room = (list_a.width as usize).saturating_sub(12 + 22);
+                    Line::from(vec![
+                        Span::styled(format!("{:<22}", truncate(&it.name, 21)), style.fg(t.fg)),
+                        Span::styled(format!("{:<room$}", truncate(&it.describe, room)), style.fg(t.dim)),
+                        Span::styled(key, style.fg(t.accent)),
+                    ])
+                })
+                .collect();
+            if lines.is_empty() {
+                f.render_widget(Paragraph::new(Span::styled("no action matches", dim)), list_a);
+            } else {
+                f.render_widget(Paragraph::new(lines), list_a);
+            }
+        }
+        Overlay::Search { input } => {
+            let list = app.areas.get().list;
+            let area = Rect::new(list.x, list.y + list.height.saturating_sub(3), list.width, 3);
+            f.render_widget(Clear, area);
+            let count = app.search.as_ref().map(|(_, ids)| format!(" {} matches ", ids.len())).unwrap_or_default();
+            let note = if app.search_note.is_empty() { String::new() } else { format!("· {} ", app.search_note) };
+            let b =
+                block(app, " Search all text (enter keeps, esc clears) ", true).title_bottom(format!("{count}{note}"));
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            f.render_widget(Span::styled("/", Style::default().fg(t.accent)), Rect::new(inner.x, inner.y, 1, 1));
+            let mut ta = input.clone();
+            ta.set_cursor_line_style(Style::default());
+            ta.set_style(base);
+            f.render_widget(&ta, Rect::new(inner.x + 1, inner.y, inner.width.saturating_sub(1), 1));
+        }
+        Overlay::Filters { row } => {
+            let area = centered(main, 56, 12);
+            f.render_widget(Clear, area);
+            let mut lines = Vec::new();
+            for (i, name) in FILTER_NAMES.iter().enumerate() {
+                let choices = filter_choices(i);
+                let v = &choices[app.filters[i]];
+                let style = if i == *row {
+                    Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {name:<10}"), style.fg(t.fg)),
+                    Span::styled(format!("◀ {v} ▶"), style.fg(if app.filters[i] == 0 { t.dim } else { t.accent })),
+                ]));
+            }
+            lines.push(Line::from(""));
+            lines.push(Line::from(Span::styled(
+                format!(" {} of {} samples pass", app.visible.len(), app.rows.len()),
+                dim,
+            )));
+            lines.push(Line::from(Span::styled(" ↑↓ choose · ←→ change · 0 clears · esc closes", dim)));
+            f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Filters ", true)), area);
+        }
+        Overlay::Reason { selected, note } => {
+            let area = centered(main, 52, 13);
+            f.render_widget(Clear, area);
+            let b = block(app, " Reject: why? ", true);
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            let mut lines = Vec::new();
+            for (i, (_, label)) in REASONS.iter().enumerate() {
+                let style = if i == *selected {
+                    Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
+                } else {
+                    Style::default()
+                };
+                lines.push(Line::from(vec![
+                    Span::styled(format!(" {} ", i + 1), style.fg(t.accent)),
+                    Span::styled(label.to_string(), style.fg(t.fg)),
+                ]));
+            }
+            lines.push(Line::from(""));
+            let help = if note.is_some() {
+                " type the note · enter saves · esc back"
+            } else {
+                " 1-7 or enter · esc cancels"
+            };
+            lines.push(Line::from(Span::styled(help, dim)));
+            f.render_widget(Paragraph::new(lines), inner);
+            if let Some(ta) = note {
+                let y = inner.y + inner.height.saturating_sub(1);
+                let mut ta = ta.clone();
+                ta.set_style(Style::default().bg(t.selected_bg).fg(t.fg));
+                ta.set_cursor_line_style(Style::default());
+                f.render_widget(Span::styled("note: ", Style::default().fg(t.accent)), Rect::new(inner.x, y, 6, 1));
+                f.render_widget(&ta, Rect::new(inner.x + 6, y, inner.width.saturating_sub(6), 1));
+            }
+        }
+        Overlay::Call { index, scroll } => {
+            let Some(c) = app.detail.as_ref().and_then(|d| d.calls.get(*index)) else { return };
+            let area = centered(main, main.width.saturating_sub(4), main.height);
+            f.render_widget(Clear, area);
+            let width = area.width.saturating_sub(2) as usize;
+            let mut lines: Vec<Line> = Vec::new();
+            let head = Style::default().fg(t.accent).add_modifier(Modifier::BOLD);
+            lines.push(Line::from(format!(
+                "{} ms · {} prompt + {} completion tokens · {} attempt{} · parse {} · template {}",
+                c.latency_ms,
+                c.prompt_tokens,
+                c.completion_tokens,
+                c.attempts,
+                if c.attempts == 1 { "" } else { "s" },
+                match c.parse_ok {
+                    Some(true) => "ok",
+                    Some(false) => "FAILED",
+                    None => "-",
+                },
+                c.template_version.as_deref().unwrap_or("-")
+            )));
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "model {} · {}",
+                    sanitize(c.model.as_deref().unwrap_or("-")),
+                    sanitize(c.endpoint.as_deref().unwrap_or("-"))
+                ),
+                dim,
+            )));
+            lines.push(Line::from(Span::styled("── rendered prompt ──", head)));
+            match serde_json::from_str::<Vec<serde_json::Value>>(&c.prompt) {
+                Ok(msgs) => {
+                    for m in msgs {
+                        let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("?").to_string();
+                        lines.push(Line::from(Span::styled(format!("[{role}]"), Style::default().fg(t.system))));
+                        let content = m.get("content").and_then(|r| r.as_str()).unwrap_or("");
+                        lines.extend(wrap(content, width).into_iter().map(Line::from));
+                    }
+                }
+                Err(_) => lines.extend(wrap(&c.prompt, width).into_iter().map(Line::from)),
+            }
+            lines.push(Line::from(Span::styled("── raw reply ──", head)));
+            lines.extend(wrap(c.raw_reply.as_deref().unwrap_or("(none)"), width).into_iter().map(Line::from));
+            lines.push(Line::from(Span::styled("── parsed ──", head)));
+            let parsed = c
+                .parse_result
+                .as_deref()
+                .map(|p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()))
+                .unwrap_or_else(|| "(none)".into());
+            lines.extend(wrap(&parsed, width).into_iter().map(Line::from));
+            let title = format!(" LLM call #{} · {} (esc closes, j/k scroll) ", c.id, c.step);
+            f.render_widget(
+                Paragraph::new(lines).style(base).scroll((*scroll, 0)).block(block(app, title, true)),
+                area,
+            );
+        }
+        Overlay::ConfirmQuit => {
+            let area = centered(main, 60, 7);
+            f.render_widget(Clear, area);
+            let lines = vec![
+                Line::from("A run is in flight. Quit and cancel it?"),
+                Line::from(Span::styled("Finished calls and samples are kept; the next run resumes.", dim)),
+                Line::from(""),
+                Line::from(Span::styled("y quits · any other key stays", Style::default().fg(t.accent))),
+            ];
+            f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Quit? ", true)), area);
+        }
+    }
+}

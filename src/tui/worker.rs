@@ -1,0 +1,197 @@
+//! The store side of the TUI: a thread with its own connection runs the store effects, so a
+//! key never waits on the disk. Between requests it builds the search index in the
+//! background. `execute` is the same code the tests call directly.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use super::app::{Detail, Effect, Msg};
+use crate::lint::{self, Layout};
+use crate::model::{Message, Origin};
+use crate::store::{CallRow, StatusFilter, Store};
+
+/// Rows indexed per background step: small enough that a request waits at most a few ms.
+const INDEX_CHUNK: usize = 500;
+
+/// Runs one store effect; effects for the pipeline are not its business and yield nothing.
+pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
+    match effect {
+        Effect::LoadRows => {
+            let mut rows = Vec::new();
+            match store.list(StatusFilter::All, |r| rows.push(r)) {
+                Ok(()) => vec![Msg::Rows(rows)],
+                Err(e) => vec![Msg::Error(format!("cannot read the samples: {e}"))],
+            }
+        }
+        Effect::LoadSample(id) => match load_detail(store, &id) {
+            Ok(d) => vec![Msg::Sample(Box::new(d))],
+            Err(crate::store::StoreError::NoSample(id)) => vec![Msg::SampleMissing(id)],
+            Err(e) => vec![Msg::Error(format!("cannot read sample {id}: {e}"))],
+        },
+        Effect::Search(query) => {
+            // Samples written since the index was last brought up to date (a run in
+            // flight writes some every second) are indexed first, when they are few.
+            let mut unindexed = store.unindexed_count().unwrap_or(0);
+            if unindexed > 0 && unindexed <= 4 * INDEX_CHUNK as u64 {
+                while let Ok(n) = store.index_pending(INDEX_CHUNK) {
+                    if n == 0 {
+                        break;
+                    }
+                }
+                unindexed = store.unindexed_count().unwrap_or(0);
+            }
+            let rowids = store.search(&query).map_err(|e| format!("search failed: {e}"));
+            vec![Msg::SearchResult { query, rowids, unindexed }]
+        }
+        Effect::SetReview { id, review } => match store.set_review(&id, review) {
+            Ok(_) => row_msg(store, &id),
+            Err(e) => vec![Msg::Error(format!("the verdict on {id} was not saved: {e}")), Msg::Rows(all_rows(store))],
+        },
+        Effect::Undo => match store.undo() {
+            Ok(entry) => {
+                let mut out = Vec::new();
+                if let Some(e) = &entry {
+                    out.extend(row_msg(store, &e.sample_id));
+                }
+                out.push(Msg::Undone(entry));
+                out
+            }
+            Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
+        },
+        Effect::StartRun { .. }
+        | Effect::Pause
+        | Effect::Resume
+        | Effect::CancelRun
+        | Effect::SetConcurrency(_)
+        | Effect::Quit => Vec::new(),
+    }
+}
+
+fn all_rows(store: &Store) -> Vec<crate::store::ListRow> {
+    let mut rows = Vec::new();
+    let _ = store.list(StatusFilter::All, |r| rows.push(r));
+    rows
+}
+
+fn row_msg(store: &Store, id: &str) -> Vec<Msg> {
+    match store.row(id) {
+        Ok(r) => vec![Msg::Row(r)],
+        Err(e) => vec![Msg::Error(format!("cannot read sample {id}: {e}"))],
+    }
+}
+
+pub fn load_detail(store: &Store, id: &str) -> crate::store::Result<Detail> {
+    let stored = store.sample(id)?;
+    let calls: Vec<CallRow> = store.calls_for(id)?.into_iter().filter(|c| c.error.is_none()).collect();
+    let sample = stored.sample;
+    let (findings, turn_calls) = match &sample.trajectory {
+        Some(t) => {
+            let findings = lint::lint(t, &sample.functions, &Layout::offset(0, t.messages.len()));
+            let turn_calls = if matches!(sample.origin, Origin::Imported { .. }) {
+                vec![None; t.messages.len()]
+            } else {
+                match_turns(&t.messages, &calls)
+            };
+            (findings, turn_calls)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Detail { id: id.to_string(), sample, review: stored.review, calls, findings, turn_calls })
+}
+
+/// Which call made each message: the n-th user message the n-th user-agent call, the n-th
+/// assistant turn the n-th assistant-agent call, and a tool message the tool-agent call
+/// whose prompt holds its first call.
+fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
+    let of = |step: &str| calls.iter().enumerate().filter(|(_, c)| c.step == step).map(|(i, _)| i).collect::<Vec<_>>();
+    let users = of("user_agent");
+    let assistants = of("assistant_agent");
+    let tools = of("tool_agent");
+    let (mut u, mut a) = (0, 0);
+    let mut used = vec![false; calls.len()];
+    messages
+        .iter()
+        .map(|m| match m {
+            Message::User { .. } => {
+                u += 1;
+                users.get(u - 1).copied()
+            }
+            Message::Assistant { .. } => {
+                a += 1;
+                assistants.get(a - 1).copied()
+            }
+            Message::Tool { results } => {
+                let mut first = None;
+                for r in results {
+                    let needle = serde_json::json!({"name": r.name, "arguments": r.arguments}).to_string();
+                    let hit = tools
+                        .iter()
+                        .copied()
+                        .find(|i| !used[*i] && calls[*i].prompt.contains(&needle.replace('"', "\\\"")))
+                        .or_else(|| tools.iter().copied().find(|i| !used[*i]));
+                    if let Some(i) = hit {
+                        used[i] = true;
+                        first = first.or(Some(i));
+                    }
+                }
+                first
+            }
+        })
+        .collect()
+}
+
+/// The worker thread's loop: runs requests (only the newest sample load and search of a
+/// burst), and indexes in the background while idle.
+pub fn run(mut store: Store, rx: Receiver<Effect>, tx: tokio::sync::mpsc::UnboundedSender<Msg>) {
+    let mut index_left = store.unindexed_count().unwrap_or(0);
+    let _ = tx.send(Msg::Indexed { remaining: index_left });
+    loop {
+        let first = if index_left > 0 {
+            match rx.recv_timeout(Duration::from_millis(5)) {
+                Ok(e) => Some(e),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        } else {
+            match rx.recv() {
+                Ok(e) => Some(e),
+                Err(_) => return,
+            }
+        };
+        let Some(first) = first else {
+            match store.index_pending(INDEX_CHUNK) {
+                Ok(_) => {
+                    index_left = store.unindexed_count().unwrap_or(0);
+                    let _ = tx.send(Msg::Indexed { remaining: index_left });
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Error(format!("the search index could not be built: {e}")));
+                    index_left = 0;
+                }
+            }
+            continue;
+        };
+        let mut batch = vec![first];
+        batch.extend(rx.try_iter());
+        let last_load = batch.iter().rposition(|e| matches!(e, Effect::LoadSample(_)));
+        let last_search = batch.iter().rposition(|e| matches!(e, Effect::Search(_)));
+        let last_rows = batch.iter().rposition(|e| matches!(e, Effect::LoadRows));
+        for (i, e) in batch.into_iter().enumerate() {
+            let superseded = match e {
+                Effect::LoadSample(_) => Some(i) != last_load,
+                Effect::Search(_) => Some(i) != last_search,
+                Effect::LoadRows => Some(i) != last_rows,
+                _ => false,
+            };
+            if superseded {
+                continue;
+            }
+            for m in execute(&mut store, e) {
+                if tx.send(m).is_err() {
+                    return;
+                }
+            }
+        }
+        index_left = store.unindexed_count().unwrap_or(0);
+    }
+}

@@ -1,0 +1,487 @@
+//! The TUI's model and views, without a terminal: keys scripted against the app, its store
+//! effects run by the worker's own `execute` on a real workspace, screens drawn on
+//! ratatui's TestBackend and compared with insta snapshots (at 100x30 and 80x24).
+
+use std::path::Path;
+use std::time::Duration;
+
+use button::llm::{Backend, Step};
+use button::model::{RejectReason, Verdict};
+use button::ops::{self, FormatChoice};
+use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
+use button::prompts::Prompts;
+use button::sim::Simulator;
+use button::store::Store;
+use button::tui::app::{App, Effect, Init, Msg, View};
+use button::tui::keymap::{Action, Keymap};
+use button::tui::theme::Theme;
+use button::tui::{view, worker};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+struct H {
+    app: App,
+    store: Store,
+    dir: tempfile::TempDir,
+    /// Pipeline effects asked for, in order (the real loop hands them to the pipeline).
+    asked: Vec<Effect>,
+}
+
+/// A workspace with 12 generated samples (one at a time, so their order and call ids are
+/// the same on every run) and, when `imported`, the lint fixtures' clean, E05 and W02 files.
+fn workspace(imported: bool) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
+    let ws = dir.path();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cfg = RunConfig { samples: 12, seed: 3, active_samples: 1, ..RunConfig::default() };
+    rt.block_on(async {
+        let p = pipeline::start(
+            ws,
+            Backend::Sim(Simulator { seed: 3, malformed_rate: 0.02 }),
+            Prompts::load(None).unwrap(),
+            cfg,
+            button::sources::builtin(),
+        )
+        .unwrap();
+        button::headless::drive(p, 12).await.unwrap();
+    });
+    if imported {
+        let mut store = Store::open(ws, false).unwrap();
+        for f in ["clean", "E05-unknown-argument", "W02-repeated-call"] {
+            let src = Path::new("tests/fixtures/lint").join(format!("{f}.jsonl"));
+            let dst = ws.join(format!("{f}.jsonl"));
+            std::fs::copy(&src, &dst).unwrap();
+            ops::import(&mut store, &dst, FormatChoice::Auto, |_, _| {}).unwrap();
+        }
+    }
+    dir
+}
+
+fn init(queue: bool) -> Init {
+    Init {
+        workspace_label: "~/data/ws".into(),
+        keymap: Keymap::default(),
+        theme: Theme::builtin("dark").unwrap(),
+        themes: ["dark", "light", "high-contrast"].iter().map(|n| Theme::builtin(n).unwrap()).collect(),
+        simulated: true,
+        target: 20,
+        concurrency: Some(16),
+        review_queue: queue,
+        notice: None,
+    }
+}
+
+impl H {
+    fn new(imported: bool) -> H {
+        H::on(workspace(imported), false)
+    }
+
+    fn on(dir: tempfile::TempDir, queue: bool) -> H {
+        let store = Store::open(dir.path(), false).unwrap();
+        let (app, fx) = App::new(init(queue));
+        let mut h = H { app, store, dir, asked: Vec::new() };
+        h.run(fx);
+        h
+    }
+
+    /// Runs effects the way the event loop does, feeding their answers back until quiet.
+    fn run(&mut self, fx: Vec<Effect>) {
+        let mut queue: std::collections::VecDeque<Effect> = fx.into();
+        while let Some(e) = queue.pop_front() {
+            let msgs = worker::execute(&mut self.store, e.clone());
+            if msgs.is_empty() {
+                self.asked.push(e);
+            }
+            for m in msgs {
+                queue.extend(self.app.update(m));
+            }
+        }
+    }
+
+    fn msg(&mut self, m: Msg) {
+        let fx = self.app.update(m);
+        self.run(fx);
+    }
+
+    fn code(&mut self, code: KeyCode) {
+        self.msg(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+    }
+
+    /// Types keys: characters as they are, `<enter>`, `<esc>`, `<tab>`, `<down>`, `<up>`,
+    /// `<right>`, `<left>`, `<space>` as named.
+    fn keys(&mut self, s: &str) {
+        let mut rest = s;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('<') {
+                let end = r.find('>').unwrap();
+                let code = match &r[..end] {
+                    "enter" => KeyCode::Enter,
+                    "esc" => KeyCode::Esc,
+                    "tab" => KeyCode::Tab,
+                    "down" => KeyCode::Down,
+                    "up" => KeyCode::Up,
+                    "right" => KeyCode::Right,
+                    "left" => KeyCode::Left,
+                    "space" => KeyCode::Char(' '),
+                    other => panic!("unknown key {other}"),
+                };
+                self.code(code);
+                rest = &r[end + 1..];
+            } else {
+                let c = rest.chars().next().unwrap();
+                self.code(KeyCode::Char(c));
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+
+    fn screen(&self, w: u16, h: u16) -> String {
+        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+        term.draw(|f| view::draw(f, &self.app)).unwrap();
+        let buf = term.backend().buffer();
+        let mut out = String::new();
+        for y in 0..h {
+            let mut line = String::new();
+            for x in 0..w {
+                line.push_str(buf[(x, y)].symbol());
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        // The temp folder's random part, kept at its length so the layout does not move.
+        let ws = self.dir.path().display().to_string();
+        let fixed: String = ws.chars().enumerate().map(|(i, c)| if i >= ws.len() - 6 { 'X' } else { c }).collect();
+        redact_ms(&out.replace(&ws, &fixed))
+    }
+
+    fn selected_id(&self) -> String {
+        self.app.selected().unwrap().id.clone()
+    }
+
+    fn verdict(&self, id: &str) -> Option<Verdict> {
+        self.store.review(id).unwrap().map(|r| r.verdict)
+    }
+}
+
+/// Latencies differ from run to run: "12 ms" becomes "?? ms", keeping the width.
+fn redact_ms(s: &str) -> String {
+    let mut out: Vec<char> = s.chars().collect();
+    let n = out.len();
+    let mut i = 0;
+    while i + 3 <= n {
+        if out[i..i + 3] == [' ', 'm', 's'] {
+            let mut j = i;
+            while j > 0 && out[j - 1].is_ascii_digit() {
+                j -= 1;
+                out[j] = '?';
+            }
+        }
+        i += 1;
+    }
+    out.into_iter().collect()
+}
+
+fn both_sizes(h: &H, name: &str) {
+    insta::assert_snapshot!(format!("{name}_100x30"), h.screen(100, 30));
+    insta::assert_snapshot!(format!("{name}_80x24"), h.screen(80, 24));
+}
+
+#[test]
+fn samples_view_lists_and_shows_the_lineage() {
+    let mut h = H::new(true);
+    assert_eq!(h.app.view, View::Samples);
+    assert_eq!(h.app.rows.len(), 16);
+    both_sizes(&h, "samples");
+    h.keys("<tab>jj");
+    both_sizes(&h, "lineage_focused");
+}
+
+#[test]
+fn trajectory_view_steps_through_turns_and_opens_the_call() {
+    let mut h = H::new(false);
+    // The first complete sample.
+    while h.app.selected().unwrap().summary.stage != "complete" {
+        h.keys("j");
+    }
+    h.keys("<enter>");
+    assert_eq!(h.app.view, View::Trajectory);
+    both_sizes(&h, "trajectory");
+    h.keys("nn");
+    assert_eq!(h.app.turn, 2);
+    both_sizes(&h, "trajectory_turn3");
+    h.keys("l");
+    let s = h.screen(100, 30);
+    assert!(s.contains("LLM call #") && s.contains("rendered prompt"), "{s}");
+    both_sizes(&h, "call");
+    h.keys("<esc>p");
+    assert_eq!(h.app.turn, 1);
+}
+
+#[test]
+fn imported_sample_pins_lint_findings_to_their_message() {
+    let mut h = H::new(true);
+    h.keys("G");
+    while !h.app.selected().unwrap().summary.lint_codes.iter().any(|c| c.id() == "E05") {
+        h.keys("k");
+    }
+    h.keys("<enter>");
+    let d = h.app.detail.as_ref().unwrap();
+    let at = d.findings.iter().find(|f| f.code.id() == "E05").unwrap().message_index.unwrap();
+    assert!(matches!(d.sample.trajectory.as_ref().unwrap().messages[at], button::model::Message::Assistant { .. }));
+    for _ in 0..at {
+        h.keys("n");
+    }
+    let s = h.screen(100, 30);
+    // Pinned under its message: the line after the call's arguments, before the next message.
+    let lines: Vec<&str> = s.lines().collect();
+    let f = lines.iter().position(|l| l.contains("⚠ E05")).unwrap_or_else(|| panic!("{s}"));
+    let head = lines[..f].iter().rposition(|l| l.contains(&format!("{} ASSISTANT", at + 1))).unwrap();
+    assert!(!lines[head..f].iter().any(|l| l.contains(" TOOL ") || l.contains(" USER ")), "{s}");
+    both_sizes(&h, "trajectory_imported");
+    h.keys("l");
+    assert!(h.app.toast.as_ref().unwrap().0.contains("imported"));
+}
+
+#[test]
+fn review_keys_save_at_once_move_on_and_undo_without_limit_across_restarts() {
+    let mut h = H::new(true);
+    h.keys("R");
+    assert!(h.app.queue);
+    assert_eq!(h.app.view, View::Trajectory);
+    let first = h.selected_id();
+    h.keys("a");
+    assert_eq!(h.verdict(&first), Some(Verdict::Accepted));
+    let second = h.selected_id();
+    assert_ne!(first, second);
+    h.keys("x2");
+    let r = h.store.review(&second).unwrap().unwrap();
+    assert_eq!((r.verdict, r.reasons.clone()), (Verdict::Rejected, vec![RejectReason::BadArguments]));
+    let third = h.selected_id();
+    h.keys("x7");
+    // "other" wants a note; enter on an empty note saves nothing.
+    h.keys("<enter>");
+    assert_eq!(h.verdict(&third), None);
+    h.keys("made up city<enter>");
+    let r = h.store.review(&third).unwrap().unwrap();
+    assert_eq!((r.reasons.clone(), r.note.as_str()), (vec![RejectReason::Other], "made up city"));
+    let fourth = h.selected_id();
+    h.keys("<space>");
+    assert_eq!(h.verdict(&fourth), None);
+    let fifth = h.selected_id();
+    h.keys("f");
+    assert_eq!(h.verdict(&fifth), Some(Verdict::Flagged));
+    both_sizes(&h, "review_progress");
+    let (_, reviewed, acc, rej, flag) = h.app.review_progress();
+    assert_eq!((reviewed, acc, rej, flag), (4, 1, 2, 1));
+
+    // Undo goes back to the sample it undid.
+    h.keys("u");
+    assert_eq!(h.verdict(&fifth), None);
+    assert_eq!(h.selected_id(), fifth);
+    // ... and keeps undoing after a restart.
+    let dir = h.dir;
+    let mut h = H::on(dir, false);
+    h.keys("u");
+    assert_eq!(h.verdict(&third), None);
+    h.keys("uu");
+    assert_eq!(h.verdict(&second), None);
+    assert_eq!(h.verdict(&first), None);
+    h.keys("u");
+    assert_eq!(h.app.toast.as_ref().unwrap().0, "nothing to undo");
+}
+
+#[test]
+fn filters_search_and_sort_narrow_the_list() {
+    let mut h = H::new(true);
+    let all = h.app.visible.len();
+    h.keys("F<right>");
+    let complete = h.app.visible.len();
+    assert!(complete < all && complete > 0);
+    assert!(h.app.visible.iter().all(|i| h.app.rows[*i].summary.stage == "complete"));
+    both_sizes(&h, "filters");
+    h.keys("<down><down><down><right><right>");
+    // lint = errors
+    assert!(h.app.visible.iter().all(|i| h.app.rows[*i].summary.lint_errors > 0));
+    h.keys("<esc>0");
+    assert_eq!(h.app.visible.len(), all);
+
+    // Search looks into every text of the samples, words as prefixes.
+    h.keys("/flig");
+    let found = h.app.visible.len();
+    assert!(found > 0 && found < all, "{found} of {all}");
+    for i in &h.app.visible {
+        let id = h.app.rows[*i].id.clone();
+        let text = serde_json::to_string(&h.store.sample(&id).unwrap().sample).unwrap().to_lowercase();
+        assert!(text.contains("flig"), "{id} does not mention it");
+    }
+    both_sizes(&h, "search");
+    h.keys("<enter>");
+    assert_eq!(h.app.visible.len(), found);
+    h.keys("<esc>");
+    assert_eq!(h.app.visible.len(), all);
+    h.keys("/zzqqxx");
+    assert_eq!(h.app.visible.len(), 0);
+    h.keys("<esc>");
+
+    h.keys("o");
+    let turns: Vec<usize> = h.app.visible.iter().map(|i| h.app.rows[*i].summary.turns).collect();
+    assert!(turns.windows(2).all(|w| w[0] >= w[1]), "{turns:?}");
+    h.keys("O");
+    let turns: Vec<usize> = h.app.visible.iter().map(|i| h.app.rows[*i].summary.turns).collect();
+    assert!(turns.windows(2).all(|w| w[0] <= w[1]), "{turns:?}");
+}
+
+#[test]
+fn palette_finds_actions_fuzzily_and_runs_them() {
+    let mut h = H::new(true);
+    h.keys(":");
+    both_sizes(&h, "palette");
+    h.keys("ligh");
+    let items = button::tui::app::palette_items(&h.app, "ligh");
+    assert_eq!(items[0].name, "theme light");
+    h.keys("<enter>");
+    assert_eq!(h.app.theme.name, "light");
+    h.keys(":revqu<enter>");
+    assert!(h.app.queue);
+    let id = h.selected_id();
+    h.keys(":accept<enter>");
+    assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut h = H::new(false);
+    h.keys("?");
+    let s = h.screen(100, 60);
+    for a in Action::ALL {
+        assert!(s.contains(a.describe()), "help lacks {}", a.id());
+    }
+    both_sizes(&h, "help");
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
+}
+
+#[test]
+fn pipeline_view_counts_stages_calls_and_errors() {
+    let mut h = H::new(false);
+    h.keys("1");
+    h.keys("s");
+    assert_eq!(h.asked, vec![Effect::StartRun { target: 20, concurrency: Some(16) }]);
+    h.msg(Msg::RunStarted { target: 20, already_done: 12, concurrency: Some(16), simulated: true });
+    let t = |s: u64| Duration::from_millis(s);
+    h.msg(Msg::Tick(t(1000)));
+    for i in 0..8u64 {
+        let sample = format!("s3-{:06}", 12 + i);
+        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: "scenario" }));
+        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: "atomic_task" }));
+        if i < 3 {
+            h.msg(Msg::Pipeline(Event::CallStarted { call: i, step: Step::AtomicTask, sample }));
+        } else if i == 3 {
+            h.msg(Msg::Pipeline(Event::SampleEnded {
+                sample,
+                outcome: Outcome::Failed { stage: "atomic_task".into(), reason: "bad_json".into() },
+            }));
+        }
+    }
+    h.msg(Msg::Pipeline(Event::CallRetrying { call: 1, attempt: 1, wait_ms: 500, error: "429".into() }));
+    h.msg(Msg::Pipeline(Event::CallFinished {
+        call: 9,
+        step: Step::ScenarioExpand,
+        latency_ms: 5,
+        tokens: 120,
+        cached: false,
+    }));
+    h.msg(Msg::Pipeline(Event::CallFailed {
+        call: 10,
+        step: Step::AtomicTask,
+        reason: "status_500".into(),
+        error: "x".into(),
+    }));
+    h.msg(Msg::Tick(t(2600)));
+    let counts = h.app.run.stage_counts();
+    assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
+    assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)
+    both_sizes(&h, "pipeline");
+    h.keys("p+-]");
+    assert_eq!(h.asked[1..], [Effect::Pause, Effect::SetConcurrency(32), Effect::SetConcurrency(16)]);
+    assert_eq!(h.app.run.target, 30);
+    // A run in flight: q asks first.
+    h.keys("q");
+    assert!(!h.app.quit);
+    h.keys("n");
+    assert!(!h.app.quit);
+    h.keys("c");
+    assert_eq!(h.asked.last(), Some(&Effect::CancelRun));
+    h.msg(Msg::RunFinished(Ok(RunSummary {
+        started: 8,
+        complete: 0,
+        failed: 1,
+        cancelled: true,
+        ..Default::default()
+    })));
+    h.keys("q");
+    assert!(h.app.quit);
+}
+
+#[test]
+fn too_small_a_terminal_is_told_plainly() {
+    let h = H::new(false);
+    let s = h.screen(79, 24);
+    assert!(s.contains("at least 80x24") && s.contains("79x24"), "{s}");
+    insta::assert_snapshot!("too_small", h.screen(60, 20));
+}
+
+#[test]
+fn the_mouse_selects_rows_tabs_and_scrolls() {
+    let mut h = H::new(false);
+    let _ = h.screen(100, 30);
+    let click = |col, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: col,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    h.msg(Msg::Mouse(click(10, 6)));
+    assert_eq!(h.app.cursor, 3);
+    h.msg(Msg::Mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 10,
+        row: 6,
+        modifiers: KeyModifiers::NONE,
+    }));
+    assert_eq!(h.app.cursor, 6);
+    let tabs = h.app.areas.get().tabs;
+    h.msg(Msg::Mouse(click(tabs[0].x + 1, 0)));
+    assert_eq!(h.app.view, View::Pipeline);
+}
+
+#[test]
+fn model_text_never_reaches_the_terminal_raw() {
+    let dir = workspace(false);
+    let file = dir.path().join("evil.jsonl");
+    let clean = std::fs::read_to_string("tests/fixtures/lint/clean.jsonl").unwrap();
+    let line = clean.lines().next().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let convo = v["messages"].as_array_mut().unwrap();
+    let user = convo.iter_mut().find(|m| m["role"] == "user").unwrap();
+    user["content"] = serde_json::Value::String("\u{1b}]0;pwned\u{7}\u{1b}[2J tab\there".into());
+    std::fs::write(&file, format!("{v}\n")).unwrap();
+    let mut store = Store::open(dir.path(), false).unwrap();
+    ops::import(&mut store, &file, FormatChoice::Auto, |_, _| {}).unwrap();
+    drop(store);
+    let mut h = H::on(dir, false);
+    h.keys("G<enter>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("\\e]0;pwned\\u{7}\\e[2J tab    here"), "{s}");
+    assert!(!s.contains('\u{1b}') && !s.contains('\u{7}'));
+}
+
+#[test]
+fn button_review_opens_on_the_queue() {
+    let dir = workspace(true);
+    let h = H::on(dir, true);
+    assert!(h.app.queue);
+    assert_eq!(h.app.view, View::Trajectory);
+    assert!(h.app.selected().unwrap().verdict.is_none());
+}
