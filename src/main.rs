@@ -187,6 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         None => tui(ws, cli.theme, RunArgs::default(), false, false, None),
         Some(Command::Review { file, format }) => {
+            need_terminal()?;
             let (_, line) = import_report(ws, &file, format)?;
             eprintln!("{line}");
             tui(ws, cli.theme, RunArgs::default(), false, true, Some(line))
@@ -400,10 +401,7 @@ fn tui(
     review_queue: bool,
     notice: Option<String>,
 ) -> Result<ExitCode> {
-    use std::io::IsTerminal;
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        bail!("the TUI needs a terminal; without one use the subcommands (button --help), e.g. button run --headless");
-    }
+    need_terminal()?;
     button::tui::run(button::tui::Options {
         workspace: ws.to_path_buf(),
         theme,
@@ -413,6 +411,14 @@ fn tui(
         notice,
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn need_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        bail!("the TUI needs a terminal; without one use the subcommands (button --help), e.g. button run --headless");
+    }
+    Ok(())
 }
 
 fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {

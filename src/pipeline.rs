@@ -294,6 +294,13 @@ async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
         edits: Vec::new(),
     };
     let result = stages(ctx, index, &mut sample).await;
+    if result.is_err() && ctx.run_cancel.is_cancelled() {
+        // The whole run was cancelled (quit, or the cancel key): the sample did not fail,
+        // it stopped; it stays unfinished so the next run resumes it, its finished calls
+        // reused.
+        ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
+        return Outcome::Failed { stage: "run".into(), reason: "cancelled".into() };
+    }
     let outcome = match result {
         Ok(()) => Outcome::Complete,
         Err(f) => {

@@ -256,3 +256,14 @@ fn prompts_check_reports_a_broken_override_with_file_and_line() {
     assert!(stderr(&o).contains("prompts/user_agent.jinja:2: undefined value"), "{}", stderr(&o));
     assert!(stdout(&o).contains("user_agent"));
 }
+
+#[test]
+fn the_tui_without_a_terminal_says_so_before_doing_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Output captured: not a terminal.
+    assert_one_sentence(&button(&[], d), "the TUI needs a terminal");
+    assert_one_sentence(&button(&["run"], d), "the TUI needs a terminal");
+    assert_one_sentence(&button(&["review", &fixture("clean")], d), "the TUI needs a terminal");
+    assert!(!d.join("button.db").exists(), "nothing imported, no workspace made");
+}

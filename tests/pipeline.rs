@@ -266,6 +266,15 @@ async fn pause_holds_new_calls_resume_finishes_cancel_stops_and_a_rerun_complete
     assert!(summary.cancelled);
     let ended_after_cancel = Store::open(&ws, false).unwrap().ended_ids().unwrap().len();
     assert!(ended_after_cancel < 80, "{ended_after_cancel}");
+    // Samples stopped by the cancel did not fail: none is recorded as cancelled.
+    let mut cancelled = 0;
+    Store::open(&ws, false)
+        .unwrap()
+        .list(StatusFilter::All, |r| {
+            cancelled += usize::from(r.summary.failure_reason.is_some_and(|f| f.contains("cancel")));
+        })
+        .unwrap();
+    assert_eq!(cancelled, 0);
 
     // The same run again finishes what is left and reuses the calls already made.
     let p = pipeline::start(&ws, client(), Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();

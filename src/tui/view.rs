@@ -912,7 +912,7 @@ fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
         )));
         let verdict = match &d.review {
             Some(r) => r.verdict.as_str().to_string(),
-            None => "awaiting a verdict".into(),
+            None => "none yet".into(),
         };
         lines.push(Line::from(vec![Span::raw("verdict: "), Span::styled(verdict, Style::default().fg(t.accent))]));
     }

@@ -1,0 +1,146 @@
+//! The TUI's speed on a big workspace, measured with the real app, views and store effects
+//! (frames drawn on ratatui's TestBackend at 100x30). Run by benches/tui.sh:
+//!
+//!     cargo run --release --example tui_bench -- WORKSPACE
+
+use std::time::{Duration, Instant};
+
+use button::store::Store;
+use button::tui::app::{App, Effect, Init, Msg};
+use button::tui::keymap::Keymap;
+use button::tui::theme::Theme;
+use button::tui::{view, worker};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn draw(term: &mut Terminal<TestBackend>, app: &App) {
+    term.draw(|f| view::draw(f, app)).unwrap();
+}
+
+fn key(app: &mut App, c: KeyCode) -> Vec<Effect> {
+    app.update(Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)))
+}
+
+fn stats(name: &str, mut v: Vec<Duration>) {
+    v.sort();
+    let mean = v.iter().sum::<Duration>() / v.len() as u32;
+    let p99 = v[(v.len() * 99 / 100).min(v.len() - 1)];
+    println!(
+        "{name}: {} samples, mean {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        v.len(),
+        mean.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        v.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
+/// Runs store effects the way the worker does and applies their answers; returns the time.
+fn settle(store: &mut Store, app: &mut App, fx: Vec<Effect>) {
+    let mut queue: std::collections::VecDeque<Effect> = fx.into();
+    while let Some(e) = queue.pop_front() {
+        for m in worker::execute(store, e) {
+            queue.extend(app.update(m));
+        }
+    }
+}
+
+fn main() {
+    let ws = std::env::args().nth(1).expect("usage: tui_bench WORKSPACE");
+    let ws = std::path::Path::new(&ws);
+    let started = Instant::now();
+    let mut store = Store::open(ws, false).expect("a workspace");
+    let init = Init {
+        workspace_label: ws.display().to_string(),
+        keymap: Keymap::default(),
+        theme: Theme::builtin("dark").unwrap(),
+        themes: vec![Theme::builtin("dark").unwrap()],
+        simulated: true,
+        target: 20,
+        concurrency: Some(16),
+        review_queue: false,
+        notice: None,
+    };
+    let (mut app, fx) = App::new(init);
+    let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    draw(&mut term, &app);
+    println!("first frame (loading the list): {:.0} ms after start", started.elapsed().as_secs_f64() * 1e3);
+    settle(&mut store, &mut app, fx);
+    draw(&mut term, &app);
+    println!(
+        "list of {} samples loaded and drawn, first sample's lineage shown: {:.0} ms after start",
+        app.rows.len(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+
+    let left = store.unindexed_count().unwrap();
+    if left > 0 {
+        let t = Instant::now();
+        while store.index_pending(500).unwrap() > 0 {}
+        println!(
+            "search index built in the background: {left} samples in {:.1} s (once per workspace)",
+            t.elapsed().as_secs_f64()
+        );
+    }
+
+    // Cursor moves: the key's update and the frame drawn after it (the sample's lineage
+    // comes from the worker a moment later, measured on its own below).
+    let mut moves = Vec::new();
+    let mut loads = Vec::new();
+    for i in 0..2000 {
+        let t = Instant::now();
+        let fx = key(&mut app, if i % 500 < 400 { KeyCode::Char('j') } else { KeyCode::Char('k') });
+        draw(&mut term, &app);
+        moves.push(t.elapsed());
+        let t = Instant::now();
+        settle(&mut store, &mut app, fx);
+        draw(&mut term, &app);
+        loads.push(t.elapsed());
+    }
+    stats("cursor move: key -> frame", moves);
+    stats("selected sample read, linted and drawn (worker)", loads);
+    let mut pages = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let fx = key(&mut app, KeyCode::PageDown);
+        draw(&mut term, &app);
+        pages.push(t.elapsed());
+        settle(&mut store, &mut app, fx);
+    }
+    stats("page down: key -> frame", pages);
+
+    // Filters: each change refilters all rows and draws.
+    let _ = key(&mut app, KeyCode::Char('F'));
+    let mut filters = Vec::new();
+    for (row, steps) in [(0usize, 4usize), (1, 3), (2, 7), (3, 6), (4, 5), (5, 3)] {
+        for _ in 0..steps {
+            let t = Instant::now();
+            let fx = key(&mut app, KeyCode::Right);
+            draw(&mut term, &app);
+            filters.push(t.elapsed());
+            settle(&mut store, &mut app, fx);
+        }
+        if row < 5 {
+            let _ = key(&mut app, KeyCode::Down);
+        }
+    }
+    stats("filter change: key -> list refiltered and drawn", filters);
+    let _ = key(&mut app, KeyCode::Esc);
+
+    // Search: the index query, the refilter and the frame.
+    for q in ["weather", "lisbon", "osaka priya", "search_prod", "model 7", "zzqqxx"] {
+        let _ = key(&mut app, KeyCode::Char('/'));
+        for c in q.chars() {
+            let _ = key(&mut app, KeyCode::Char(c));
+        }
+        let t = Instant::now();
+        settle(&mut store, &mut app, vec![Effect::Search(q.to_string())]);
+        draw(&mut term, &app);
+        println!(
+            "search {q:?}: {} matches in {:.1} ms (query, refilter, frame)",
+            app.search.as_ref().map_or(0, |s| s.1.len()),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let _ = key(&mut app, KeyCode::Esc);
+    }
+}
