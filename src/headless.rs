@@ -38,7 +38,7 @@ impl Progress {
             Event::CallStarted { call, step, .. } => {
                 self.in_flight.insert(*call, *step);
             }
-            Event::CallStreaming { .. } => {}
+            Event::CallStreaming { .. } | Event::CallSent { .. } => {}
             Event::CallRetrying { .. } => self.retries += 1,
             Event::CallFinished { call, tokens, cached, .. } => {
                 self.in_flight.remove(call);

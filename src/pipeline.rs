@@ -68,14 +68,50 @@ pub enum ScenarioSource {
 /// What the pipeline tells its observers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
-    SampleStage { sample: String, stage: &'static str },
-    SampleEnded { sample: String, outcome: Outcome },
-    CallStarted { call: u64, step: Step, sample: String },
-    CallStreaming { call: u64, chars: usize },
-    CallRetrying { call: u64, attempt: u32, wait_ms: u64, error: String },
-    CallFinished { call: u64, step: Step, latency_ms: u64, tokens: u64, cached: bool },
-    CallFailed { call: u64, step: Step, reason: String, error: String },
-    RunEnded { cancelled: bool },
+    SampleStage {
+        sample: String,
+        stage: &'static str,
+    },
+    SampleEnded {
+        sample: String,
+        outcome: Outcome,
+    },
+    /// A call was asked for; it may wait for a slot under the concurrency limit.
+    CallStarted {
+        call: u64,
+        step: Step,
+        sample: String,
+    },
+    /// The call got its slot under the concurrency limit and went out.
+    CallSent {
+        call: u64,
+    },
+    CallStreaming {
+        call: u64,
+        chars: usize,
+    },
+    CallRetrying {
+        call: u64,
+        attempt: u32,
+        wait_ms: u64,
+        error: String,
+    },
+    CallFinished {
+        call: u64,
+        step: Step,
+        latency_ms: u64,
+        tokens: u64,
+        cached: bool,
+    },
+    CallFailed {
+        call: u64,
+        step: Step,
+        reason: String,
+        error: String,
+    },
+    RunEnded {
+        cancelled: bool,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -162,6 +198,7 @@ impl Ctx {
         let events = self.events.clone();
         let progress = move |p: CallProgress| {
             let _ = events.send(match p {
+                CallProgress::Sent => Event::CallSent { call },
                 CallProgress::Streaming { chars } => Event::CallStreaming { call, chars },
                 CallProgress::Retrying { attempt, wait_ms, error } => {
                     Event::CallRetrying { call, attempt, wait_ms, error }

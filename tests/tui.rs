@@ -377,6 +377,9 @@ fn pipeline_view_counts_stages_calls_and_errors() {
         h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: "atomic_task" }));
         if i < 3 {
             h.msg(Msg::Pipeline(Event::CallStarted { call: i, step: Step::AtomicTask, sample }));
+            if i < 2 {
+                h.msg(Msg::Pipeline(Event::CallSent { call: i }));
+            }
         } else if i == 3 {
             h.msg(Msg::Pipeline(Event::SampleEnded {
                 sample,
@@ -399,6 +402,8 @@ fn pipeline_view_counts_stages_calls_and_errors() {
         error: "x".into(),
     }));
     h.msg(Msg::Tick(t(2600)));
+    let s = h.screen(100, 30);
+    assert!(s.contains("In flight: 2 · waiting: 1"), "{s}");
     let counts = h.app.run.stage_counts();
     assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
     assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)

@@ -212,6 +212,7 @@ impl Client {
             p = self.limiter.acquire() => p,
             _ = cancel.cancelled() => return Err(LlmError::Cancelled),
         };
+        progress(CallProgress::Sent);
         let mut attempt = 1;
         loop {
             let endpoint = self.pick_endpoint();

@@ -166,8 +166,16 @@ impl LlmError {
 /// What a call reports while it runs, for the progress display and the TUI.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallProgress {
-    Streaming { chars: usize },
-    Retrying { attempt: u32, wait_ms: u64, error: String },
+    /// The call got its slot under the concurrency limit and goes out now.
+    Sent,
+    Streaming {
+        chars: usize,
+    },
+    Retrying {
+        attempt: u32,
+        wait_ms: u64,
+        error: String,
+    },
 }
 
 pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
@@ -206,6 +214,7 @@ impl Backend {
                 if cancel.is_cancelled() {
                     return Err(LlmError::Cancelled);
                 }
+                progress(CallProgress::Sent);
                 Ok(s.complete(req))
             }
             Backend::Paced(p) => {
@@ -213,6 +222,7 @@ impl Backend {
                     permit = p.limiter.acquire() => permit,
                     _ = cancel.cancelled() => return Err(LlmError::Cancelled),
                 };
+                progress(CallProgress::Sent);
                 tokio::select! {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
                     _ = cancel.cancelled() => return Err(LlmError::Cancelled),

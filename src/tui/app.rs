@@ -131,7 +131,9 @@ impl RunStatus {
 pub struct Flight {
     pub step: Step,
     pub sample: String,
+    /// When it was asked for; `sent` once it got a slot under the concurrency limit.
     pub started: Duration,
+    pub sent: Option<Duration>,
     pub chars: usize,
     pub attempt: u32,
 }
@@ -248,8 +250,15 @@ impl RunState {
                 }
             }
             Event::CallStarted { call, step, sample } => {
-                self.in_flight
-                    .insert(*call, Flight { step: *step, sample: sample.clone(), started: now, chars: 0, attempt: 1 });
+                self.in_flight.insert(
+                    *call,
+                    Flight { step: *step, sample: sample.clone(), started: now, sent: None, chars: 0, attempt: 1 },
+                );
+            }
+            Event::CallSent { call } => {
+                if let Some(f) = self.in_flight.get_mut(call) {
+                    f.sent = Some(now);
+                }
             }
             Event::CallStreaming { call, chars } => {
                 if let Some(f) = self.in_flight.get_mut(call) {
@@ -543,7 +552,7 @@ impl App {
                 self.run.bucket_start = self.clock;
                 self.simulated = simulated;
                 self.run.message = if already_done > 0 {
-                    format!("{already_done} of {target} samples were already done; the run makes the rest")
+                    format!("{already_done} of {target} were done before; this run makes the rest")
                 } else {
                     String::new()
                 };

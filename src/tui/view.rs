@@ -253,7 +253,11 @@ fn fmt_secs(d: std::time::Duration) -> String {
 fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let r = &app.run;
-    let [left, right] = Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area);
+    let [left, right] = if area.width < 100 {
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(38)]).areas(area)
+    } else {
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
+    };
     let [run_a, stages_a, tput_a] =
         Layout::vertical([Constraint::Length(5), Constraint::Length(9), Constraint::Fill(1)]).areas(left);
 
@@ -304,7 +308,7 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(lines).block(block(app, " Run ", false)), run_a);
 
     let counts = r.stage_counts();
-    let narrow = stages_a.width < 60;
+    let narrow = stages_a.width < 58;
     let header = Row::new(if narrow {
         ["stage", "wait", "now", "done", "fail", "filt"]
     } else {
@@ -345,37 +349,47 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         tput_a,
     );
 
-    let err_h = (4 + r.errors.len() + r.failures.len()).min(12) as u16;
+    let err_h = (5 + r.errors.len() + r.failures.len()).min(12) as u16;
     let [flight_a, err_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(err_h)]).areas(right);
+    // Calls out (by how long they have been out), then those waiting for a slot.
     let mut flights: Vec<_> = r.in_flight.iter().collect();
-    flights.sort_by_key(|(id, fl)| (fl.started, **id));
+    flights.sort_by_key(|(id, fl)| (fl.sent.is_none(), fl.sent.unwrap_or(fl.started), **id));
+    let out = flights.iter().filter(|(_, fl)| fl.sent.is_some()).count();
     let rows = flights.iter().map(|(_, fl)| {
-        let el = app.clock.saturating_sub(fl.started);
-        let extra = if fl.attempt > 1 {
-            format!("try {}", fl.attempt)
-        } else if fl.chars > 0 {
-            format!("{} ch", fl.chars)
-        } else {
-            String::new()
+        let (time, style) = match fl.sent {
+            Some(at) => {
+                let el = format!("{:.1}s", app.clock.saturating_sub(at).as_secs_f64());
+                if fl.attempt > 1 {
+                    (format!("{el} try {}", fl.attempt), Style::default().fg(t.warn))
+                } else {
+                    (el, Style::default().fg(t.fg))
+                }
+            }
+            None => ("waiting".to_string(), Style::default().fg(t.dim)),
         };
         Row::new(vec![
             Cell::from(fl.step.id().to_string()),
             Cell::from(sanitize(&fl.sample).into_owned()),
-            Cell::from(format!("{:.1}s", el.as_secs_f64())),
-            Cell::from(extra).style(Style::default().fg(t.warn)),
+            Cell::from(time).style(style),
         ])
     });
-    let widths = [Constraint::Length(17), Constraint::Length(11), Constraint::Length(6), Constraint::Fill(1)];
+    let widths = [Constraint::Length(16), Constraint::Length(11), Constraint::Fill(1)];
+    let waiting = flights.len() - out;
+    let title = if waiting > 0 {
+        format!(" In flight: {out} · waiting: {waiting} ")
+    } else {
+        format!(" Calls in flight: {out} ")
+    };
     f.render_widget(
         Table::new(rows, widths)
-            .header(Row::new(["step", "sample", "time", ""]).style(Style::default().fg(t.dim)))
-            .block(block(app, format!(" Calls in flight: {} ", r.in_flight.len()), false)),
+            .header(Row::new(["step", "sample", "out for"]).style(Style::default().fg(t.dim)))
+            .block(block(app, title, false)),
         flight_a,
     );
-    let mut lines = vec![Line::from(format!(
-        "retries {} · failed calls {} · failed samples {}",
-        r.retries, r.calls_failed, r.failed
-    ))];
+    let mut lines = vec![
+        Line::from(format!("retries {} · failed calls {}", r.retries, r.calls_failed)),
+        Line::from(format!("failed samples {}", r.failed)),
+    ];
     for (k, v) in &r.errors {
         lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
     }
