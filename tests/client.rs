@@ -166,7 +166,10 @@ async fn server_errors_are_retried_until_a_reply_comes() {
         .unwrap();
     assert_eq!((r.content.as_str(), r.attempts), ("ok", 4));
     assert_eq!(seen.lock().unwrap().headers.len(), 4);
-    let retries = retries.lock().unwrap();
+    let progress = retries.lock().unwrap();
+    // Sent once (its slot under the limit), then three retries.
+    assert_eq!(progress[0], "Sent");
+    let retries: Vec<&String> = progress.iter().filter(|p| p.starts_with("Retrying")).collect();
     assert_eq!(retries.len(), 3);
     assert!(retries[0].contains("boom"), "{retries:?}");
 }
