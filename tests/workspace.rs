@@ -310,3 +310,28 @@ fn kill_9_during_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
     store.list(StatusFilter::All, |r| *by_status.entry(r.verdict).or_insert(0) += 1).unwrap();
     assert_eq!(by_status.get(&Some("accepted".to_string())), Some(&1));
 }
+
+#[test]
+fn the_search_index_finds_words_and_prefixes_and_follows_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(3));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    assert_eq!(store.unindexed_count().unwrap(), 3);
+    // Not indexed yet: not found (the TUI says how many are left).
+    assert!(store.search("pack").unwrap().is_empty());
+    assert_eq!(store.index_pending(2).unwrap(), 2);
+    assert_eq!(store.index_pending(100).unwrap(), 1);
+    assert_eq!(store.unindexed_count().unwrap(), 0);
+    assert_eq!(store.search("PACK").unwrap().len(), 3);
+    assert_eq!(store.search("pac").unwrap().len(), 3, "a word is also a prefix");
+    assert!(store.search("zzqqxx").unwrap().is_empty());
+    assert!(store.search("  ").unwrap().is_empty());
+    let id = ids(&store, StatusFilter::All).remove(0);
+    store.edit_field(&id, "/trajectory/messages/0/content", json!("Anything for the Tromsø café?")).unwrap();
+    assert_eq!(store.unindexed_count().unwrap(), 1, "an edit puts the sample back in the queue");
+    store.index_pending(10).unwrap();
+    let rowid = store.row(&id).unwrap().rowid;
+    assert_eq!(store.search("tromsø").unwrap(), vec![rowid]);
+    assert_eq!(store.search("cafe").unwrap(), vec![rowid], "diacritics are folded");
+}
