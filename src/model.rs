@@ -257,6 +257,10 @@ pub struct FieldEdit {
     pub original: Value,
     pub edited: Value,
     pub at: i64,
+    /// The parts after this field were made again from the edited value (`g`), so they are
+    /// no longer stale because of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regenerated: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -126,6 +126,8 @@ pub const STAGES: [&str; 6] = ["scenario", "atomic_task", "composition", "filter
 enum Persist {
     Sample(Box<NewSample>),
     Call(Box<CallRecord>),
+    /// A version kept beside the sample: the one a regeneration replaces, or a fork.
+    Version(Box<Sample>, &'static str),
 }
 
 struct Ctx {
@@ -176,6 +178,7 @@ impl Ctx {
         step: Step,
         sample: &str,
         messages: Vec<ChatMessage>,
+        context: Option<&Value>,
         parse: impl FnOnce(&str) -> parse::Result<T>,
     ) -> Result<(T, String), Failure> {
         let parse_failure = |e: parse::ParseError| fail(step.id(), e.reason, e.detail);
@@ -216,6 +219,7 @@ impl Ctx {
             template_version: self.prompts.info(step).version.clone(),
             model: self.backend.model().to_string(),
             prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
+            context: context.map(Value::to_string),
             latency_ms,
             started_at,
             finished_at: now_ms(),
@@ -268,8 +272,8 @@ impl Ctx {
         parse: impl FnOnce(&str) -> parse::Result<T>,
     ) -> Result<T, Failure> {
         let role = if matches!(step, Step::AssistantAgent) { "system" } else { "user" };
-        let prompt = self.render(step, ctx)?;
-        Ok(self.call(step, sample, vec![ChatMessage::new(role, prompt)], parse).await?.0)
+        let prompt = self.render(step, ctx.clone())?;
+        Ok(self.call(step, sample, vec![ChatMessage::new(role, prompt)], Some(&ctx), parse).await?.0)
     }
 
     /// The scenario at `index` of the pool: a source line, a chat log's extracted scenario,
@@ -353,61 +357,192 @@ async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
 }
 
 async fn stages(ctx: &Ctx, index: usize, s: &mut Sample) -> Result<(), Failure> {
-    let stage = |name: &'static str| {
-        let _ = ctx.events.send(Event::SampleStage { sample: s_id(ctx, index), stage: name });
-    };
-    stage("scenario");
+    let _ = ctx.events.send(Event::SampleStage { sample: s_id(ctx, index), stage: "scenario" });
     let scenario_index = index / ctx.cfg.atomic_per_scenario.max(1);
     let scenario = ctx.scenario(scenario_index).await?;
     s.scenario = Some(scenario.clone());
+    stages_from(ctx, s, 1, strategy_for(ctx.cfg.seed, index, ctx.cfg.parallel_mix)).await
+}
 
-    stage("atomic_task");
-    // The k-th atomic task of a scenario: the sample id makes each request distinct.
-    let atomic = ctx.ask(Step::AtomicTask, &s.id, json!({"scenario": scenario}), parse::atomic_task).await?;
-    s.atomic_task = Some(atomic.clone());
-    ctx.save(s);
-
-    stage("composition");
-    let strategy = strategy_for(ctx.cfg.seed, index, ctx.cfg.parallel_mix);
-    let step = match strategy {
-        Strategy::Sequential => Step::ComposeSequential,
-        Strategy::ParallelThenSequential => Step::ComposeParallelSequential,
+/// Makes the parts of `s` from part `from` on (1 = the atomic task, ..., 5 = the
+/// trajectory), each from the parts before it, which must be there.
+async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy) -> Result<(), Failure> {
+    let id = s.id.clone();
+    let stage = |name: &'static str| {
+        let _ = ctx.events.send(Event::SampleStage { sample: id.clone(), stage: name });
     };
-    let parser = match strategy {
-        Strategy::Sequential => parse::compose_sequential,
-        Strategy::ParallelThenSequential => parse::compose_parallel_sequential,
-    };
-    let composed = ctx.ask(step, &s.id, json!({"atomic_task": atomic}), parser).await?;
-    let mut sub_tasks = vec![atomic.clone()];
-    sub_tasks.extend(composed.parallel.clone());
-    sub_tasks.push(composed.subsequent.clone());
-    let composition = Composition { strategy, task: composed.composition, sub_tasks };
-    s.composition = Some(composition.clone());
-    ctx.save(s);
-
-    stage("filter");
+    let missing = |part: &str| fail(part, "missing_part", format!("the sample has no {part} to start from"));
+    if from <= 1 {
+        stage("atomic_task");
+        let scenario = s.scenario.clone().ok_or_else(|| missing("scenario"))?;
+        // The k-th atomic task of a scenario: the sample id makes each request distinct.
+        let atomic = ctx.ask(Step::AtomicTask, &s.id, json!({"scenario": scenario}), parse::atomic_task).await?;
+        s.atomic_task = Some(atomic);
+        ctx.save(s);
+    }
+    if from <= 2 {
+        stage("composition");
+        let atomic = s.atomic_task.clone().ok_or_else(|| missing("atomic_task"))?;
+        let step = match strategy {
+            Strategy::Sequential => Step::ComposeSequential,
+            Strategy::ParallelThenSequential => Step::ComposeParallelSequential,
+        };
+        let parser = match strategy {
+            Strategy::Sequential => parse::compose_sequential,
+            Strategy::ParallelThenSequential => parse::compose_parallel_sequential,
+        };
+        let composed = ctx.ask(step, &s.id, json!({"atomic_task": atomic}), parser).await?;
+        let mut sub_tasks = vec![atomic.clone()];
+        sub_tasks.extend(composed.parallel.clone());
+        sub_tasks.push(composed.subsequent.clone());
+        s.composition = Some(Composition { strategy, task: composed.composition, sub_tasks });
+        ctx.save(s);
+    }
+    let composition = s.composition.clone().ok_or_else(|| missing("composition"))?;
     let ctx_json = json!({"composition": composition.task, "sub_tasks": composition.sub_tasks});
-    let (passed, analysis) =
-        ctx.ask(Step::CompositionFilter, &s.id, ctx_json.clone(), parse::composition_filter).await?;
-    s.filter = Some(FilterVerdict { passed, analysis });
-    if !passed {
-        return Err(fail("filter", "filtered_out", "the filter judged that the sub-tasks do not complete the task"));
+    if from <= 3 {
+        stage("filter");
+        let (passed, analysis) =
+            ctx.ask(Step::CompositionFilter, &s.id, ctx_json.clone(), parse::composition_filter).await?;
+        s.filter = Some(FilterVerdict { passed, analysis });
+        if !passed {
+            return Err(fail(
+                "filter",
+                "filtered_out",
+                "the filter judged that the sub-tasks do not complete the task",
+            ));
+        }
+        ctx.save(s);
     }
-    ctx.save(s);
-
-    stage("functions");
-    let subs = composition.sub_tasks.clone();
-    let functions = ctx.ask(Step::FunctionGenerate, &s.id, ctx_json, |r| parse::function_generate(r, &subs)).await?;
-    if functions.iter().all(|g| g.functions.is_empty()) {
-        return Err(fail("functions", "no_functions", "no sub-task got a function"));
+    if from <= 4 {
+        stage("functions");
+        let subs = composition.sub_tasks.clone();
+        let functions =
+            ctx.ask(Step::FunctionGenerate, &s.id, ctx_json, |r| parse::function_generate(r, &subs)).await?;
+        if functions.iter().all(|g| g.functions.is_empty()) {
+            return Err(fail("functions", "no_functions", "no sub-task got a function"));
+        }
+        s.functions = functions;
+        ctx.save(s);
     }
-    s.functions = functions.clone();
-    ctx.save(s);
-
     stage("trajectory");
-    let t = dialogue(ctx, &s.id, &composition, &functions).await?;
+    let t = dialogue(ctx, &s.id, &composition, &s.functions.clone()).await?;
     s.trajectory = Some(t);
     Ok(())
+}
+
+/// What a run of jobs does to one stored sample.
+#[derive(Clone, Debug)]
+pub enum Job {
+    /// Makes the stale parts again from the edited ones; the sample as it was is kept as a
+    /// `previous` version.
+    Regenerate(String),
+    /// Replaces message `turn` of the trajectory with `message` and lets the dialogue go on
+    /// from there; the result is kept as a `fork` version to compare, the sample untouched.
+    Fork { sample: String, turn: usize, message: Message },
+}
+
+impl Job {
+    fn sample(&self) -> &str {
+        match self {
+            Job::Regenerate(id) | Job::Fork { sample: id, .. } => id,
+        }
+    }
+}
+
+/// The first part a regeneration makes again: the one after the earliest edited part whose
+/// edit was not regenerated yet. None when nothing is stale.
+pub fn first_stale(s: &Sample) -> Option<usize> {
+    s.edits
+        .iter()
+        .filter(|e| !e.regenerated)
+        .filter_map(|e| {
+            let top = e.path.trim_start_matches('/').split('/').next().unwrap_or("");
+            crate::store::PARTS.iter().position(|p| *p == top)
+        })
+        .min()
+        .map(|i| i + 1)
+        .filter(|i| *i < crate::store::PARTS.len())
+}
+
+async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
+    let id = s.id.clone();
+    let result = match job {
+        Job::Regenerate(_) => match first_stale(&s) {
+            None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
+            Some(from) => {
+                let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
+                if from <= 1 {
+                    s.atomic_task = None;
+                }
+                if from <= 2 {
+                    s.composition = None;
+                }
+                if from <= 3 {
+                    s.filter = None;
+                }
+                if from <= 4 {
+                    s.functions.clear();
+                }
+                s.trajectory = None;
+                s.failure = None;
+                // Edits before `from` are now applied; edits of the parts made again are
+                // superseded (the previous version keeps them).
+                s.edits.retain(|e| {
+                    let top = e.path.trim_start_matches('/').split('/').next().unwrap_or("");
+                    crate::store::PARTS.iter().position(|p| *p == top).is_some_and(|i| i < from)
+                });
+                s.edits.iter_mut().for_each(|e| e.regenerated = true);
+                let strategy = s.strategy().unwrap_or(Strategy::Sequential);
+                let r = stages_from(ctx, &mut s, from, strategy).await;
+                if let Err(f) = &r {
+                    s.failure = Some(f.clone());
+                }
+                ctx.save(&s);
+                r
+            }
+        },
+        Job::Fork { turn, message, .. } => {
+            let r = fork(ctx, &s, turn, message).await;
+            let mut forked = s.clone();
+            match &r {
+                Ok(t) => forked.trajectory = Some(t.clone()),
+                Err(f) => forked.failure = Some(f.clone()),
+            }
+            let _ = ctx.persist.send(Persist::Version(Box::new(forked), "fork"));
+            r.map(|_| ())
+        }
+    };
+    ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
+    let outcome = match result {
+        Ok(()) => Outcome::Complete,
+        Err(f) => Outcome::Failed { stage: f.stage, reason: f.reason },
+    };
+    let _ = ctx.events.send(Event::SampleEnded { sample: id, outcome: outcome.clone() });
+    outcome
+}
+
+async fn fork(ctx: &Ctx, s: &Sample, turn: usize, message: Message) -> Result<Trajectory, Failure> {
+    let t = s.trajectory.as_ref().ok_or_else(|| fail("fork", "no_trajectory", "the sample has no trajectory"))?;
+    if turn >= t.messages.len() {
+        return Err(fail("fork", "no_turn", format!("the trajectory has {} messages", t.messages.len())));
+    }
+    let mut prefix: Vec<Message> = t.messages[..turn].to_vec();
+    prefix.push(message);
+    if !matches!(prefix.first(), Some(Message::User { .. })) {
+        return Err(fail("fork", "no_opening", "a dialogue starts with a user message"));
+    }
+    let task = match (&s.composition, &t.messages[0]) {
+        (Some(c), _) => c.task.clone(),
+        (None, Message::User { content }) => content.clone(),
+        _ => String::new(),
+    };
+    let functions = if s.functions.is_empty() {
+        vec![SubTaskFunctions { sub_task: task.clone(), functions: t.tools.clone() }]
+    } else {
+        s.functions.clone()
+    };
+    continue_dialogue(ctx, &s.id, &task, &functions, prefix).await
 }
 
 fn s_id(ctx: &Ctx, index: usize) -> String {
@@ -433,24 +568,69 @@ async fn dialogue(
     composition: &Composition,
     functions: &[SubTaskFunctions],
 ) -> Result<Trajectory, Failure> {
-    let tools: Vec<FunctionDef> = functions.iter().flat_map(|g| g.functions.iter().cloned()).collect();
     let opening = ctx
         .ask(Step::UserAgent, id, json!({"task": composition.task, "conversation": Value::Null}), parse::user_message)
         .await?;
-    let mut messages = vec![Message::User { content: opening.clone() }];
+    continue_dialogue(ctx, id, &composition.task, functions, vec![Message::User { content: opening }]).await
+}
+
+fn func_return(results: &[ToolResult]) -> String {
+    let returned: Vec<Value> =
+        results.iter().map(|r| json!({"name": r.name, "arguments": r.arguments, "results": r.results})).collect();
+    format!("<func_return>{}</func_return>", Value::Array(returned))
+}
+
+/// Continues a dialogue from `messages` (the opening user message at least; for a fork,
+/// everything up to the edited turn) until the assistant's final answer.
+async fn continue_dialogue(
+    ctx: &Ctx,
+    id: &str,
+    task: &str,
+    functions: &[SubTaskFunctions],
+    mut messages: Vec<Message>,
+) -> Result<Trajectory, Failure> {
+    let tools: Vec<FunctionDef> = functions.iter().flat_map(|g| g.functions.iter().cloned()).collect();
     let groups: Vec<Value> = functions
         .iter()
         .map(|g| {
             json!({"sub_task": g.sub_task, "functions": g.functions.iter().map(FunctionDef::to_flat_value).collect::<Vec<_>>()})
         })
         .collect();
-    let system = ctx.render(
-        Step::AssistantAgent,
-        json!({"functions": serde_json::to_string_pretty(&groups).expect("serializes"), "parallel": ctx.cfg.parallel}),
-    )?;
-    let mut convo = vec![ChatMessage::new("system", system), ChatMessage::new("user", opening)];
-    for _turn in 0..ctx.cfg.turn_limit {
-        let (turn, reply) = ctx.call(Step::AssistantAgent, id, convo.clone(), parse::assistant_turn).await?;
+    let system_ctx =
+        json!({"functions": serde_json::to_string_pretty(&groups).expect("serializes"), "parallel": ctx.cfg.parallel});
+    let system = ctx.render(Step::AssistantAgent, system_ctx.clone())?;
+    let mut convo = vec![ChatMessage::new("system", system)];
+    for m in &messages {
+        convo.push(match m {
+            Message::User { content } => ChatMessage::new("user", content.clone()),
+            Message::Assistant { .. } => ChatMessage::new("assistant", message_text(m)),
+            Message::Tool { results } => ChatMessage::new("user", func_return(results)),
+        });
+    }
+    let done = |messages: Vec<Message>| Trajectory {
+        tools: tools.clone(),
+        parallel: Some(ctx.cfg.parallel),
+        system: None,
+        messages,
+    };
+    // A prefix that ends on an assistant turn (a fork from it): finish that turn first.
+    if let Some(Message::Assistant { calls, final_answer, .. }) = messages.last().cloned() {
+        if final_answer.is_some() {
+            return Ok(done(messages));
+        }
+        if calls.is_empty() {
+            answer_question(ctx, id, task, &mut messages, &mut convo).await?;
+        } else {
+            let assistant = messages.pop().expect("checked");
+            check_calls(ctx, &tools, &calls)?;
+            run_tools(ctx, id, &tools, &calls, assistant, &mut messages, &mut convo).await?;
+        }
+    }
+    let mut turns = messages.iter().filter(|m| matches!(m, Message::Assistant { .. })).count();
+    while turns < ctx.cfg.turn_limit {
+        turns += 1;
+        let (turn, reply) =
+            ctx.call(Step::AssistantAgent, id, convo.clone(), Some(&system_ctx), parse::assistant_turn).await?;
         let thought = [turn.observation.as_str(), turn.thought.as_str()]
             .iter()
             .filter(|s| !s.is_empty())
@@ -460,53 +640,77 @@ async fn dialogue(
         convo.push(ChatMessage::new("assistant", reply.clone()));
         if let Some(answer) = turn.final_answer {
             messages.push(Message::Assistant { thought, calls: vec![], final_answer: Some(answer) });
-            return Ok(Trajectory { tools, parallel: Some(ctx.cfg.parallel), system: None, messages });
+            return Ok(done(messages));
         }
         if turn.calls.is_empty() {
             let question = spoken_part(&reply);
             let question = if question.is_empty() { thought } else { question };
-            messages.push(Message::Assistant { thought: question.clone(), calls: vec![], final_answer: None });
-            let conversation: Vec<Value> =
-                messages.iter().map(|m| json!({"role": m.role(), "content": message_text(m)})).collect();
-            let answer = ctx
-                .ask(
-                    Step::UserAgent,
-                    id,
-                    json!({"task": composition.task, "conversation": conversation}),
-                    parse::user_message,
-                )
-                .await?;
-            convo.push(ChatMessage::new("user", answer.clone()));
-            messages.push(Message::User { content: answer });
+            messages.push(Message::Assistant { thought: question, calls: vec![], final_answer: None });
+            answer_question(ctx, id, task, &mut messages, &mut convo).await?;
             continue;
         }
-        if turn.calls.len() > 1 && !ctx.cfg.parallel {
-            return Err(fail(
-                "assistant_agent",
-                "parallel_when_off",
-                format!("{} calls in one turn", turn.calls.len()),
-            ));
-        }
-        for c in &turn.calls {
-            if !tools.iter().any(|f| f.name == c.name) {
-                return Err(fail(
-                    "assistant_agent",
-                    "hallucinated_function",
-                    format!("{} is not a function of this task", c.name),
-                ));
-            }
-        }
-        let transcript: String =
-            messages.iter().map(|m| format!("{}: {}", m.role(), message_text(m))).collect::<Vec<_>>().join("\n");
-        let results = join_all(turn.calls.iter().map(|c| tool_call(ctx, id, &tools, c, &transcript))).await;
-        let results: Vec<ToolResult> = results.into_iter().collect::<Result<_, _>>()?;
-        messages.push(Message::Assistant { thought, calls: turn.calls.clone(), final_answer: None });
-        let returned: Vec<Value> =
-            results.iter().map(|r| json!({"name": r.name, "arguments": r.arguments, "results": r.results})).collect();
-        convo.push(ChatMessage::new("user", format!("<func_return>{}</func_return>", Value::Array(returned))));
-        messages.push(Message::Tool { results });
+        check_calls(ctx, &tools, &turn.calls)?;
+        let assistant = Message::Assistant { thought, calls: turn.calls.clone(), final_answer: None };
+        run_tools(ctx, id, &tools, &turn.calls, assistant, &mut messages, &mut convo).await?;
     }
     Err(fail("trajectory", "turn_limit", format!("no final answer after {} assistant turns", ctx.cfg.turn_limit)))
+}
+
+fn check_calls(ctx: &Ctx, tools: &[FunctionDef], calls: &[Call]) -> Result<(), Failure> {
+    if calls.len() > 1 && !ctx.cfg.parallel {
+        return Err(fail("assistant_agent", "parallel_when_off", format!("{} calls in one turn", calls.len())));
+    }
+    for c in calls {
+        if !tools.iter().any(|f| f.name == c.name) {
+            return Err(fail(
+                "assistant_agent",
+                "hallucinated_function",
+                format!("{} is not a function of this task", c.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The user agent answers the assistant's question (the last message).
+async fn answer_question(
+    ctx: &Ctx,
+    id: &str,
+    task: &str,
+    messages: &mut Vec<Message>,
+    convo: &mut Vec<ChatMessage>,
+) -> Result<(), Failure> {
+    let conversation: Vec<Value> =
+        messages.iter().map(|m| json!({"role": m.role(), "content": message_text(m)})).collect();
+    let answer =
+        ctx.ask(Step::UserAgent, id, json!({"task": task, "conversation": conversation}), parse::user_message).await?;
+    convo.push(ChatMessage::new("user", answer.clone()));
+    messages.push(Message::User { content: answer });
+    Ok(())
+}
+
+/// The tool agent answers each call of `assistant` (in parallel); the turn and its results
+/// join the dialogue.
+async fn run_tools(
+    ctx: &Ctx,
+    id: &str,
+    tools: &[FunctionDef],
+    calls: &[Call],
+    assistant: Message,
+    messages: &mut Vec<Message>,
+    convo: &mut Vec<ChatMessage>,
+) -> Result<(), Failure> {
+    let transcript: String =
+        messages.iter().map(|m| format!("{}: {}", m.role(), message_text(m))).collect::<Vec<_>>().join("\n");
+    let results = join_all(calls.iter().map(|c| tool_call(ctx, id, tools, c, &transcript))).await;
+    let results: Vec<ToolResult> = results.into_iter().collect::<Result<_, _>>()?;
+    if !matches!(convo.last(), Some(m) if m.role == "assistant") {
+        convo.push(ChatMessage::new("assistant", message_text(&assistant)));
+    }
+    messages.push(assistant);
+    convo.push(ChatMessage::new("user", func_return(&results)));
+    messages.push(Message::Tool { results });
+    Ok(())
 }
 
 fn message_text(m: &Message) -> String {
@@ -618,7 +822,38 @@ pub fn start(
     if sources.is_empty() {
         return Err("no scenario to start from".into());
     }
+    launch(store_dir, backend, prompts, cfg, sources, None)
+}
+
+/// Runs jobs on samples already in the workspace (regenerations, forks) with the same
+/// scheduler, events and store writer as a run.
+pub fn start_jobs(
+    store_dir: &std::path::Path,
+    backend: Backend,
+    prompts: Prompts,
+    cfg: RunConfig,
+    jobs: Vec<Job>,
+) -> Result<Pipeline, String> {
+    launch(store_dir, backend, prompts, cfg, Vec::new(), Some(jobs))
+}
+
+fn launch(
+    store_dir: &std::path::Path,
+    backend: Backend,
+    prompts: Prompts,
+    cfg: RunConfig,
+    sources: Vec<ScenarioSource>,
+    jobs: Option<Vec<Job>>,
+) -> Result<Pipeline, String> {
     let store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+    let jobs: Option<Vec<(Job, Sample)>> = match jobs {
+        None => None,
+        Some(jobs) => Some(
+            jobs.into_iter()
+                .map(|j| store.sample(j.sample()).map(|st| (j, st.sample)).map_err(|e| e.to_string()))
+                .collect::<Result<_, _>>()?,
+        ),
+    };
     let cache = store.finished_replies().map_err(|e| e.to_string())?;
     let ended = store.ended_ids().map_err(|e| e.to_string())?;
     let already_done = (0..cfg.samples).filter(|i| ended.contains(&sample_id(cfg.seed, *i))).count();
@@ -663,10 +898,26 @@ pub fn start(
     let writer = tokio::task::spawn_blocking(move || write_loop(store, persist_rx));
     let handle = tokio::spawn(async move {
         let mut summary = RunSummary::default();
-        let todo: Vec<usize> = (0..cfg.samples).filter(|i| !ended.contains(&sample_id(cfg.seed, *i))).collect();
-        summary.skipped_already_done = cfg.samples - todo.len();
         let limit = Arc::new(Semaphore::new(cfg.active_samples.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
+        let todo: Vec<usize> = match &jobs {
+            Some(_) => Vec::new(),
+            None => (0..cfg.samples).filter(|i| !ended.contains(&sample_id(cfg.seed, *i))).collect(),
+        };
+        if jobs.is_none() {
+            summary.skipped_already_done = cfg.samples - todo.len();
+        }
+        for (job, sample) in jobs.into_iter().flatten() {
+            let ctx = ctx.clone();
+            let cancel = cancel.clone();
+            summary.started += 1;
+            tasks.spawn(async move {
+                tokio::select! {
+                    o = run_job(&ctx, job, sample) => Some(o),
+                    _ = cancel.cancelled() => None,
+                }
+            });
+        }
         for index in todo {
             let permit = tokio::select! {
                 p = limit.clone().acquire_owned() => p.expect("never closed"),
@@ -727,6 +978,9 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
             match p {
                 Persist::Sample(s) => samples.push(*s),
                 Persist::Call(c) => calls.push(*c),
+                Persist::Version(s, kind) => {
+                    store.add_version(&s, kind).map_err(|e| format!("cannot write to the workspace: {e}"))?;
+                }
             }
             if samples.len() + calls.len() >= 4096 {
                 break;
@@ -738,4 +992,67 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
         calls.clear();
     }
     Ok(())
+}
+
+/// Asks a recorded call's step again for the same sample: its template rendered from
+/// `prompts` (which may hold an edited workspace override) with the recorded variables, the
+/// rest of the prompt as it was. Returns the new call, for the caller to record.
+pub async fn rerun_call(
+    backend: &Backend,
+    prompts: &Prompts,
+    call: &crate::store::CallRow,
+) -> Result<CallRecord, String> {
+    let step =
+        Step::from_id(&call.step).ok_or_else(|| format!("call #{} has an unknown step {:?}", call.id, call.step))?;
+    let context: Value = match &call.context {
+        Some(c) => serde_json::from_str(c)
+            .map_err(|e| format!("call #{}: its recorded variables are unreadable: {e}", call.id))?,
+        None => {
+            return Err(format!(
+                "call #{} was recorded without its template variables (made before they were kept): run its sample again",
+                call.id
+            ));
+        }
+    };
+    let mut messages: Vec<ChatMessage> =
+        serde_json::from_str(&call.prompt).map_err(|e| format!("call #{}: its prompt is unreadable: {e}", call.id))?;
+    let rendered = prompts.render(step, &context).map_err(|e| e.to_string())?;
+    match messages.first_mut() {
+        Some(m) => m.content = rendered,
+        None => return Err(format!("call #{} has an empty prompt", call.id)),
+    }
+    let req = ChatRequest { step, sample_id: call.sample_id.clone(), messages, response_format: None };
+    let started = Instant::now();
+    let started_at = now_ms();
+    let mut record = CallRecord {
+        request_hash: req.hash(backend.model()),
+        run_id: "rerun".into(),
+        sample_id: call.sample_id.clone(),
+        step: step.id().to_string(),
+        template_version: prompts.info(step).version.clone(),
+        model: backend.model().to_string(),
+        prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
+        context: call.context.clone(),
+        started_at,
+        ..CallRecord::default()
+    };
+    match backend.complete(&req, &CancellationToken::new(), &|_| {}).await {
+        Ok(reply) => {
+            record.endpoint = reply.endpoint.clone();
+            record.prompt_tokens = reply.usage.prompt_tokens;
+            record.completion_tokens = reply.usage.completion_tokens;
+            record.attempts = reply.attempts;
+            let parsed = parse::by_step(step, &reply.content, &context);
+            record.parse_ok = Some(parsed.is_ok());
+            record.parse_result = Some(match parsed {
+                Ok(v) => v.to_string(),
+                Err(e) => e.to_string(),
+            });
+            record.raw_reply = Some(reply.content);
+        }
+        Err(e) => record.error = Some(e.to_string()),
+    }
+    record.latency_ms = started.elapsed().as_millis() as u64;
+    record.finished_at = now_ms();
+    Ok(record)
 }

@@ -28,6 +28,8 @@ pub enum StoreError {
     Sql(#[from] rusqlite::Error),
     #[error("sample {0} is not in the workspace")]
     NoSample(String),
+    #[error("LLM call #{0} is not in the workspace")]
+    NoCall(i64),
     #[error("sample {0}: the field {1} does not exist")]
     NoField(String, String),
     #[error("sample {0} holds unreadable data: {1}")]
@@ -101,6 +103,17 @@ CREATE VIRTUAL TABLE sample_text USING fts5(
     text, content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61 remove_diacritics 2'
 );
 "#,
+    r#"
+ALTER TABLE llm_calls ADD COLUMN context TEXT;
+CREATE TABLE versions (
+    id INTEGER PRIMARY KEY,
+    sample_id TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX versions_sample ON versions(sample_id);
+"#,
 ];
 
 pub fn now_ms() -> i64 {
@@ -145,13 +158,18 @@ pub fn stale_parts<'a>(edited: impl Iterator<Item = &'a str>) -> String {
     }
 }
 
+/// The parts of a sample made from something edited since (and not made again).
+pub fn sample_stale(sample: &Sample) -> String {
+    stale_parts(sample.edits.iter().filter(|e| !e.regenerated).map(|e| e.path.as_str()))
+}
+
 impl Summary {
     pub fn of(sample: &Sample) -> Summary {
         let mut s = Summary {
             stage: stage_of(sample).to_string(),
             strategy: sample.strategy().map(|s| s.as_str().to_string()),
             failure_reason: sample.failure.as_ref().map(|f| format!("{}:{}", f.stage, f.reason)),
-            stale: stale_parts(sample.edits.iter().map(|e| e.path.as_str())),
+            stale: sample_stale(sample),
             ..Summary::default()
         };
         if let Some(t) = &sample.trajectory {
@@ -281,6 +299,9 @@ pub struct CallRecord {
     pub attempts: u32,
     pub started_at: i64,
     pub finished_at: i64,
+    /// The template's variables as JSON, so the step can be asked again with an edited
+    /// template; None for calls not made from a template alone.
+    pub context: Option<String>,
 }
 
 /// The identity of a trajectory's content: the same trajectory gets the same id whatever
@@ -390,7 +411,9 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallRow {
     pub id: i64,
+    pub sample_id: String,
     pub step: String,
+    pub context: Option<String>,
     pub template_version: Option<String>,
     pub endpoint: Option<String>,
     pub model: Option<String>,
@@ -405,6 +428,31 @@ pub struct CallRow {
     pub completion_tokens: u64,
     pub attempts: u32,
     pub started_at: i64,
+}
+
+const CALL_COLUMNS: &str = "id, sample_id, step, template_version, endpoint, model, prompt, raw_reply, parse_ok, \
+    parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts, started_at, context";
+
+fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
+    Ok(CallRow {
+        id: r.get(0)?,
+        sample_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
+        step: r.get(2)?,
+        template_version: r.get(3)?,
+        endpoint: r.get(4)?,
+        model: r.get(5)?,
+        prompt: r.get(6)?,
+        raw_reply: r.get(7)?,
+        parse_ok: r.get(8)?,
+        parse_result: r.get(9)?,
+        error: r.get(10)?,
+        latency_ms: r.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
+        prompt_tokens: r.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
+        completion_tokens: r.get::<_, Option<i64>>(13)?.unwrap_or(0) as u64,
+        attempts: r.get::<_, i64>(14)? as u32,
+        started_at: r.get(15)?,
+        context: r.get(16)?,
+    })
 }
 
 /// Every string in a JSON document, space-separated, for the search index.
@@ -510,8 +558,8 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO llm_calls (request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt,
                     raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts,
-                    started_at, finished_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                    started_at, finished_at, context)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
             )?;
             for c in calls {
                 stmt.execute(params![
@@ -533,6 +581,7 @@ impl Store {
                     c.attempts as i64,
                     c.started_at,
                     c.finished_at,
+                    c.context,
                 ])?;
             }
         }
@@ -746,31 +795,54 @@ impl Store {
 
     /// The LLM calls made for a sample, oldest first.
     pub fn calls_for(&self, sample_id: &str) -> Result<Vec<CallRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, step, template_version, endpoint, model, prompt, raw_reply, parse_ok, parse_result, error,
-                    latency_ms, prompt_tokens, completion_tokens, attempts, started_at
-             FROM llm_calls WHERE sample_id = ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([sample_id], |r| {
-            Ok(CallRow {
-                id: r.get(0)?,
-                step: r.get(1)?,
-                template_version: r.get(2)?,
-                endpoint: r.get(3)?,
-                model: r.get(4)?,
-                prompt: r.get(5)?,
-                raw_reply: r.get(6)?,
-                parse_ok: r.get(7)?,
-                parse_result: r.get(8)?,
-                error: r.get(9)?,
-                latency_ms: r.get::<_, Option<i64>>(10)?.unwrap_or(0) as u64,
-                prompt_tokens: r.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
-                completion_tokens: r.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
-                attempts: r.get::<_, i64>(13)? as u32,
-                started_at: r.get(14)?,
-            })
-        })?;
+        let sql = format!("SELECT {CALL_COLUMNS} FROM llm_calls WHERE sample_id = ?1 ORDER BY id");
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([sample_id], call_row)?;
         rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    /// One recorded call.
+    pub fn call(&self, id: i64) -> Result<CallRow> {
+        let sql = format!("SELECT {CALL_COLUMNS} FROM llm_calls WHERE id = ?1");
+        self.conn.query_row(&sql, [id], call_row).optional()?.ok_or(StoreError::NoCall(id))
+    }
+
+    /// Records one call made outside a run (a step asked again with an edited template).
+    pub fn add_call(&mut self, c: &CallRecord) -> Result<i64> {
+        self.write_progress(&[], std::slice::from_ref(c))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Keeps a version of a sample: the one a regeneration replaced (`previous`), or a
+    /// dialogue fork waiting to be compared (`fork`). Returns its id.
+    pub fn add_version(&mut self, sample: &Sample, kind: &str) -> Result<i64> {
+        let data = pack(&serde_json::to_string(sample).expect("a sample always serializes"));
+        self.conn.execute(
+            "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
+            params![sample.id, now_ms(), kind, data],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// A sample's kept versions, newest first: (id, at, kind, sample).
+    pub fn versions(&self, sample_id: &str) -> Result<Vec<(i64, i64, String, Sample)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, at, kind, data FROM versions WHERE sample_id = ?1 ORDER BY id DESC")?;
+        let rows = stmt.query_map([sample_id], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Vec<u8>>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, at, kind, data) = row?;
+            out.push((id, at, kind, unpack(sample_id, &data)?));
+        }
+        Ok(out)
+    }
+
+    pub fn delete_version(&mut self, id: i64) -> Result<()> {
+        self.conn.execute("DELETE FROM versions WHERE id = ?1", [id])?;
+        Ok(())
     }
 
     pub fn integrity_ok(&self) -> Result<bool> {
@@ -893,10 +965,15 @@ fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Va
         Some(i) => {
             edits[i].edited = after;
             edits[i].at = now_ms();
+            edits[i].regenerated = false;
         }
-        None if *before != after => {
-            edits.push(FieldEdit { path: path.to_string(), original: before.clone(), edited: after, at: now_ms() })
-        }
+        None if *before != after => edits.push(FieldEdit {
+            path: path.to_string(),
+            original: before.clone(),
+            edited: after,
+            at: now_ms(),
+            regenerated: false,
+        }),
         None => {}
     }
 }

@@ -537,7 +537,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
     let s = &d.sample;
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut starts = [0usize; 6];
-    let stale_text = crate::store::stale_parts(s.edits.iter().map(|e| e.path.as_str()));
+    let stale_text = crate::store::sample_stale(s);
     let stale: Vec<&str> = stale_text.split(' ').collect();
     let text = |lines: &mut Vec<Line<'static>>, body: &str, style: Style| {
         for l in wrap(body, width.saturating_sub(2)) {
