@@ -336,6 +336,31 @@ pub fn tool_return(reply: &str) -> Result<Value> {
     first_json(body)
 }
 
+/// Any step's reply parsed as that step's parser does, as JSON (what the call records
+/// keep). `context` is the template's variables: function generation needs the sub-tasks.
+pub fn by_step(step: crate::llm::Step, reply: &str, context: &Value) -> Result<Value> {
+    use crate::llm::Step;
+    fn json<T: serde::Serialize>(r: Result<T>) -> Result<Value> {
+        r.map(|v| serde_json::to_value(v).expect("parsed values serialize"))
+    }
+    match step {
+        Step::ScenarioExtract => json(scenario_extract(reply)),
+        Step::ScenarioExpand => json(scenario_expand(reply)),
+        Step::AtomicTask => json(atomic_task(reply)),
+        Step::ComposeSequential => json(compose_sequential(reply)),
+        Step::ComposeParallelSequential => json(compose_parallel_sequential(reply)),
+        Step::CompositionFilter => json(composition_filter(reply)),
+        Step::FunctionGenerate => {
+            let subs: Vec<String> =
+                context.get("sub_tasks").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
+            json(function_generate(reply, &subs))
+        }
+        Step::UserAgent => json(user_message(reply)),
+        Step::AssistantAgent => json(assistant_turn(reply)),
+        Step::ToolAgent => json(tool_return(reply)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -419,30 +444,5 @@ mod tests {
         assert_eq!(tool_return("<func_return>nothing</func_return>").unwrap_err().reason, "bad_json");
         assert_eq!(user_message("<human>Hi, book me a room.</human>").unwrap(), "Hi, book me a room.");
         assert_eq!(user_message("Hi there").unwrap(), "Hi there");
-    }
-}
-
-/// Any step's reply parsed as that step's parser does, as JSON (what the call records
-/// keep). `context` is the template's variables: function generation needs the sub-tasks.
-pub fn by_step(step: crate::llm::Step, reply: &str, context: &Value) -> Result<Value> {
-    use crate::llm::Step;
-    fn json<T: serde::Serialize>(r: Result<T>) -> Result<Value> {
-        r.map(|v| serde_json::to_value(v).expect("parsed values serialize"))
-    }
-    match step {
-        Step::ScenarioExtract => json(scenario_extract(reply)),
-        Step::ScenarioExpand => json(scenario_expand(reply)),
-        Step::AtomicTask => json(atomic_task(reply)),
-        Step::ComposeSequential => json(compose_sequential(reply)),
-        Step::ComposeParallelSequential => json(compose_parallel_sequential(reply)),
-        Step::CompositionFilter => json(composition_filter(reply)),
-        Step::FunctionGenerate => {
-            let subs: Vec<String> =
-                context.get("sub_tasks").and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default();
-            json(function_generate(reply, &subs))
-        }
-        Step::UserAgent => json(user_message(reply)),
-        Step::AssistantAgent => json(assistant_turn(reply)),
-        Step::ToolAgent => json(tool_return(reply)),
     }
 }
