@@ -386,6 +386,8 @@ pub struct Stats {
     pub with_trajectory: u64,
     pub lint_clean: u64,
     pub by_lint_code: BTreeMap<Code, u64>,
+    /// Per step and template version (workspaces only).
+    pub by_step: Vec<crate::store::StepStat>,
 }
 
 impl Stats {
@@ -450,6 +452,30 @@ impl Stats {
         for (code, n) in &self.by_lint_code {
             let _ = writeln!(o, "  {} {:<22} {:>8} {}", code.id(), code.name(), n, code.severity().as_str());
         }
+        if !self.by_step.is_empty() {
+            let _ = writeln!(
+                o,
+                "steps       by template version: calls, replies that did not parse, call errors, samples that failed at the step, rejected of reviewed"
+            );
+            for st in &self.by_step {
+                let _ = writeln!(
+                    o,
+                    "  {:<28} {:<8} {:>7} calls  {:>5} unparsed ({:>4.1}%)  {:>4} errors  {:>5} of {:>6} samples failed ({:>4.1}%)  {:>4} of {:>5} rejected ({:>5.1}%)",
+                    st.step,
+                    st.template_version,
+                    st.calls,
+                    st.parse_failed,
+                    pct(st.parse_failed, st.calls),
+                    st.errors,
+                    st.samples_failed,
+                    st.samples,
+                    pct(st.samples_failed, st.samples),
+                    st.rejected,
+                    st.reviewed,
+                    pct(st.rejected, st.reviewed)
+                );
+            }
+        }
         o
     }
 }
@@ -480,6 +506,7 @@ fn histogram(m: &BTreeMap<usize, u64>, max: usize) -> String {
 pub fn stats_workspace(store: &Store) -> Result<Stats, OpError> {
     let mut stats = Stats::default();
     store.list(StatusFilter::All, |r| stats.add(&r.summary, r.verdict.as_deref()))?;
+    stats.by_step = store.step_stats()?;
     Ok(stats)
 }
 

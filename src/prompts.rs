@@ -23,6 +23,22 @@ const DEFAULTS: [(Step, &str); 10] = [
     (Step::ToolAgent, include_str!("../prompts/tool_agent.jinja")),
 ];
 
+/// The text of a step's template: the workspace's override when there is one, else the
+/// built-in one; and whether it is the override.
+pub fn source(workspace: &Path, step: Step) -> Result<(String, bool), PromptError> {
+    let p = workspace.join("prompts").join(file_name(step));
+    if p.is_file() {
+        return std::fs::read_to_string(&p).map(|t| (t, true)).map_err(|e| PromptError::Read(p, e));
+    }
+    let text = DEFAULTS.iter().find(|(s, _)| *s == step).map(|(_, t)| t.to_string()).expect("every step has one");
+    Ok((text, false))
+}
+
+/// The short hash every call records as its template version.
+pub fn version(text: &str) -> String {
+    version_of(text)
+}
+
 pub fn file_name(step: Step) -> String {
     format!("{}.jinja", step.id())
 }

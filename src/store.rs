@@ -407,6 +407,22 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     })
 }
 
+/// How one step did with one version of its template.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StepStat {
+    pub step: String,
+    pub template_version: String,
+    pub calls: u64,
+    pub parse_failed: u64,
+    pub errors: u64,
+    /// Samples it was asked for; of them, those that failed at this step.
+    pub samples: u64,
+    pub samples_failed: u64,
+    /// Of those samples, reviewed (accepted or rejected), and rejected.
+    pub reviewed: u64,
+    pub rejected: u64,
+}
+
 /// One recorded LLM call, as the TUI shows it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallRow {
@@ -507,6 +523,11 @@ impl Store {
         let mut store = Store { conn, dir: dir.to_path_buf() };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// The workspace folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     pub fn conn(&self) -> &Connection {
@@ -811,6 +832,37 @@ impl Store {
     pub fn add_call(&mut self, c: &CallRecord) -> Result<i64> {
         self.write_progress(&[], std::slice::from_ref(c))?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Per step and template version: how its calls went and how the samples they made
+    /// fared, so a prompt change can be judged by numbers.
+    pub fn step_stats(&self) -> Result<Vec<StepStat>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT c.step, COALESCE(c.template_version, '-'), count(*),
+                    sum(CASE WHEN c.parse_ok = 0 THEN 1 ELSE 0 END),
+                    sum(CASE WHEN c.error IS NOT NULL THEN 1 ELSE 0 END),
+                    count(DISTINCT c.sample_id),
+                    count(DISTINCT CASE WHEN s.failure_reason LIKE c.step || ':%' THEN s.id END),
+                    count(DISTINCT CASE WHEN s.verdict IN ('accepted', 'rejected') THEN s.id END),
+                    count(DISTINCT CASE WHEN s.verdict = 'rejected' THEN s.id END)
+             FROM llm_calls c LEFT JOIN samples s ON s.id = c.sample_id
+             GROUP BY c.step, c.template_version ORDER BY c.step, min(c.id)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            let n = |i: usize| r.get::<_, i64>(i).map(|v| v as u64);
+            Ok(StepStat {
+                step: r.get(0)?,
+                template_version: r.get(1)?,
+                calls: n(2)?,
+                parse_failed: n(3)?,
+                errors: n(4)?,
+                samples: n(5)?,
+                samples_failed: n(6)?,
+                reviewed: n(7)?,
+                rejected: n(8)?,
+            })
+        })?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
     }
 
     /// Keeps a version of a sample: the one a regeneration replaced (`previous`), or a

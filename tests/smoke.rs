@@ -45,6 +45,15 @@ fn the_binary_runs_reviews_and_quits_in_a_pty() {
     cmd.arg(ws);
     cmd.env("TERM", "xterm-256color");
     cmd.env_remove("OPENAI_BASE_URL");
+    let editor = ws.join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nprintf 'Edited by EDITOR. ' | cat - \"$1\" > \"$1.new\" && mv \"$1.new\" \"$1\"\n",
+    )
+    .unwrap();
+    std::process::Command::new("chmod").arg("+x").arg(&editor).status().unwrap();
+    cmd.env("EDITOR", &editor);
+    cmd.env_remove("VISUAL");
     let mut child = pair.slave.spawn_command(cmd).unwrap();
     drop(pair.slave);
     let mut reader = pair.master.try_clone_reader().unwrap();
@@ -90,6 +99,16 @@ fn the_binary_runs_reviews_and_quits_in_a_pty() {
     screen.wait_for("turn 1/", Duration::from_secs(5));
     key("a");
     screen.wait_for("reviewed 1/", Duration::from_secs(5));
+    // Edit the selected sample's scenario in $EDITOR: the TUI gives the terminal to the
+    // editor (a script here) and takes it back with the text, checked, to save.
+    key("2");
+    screen.wait_for("Lineage of", Duration::from_secs(5));
+    key("\t");
+    key("E");
+    screen.wait_for("back from $EDITOR", Duration::from_secs(10));
+    screen.wait_for("Edited by EDITOR.", Duration::from_secs(5));
+    key("\x13"); // ctrl-s
+    screen.wait_for("saved /scenario", Duration::from_secs(5));
     key("q");
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
@@ -107,4 +126,15 @@ fn the_binary_runs_reviews_and_quits_in_a_pty() {
     assert_eq!(accepted.len(), 1, "one accepted sample in the workspace");
     assert_eq!(store.review(&accepted[0]).unwrap().unwrap().verdict, Verdict::Accepted);
     assert_eq!(store.sample_count().unwrap(), 8);
+    let mut edited = 0;
+    store
+        .list(StatusFilter::All, |r| {
+            let s = store.sample(&r.id).unwrap().sample;
+            if s.scenario.is_some_and(|x| x.starts_with("Edited by EDITOR. ")) {
+                edited += 1;
+                assert_eq!(s.edits.len(), 1, "the original is kept");
+            }
+        })
+        .unwrap();
+    assert_eq!(edited, 1);
 }

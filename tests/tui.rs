@@ -8,17 +8,21 @@ use std::time::Duration;
 use button::llm::{Backend, Step};
 use button::model::{RejectReason, Verdict};
 use button::ops::{self, FormatChoice};
-use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
+use button::pipeline::{self, Event, Job, Outcome, RunConfig, RunSummary};
 use button::prompts::Prompts;
 use button::sim::Simulator;
 use button::store::Store;
-use button::tui::app::{App, Effect, Init, Msg, View};
+use button::tui::app::{App, Effect, Init, Msg, Overlay, View};
 use button::tui::keymap::{Action, Keymap};
 use button::tui::theme::Theme;
 use button::tui::{view, worker};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+
+fn sim_backend() -> Backend {
+    Backend::Sim(Simulator { seed: 3, malformed_rate: 0.0 })
+}
 
 struct H {
     app: App,
@@ -86,10 +90,23 @@ impl H {
     }
 
     /// Runs effects the way the event loop does, feeding their answers back until quiet.
+    /// Regenerations, forks and re-asked steps run for real, on the simulator.
     fn run(&mut self, fx: Vec<Effect>) {
         let mut queue: std::collections::VecDeque<Effect> = fx.into();
         while let Some(e) = queue.pop_front() {
-            let msgs = worker::execute(&mut self.store, e.clone());
+            let msgs = match e.clone() {
+                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(Job::Regenerate).collect()),
+                Effect::Fork { id, turn, message } => self.jobs(vec![Job::Fork { sample: id, turn, message }]),
+                Effect::Rerun(call) => {
+                    let old = self.store.call(call).unwrap();
+                    let prompts = Prompts::load(Some(self.dir.path())).unwrap();
+                    let rt = tokio::runtime::Runtime::new().unwrap();
+                    let record = rt.block_on(pipeline::rerun_call(&sim_backend(), &prompts, &old)).unwrap();
+                    let id = self.store.add_call(&record).unwrap();
+                    vec![Msg::Rerun { old: call, new: Ok(Box::new(self.store.call(id).unwrap())) }]
+                }
+                e => worker::execute(&mut self.store, e),
+            };
             if msgs.is_empty() {
                 self.asked.push(e);
             }
@@ -97,6 +114,27 @@ impl H {
                 queue.extend(self.app.update(m));
             }
         }
+    }
+
+    /// A pipeline of jobs on the simulator, its events fed to the app as the loop does.
+    fn jobs(&mut self, jobs: Vec<Job>) -> Vec<Msg> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let n = jobs.len();
+        let ws = self.dir.path().to_path_buf();
+        let (events, result) = rt.block_on(async move {
+            let mut p =
+                pipeline::start_jobs(&ws, sim_backend(), Prompts::load(Some(&ws)).unwrap(), RunConfig::default(), jobs)
+                    .unwrap();
+            let mut events = Vec::new();
+            while let Some(e) = p.events.recv().await {
+                events.push(e);
+            }
+            (events, p.wait().await)
+        });
+        let mut out = vec![Msg::RunStarted { target: n, already_done: 0, concurrency: None, simulated: true }];
+        out.extend(events.into_iter().map(Msg::Pipeline));
+        out.push(Msg::RunFinished(result));
+        out
     }
 
     fn msg(&mut self, m: Msg) {
@@ -115,8 +153,16 @@ impl H {
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix('<') {
                 let end = r.find('>').unwrap();
+                if let Some(c) = r[..end].strip_prefix("c-") {
+                    let c = c.chars().next().unwrap();
+                    self.msg(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
+                    rest = &r[end + 1..];
+                    continue;
+                }
                 let code = match &r[..end] {
                     "enter" => KeyCode::Enter,
+                    "home" => KeyCode::Home,
+                    "end" => KeyCode::End,
                     "esc" => KeyCode::Esc,
                     "tab" => KeyCode::Tab,
                     "down" => KeyCode::Down,
@@ -353,7 +399,7 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
 fn help_is_generated_from_the_keymap() {
     let mut h = H::new(false);
     h.keys("?");
-    let s = h.screen(100, 60);
+    let s = h.screen(120, 100);
     for a in Action::ALL {
         assert!(s.contains(a.describe()), "help lacks {}", a.id());
     }
@@ -489,4 +535,137 @@ fn button_review_opens_on_the_queue() {
     assert!(h.app.queue);
     assert_eq!(h.app.view, View::Trajectory);
     assert!(h.app.selected().unwrap().verdict.is_none());
+}
+
+/// The first complete generated sample, selected.
+fn select_complete(h: &mut H) {
+    h.keys("<home>");
+    while h.app.selected().unwrap().summary.stage != "complete" {
+        h.keys("j");
+    }
+}
+
+#[test]
+fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    h.keys("<tab>jj");
+    assert_eq!(h.app.lineage_part, 2);
+    h.keys("e");
+    assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))));
+    h.keys("Urgent: ");
+    both_sizes(&h, "editor_composition");
+    h.keys("<c-d>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("+ Urgent: "), "{s}");
+    both_sizes(&h, "editor_diff");
+    h.keys("<c-d><c-s>");
+    assert!(h.app.overlay.is_none());
+    let row = h.store.row(&id).unwrap();
+    assert_eq!(row.summary.stale, "filter functions trajectory");
+    assert!(h.app.toast.as_ref().unwrap().0.contains("stale now: filter functions trajectory"));
+    let task = h.store.sample(&id).unwrap().sample.composition.unwrap().task;
+    assert!(task.starts_with("Urgent: "), "{task}");
+    let s = h.screen(100, 30);
+    assert!(s.contains("STALE") && s.contains("~"), "{s}");
+    both_sizes(&h, "lineage_stale");
+    // The stale filter finds it.
+    h.keys("F<down><down><down><down><down><right><esc>");
+    assert_eq!(h.app.visible.len(), 1);
+    h.keys("0");
+
+    h.keys("g");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale, "", "made again");
+    let calls = h.store.calls_for(&id).unwrap();
+    assert!(calls.iter().any(|c| c.step == "composition_filter" && c.prompt.contains("Urgent: ")));
+    assert_eq!(h.store.versions(&id).unwrap().len(), 1);
+    h.keys("D");
+    let s = h.screen(100, 30);
+    assert!(s.contains("edit of /composition (regenerated since)") && s.contains("previous version"), "{s}");
+    both_sizes(&h, "diff");
+}
+
+#[test]
+fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    let before = h.store.sample(&id).unwrap().sample.functions;
+    h.keys("<tab>jjjje");
+    h.keys("}");
+    let s = h.screen(100, 30);
+    assert!(s.contains("✗ line 1, column 1: JSON syntax"), "{s}");
+    both_sizes(&h, "editor_functions_error");
+    h.keys("<c-s>");
+    assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))), "stays open");
+    assert!(h.app.toast.as_ref().unwrap().0.starts_with("not saved: line 1, column 1"));
+    h.keys("<esc>");
+    assert_eq!(h.store.sample(&id).unwrap().sample.functions, before);
+
+    // A valid change, and its semantic diff: a function added with its sub-task.
+    h.keys("e<end>");
+    h.keys(r#"{"sub_task": "Tell the local time.", "functions": [{"name": "get_time", "description": "The time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]},"#);
+    h.keys("<c-d>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("+ function get_time added"), "{s}");
+    both_sizes(&h, "editor_schema_diff");
+    h.keys("<c-d><c-s>");
+    let after = h.store.sample(&id).unwrap().sample;
+    assert_eq!(after.functions.len(), before.len() + 1);
+    assert_eq!(after.edits[0].original, serde_json::to_value(&before).unwrap(), "the original is kept");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale, "trajectory");
+}
+
+#[test]
+fn a_fork_is_compared_side_by_side_and_the_kept_branch_can_be_undone() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    let before = h.store.sample(&id).unwrap().sample.trajectory.unwrap();
+    h.keys("<enter>b");
+    h.keys("Actually, ");
+    h.keys("<c-s>");
+    let Some(Overlay::Compare(c)) = &h.app.overlay else { panic!("no comparison: {:?}", h.app.toast) };
+    let fork = c.fork.clone().unwrap();
+    assert!(matches!(&fork.messages[0], button::model::Message::User { content } if content.starts_with("Actually, ")));
+    assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), before, "untouched until kept");
+    both_sizes(&h, "fork_compare");
+    h.keys("nn2");
+    assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), fork);
+    assert!(h.store.versions(&id).unwrap().is_empty(), "the kept fork is no longer aside");
+    h.keys("u");
+    assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), before);
+}
+
+#[test]
+fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    h.keys("<tab>j");
+    assert_eq!(h.app.lineage_part, 1);
+    h.keys("l");
+    let Some(Overlay::Call { index, .. }) = &h.app.overlay else { panic!("no call: {:?}", h.app.toast) };
+    let old = h.app.detail.as_ref().unwrap().calls[*index].clone();
+    assert_eq!(old.step, "atomic_task");
+    both_sizes(&h, "call_side_by_side");
+    h.keys("t");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Editor(st)) if st.text().contains("{{ scenario }}")));
+    h.keys("Be brief. ");
+    h.keys("<c-s>");
+    let saved = std::fs::read_to_string(h.dir.path().join("prompts/atomic_task.jinja")).unwrap();
+    assert!(saved.starts_with("Be brief. "));
+    h.keys("l");
+    h.keys("r");
+    let Some(Overlay::CallCompare { old: o, new, .. }) = &h.app.overlay else { panic!("no comparison") };
+    assert_eq!(o.id, old.id);
+    assert_ne!(new.template_version, old.template_version);
+    assert!(new.prompt.contains("Be brief. "));
+    both_sizes(&h, "call_rerun");
+    // A template that does not render is not saved.
+    h.keys("<esc>lt{{ nope }}");
+    let s = h.screen(100, 30);
+    assert!(s.contains("✗ line 1"), "{s}");
+    h.keys("<c-s><esc>");
+    assert_eq!(std::fs::read_to_string(h.dir.path().join("prompts/atomic_task.jinja")).unwrap(), saved);
 }

@@ -9,6 +9,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
+use super::diff::{self, Tag};
+use super::edit::{self, Field, Problem};
 use super::keymap::{Action, Context, Key, Keymap};
 use super::theme::Theme;
 use crate::lint::{Code, Finding};
@@ -38,6 +40,59 @@ pub enum Overlay {
     Reason { selected: usize, note: Option<TextArea<'static>> },
     Call { index: usize, scroll: u16 },
     ConfirmQuit,
+    Editor(Box<EditorState>),
+    Diff { title: String, lines: Vec<(Tag, String)>, scroll: u16 },
+    Compare(Box<CompareState>),
+    CallCompare { old: Box<CallRow>, new: Box<CallRow>, scroll: u16 },
+}
+
+/// What saving the editor does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Purpose {
+    /// Saves the field (journaled, the original kept).
+    Save,
+    /// Forks the dialogue from this turn with the edited message.
+    Fork(usize),
+}
+
+pub struct EditorState {
+    pub sample_id: String,
+    pub field: Field,
+    pub purpose: Purpose,
+    pub original: String,
+    pub input: TextArea<'static>,
+    /// What is wrong with the text now (checked on every change).
+    pub problems: Vec<Problem>,
+    pub show_diff: bool,
+    /// The sample as it was when the editor opened, for the checks that need it.
+    pub sample: Option<Box<Sample>>,
+}
+
+impl EditorState {
+    pub fn text(&self) -> String {
+        self.input.lines().join("\n")
+    }
+
+    fn check(&mut self) {
+        let text = self.text();
+        self.problems = match &self.sample {
+            Some(s) => edit::from_text(s, &self.field, &text).err().unwrap_or_default(),
+            None => match &self.field {
+                Field::Template(step) => edit::check_template(*step, &text).err().into_iter().collect(),
+                _ => Vec::new(),
+            },
+        };
+    }
+}
+
+/// Two branches of a dialogue side by side: the sample's and a fork's.
+pub struct CompareState {
+    pub sample_id: String,
+    pub version: i64,
+    pub current: crate::model::Trajectory,
+    pub fork: Option<crate::model::Trajectory>,
+    pub fork_failure: Option<String>,
+    pub turn: usize,
 }
 
 /// A loaded sample with what the views need of it.
@@ -51,6 +106,8 @@ pub struct Detail {
     pub findings: Vec<Finding>,
     /// For each trajectory message, the call (index into `calls`) that produced it.
     pub turn_calls: Vec<Option<usize>>,
+    /// Versions kept beside it, newest first: (id, kind, sample).
+    pub versions: Vec<(i64, String, Sample)>,
 }
 
 pub enum Msg {
@@ -81,6 +138,19 @@ pub enum Msg {
         remaining: u64,
     },
     Error(String),
+    Toast(String),
+    /// A step asked again with the templates as they are now.
+    Rerun {
+        old: i64,
+        new: Result<Box<CallRow>, String>,
+    },
+    /// The text back from $EDITOR (or why it could not be run).
+    ExternalEdited(Result<String, String>),
+    /// A template's text, to edit: the workspace override, or the built-in one.
+    Template {
+        step: Step,
+        text: String,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +166,14 @@ pub enum Effect {
     CancelRun,
     SetConcurrency(usize),
     Quit,
+    Edit { id: String, path: String, value: serde_json::Value },
+    Regenerate(Vec<String>),
+    Fork { id: String, turn: usize, message: crate::model::Message },
+    DropVersion { id: String, version: i64 },
+    LoadTemplate(Step),
+    SaveTemplate { step: Step, text: String },
+    Rerun(i64),
+    ExternalEdit { text: String, extension: &'static str },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -430,6 +508,9 @@ pub struct App {
     rows_dirty: bool,
     rows_requested_at: Duration,
     open_queue_when_loaded: bool,
+    /// A fork in flight for this sample: its branches are compared when it ends.
+    pending_fork: Option<String>,
+    show_fork_for: Option<String>,
 
     pub toast: Option<(String, Duration)>,
     pub areas: std::cell::Cell<Areas>,
@@ -471,6 +552,8 @@ impl App {
             rows_dirty: false,
             rows_requested_at: Duration::ZERO,
             open_queue_when_loaded: init.review_queue,
+            pending_fork: None,
+            show_fork_for: None,
             toast: None,
             areas: Default::default(),
         };
@@ -585,6 +668,10 @@ impl App {
                 }
                 self.run.stage_of.clear();
                 fx.push(Effect::LoadRows);
+                if let Some(id) = self.pending_fork.take() {
+                    self.show_fork_for = Some(id.clone());
+                    fx.push(Effect::LoadSample(id));
+                }
             }
             Msg::Rows(rows) => {
                 let first = !self.rows_loaded;
@@ -621,6 +708,7 @@ impl App {
                         self.lineage_scroll = 0;
                     }
                     self.detail = Some(*d);
+                    self.open_fork_compare();
                 }
             }
             Msg::SampleMissing(id) => self.toast(format!("sample {id} is no longer in the workspace")),
@@ -664,6 +752,50 @@ impl App {
             }
             Msg::Indexed { remaining } => self.unindexed = remaining,
             Msg::Error(e) => self.toast(e),
+            Msg::Toast(t) => self.toast(t),
+            Msg::Rerun { old, new } => match new {
+                Ok(new) => {
+                    let old_call = self.detail.as_ref().and_then(|d| d.calls.iter().find(|c| c.id == old)).cloned();
+                    match old_call {
+                        Some(o) => {
+                            self.overlay = Some(Overlay::CallCompare { old: Box::new(o), new, scroll: 0 });
+                        }
+                        None => self.toast(format!("call #{} asked again: see its sample's calls", new.id)),
+                    }
+                    if let Some(id) = self.selected().map(|r| r.id.clone()) {
+                        fx.push(Effect::LoadSample(id));
+                    }
+                }
+                Err(e) => self.toast(format!("the step was not asked again: {e}")),
+            },
+            Msg::ExternalEdited(r) => match (r, self.overlay.as_mut()) {
+                (Ok(text), Some(Overlay::Editor(st))) => {
+                    st.input = TextArea::new(text.lines().map(str::to_string).collect());
+                    st.check();
+                    let n = st.problems.len();
+                    self.toast(if n == 0 {
+                        "back from $EDITOR: the text checks out; ctrl-s saves".to_string()
+                    } else {
+                        format!("back from $EDITOR: {n} problem{} to fix", if n == 1 { "" } else { "s" })
+                    });
+                }
+                (Ok(_), _) => self.toast("back from $EDITOR, but the editor was closed: nothing saved"),
+                (Err(e), _) => self.toast(e),
+            },
+            Msg::Template { step, text } => {
+                let mut st = EditorState {
+                    sample_id: String::new(),
+                    field: Field::Template(step),
+                    purpose: Purpose::Save,
+                    original: text.clone(),
+                    input: TextArea::new(text.lines().map(str::to_string).collect()),
+                    problems: Vec::new(),
+                    show_diff: false,
+                    sample: None,
+                };
+                st.check();
+                self.overlay = Some(Overlay::Editor(Box::new(st)));
+            }
         }
         fx
     }
@@ -866,9 +998,144 @@ impl App {
                     None => self.toast(self.no_call_reason("this turn")),
                 }
             }
+            Action::Edit | Action::ExternalEdit => {
+                let field = match self.lineage_part {
+                    0 => Some(Field::Scenario),
+                    1 => Some(Field::AtomicTask),
+                    2 => Some(Field::Composition),
+                    4 => Some(if self.detail.as_ref().is_some_and(|d| d.sample.functions.is_empty()) {
+                        Field::Tools
+                    } else {
+                        Field::Functions
+                    }),
+                    3 => {
+                        self.toast("the filter's verdict is the model's: edit the composition, then g asks it again");
+                        None
+                    }
+                    _ => {
+                        self.toast("open the trajectory (enter), step to a turn with n/p, and press e there");
+                        None
+                    }
+                };
+                if let Some(f) = field {
+                    self.open_editor(f, Purpose::Save, a == Action::ExternalEdit, fx);
+                }
+            }
+            Action::TrajEdit | Action::TrajExternalEdit | Action::Fork => {
+                let field = self.turn_field();
+                match field {
+                    Some(f) => {
+                        let purpose = if a == Action::Fork { Purpose::Fork(self.turn) } else { Purpose::Save };
+                        self.open_editor(f, purpose, a == Action::TrajExternalEdit, fx);
+                    }
+                    None => self.toast("no turn to edit here"),
+                }
+            }
+            Action::Regenerate | Action::TrajRegenerate => match self.selected() {
+                Some(r) if !r.summary.stale.is_empty() => {
+                    let id = r.id.clone();
+                    self.start_jobs(vec![id], fx);
+                }
+                Some(_) => self.toast("nothing in this sample is stale: edit a part first (e)"),
+                None => self.toast("no sample selected"),
+            },
+            Action::RegenerateAll => {
+                let ids: Vec<String> = self
+                    .visible
+                    .iter()
+                    .map(|i| &self.rows[*i])
+                    .filter(|r| !r.summary.stale.is_empty())
+                    .map(|r| r.id.clone())
+                    .collect();
+                if ids.is_empty() {
+                    self.toast("no listed sample is stale");
+                } else {
+                    self.start_jobs(ids, fx);
+                }
+            }
+            Action::Diff | Action::TrajDiff => match &self.detail {
+                Some(d) => {
+                    let lines = sample_diff(d);
+                    self.overlay = Some(Overlay::Diff { title: format!("Changes to {}", d.id), lines, scroll: 0 });
+                }
+                None => self.toast("no sample loaded"),
+            },
             Action::ScrollDown => self.traj_scroll = self.traj_scroll_now().saturating_add(1),
             Action::ScrollUp => self.traj_scroll = self.traj_scroll_now().saturating_sub(1),
         }
+    }
+
+    /// The editable field of the current turn.
+    fn turn_field(&self) -> Option<Field> {
+        let t = self.detail.as_ref()?.sample.trajectory.as_ref()?;
+        Some(match t.messages.get(self.turn)? {
+            crate::model::Message::User { .. } => Field::UserMessage(self.turn),
+            crate::model::Message::Assistant { .. } => Field::AssistantMessage(self.turn),
+            crate::model::Message::Tool { .. } => Field::ToolResults(self.turn),
+        })
+    }
+
+    fn open_editor(&mut self, field: Field, purpose: Purpose, external: bool, fx: &mut Vec<Effect>) {
+        let Some(d) = self.detail.as_ref().filter(|d| self.selected().is_some_and(|r| r.id == d.id)) else {
+            self.toast("no sample loaded");
+            return;
+        };
+        let Some(text) = edit::to_text(&d.sample, &field) else {
+            self.toast(format!("this sample has no {} to edit", field.title()));
+            return;
+        };
+        let ext = field.extension();
+        let mut st = EditorState {
+            sample_id: d.id.clone(),
+            field,
+            purpose,
+            original: text.clone(),
+            input: TextArea::new(text.lines().map(str::to_string).collect()),
+            problems: Vec::new(),
+            show_diff: false,
+            sample: Some(Box::new(d.sample.clone())),
+        };
+        st.check();
+        self.overlay = Some(Overlay::Editor(Box::new(st)));
+        if external {
+            fx.push(Effect::ExternalEdit { text, extension: ext });
+        }
+    }
+
+    fn start_jobs(&mut self, ids: Vec<String>, fx: &mut Vec<Effect>) {
+        if self.run.status.in_flight() {
+            self.toast("a run is in flight: regenerate when it ends");
+            return;
+        }
+        self.run.status = RunStatus::Starting;
+        self.run.message = format!("regenerating {} samples", ids.len());
+        self.toast(format!(
+            "regenerating {} sample{}: the pipeline view (1) shows it",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" }
+        ));
+        fx.push(Effect::Regenerate(ids));
+    }
+
+    fn open_fork_compare(&mut self) {
+        let Some(d) = &self.detail else { return };
+        if self.show_fork_for.as_deref() != Some(d.id.as_str()) {
+            return;
+        }
+        self.show_fork_for = None;
+        let Some((version, _, fork)) = d.versions.iter().find(|v| v.1 == "fork") else {
+            self.toast("the fork left no branch to compare");
+            return;
+        };
+        let Some(current) = d.sample.trajectory.clone() else { return };
+        self.overlay = Some(Overlay::Compare(Box::new(CompareState {
+            sample_id: d.id.clone(),
+            version: *version,
+            current,
+            fork: fork.trajectory.clone(),
+            fork_failure: fork.failure.as_ref().map(|f| format!("{}: {} ({})", f.stage, f.reason, f.detail)),
+            turn: self.turn,
+        })));
     }
 
     fn traj_scroll_now(&self) -> u16 {
@@ -1268,6 +1535,114 @@ impl App {
                     }
                 }
             }
+            Overlay::Editor(st) => {
+                let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
+                match k.code {
+                    KeyCode::Esc if st.show_diff => {
+                        st.show_diff = false;
+                        true
+                    }
+                    KeyCode::Esc => {
+                        self.toast("edit cancelled: nothing saved");
+                        false
+                    }
+                    KeyCode::Char('d') if ctrl => {
+                        st.show_diff = !st.show_diff;
+                        true
+                    }
+                    KeyCode::Char('e') if ctrl => {
+                        fx.push(Effect::ExternalEdit { text: st.text(), extension: st.field.extension() });
+                        true
+                    }
+                    KeyCode::Char('s') if ctrl => self.save_editor(st, fx),
+                    _ if st.show_diff => true,
+                    _ => {
+                        if st.input.input(k) {
+                            st.check();
+                        }
+                        true
+                    }
+                }
+            }
+            Overlay::Diff { scroll, .. } | Overlay::CallCompare { scroll, .. } => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('D') => false,
+                KeyCode::Down | KeyCode::Char('j') => {
+                    *scroll = scroll.saturating_add(1);
+                    true
+                }
+                KeyCode::Up | KeyCode::Char('k') => {
+                    *scroll = scroll.saturating_sub(1);
+                    true
+                }
+                KeyCode::PageDown | KeyCode::Char(' ') => {
+                    *scroll = scroll.saturating_add(15);
+                    true
+                }
+                KeyCode::PageUp => {
+                    *scroll = scroll.saturating_sub(15);
+                    true
+                }
+                _ => true,
+            },
+            Overlay::Compare(c) => match k.code {
+                KeyCode::Esc | KeyCode::Char('q') => {
+                    self.toast("the fork is kept aside: b again forks anew; D shows the versions");
+                    false
+                }
+                KeyCode::Char('n') | KeyCode::Down | KeyCode::Char('j') => {
+                    let n = c.current.messages.len().max(c.fork.as_ref().map_or(0, |f| f.messages.len()));
+                    c.turn = (c.turn + 1).min(n.saturating_sub(1));
+                    true
+                }
+                KeyCode::Char('p') | KeyCode::Up | KeyCode::Char('k') => {
+                    c.turn = c.turn.saturating_sub(1);
+                    true
+                }
+                KeyCode::Char('1') => {
+                    fx.push(Effect::DropVersion { id: c.sample_id.clone(), version: c.version });
+                    self.toast("kept the current branch; the fork is dropped");
+                    false
+                }
+                KeyCode::Char('2') => match &c.fork {
+                    Some(t) => {
+                        fx.push(Effect::Edit {
+                            id: c.sample_id.clone(),
+                            path: "/trajectory".into(),
+                            value: serde_json::to_value(t).expect("serializes"),
+                        });
+                        fx.push(Effect::DropVersion { id: c.sample_id.clone(), version: c.version });
+                        self.toast("kept the fork: it is the sample's trajectory now (u undoes)");
+                        false
+                    }
+                    None => {
+                        self.toast("the fork failed: there is no branch to keep");
+                        true
+                    }
+                },
+                _ => true,
+            },
+            Overlay::Call { index, .. } if matches!(k.code, KeyCode::Char('t') | KeyCode::Char('r')) => {
+                let call = self.detail.as_ref().and_then(|d| d.calls.get(*index));
+                match (k.code, call) {
+                    (KeyCode::Char('t'), Some(c)) => match Step::from_id(&c.step) {
+                        Some(step) => {
+                            fx.push(Effect::LoadTemplate(step));
+                            false
+                        }
+                        None => true,
+                    },
+                    (KeyCode::Char('r'), Some(c)) => {
+                        if self.run.status.in_flight() {
+                            self.toast("a run is in flight: ask the step again when it ends");
+                        } else {
+                            fx.push(Effect::Rerun(c.id));
+                            self.toast(format!("asking {} again with the templates as they are now…", c.step));
+                        }
+                        true
+                    }
+                    _ => true,
+                }
+            }
             Overlay::Call { scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('l') => false,
                 KeyCode::Down | KeyCode::Char('j') => {
@@ -1346,6 +1721,116 @@ impl App {
             _ => {}
         }
     }
+}
+
+impl App {
+    /// Saves the editor if its text checks out; returns whether it stays open.
+    fn save_editor(&mut self, st: &mut EditorState, fx: &mut Vec<Effect>) -> bool {
+        st.check();
+        if !st.problems.is_empty() {
+            self.toast(format!("not saved: {}", st.problems[0]));
+            return true;
+        }
+        let text = st.text();
+        if let Field::Template(step) = st.field {
+            fx.push(Effect::SaveTemplate { step, text });
+            return false;
+        }
+        let Some(sample) = &st.sample else { return true };
+        let value = match edit::from_text(sample, &st.field, &text) {
+            Ok(v) => v,
+            Err(p) => {
+                st.problems = p;
+                return true;
+            }
+        };
+        match st.purpose {
+            Purpose::Save => {
+                if text == st.original {
+                    self.toast("no change: nothing saved");
+                    return false;
+                }
+                fx.push(Effect::Edit { id: st.sample_id.clone(), path: st.field.path(), value });
+            }
+            Purpose::Fork(turn) => {
+                let message = match &st.field {
+                    Field::UserMessage(_) => {
+                        crate::model::Message::User { content: value.as_str().unwrap_or("").to_string() }
+                    }
+                    Field::ToolResults(_) => {
+                        crate::model::Message::Tool { results: serde_json::from_value(value).expect("checked") }
+                    }
+                    _ => serde_json::from_value(value).expect("checked"),
+                };
+                if self.run.status.in_flight() {
+                    self.toast("a run is in flight: fork when it ends");
+                    return true;
+                }
+                self.pending_fork = Some(st.sample_id.clone());
+                self.run.status = RunStatus::Starting;
+                self.toast("forking: the dialogue goes on from the edited turn…");
+                fx.push(Effect::Fork { id: st.sample_id.clone(), turn, message });
+            }
+        }
+        false
+    }
+}
+
+/// The text of a JSON value for a line diff: strings as they are, the rest pretty.
+fn diff_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// A trajectory as lines of text, for diffs.
+pub fn trajectory_text(t: &crate::model::Trajectory) -> String {
+    t.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let body = match m {
+                crate::model::Message::User { content } => content.clone(),
+                crate::model::Message::Assistant { thought, calls, final_answer } => {
+                    crate::formats::button::assistant_text(thought, calls, final_answer.as_deref())
+                }
+                crate::model::Message::Tool { results } => crate::formats::button::tool_text(results),
+            };
+            format!("[{} {}]\n{body}", i + 1, m.role())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every edit of a sample (original -> now; schemas semantically) and, when it was made
+/// again, the previous trajectory -> the current one.
+pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
+    let mut out = Vec::new();
+    if d.sample.edits.is_empty() && d.versions.is_empty() {
+        out.push((Tag::Same, "no edits and no earlier versions".to_string()));
+    }
+    for e in &d.sample.edits {
+        out.push((
+            Tag::Same,
+            format!("── edit of {}{} ──", e.path, if e.regenerated { " (regenerated since)" } else { "" }),
+        ));
+        if e.path.starts_with("/functions") || e.path.starts_with("/trajectory/tools") {
+            out.extend(diff::schema_diff(&e.original, &e.edited));
+        } else {
+            out.extend(diff::line_diff(&diff_text(&e.original), &diff_text(&e.edited)));
+        }
+    }
+    for (id, kind, v) in &d.versions {
+        out.push((Tag::Same, format!("── {kind} version #{id} -> the sample now ──")));
+        match (&v.trajectory, &d.sample.trajectory) {
+            (Some(a), Some(b)) => out.extend(diff::line_diff(&trajectory_text(a), &trajectory_text(b))),
+            (None, Some(_)) => out.push((Tag::Added, "a trajectory now (none before)".into())),
+            (Some(_), None) => out.push((Tag::Removed, "no trajectory now".into())),
+            (None, None) => out.push((Tag::Same, "no trajectory in either".into())),
+        }
+    }
+    out
 }
 
 pub fn line_input(text: &str) -> TextArea<'static> {

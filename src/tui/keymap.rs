@@ -74,7 +74,7 @@ actions! {
     Up "up" Samples ["k", "up"] "previous sample (or lineage part)";
     PageDown "page_down" Samples ["pagedown", "ctrl-d"] "a page down (scrolls the lineage part when it has focus)";
     PageUp "page_up" Samples ["pageup", "ctrl-u"] "a page up";
-    Top "top" Samples ["g", "home"] "first sample";
+    Top "top" Samples ["home"] "first sample";
     Bottom "bottom" Samples ["G", "end"] "last sample";
     Search "search" Samples ["/"] "search all the text of the samples";
     Filters "filters" Samples ["F"] "filters: status, strategy, stage, lint code, verdict, stale";
@@ -87,6 +87,11 @@ actions! {
     Skip "skip" Samples ["space"] "skip to the next sample without a verdict";
     Flag "flag" Samples ["f"] "flag for a second look, save, and go on";
     CallOfPart "call_of_part" Samples ["l"] "the LLM call that made the selected lineage part";
+    Edit "edit" Samples ["e"] "edit the selected lineage part (scenario, atomic task, composition, functions)";
+    ExternalEdit "external_edit" Samples ["E"] "edit the selected lineage part in $EDITOR";
+    Regenerate "regenerate" Samples ["g"] "make the stale parts of the selected sample again";
+    RegenerateAll "regenerate_all" Samples ["ctrl-g"] "make the stale parts of every listed sample again";
+    Diff "diff" Samples ["D"] "the sample's edits and regenerations as diffs";
     NextTurn "next_turn" Trajectory ["n"] "next turn";
     PrevTurn "prev_turn" Trajectory ["p"] "previous turn";
     CallOfTurn "call_of_turn" Trajectory ["l"] "the LLM call that made this turn: prompt, raw reply, latency, tokens";
@@ -96,6 +101,11 @@ actions! {
     TrajReject "traj_reject" Trajectory ["x"] "reject with a reason and open the next sample";
     TrajSkip "traj_skip" Trajectory ["space"] "skip to the next sample";
     TrajFlag "traj_flag" Trajectory ["f"] "flag and open the next sample";
+    TrajEdit "traj_edit" Trajectory ["e"] "edit this turn (a user message, an assistant turn, tool results)";
+    TrajExternalEdit "traj_external_edit" Trajectory ["E"] "edit this turn in $EDITOR";
+    Fork "fork" Trajectory ["b"] "fork: edit this turn, let the dialogue go on from it, compare the branches";
+    TrajDiff "traj_diff" Trajectory ["D"] "the sample's edits and regenerations as diffs";
+    TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again";
 }
 
 /// A key with its modifiers, written like `a`, `G`, `ctrl-d`, `enter`, `pagedown`.

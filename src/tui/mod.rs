@@ -3,6 +3,8 @@
 //! events, store answers and ticks in; frames out, at most one per frame time.
 
 pub mod app;
+pub mod diff;
+pub mod edit;
 pub mod keymap;
 pub mod theme;
 pub mod view;
@@ -123,18 +125,22 @@ async fn event_loop(
         let tx = msg_tx.clone();
         std::thread::Builder::new().name("store".into()).spawn(move || worker::run(store, work_rx, tx))?;
     }
-    std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx))?;
+    let gate = InputGate::default();
+    {
+        let gate = gate.clone();
+        std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx, gate))?;
+    }
     let control: Shared = Arc::new(Mutex::new(None));
     let mut running = false;
     let ctx = EffectCtx { ws, cfg, args: opts.run.clone(), msg_tx: msg_tx.clone(), work_tx, control: control.clone() };
 
     let (mut app, fx) = App::new(init);
     let start = Instant::now();
-    run_effects(&ctx, fx, &mut running);
+    let _ = run_effects(&ctx, fx, &mut running);
     if opts.start_run {
         let mut fx = Vec::new();
         app.dispatch(Action::StartRun, &mut fx);
-        run_effects(&ctx, fx, &mut running);
+        let _ = run_effects(&ctx, fx, &mut running);
     }
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -179,7 +185,13 @@ async fn event_loop(
             _ = tick.tick() => { fx.extend(app.update(Msg::Tick(start.elapsed()))); }
             _ = tokio::time::sleep(wait) => {}
         }
-        run_effects(&ctx, fx, &mut running);
+        let mut external = run_effects(&ctx, fx, &mut running);
+        while let Some((text, ext)) = external.pop() {
+            let r = external_edit(terminal, &gate, &text, ext);
+            let fx = app.update(Msg::ExternalEdited(r));
+            external.extend(run_effects(&ctx, fx, &mut running));
+            draw_at = Some(Instant::now());
+        }
         if app.quit {
             break;
         }
@@ -211,9 +223,15 @@ async fn wait_finished(rx: &mut UnboundedReceiver<Msg>) {
     }
 }
 
-fn read_input(tx: UnboundedSender<Msg>) {
-    use crossterm::event::{Event as CEvent, read};
+fn read_input(tx: UnboundedSender<Msg>, gate: InputGate) {
+    use crossterm::event::{Event as CEvent, poll, read};
     loop {
+        gate.wait_open();
+        match poll(Duration::from_millis(50)) {
+            Ok(true) if !gate.is_paused() => {}
+            Ok(_) => continue,
+            Err(_) => return,
+        }
         let m = match read() {
             Ok(CEvent::Key(k)) => Msg::Key(k),
             Ok(CEvent::Mouse(m)) => Msg::Mouse(m),
@@ -246,7 +264,10 @@ struct EffectCtx {
     control: Shared,
 }
 
-fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) {
+/// Hands the effects to the store worker and the pipeline; returns the $EDITOR sessions to
+/// run (they need the terminal).
+fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) -> Vec<(String, &'static str)> {
+    let mut external = Vec::new();
     for e in fx {
         let control = ctx.control.lock().expect("not poisoned").clone();
         match e {
@@ -258,8 +279,33 @@ fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) {
                 let mut args = ctx.args.clone();
                 args.samples = Some(target);
                 args.concurrency = concurrency;
-                tokio::spawn(start_run(ctx.ws.clone(), ctx.cfg.clone(), args, ctx.msg_tx.clone(), ctx.control.clone()));
+                let (ws, cfg, tx, c) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.control.clone());
+                tokio::spawn(start_run(ws, cfg, args, Work::Run, tx, c));
             }
+            Effect::Regenerate(_) | Effect::Fork { .. } => {
+                if *running {
+                    let _ = ctx.msg_tx.send(Msg::Toast("a run is in flight: try again when it ends".into()));
+                    continue;
+                }
+                *running = true;
+                let jobs = match e {
+                    Effect::Regenerate(ids) => ids.into_iter().map(crate::pipeline::Job::Regenerate).collect(),
+                    Effect::Fork { id, turn, message } => {
+                        vec![crate::pipeline::Job::Fork { sample: id, turn, message }]
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                let (ws, cfg, tx, c) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.control.clone());
+                tokio::spawn(start_run(ws, cfg, ctx.args.clone(), Work::Jobs(jobs), tx, c));
+            }
+            Effect::Rerun(call) => {
+                let (ws, cfg, args, tx) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.args.clone(), ctx.msg_tx.clone());
+                tokio::spawn(async move {
+                    let new = rerun(&ws, &cfg, &args, call).await.map(Box::new);
+                    let _ = tx.send(Msg::Rerun { old: call, new });
+                });
+            }
+            Effect::ExternalEdit { text, extension } => external.push((text, extension)),
             Effect::Pause => control.iter().for_each(Control::pause),
             Effect::Resume => control.iter().for_each(Control::resume),
             Effect::CancelRun => control.iter().for_each(Control::cancel),
@@ -270,9 +316,126 @@ fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) {
             }
         }
     }
+    external
 }
 
-async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, tx: UnboundedSender<Msg>, control: Shared) {
+/// Asks a recorded call's step again with the workspace's templates as they are now, and
+/// records the new call.
+async fn rerun(ws: &Path, cfg: &Config, args: &RunArgs, call: i64) -> Result<crate::store::CallRow, String> {
+    let ws2 = ws.to_path_buf();
+    let old = tokio::task::spawn_blocking(move || Store::open(&ws2, false).and_then(|s| s.call(call)))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+    let prepared = crate::launch::prepare(ws, cfg, args, false).await.map_err(|e| format!("{e:#}"))?;
+    let record = crate::pipeline::rerun_call(&prepared.backend, &prepared.prompts, &old).await?;
+    let ws2 = ws.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut store = Store::open(&ws2, false)?;
+        let id = store.add_call(&record)?;
+        store.call(id)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())
+}
+
+/// Lets the input thread stop reading while $EDITOR owns the terminal.
+#[derive(Clone, Default)]
+pub struct InputGate {
+    inner: Arc<(Mutex<(bool, bool)>, std::sync::Condvar)>,
+}
+
+impl InputGate {
+    /// Blocks until the input thread is parked (it checks at least every 50 ms).
+    fn pause(&self) {
+        let (m, cv) = &*self.inner;
+        let mut g = m.lock().expect("not poisoned");
+        g.0 = true;
+        while !g.1 {
+            g = cv.wait(g).expect("not poisoned");
+        }
+    }
+
+    fn resume(&self) {
+        let (m, cv) = &*self.inner;
+        let mut g = m.lock().expect("not poisoned");
+        g.0 = false;
+        cv.notify_all();
+    }
+
+    /// Called by the input thread before each read: parks while paused.
+    fn wait_open(&self) -> bool {
+        let (m, cv) = &*self.inner;
+        let mut g = m.lock().expect("not poisoned");
+        while g.0 {
+            g.1 = true;
+            cv.notify_all();
+            g = cv.wait(g).expect("not poisoned");
+        }
+        g.1 = false;
+        true
+    }
+
+    fn is_paused(&self) -> bool {
+        self.inner.0.lock().expect("not poisoned").0
+    }
+}
+
+/// Runs `$VISUAL` or `$EDITOR` (else `vi`) on `text` in a temporary file; the file's text
+/// after the editor exits successfully.
+pub fn run_editor(text: &str, extension: &str) -> Result<String, String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .or_else(|| std::env::var("EDITOR").ok())
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("button-edit-{}-{n}.{extension}", std::process::id()));
+    std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| format!("cannot run {editor}: {e}"));
+    let result = match status {
+        Ok(s) if s.success() => std::fs::read_to_string(&path)
+            .map(|t| t.strip_suffix('\n').map(str::to_string).unwrap_or(t))
+            .map_err(|e| format!("cannot read back {}: {e}", path.display())),
+        Ok(s) => Err(format!("{editor} exited with {s}: the editor pane keeps the text it had")),
+        Err(e) => Err(e),
+    };
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn external_edit(
+    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+    gate: &InputGate,
+    text: &str,
+    extension: &str,
+) -> Result<String, String> {
+    gate.pause();
+    restore_terminal();
+    let r = run_editor(text, extension);
+    let back = enable_raw_mode()
+        .and_then(|_| crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture))
+        .and_then(|_| terminal.clear());
+    gate.resume();
+    back.map_err(|e| format!("cannot take the terminal back: {e}"))?;
+    r
+}
+
+/// What a started pipeline does: a run toward the target, or jobs on stored samples.
+enum Work {
+    Run,
+    Jobs(Vec<crate::pipeline::Job>),
+}
+
+async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: UnboundedSender<Msg>, control: Shared) {
     let prepared = match crate::launch::prepare(&ws, &cfg, &args, true).await {
         Ok(p) => p,
         Err(e) => {
@@ -282,8 +445,16 @@ async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, tx: UnboundedSender<
     };
     let simulated = prepared.backend.is_simulated();
     let concurrency = prepared.backend.concurrency();
-    let target = prepared.run.samples;
-    let mut p = match crate::pipeline::start(&ws, prepared.backend, prepared.prompts, prepared.run, prepared.sources) {
+    let (target, started) = match work {
+        Work::Run => (
+            prepared.run.samples,
+            crate::pipeline::start(&ws, prepared.backend, prepared.prompts, prepared.run, prepared.sources),
+        ),
+        Work::Jobs(jobs) => {
+            (jobs.len(), crate::pipeline::start_jobs(&ws, prepared.backend, prepared.prompts, prepared.run, jobs))
+        }
+    };
+    let mut p = match started {
         Ok(p) => p,
         Err(e) => {
             let _ = tx.send(Msg::RunNotStarted(e));

@@ -8,7 +8,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, Detail, FILTER_NAMES, Focus, Overlay, REASONS, RunStatus, View, filter_choices, palette_items};
+use super::app::{
+    App, Detail, EditorState, FILTER_NAMES, Focus, Overlay, REASONS, RunStatus, View, filter_choices, palette_items,
+};
+use super::diff::Tag;
 use super::keymap::{Action, Context};
 use crate::lint::Severity;
 use crate::model::{Message, Origin};
@@ -1106,59 +1109,86 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
         }
         Overlay::Call { index, scroll } => {
             let Some(c) = app.detail.as_ref().and_then(|d| d.calls.get(*index)) else { return };
-            let area = centered(main, main.width.saturating_sub(4), main.height);
+            let area = centered(main, main.width.saturating_sub(2), main.height);
             f.render_widget(Clear, area);
-            let width = area.width.saturating_sub(2) as usize;
-            let mut lines: Vec<Line> = Vec::new();
-            let head = Style::default().fg(t.accent).add_modifier(Modifier::BOLD);
-            lines.push(Line::from(format!(
-                "{} ms · {} prompt + {} completion tokens · {} attempt{} · parse {} · template {}",
-                c.latency_ms,
-                c.prompt_tokens,
-                c.completion_tokens,
-                c.attempts,
-                if c.attempts == 1 { "" } else { "s" },
-                match c.parse_ok {
-                    Some(true) => "ok",
-                    Some(false) => "FAILED",
-                    None => "-",
-                },
-                c.template_version.as_deref().unwrap_or("-")
+            let title = format!(" LLM call #{} · {} · esc closes · j/k scroll ", c.id, c.step);
+            let b = block(app, title, true).title_bottom(Line::from(Span::styled(
+                " t edits this step's template · r asks it again with the templates as they are now ",
+                Style::default().fg(t.accent),
             )));
-            lines.push(Line::from(Span::styled(
-                format!(
-                    "model {} · {}",
-                    sanitize(c.model.as_deref().unwrap_or("-")),
-                    sanitize(c.endpoint.as_deref().unwrap_or("-"))
-                ),
-                dim,
-            )));
-            lines.push(Line::from(Span::styled("── rendered prompt ──", head)));
-            match serde_json::from_str::<Vec<serde_json::Value>>(&c.prompt) {
-                Ok(msgs) => {
-                    for m in msgs {
-                        let role = m.get("role").and_then(|r| r.as_str()).unwrap_or("?").to_string();
-                        lines.push(Line::from(Span::styled(format!("[{role}]"), Style::default().fg(t.system))));
-                        let content = m.get("content").and_then(|r| r.as_str()).unwrap_or("");
-                        lines.extend(wrap(content, width).into_iter().map(Line::from));
-                    }
-                }
-                Err(_) => lines.extend(wrap(&c.prompt, width).into_iter().map(Line::from)),
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            let [head_a, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
+            f.render_widget(Paragraph::new(call_head(app, c)), head_a);
+            let cols =
+                Layout::horizontal([Constraint::Ratio(2, 5), Constraint::Ratio(3, 10), Constraint::Ratio(3, 10)])
+                    .spacing(1)
+                    .split(body);
+            let parts = [
+                ("rendered prompt", prompt_text(&c.prompt)),
+                ("raw reply", c.raw_reply.clone().unwrap_or_else(|| c.error.clone().unwrap_or("(none)".into()))),
+                ("parsed", parsed_text(c)),
+            ];
+            for (i, (name, text)) in parts.iter().enumerate() {
+                column(f, app, cols[i], name, text, *scroll);
             }
-            lines.push(Line::from(Span::styled("── raw reply ──", head)));
-            lines.extend(wrap(c.raw_reply.as_deref().unwrap_or("(none)"), width).into_iter().map(Line::from));
-            lines.push(Line::from(Span::styled("── parsed ──", head)));
-            let parsed = c
-                .parse_result
-                .as_deref()
-                .map(|p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()))
-                .unwrap_or_else(|| "(none)".into());
-            lines.extend(wrap(&parsed, width).into_iter().map(Line::from));
-            let title = format!(" LLM call #{} · {} (esc closes, j/k scroll) ", c.id, c.step);
-            f.render_widget(
-                Paragraph::new(lines).style(base).scroll((*scroll, 0)).block(block(app, title, true)),
-                area,
+        }
+        Overlay::CallCompare { old, new, scroll } => {
+            let area = centered(main, main.width.saturating_sub(2), main.height);
+            f.render_widget(Clear, area);
+            let title =
+                format!(" {} asked again: #{} (before) beside #{} (now) · esc closes ", new.step, old.id, new.id);
+            let b = block(app, title, true);
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
+            for (i, c) in [old, new].iter().enumerate() {
+                let [h, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(cols[i]);
+                f.render_widget(Paragraph::new(call_head(app, c)), h);
+                let text = format!(
+                    "{}\n\n── parsed ──\n{}",
+                    c.raw_reply.clone().unwrap_or_else(|| c.error.clone().unwrap_or("(none)".into())),
+                    parsed_text(c)
+                );
+                column(f, app, body, if i == 0 { "raw reply before" } else { "raw reply now" }, &text, *scroll);
+            }
+        }
+        Overlay::Editor(st) => draw_editor(f, app, st, main),
+        Overlay::Diff { title, lines, scroll } => {
+            let area = centered(main, main.width.saturating_sub(2), main.height);
+            f.render_widget(Clear, area);
+            let width = area.width.saturating_sub(4) as usize;
+            let mut out: Vec<Line> = Vec::new();
+            for (tag, text) in lines {
+                let (mark, style) = match tag {
+                    Tag::Added => ("+ ", Style::default().fg(t.ok)),
+                    Tag::Removed => ("- ", Style::default().fg(t.error)),
+                    Tag::Same if text.starts_with("──") => {
+                        ("", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))
+                    }
+                    Tag::Same => ("  ", Style::default().fg(t.dim)),
+                };
+                for (k, l) in wrap(text, width).into_iter().enumerate() {
+                    out.push(Line::from(Span::styled(format!("{}{l}", if k == 0 { mark } else { "  " }), style)));
+                }
+            }
+            let title = format!(" {} · esc closes · j/k scroll ", sanitize(title));
+            f.render_widget(Paragraph::new(out).style(base).scroll((*scroll, 0)).block(block(app, title, true)), area);
+        }
+        Overlay::Compare(c) => {
+            let area = centered(main, main.width.saturating_sub(2), main.height);
+            f.render_widget(Clear, area);
+            let b = block(app, " Fork: the sample's branch beside the new one · n/p turn by turn ", true).title_bottom(
+                Line::from(Span::styled(
+                    " 1 keeps the current branch · 2 keeps the fork · esc decides later ",
+                    Style::default().fg(t.accent),
+                )),
             );
+            let inner = b.inner(area);
+            f.render_widget(b.style(base), area);
+            let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
+            draw_branch(f, app, cols[0], "current", Some(&c.current), None, c.turn);
+            draw_branch(f, app, cols[1], "fork", c.fork.as_ref(), c.fork_failure.as_deref(), c.turn);
         }
         Overlay::ConfirmQuit => {
             let area = centered(main, 60, 7);
@@ -1171,5 +1201,195 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
             ];
             f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Quit? ", true)), area);
         }
+    }
+}
+
+fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    vec![
+        Line::from(format!(
+            "template {} · parse {} · {} + {} tokens · {} ms · {} attempt{}",
+            c.template_version.as_deref().unwrap_or("-"),
+            match c.parse_ok {
+                Some(true) => "ok",
+                Some(false) => "FAILED",
+                None => "-",
+            },
+            c.prompt_tokens,
+            c.completion_tokens,
+            c.latency_ms,
+            c.attempts,
+            if c.attempts == 1 { "" } else { "s" },
+        )),
+        Line::from(Span::styled(
+            format!(
+                "model {} · {}",
+                sanitize(c.model.as_deref().unwrap_or("-")),
+                sanitize(c.endpoint.as_deref().unwrap_or("-"))
+            ),
+            Style::default().fg(t.dim),
+        )),
+    ]
+}
+
+/// The prompt's chat messages as text: `[role]` then the content.
+fn prompt_text(prompt: &str) -> String {
+    match serde_json::from_str::<Vec<serde_json::Value>>(prompt) {
+        Ok(msgs) => msgs
+            .iter()
+            .map(|m| {
+                format!(
+                    "[{}]\n{}",
+                    m.get("role").and_then(|r| r.as_str()).unwrap_or("?"),
+                    m.get("content").and_then(|r| r.as_str()).unwrap_or("")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(_) => prompt.to_string(),
+    }
+}
+
+fn parsed_text(c: &crate::store::CallRow) -> String {
+    c.parse_result
+        .as_deref()
+        .map(|p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()))
+        .unwrap_or_else(|| "(none)".into())
+}
+
+/// A titled, wrapped, scrolled column of text.
+fn column(f: &mut Frame, app: &App, area: Rect, name: &str, text: &str, scroll: u16) {
+    let t = &app.theme;
+    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            format!("── {name} ──"),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        )),
+        h,
+    );
+    let lines: Vec<Line> = wrap(text, body.width as usize).into_iter().map(Line::from).collect();
+    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
+}
+
+/// One branch of a fork, turn by turn, the turn `turn` marked and in sight.
+fn draw_branch(
+    f: &mut Frame,
+    app: &App,
+    area: Rect,
+    name: &str,
+    tr: Option<&crate::model::Trajectory>,
+    failure: Option<&str>,
+    turn: usize,
+) {
+    let t = &app.theme;
+    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    f.render_widget(
+        Paragraph::new(Span::styled(
+            format!("── {name} ──"),
+            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
+        )),
+        h,
+    );
+    let width = body.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let mut start = 0;
+    if let Some(fail) = failure {
+        for l in wrap(&format!("the fork failed: {fail}"), width) {
+            lines.push(Line::from(Span::styled(l, Style::default().fg(t.error))));
+        }
+    }
+    for (i, m) in tr.map(|t| t.messages.as_slice()).unwrap_or(&[]).iter().enumerate() {
+        if i == turn {
+            start = lines.len();
+        }
+        let mut style = Style::default().fg(role_color(app, m)).add_modifier(Modifier::BOLD);
+        if i == turn {
+            style = style.bg(t.selected_bg);
+        }
+        lines.push(Line::from(Span::styled(
+            format!("{} {} {}", if i == turn { "▶" } else { " " }, i + 1, m.role().to_uppercase()),
+            style,
+        )));
+        let body_text = match m {
+            Message::User { content } => content.clone(),
+            Message::Assistant { thought, calls, final_answer } => {
+                crate::formats::button::assistant_text(thought, calls, final_answer.as_deref())
+            }
+            Message::Tool { results } => crate::formats::button::tool_text(results),
+        };
+        for l in wrap(&body_text, width.saturating_sub(2)) {
+            lines.push(Line::from(format!("  {l}")));
+        }
+    }
+    f.render_widget(Paragraph::new(lines).scroll((start.saturating_sub(1) as u16, 0)), body);
+}
+
+fn draw_editor(f: &mut Frame, app: &App, st: &EditorState, main: Rect) {
+    let t = &app.theme;
+    let base = Style::default().bg(t.bg).fg(t.fg);
+    let area = centered(main, main.width.saturating_sub(2), main.height);
+    f.render_widget(Clear, area);
+    let what = match st.purpose {
+        super::app::Purpose::Save => "Edit",
+        super::app::Purpose::Fork(_) => "Fork from",
+    };
+    let title = format!(" {what}: {} ", st.field.title());
+    let b = block(app, title, true).title_bottom(Line::from(Span::styled(
+        if st.show_diff {
+            " the diff against the original · esc or ctrl-d back to editing "
+        } else {
+            " ctrl-s saves · esc cancels · ctrl-d diff · ctrl-e $EDITOR "
+        },
+        Style::default().fg(t.accent),
+    )));
+    let inner = b.inner(area);
+    f.render_widget(b.style(base), area);
+    let n = st.problems.len().min(4) as u16;
+    let [edit_a, check_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(n.max(1))]).areas(inner);
+    if st.show_diff {
+        let now = st.text();
+        let mut lines: Vec<Line> = Vec::new();
+        let parsed =
+            (serde_json::from_str::<serde_json::Value>(&st.original), serde_json::from_str::<serde_json::Value>(&now));
+        if let (true, (Ok(a), Ok(b))) =
+            (matches!(st.field, super::edit::Field::Functions | super::edit::Field::Tools), parsed)
+        {
+            for (tag, text) in super::diff::schema_diff(&a, &b) {
+                lines.push(diff_line(app, tag, &text));
+            }
+            lines.push(Line::from(""));
+        }
+        for (tag, text) in super::diff::line_diff(&st.original, &now) {
+            lines.push(diff_line(app, tag, &sanitize(&text)));
+        }
+        f.render_widget(Paragraph::new(lines), edit_a);
+    } else {
+        let mut ta = st.input.clone();
+        ta.set_style(base);
+        ta.set_cursor_line_style(Style::default());
+        if st.field.is_json() || matches!(st.field, super::edit::Field::Template(_)) {
+            ta.set_line_number_style(Style::default().fg(t.dim));
+        }
+        f.render_widget(&ta, edit_a);
+    }
+    let checks: Vec<Line> = if st.problems.is_empty() {
+        vec![Line::from(Span::styled("✓ checks out", Style::default().fg(t.ok)))]
+    } else {
+        st.problems
+            .iter()
+            .take(4)
+            .map(|p| Line::from(Span::styled(format!("✗ {}", sanitize(&p.to_string())), Style::default().fg(t.error))))
+            .collect()
+    };
+    f.render_widget(Paragraph::new(checks), check_a);
+}
+
+fn diff_line<'a>(app: &App, tag: Tag, text: &str) -> Line<'a> {
+    let t = &app.theme;
+    match tag {
+        Tag::Added => Line::from(Span::styled(format!("+ {text}"), Style::default().fg(t.ok))),
+        Tag::Removed => Line::from(Span::styled(format!("- {text}"), Style::default().fg(t.error))),
+        Tag::Same => Line::from(Span::styled(format!("  {text}"), Style::default().fg(t.dim))),
     }
 }

@@ -58,7 +58,50 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
             }
             Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
         },
+        Effect::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
+            Ok(_) => {
+                let mut out = row_msg(store, &id);
+                let stale = store.row(&id).map(|r| r.summary.stale).unwrap_or_default();
+                out.push(Msg::Toast(if stale.is_empty() {
+                    format!("saved {path} (the original is kept; u undoes)")
+                } else {
+                    format!("saved {path}; stale now: {stale} (g makes them again)")
+                }));
+                out.extend(execute(store, Effect::LoadSample(id)));
+                out
+            }
+            Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
+        },
+        Effect::DropVersion { id, version } => match store.delete_version(version) {
+            Ok(()) => execute(store, Effect::LoadSample(id)),
+            Err(e) => vec![Msg::Error(format!("cannot drop version #{version}: {e}"))],
+        },
+        Effect::LoadTemplate(step) => match crate::prompts::source(store.dir(), step) {
+            Ok((text, _)) => vec![Msg::Template { step, text }],
+            Err(e) => vec![Msg::Error(e.to_string())],
+        },
+        Effect::SaveTemplate { step, text } => {
+            let dir = store.dir().join("prompts");
+            let path = dir.join(crate::prompts::file_name(step));
+            let written = std::fs::create_dir_all(&dir).and_then(|_| {
+                let tmp = path.with_extension("jinja.tmp-save");
+                std::fs::write(&tmp, &text)?;
+                std::fs::rename(&tmp, &path)
+            });
+            match written {
+                Ok(()) => vec![Msg::Toast(format!(
+                    "saved prompts/{} (version {}); r in a call of this step asks it again",
+                    crate::prompts::file_name(step),
+                    crate::prompts::version(&text)
+                ))],
+                Err(e) => vec![Msg::Error(format!("cannot write {}: {e}", path.display()))],
+            }
+        }
         Effect::StartRun { .. }
+        | Effect::Regenerate(_)
+        | Effect::Fork { .. }
+        | Effect::Rerun(_)
+        | Effect::ExternalEdit { .. }
         | Effect::Pause
         | Effect::Resume
         | Effect::CancelRun
@@ -96,7 +139,8 @@ pub fn load_detail(store: &Store, id: &str) -> crate::store::Result<Detail> {
         }
         None => (Vec::new(), Vec::new()),
     };
-    Ok(Detail { id: id.to_string(), sample, review: stored.review, calls, findings, turn_calls })
+    let versions = store.versions(id)?.into_iter().map(|(v, _, kind, s)| (v, kind, s)).collect();
+    Ok(Detail { id: id.to_string(), sample, review: stored.review, calls, findings, turn_calls, versions })
 }
 
 /// Which call made each message: the n-th user message the n-th user-agent call, the n-th
