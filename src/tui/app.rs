@@ -1377,23 +1377,7 @@ impl App {
         let keep = match &mut ov {
             Overlay::Help { scroll } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => false,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *scroll = scroll.saturating_add(1);
-                    true
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    *scroll = scroll.saturating_sub(1);
-                    true
-                }
-                KeyCode::PageDown => {
-                    *scroll = scroll.saturating_add(10);
-                    true
-                }
-                KeyCode::PageUp => {
-                    *scroll = scroll.saturating_sub(10);
-                    true
-                }
-                _ => true,
+                code => scroll_key(code, scroll),
             },
             Overlay::ConfirmQuit => {
                 if matches!(k.code, KeyCode::Char('y') | KeyCode::Enter) {
@@ -1566,23 +1550,7 @@ impl App {
             }
             Overlay::Diff { scroll, .. } | Overlay::CallCompare { scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('D') => false,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *scroll = scroll.saturating_add(1);
-                    true
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    *scroll = scroll.saturating_sub(1);
-                    true
-                }
-                KeyCode::PageDown | KeyCode::Char(' ') => {
-                    *scroll = scroll.saturating_add(15);
-                    true
-                }
-                KeyCode::PageUp => {
-                    *scroll = scroll.saturating_sub(15);
-                    true
-                }
-                _ => true,
+                code => scroll_key(code, scroll),
             },
             Overlay::Compare(c) => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') => {
@@ -1645,23 +1613,7 @@ impl App {
             }
             Overlay::Call { scroll, .. } => match k.code {
                 KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('l') => false,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *scroll = scroll.saturating_add(1);
-                    true
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    *scroll = scroll.saturating_sub(1);
-                    true
-                }
-                KeyCode::PageDown | KeyCode::Char(' ') => {
-                    *scroll = scroll.saturating_add(15);
-                    true
-                }
-                KeyCode::PageUp => {
-                    *scroll = scroll.saturating_sub(15);
-                    true
-                }
-                _ => true,
+                code => scroll_key(code, scroll),
             },
         };
         if keep && self.overlay.is_none() {
@@ -1831,6 +1783,18 @@ pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
         }
     }
     out
+}
+
+/// j/k, arrows, space and page keys scroll a text overlay; the overlay stays open.
+fn scroll_key(code: KeyCode, scroll: &mut u16) -> bool {
+    *scroll = match code {
+        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
+        KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(15),
+        KeyCode::PageUp => scroll.saturating_sub(15),
+        _ => *scroll,
+    };
+    true
 }
 
 pub fn line_input(text: &str) -> TextArea<'static> {

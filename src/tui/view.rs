@@ -1257,17 +1257,17 @@ fn parsed_text(c: &crate::store::CallRow) -> String {
         .unwrap_or_else(|| "(none)".into())
 }
 
+/// A column's `── name ──` line; the area under it.
+fn column_title(f: &mut Frame, app: &App, area: Rect, name: &str) -> Rect {
+    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
+    let style = Style::default().fg(app.theme.accent).add_modifier(Modifier::BOLD);
+    f.render_widget(Paragraph::new(Span::styled(format!("── {name} ──"), style)), h);
+    body
+}
+
 /// A titled, wrapped, scrolled column of text.
 fn column(f: &mut Frame, app: &App, area: Rect, name: &str, text: &str, scroll: u16) {
-    let t = &app.theme;
-    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    f.render_widget(
-        Paragraph::new(Span::styled(
-            format!("── {name} ──"),
-            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
-        )),
-        h,
-    );
+    let body = column_title(f, app, area, name);
     let lines: Vec<Line> = wrap(text, body.width as usize).into_iter().map(Line::from).collect();
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
 }
@@ -1283,14 +1283,7 @@ fn draw_branch(
     turn: usize,
 ) {
     let t = &app.theme;
-    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    f.render_widget(
-        Paragraph::new(Span::styled(
-            format!("── {name} ──"),
-            Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
-        )),
-        h,
-    );
+    let body = column_title(f, app, area, name);
     let width = body.width as usize;
     let mut lines: Vec<Line> = Vec::new();
     let mut start = 0;
