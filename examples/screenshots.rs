@@ -105,16 +105,57 @@ struct Shot {
     app: App,
     store: Store,
     out: std::path::PathBuf,
+    ws: std::path::PathBuf,
 }
 
 impl Shot {
+    /// Store effects by the worker's code; regenerations, forks and re-asked steps on the
+    /// simulator, as the event loop runs them.
     fn run(&mut self, fx: Vec<Effect>) {
         let mut q: std::collections::VecDeque<Effect> = fx.into();
         while let Some(e) = q.pop_front() {
-            for m in worker::execute(&mut self.store, e) {
+            let msgs = match e {
+                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(pipeline::Job::Regenerate).collect()),
+                Effect::Fork { id, turn, message } => {
+                    self.jobs(vec![pipeline::Job::Fork { sample: id, turn, message }])
+                }
+                Effect::Rerun(call) => {
+                    let old = self.store.call(call).unwrap();
+                    let prompts = Prompts::load(Some(&self.ws)).unwrap();
+                    let rt = tokio::runtime::Runtime::new().unwrap();
+                    let sim = Backend::Sim(Simulator { seed: 5, malformed_rate: 0.0 });
+                    let record = rt.block_on(pipeline::rerun_call(&sim, &prompts, &old)).unwrap();
+                    let id = self.store.add_call(&record).unwrap();
+                    vec![Msg::Rerun { old: call, new: Ok(Box::new(self.store.call(id).unwrap())) }]
+                }
+                e => worker::execute(&mut self.store, e),
+            };
+            for m in msgs {
                 q.extend(self.app.update(m));
             }
         }
+    }
+
+    fn jobs(&mut self, jobs: Vec<pipeline::Job>) -> Vec<Msg> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let n = jobs.len();
+        let ws = self.ws.clone();
+        let result = rt.block_on(async move {
+            let sim = Backend::Sim(Simulator { seed: 5, malformed_rate: 0.0 });
+            let mut p =
+                pipeline::start_jobs(&ws, sim, Prompts::load(Some(&ws)).unwrap(), RunConfig::default(), jobs).unwrap();
+            while p.events.recv().await.is_some() {}
+            p.wait().await
+        });
+        vec![
+            Msg::RunStarted { target: n, already_done: 0, concurrency: None, simulated: true },
+            Msg::RunFinished(result),
+        ]
+    }
+
+    fn ctrl(&mut self, c: char) {
+        let fx = self.app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
+        self.run(fx);
     }
     fn keys(&mut self, keys: &[KeyCode]) {
         for k in keys {
@@ -198,7 +239,7 @@ fn main() {
             .unwrap();
     }
     let (app, fx) = App::new(init());
-    let mut s = Shot { app, store, out };
+    let mut s = Shot { app, store, out, ws: ws.to_path_buf() };
     s.run(fx);
     s.chars("jj");
     while s.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.summary.calls < 3) {
@@ -244,4 +285,49 @@ fn main() {
     s.keys(&[KeyCode::Enter]);
     s.chars("nnn");
     s.save("trajectory-imported-lint");
+
+    // Editing: the composition, its diff, the sample made stale, then made again.
+    s.chars("2");
+    s.keys(&[KeyCode::Home]);
+    while s.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.id.starts_with('t')) {
+        s.chars("j");
+    }
+    s.keys(&[KeyCode::Tab]);
+    s.chars("kkkkkjje");
+    s.chars("Urgent: ");
+    s.save("edit-composition");
+    s.ctrl('d');
+    s.save("edit-diff");
+    s.ctrl('d');
+    s.ctrl('s');
+    s.save("lineage-stale");
+    s.chars("g");
+    s.chars("D");
+    s.save("diff-after-regenerate");
+    s.keys(&[KeyCode::Esc]);
+    // A function schema with a mistake, checked as it is typed.
+    s.chars("kkkkkjjjje");
+    s.keys(&[KeyCode::End]);
+    s.chars(r#"{"sub_task": "Tell the time.", "functions": [{"name": "get_time", "description": "Time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "strng"}}, "required": ["town"]}}]},"#);
+    s.keys(&[KeyCode::Enter]);
+    s.save("edit-functions-check");
+    s.keys(&[KeyCode::Esc]);
+    // A fork from the first turn, side by side.
+    s.keys(&[KeyCode::Enter]);
+    s.chars("b");
+    s.chars("Actually, ");
+    s.ctrl('s');
+    s.chars("nn");
+    s.save("fork-compare");
+    s.keys(&[KeyCode::Esc]);
+    // Prompt debugging: the call side by side, the template edited, the step asked again.
+    s.chars("2");
+    s.chars("kkkkkjl");
+    s.save("call-side-by-side");
+    s.chars("t");
+    s.chars("Be brief. ");
+    s.save("edit-template");
+    s.ctrl('s');
+    s.chars("lr");
+    s.save("call-asked-again");
 }
