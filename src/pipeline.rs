@@ -856,7 +856,10 @@ fn launch(
     };
     let cache = store.finished_replies().map_err(|e| e.to_string())?;
     let ended = store.ended_ids().map_err(|e| e.to_string())?;
-    let already_done = (0..cfg.samples).filter(|i| ended.contains(&sample_id(cfg.seed, *i))).count();
+    let already_done = match &jobs {
+        Some(_) => 0,
+        None => (0..cfg.samples).filter(|i| ended.contains(&sample_id(cfg.seed, *i))).count(),
+    };
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
     let (paused_tx, paused_rx) = watch::channel(false);

@@ -456,7 +456,8 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     both_sizes(&h, "pipeline");
     h.keys("p+-]");
     assert_eq!(h.asked[1..], [Effect::Pause, Effect::SetConcurrency(32), Effect::SetConcurrency(16)]);
-    assert_eq!(h.app.run.target, 30);
+    assert_eq!(h.app.target, 30, "for the next run");
+    assert_eq!(h.app.run.target, 20, "this run keeps its own");
     // A run in flight: q asks first.
     h.keys("q");
     assert!(!h.app.quit);

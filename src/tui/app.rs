@@ -505,6 +505,8 @@ pub struct App {
     pub traj_scroll: u16,
 
     pub run: RunState,
+    /// The target of the next run (`]` and `[` move it).
+    pub target: usize,
     rows_dirty: bool,
     rows_requested_at: Duration,
     open_queue_when_loaded: bool,
@@ -549,6 +551,7 @@ impl App {
             turn: 0,
             traj_scroll: 0,
             run: RunState::new(init.target),
+            target: init.target,
             rows_dirty: false,
             rows_requested_at: Duration::ZERO,
             open_queue_when_loaded: init.review_queue,
@@ -889,7 +892,7 @@ impl App {
                 _ => {
                     self.run.status = RunStatus::Starting;
                     self.run.message = "starting…".into();
-                    fx.push(Effect::StartRun { target: self.run.target, concurrency: self.run.concurrency });
+                    fx.push(Effect::StartRun { target: self.target, concurrency: self.run.concurrency });
                 }
             },
             Action::PauseResume => match self.run.status {
@@ -920,7 +923,7 @@ impl App {
                 }
             }
             Action::TargetUp | Action::TargetDown => {
-                let t = self.run.target;
+                let t = self.target;
                 let step = if t >= 1000 {
                     100
                 } else if t >= 100 {
@@ -928,9 +931,11 @@ impl App {
                 } else {
                     10
                 };
-                self.run.target = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
+                self.target = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
                 if self.run.status.in_flight() {
-                    self.toast("the new target applies to the next run (s after this one ends)");
+                    self.toast(format!("target {}: for the next run (s after this one ends)", self.target));
+                } else {
+                    self.run.target = self.target;
                 }
             }
             Action::Down => self.move_or_scroll(1, fx),

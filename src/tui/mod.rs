@@ -188,6 +188,7 @@ async fn event_loop(
         let mut external = run_effects(&ctx, fx, &mut running);
         while let Some((text, ext)) = external.pop() {
             let r = external_edit(terminal, &gate, &text, ext);
+            app.clock = start.elapsed();
             let fx = app.update(Msg::ExternalEdited(r));
             external.extend(run_effects(&ctx, fx, &mut running));
             draw_at = Some(Instant::now());

@@ -301,7 +301,7 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         )),
         Line::from(Span::styled(
             if r.message.is_empty() && r.status == RunStatus::Idle {
-                format!("press {} to start a run of {} samples", app.keymap.label(Action::StartRun), r.target)
+                format!("press {} to start a run of {} samples", app.keymap.label(Action::StartRun), app.target)
             } else {
                 sanitize(&r.message).into_owned()
             },
