@@ -978,6 +978,12 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
                 "In every overlay: esc closes it; ↑↓ move; enter chooses. The mouse selects and scrolls.",
                 dim,
             )));
+            lines.push(Line::from(Span::styled(
+                "In an editor: ctrl-s saves (only text that checks out), esc cancels, ctrl-d shows the diff, \
+                 ctrl-e hands the text to $EDITOR. In an LLM call: t edits the step's template, r asks the step \
+                 again. Comparing a fork: n/p turn by turn, 1 keeps the current branch, 2 keeps the fork.",
+                dim,
+            )));
             lines.push(Line::from(Span::styled("Keys can be changed in button.toml's [keys].", dim)));
             f.render_widget(Clear, area);
             f.render_widget(
