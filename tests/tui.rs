@@ -624,6 +624,7 @@ fn a_fork_is_compared_side_by_side_and_the_kept_branch_can_be_undone() {
     select_complete(&mut h);
     let id = h.selected_id();
     let before = h.store.sample(&id).unwrap().sample.trajectory.unwrap();
+    let last_call = h.store.calls_for(&id).unwrap().last().unwrap().id;
     h.keys("<enter>b");
     h.keys("Actually, ");
     h.keys("<c-s>");
@@ -634,6 +635,11 @@ fn a_fork_is_compared_side_by_side_and_the_kept_branch_can_be_undone() {
     both_sizes(&h, "fork_compare");
     h.keys("nn2");
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), fork);
+    // The kept branch's turns point at the calls that made them, the fork's own.
+    let d = h.app.detail.as_ref().unwrap();
+    let call = &d.calls[d.turn_calls[1].unwrap()];
+    assert_eq!(call.step, "assistant_agent");
+    assert!(call.id > last_call, "call #{} is from before the fork", call.id);
     assert!(h.store.versions(&id).unwrap().is_empty(), "the kept fork is no longer aside");
     h.keys("u");
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), before);

@@ -143,9 +143,27 @@ pub fn load_detail(store: &Store, id: &str) -> crate::store::Result<Detail> {
     Ok(Detail { id: id.to_string(), sample, review: stored.review, calls, findings, turn_calls, versions })
 }
 
-/// Which call made each message: the n-th user message the n-th user-agent call, the n-th
-/// assistant turn the n-th assistant-agent call, and a tool message the tool-agent call
-/// whose prompt holds its first call.
+/// Whether a call's parsed result is what this message (or one tool result of it) holds.
+fn made(call: &CallRow, m: &Message, result: Option<&serde_json::Value>) -> bool {
+    let Some(parsed) = call.parse_result.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+    else {
+        return false;
+    };
+    match m {
+        Message::User { content } => parsed.as_str() == Some(content.as_str()),
+        Message::Assistant { calls, final_answer, .. } => {
+            let same_calls = parsed.get("calls").map(|c| c == &serde_json::to_value(calls).unwrap_or_default());
+            let same_final =
+                parsed.get("final_answer").map(|f| f == &serde_json::to_value(final_answer).unwrap_or_default());
+            same_calls == Some(true) && same_final != Some(false)
+        }
+        Message::Tool { .. } => result == Some(&parsed),
+    }
+}
+
+/// Which call made each message: the newest call of the message's agent whose parsed result
+/// is the message (so a kept fork or a regenerated dialogue points at its own calls); when
+/// none matches, the n-th call of that agent for the n-th such message.
 fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
     let of = |step: &str| calls.iter().enumerate().filter(|(_, c)| c.step == step).map(|(i, _)| i).collect::<Vec<_>>();
     let users = of("user_agent");
@@ -153,33 +171,38 @@ fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
     let tools = of("tool_agent");
     let (mut u, mut a) = (0, 0);
     let mut used = vec![false; calls.len()];
+    let newest_made = |pool: &[usize], m: &Message, r: Option<&serde_json::Value>, used: &[bool]| {
+        pool.iter().rev().copied().find(|i| !used[*i] && made(&calls[*i], m, r))
+    };
     messages
         .iter()
-        .map(|m| match m {
-            Message::User { .. } => {
-                u += 1;
-                users.get(u - 1).copied()
-            }
-            Message::Assistant { .. } => {
-                a += 1;
-                assistants.get(a - 1).copied()
-            }
-            Message::Tool { results } => {
-                let mut first = None;
-                for r in results {
-                    let needle = serde_json::json!({"name": r.name, "arguments": r.arguments}).to_string();
-                    let hit = tools
-                        .iter()
-                        .copied()
-                        .find(|i| !used[*i] && calls[*i].prompt.contains(&needle.replace('"', "\\\"")))
-                        .or_else(|| tools.iter().copied().find(|i| !used[*i]));
-                    if let Some(i) = hit {
-                        used[i] = true;
-                        first = first.or(Some(i));
-                    }
+        .map(|m| {
+            let hit = match m {
+                Message::User { .. } => {
+                    u += 1;
+                    newest_made(&users, m, None, &used).or(users.get(u - 1).copied())
                 }
-                first
+                Message::Assistant { .. } => {
+                    a += 1;
+                    newest_made(&assistants, m, None, &used).or(assistants.get(a - 1).copied())
+                }
+                Message::Tool { results } => {
+                    let mut first = None;
+                    for r in results {
+                        let hit = newest_made(&tools, m, Some(&r.results), &used)
+                            .or_else(|| tools.iter().copied().find(|i| !used[*i]));
+                        if let Some(i) = hit {
+                            used[i] = true;
+                            first = first.or(Some(i));
+                        }
+                    }
+                    return first;
+                }
+            };
+            if let Some(i) = hit {
+                used[i] = true;
             }
+            hit
         })
         .collect()
 }
