@@ -473,3 +473,32 @@ async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: Unbo
     *control.lock().expect("not poisoned") = None;
     let _ = tx.send(Msg::RunFinished(result));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn button_toml_chooses_the_theme_and_overrides_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config::parse(
+            "[tui]\ntheme = \"light\"\n\n[keys]\naccept = [\"y\", \"enter\"]\nquit = \"ctrl-q\"\n",
+            "button.toml",
+        )
+        .unwrap();
+        let init = init(dir.path(), &cfg, None, &RunArgs::default()).unwrap();
+        assert_eq!(init.theme.name, "light");
+        let km = &init.keymap;
+        assert_eq!(km.lookup(keymap::Context::Samples, &keymap::Key::parse("y").unwrap()), Some(Action::Accept));
+        assert_eq!(km.lookup(keymap::Context::Samples, &keymap::Key::parse("ctrl-q").unwrap()), Some(Action::Quit));
+        assert_eq!(km.lookup(keymap::Context::Samples, &keymap::Key::parse("q").unwrap()), None);
+        // --theme wins over the file; an unknown theme or action is refused with its name.
+        let init2 = super::init(dir.path(), &cfg, Some("high-contrast"), &RunArgs::default()).unwrap();
+        assert_eq!(init2.theme.name, "high-contrast");
+        let e = super::init(dir.path(), &cfg, Some("neon"), &RunArgs::default()).err().unwrap().to_string();
+        assert!(e.contains("no theme \"neon\""), "{e}");
+        let bad = Config::parse("[keys]\naccpet = \"y\"\n", "button.toml").unwrap();
+        let e = super::init(dir.path(), &bad, None, &RunArgs::default()).err().unwrap().to_string();
+        assert!(e.starts_with("button.toml: ") && e.contains("accpet"), "{e}");
+    }
+}
