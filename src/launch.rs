@@ -35,7 +35,7 @@ pub struct Prepared {
 }
 
 /// The run's settings and whether it will be simulated, without touching the network.
-pub fn settings(ws: &Path, cfg: &Config, a: &RunArgs) -> (RunConfig, Vec<Endpoint>) {
+pub fn settings(cfg: &Config, a: &RunArgs) -> (RunConfig, Vec<Endpoint>) {
     let mut run = cfg.run_config();
     if let Some(n) = a.samples {
         run.samples = n;
@@ -49,7 +49,6 @@ pub fn settings(ws: &Path, cfg: &Config, a: &RunArgs) -> (RunConfig, Vec<Endpoin
     if let Some(c) = a.concurrency {
         run.active_samples = run.active_samples.max(c * 8);
     }
-    let _ = ws;
     let endpoints = match &a.endpoint {
         Some(url) => vec![Endpoint { url: url.clone(), weight: 1 }],
         None => cfg.endpoints(std::env::var("OPENAI_BASE_URL").ok()),
@@ -60,7 +59,7 @@ pub fn settings(ws: &Path, cfg: &Config, a: &RunArgs) -> (RunConfig, Vec<Endpoin
 /// Everything a run needs; with an endpoint, the endpoint is probed first.
 /// `paced`: the simulator answers after `[sim] latency_ms` (the TUI), or at once (headless).
 pub async fn prepare(ws: &Path, cfg: &Config, a: &RunArgs, paced: bool) -> Result<Prepared> {
-    let (run, endpoints) = settings(ws, cfg, a);
+    let (run, endpoints) = settings(cfg, a);
     let sources = match &a.scenarios {
         Some(p) => crate::sources::from_file(p).map_err(anyhow::Error::msg)?,
         None => crate::sources::builtin(),

@@ -10,6 +10,7 @@ pub mod model;
 pub mod ops;
 pub mod parse;
 pub mod pipeline;
+pub mod progress;
 pub mod prompts;
 pub mod serve;
 pub mod sim;

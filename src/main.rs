@@ -563,7 +563,7 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         failures.join(", "),
         summary.skipped_already_done,
         progress.calls_done,
-        progress.calls_cached,
+        progress.calls_reused,
         progress.tokens,
         started.elapsed().as_secs_f64(),
         if simulated { "; replies were simulated" } else { "" }

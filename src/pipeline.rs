@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::formats::button::message_text;
 use crate::llm::{Backend, CallProgress, ChatMessage, ChatRequest, Step};
 use crate::model::{
     Call, Composition, Failure, FilterVerdict, FunctionDef, Message, Origin, Sample, Strategy, SubTaskFunctions,
@@ -450,25 +451,10 @@ impl Job {
     }
 }
 
-/// The first part a regeneration makes again: the one after the earliest edited part whose
-/// edit was not regenerated yet. None when nothing is stale.
-pub fn first_stale(s: &Sample) -> Option<usize> {
-    s.edits
-        .iter()
-        .filter(|e| !e.regenerated)
-        .filter_map(|e| {
-            let top = e.path.trim_start_matches('/').split('/').next().unwrap_or("");
-            crate::store::PARTS.iter().position(|p| *p == top)
-        })
-        .min()
-        .map(|i| i + 1)
-        .filter(|i| *i < crate::store::PARTS.len())
-}
-
 async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
     let id = s.id.clone();
     let result = match job {
-        Job::Regenerate(_) => match first_stale(&s) {
+        Job::Regenerate(_) => match crate::store::first_stale(&s) {
             None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
             Some(from) => {
                 let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
@@ -488,10 +474,7 @@ async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
                 s.failure = None;
                 // Edits before `from` are now applied; edits of the parts made again are
                 // superseded (the previous version keeps them).
-                s.edits.retain(|e| {
-                    let top = e.path.trim_start_matches('/').split('/').next().unwrap_or("");
-                    crate::store::PARTS.iter().position(|p| *p == top).is_some_and(|i| i < from)
-                });
+                s.edits.retain(|e| crate::store::part_of(&e.path).is_some_and(|i| i < from));
                 s.edits.iter_mut().for_each(|e| e.regenerated = true);
                 let strategy = s.strategy().unwrap_or(Strategy::Sequential);
                 let r = stages_from(ctx, &mut s, from, strategy).await;
@@ -711,16 +694,6 @@ async fn run_tools(
     convo.push(ChatMessage::new("user", func_return(&results)));
     messages.push(Message::Tool { results });
     Ok(())
-}
-
-fn message_text(m: &Message) -> String {
-    match m {
-        Message::User { content } => content.clone(),
-        Message::Assistant { thought, calls, final_answer } => {
-            crate::formats::button::assistant_text(thought, calls, final_answer.as_deref())
-        }
-        Message::Tool { results } => crate::formats::button::tool_text(results),
-    }
 }
 
 async fn tool_call(

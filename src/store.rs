@@ -144,23 +144,28 @@ pub struct Summary {
 /// The lineage parts in order; an edit of one makes every later one stale.
 pub const PARTS: [&str; 6] = ["scenario", "atomic_task", "composition", "filter", "functions", "trajectory"];
 
-/// The parts made stale by the edits whose paths are given (JSON pointers into the sample).
-pub fn stale_parts<'a>(edited: impl Iterator<Item = &'a str>) -> String {
-    let first = edited
-        .filter_map(|p| {
-            let top = p.trim_start_matches('/').split('/').next().unwrap_or("");
-            PARTS.iter().position(|x| *x == top)
-        })
-        .min();
-    match first {
-        Some(i) => PARTS[i + 1..].join(" "),
-        None => String::new(),
-    }
+/// The lineage part (index into `PARTS`) that a JSON pointer into a sample is in.
+pub fn part_of(path: &str) -> Option<usize> {
+    let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
+    PARTS.iter().position(|p| *p == top)
 }
 
-/// The parts of a sample made from something edited since (and not made again).
+/// The first stale part: the one after the earliest part with an edit not made again since
+/// (regeneration starts there). None when nothing is stale.
+pub fn first_stale(sample: &Sample) -> Option<usize> {
+    sample
+        .edits
+        .iter()
+        .filter(|e| !e.regenerated)
+        .filter_map(|e| part_of(&e.path))
+        .min()
+        .map(|i| i + 1)
+        .filter(|i| *i < PARTS.len())
+}
+
+/// The stale parts of a sample, space-separated.
 pub fn sample_stale(sample: &Sample) -> String {
-    stale_parts(sample.edits.iter().filter(|e| !e.regenerated).map(|e| e.path.as_str()))
+    first_stale(sample).map(|i| PARTS[i..].join(" ")).unwrap_or_default()
 }
 
 impl Summary {
@@ -278,7 +283,7 @@ pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
 }
 
 /// One finished (or failed) LLM call, as the workspace keeps it.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallRecord {
     pub request_hash: String,
     pub run_id: String,
@@ -423,51 +428,57 @@ pub struct StepStat {
     pub rejected: u64,
 }
 
-/// One recorded LLM call, as the TUI shows it.
+/// One recorded LLM call: its row id and the call as it was recorded (its fields read
+/// through, `row.step`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct CallRow {
     pub id: i64,
-    pub sample_id: String,
-    pub step: String,
-    pub context: Option<String>,
-    pub template_version: Option<String>,
-    pub endpoint: Option<String>,
-    pub model: Option<String>,
-    /// The rendered prompt: the chat messages as JSON.
-    pub prompt: String,
-    pub raw_reply: Option<String>,
-    pub parse_ok: Option<bool>,
-    pub parse_result: Option<String>,
-    pub error: Option<String>,
-    pub latency_ms: u64,
-    pub prompt_tokens: u64,
-    pub completion_tokens: u64,
-    pub attempts: u32,
-    pub started_at: i64,
+    pub call: CallRecord,
 }
 
-const CALL_COLUMNS: &str = "id, sample_id, step, template_version, endpoint, model, prompt, raw_reply, parse_ok, \
-    parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts, started_at, context";
+impl std::ops::Deref for CallRow {
+    type Target = CallRecord;
+    fn deref(&self) -> &CallRecord {
+        &self.call
+    }
+}
+
+impl std::ops::DerefMut for CallRow {
+    fn deref_mut(&mut self) -> &mut CallRecord {
+        &mut self.call
+    }
+}
+
+const CALL_COLUMNS: &str = "id, request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt, \
+    raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts, started_at, \
+    finished_at, context";
 
 fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
+    let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
+    let n = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.unwrap_or(0));
     Ok(CallRow {
         id: r.get(0)?,
-        sample_id: r.get::<_, Option<String>>(1)?.unwrap_or_default(),
-        step: r.get(2)?,
-        template_version: r.get(3)?,
-        endpoint: r.get(4)?,
-        model: r.get(5)?,
-        prompt: r.get(6)?,
-        raw_reply: r.get(7)?,
-        parse_ok: r.get(8)?,
-        parse_result: r.get(9)?,
-        error: r.get(10)?,
-        latency_ms: r.get::<_, Option<i64>>(11)?.unwrap_or(0) as u64,
-        prompt_tokens: r.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
-        completion_tokens: r.get::<_, Option<i64>>(13)?.unwrap_or(0) as u64,
-        attempts: r.get::<_, i64>(14)? as u32,
-        started_at: r.get(15)?,
-        context: r.get(16)?,
+        call: CallRecord {
+            request_hash: r.get(1)?,
+            run_id: text(2)?,
+            sample_id: text(3)?,
+            step: r.get(4)?,
+            template_version: text(5)?,
+            endpoint: text(6)?,
+            model: text(7)?,
+            prompt: r.get(8)?,
+            raw_reply: r.get(9)?,
+            parse_ok: r.get(10)?,
+            parse_result: r.get(11)?,
+            error: r.get(12)?,
+            latency_ms: n(13)? as u64,
+            prompt_tokens: n(14)? as u64,
+            completion_tokens: n(15)? as u64,
+            attempts: r.get::<_, i64>(16)? as u32,
+            started_at: r.get(17)?,
+            finished_at: n(18)?,
+            context: r.get(19)?,
+        },
     })
 }
 

@@ -131,7 +131,7 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let new = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &old)).unwrap();
     assert!(new.prompt.contains("EDITED MARK"));
-    assert_ne!(Some(new.template_version.clone()), old.template_version);
+    assert_ne!(new.template_version, old.template_version);
     assert_eq!(new.parse_ok, Some(true), "{:?}", new.parse_result);
     assert_eq!(new.sample_id, id);
     // A call recorded before contexts were kept cannot be asked again, and says why.

@@ -282,7 +282,7 @@ async fn pause_holds_new_calls_resume_finishes_cancel_stops_and_a_rerun_complete
     stop.cancel();
     assert_eq!(summary.skipped_already_done, ended_after_cancel);
     assert_eq!(summary.complete + summary.failed + ended_after_cancel, 80);
-    assert!(progress.calls_cached > 0, "finished calls were reused");
+    assert!(progress.calls_reused > 0, "finished calls were reused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

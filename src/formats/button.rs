@@ -293,6 +293,15 @@ pub fn assistant_text(thought: &str, calls: &[Call], final_answer: Option<&str>)
     s
 }
 
+/// A message's content as the BUTTONInstruct format writes it.
+pub fn message_text(m: &Message) -> String {
+    match m {
+        Message::User { content } => content.clone(),
+        Message::Assistant { thought, calls, final_answer } => assistant_text(thought, calls, final_answer.as_deref()),
+        Message::Tool { results } => tool_text(results),
+    }
+}
+
 pub fn tool_text(results: &[ToolResult]) -> String {
     let list: Vec<Value> = results
         .iter()

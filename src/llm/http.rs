@@ -106,6 +106,20 @@ impl Limiter {
         }
     }
 
+    /// Waits for a slot (or the cancellation), then reports the call as sent.
+    pub(crate) async fn slot(
+        &self,
+        cancel: &CancellationToken,
+        progress: ProgressFn<'_>,
+    ) -> Result<Permit<'_>, LlmError> {
+        let permit = tokio::select! {
+            p = self.acquire() => p,
+            _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+        };
+        progress(CallProgress::Sent);
+        Ok(permit)
+    }
+
     pub(crate) async fn acquire(&self) -> Permit<'_> {
         let p = self.sem.clone().acquire_owned().await.expect("the semaphore is never closed");
         Permit { permit: Some(p), limiter: self }
@@ -208,11 +222,7 @@ impl Client {
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<ChatReply, LlmError> {
-        let _permit = tokio::select! {
-            p = self.limiter.acquire() => p,
-            _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-        };
-        progress(CallProgress::Sent);
+        let _permit = self.limiter.slot(cancel, progress).await?;
         let mut attempt = 1;
         loop {
             let endpoint = self.pick_endpoint();

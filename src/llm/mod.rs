@@ -218,11 +218,7 @@ impl Backend {
                 Ok(s.complete(req))
             }
             Backend::Paced(p) => {
-                let _permit = tokio::select! {
-                    permit = p.limiter.acquire() => permit,
-                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-                };
-                progress(CallProgress::Sent);
+                let _permit = p.limiter.slot(cancel, progress).await?;
                 tokio::select! {
                     _ = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
                     _ = cancel.cancelled() => return Err(LlmError::Cancelled),

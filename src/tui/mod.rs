@@ -51,7 +51,7 @@ pub fn init(ws: &Path, cfg: &Config, theme: Option<&str>, args: &RunArgs) -> Res
         themes.push(Theme::load(ws, &n).map_err(anyhow::Error::msg)?);
     }
     let theme = Theme::load(ws, &name).map_err(anyhow::Error::msg)?;
-    let (run, endpoints) = crate::launch::settings(ws, cfg, args);
+    let (run, endpoints) = crate::launch::settings(cfg, args);
     Ok(Init {
         workspace_label: ws.display().to_string(),
         keymap,
@@ -236,19 +236,9 @@ fn read_input(tx: UnboundedSender<Msg>, gate: InputGate) {
         let m = match read() {
             Ok(CEvent::Key(k)) => Msg::Key(k),
             Ok(CEvent::Mouse(m)) => Msg::Mouse(m),
-            Ok(CEvent::Resize(..)) => Msg::Tick(Duration::ZERO),
+            Ok(CEvent::Resize(..)) => Msg::Redraw,
             Ok(_) => continue,
             Err(_) => return,
-        };
-        let m = match m {
-            // A resize only needs a frame: a tick with the clock unchanged would move it
-            // back, so it is sent as a no-op key release instead.
-            Msg::Tick(_) => Msg::Key(crossterm::event::KeyEvent::new_with_kind(
-                crossterm::event::KeyCode::Null,
-                crossterm::event::KeyModifiers::NONE,
-                crossterm::event::KeyEventKind::Release,
-            )),
-            m => m,
         };
         if tx.send(m).is_err() {
             return;

@@ -540,8 +540,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
     let s = &d.sample;
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut starts = [0usize; 6];
-    let stale_text = crate::store::sample_stale(s);
-    let stale: Vec<&str> = stale_text.split(' ').collect();
+    let first_stale = crate::store::first_stale(s);
     let text = |lines: &mut Vec<Line<'static>>, body: &str, style: Style| {
         for l in wrap(body, width.saturating_sub(2)) {
             lines.push(Line::from(Span::styled(format!("  {l}"), style)));
@@ -552,7 +551,6 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
     for (i, title) in PART_TITLES.iter().enumerate() {
         starts[i] = lines.len();
         let selected = i == app.lineage_part;
-        let part = crate::store::PARTS[i];
         let mut head = vec![Span::styled(
             format!("{} {}", if selected { "▶" } else { " " }, title),
             if selected && app.focus == Focus::Lineage {
@@ -561,10 +559,10 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                 Style::default().fg(t.accent).add_modifier(Modifier::BOLD)
             },
         )];
-        if stale.contains(&part) {
+        if first_stale.is_some_and(|f| i >= f) {
             head.push(Span::styled(" STALE", Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
         }
-        if s.edits.iter().any(|e| e.path.trim_start_matches('/').split('/').next() == Some(part)) {
+        if s.edits.iter().any(|e| crate::store::part_of(&e.path) == Some(i)) {
             head.push(Span::styled(" edited", Style::default().fg(t.warn)));
         }
         lines.push(Line::from(head));
@@ -690,7 +688,7 @@ fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
     let mut areas = app.areas.get();
     areas.lineage = area;
     app.areas.set(areas);
-    let Some(d) = app.detail.as_ref().filter(|d| app.selected().is_some_and(|r| r.id == d.id)) else {
+    let Some(d) = app.shown_detail() else {
         let msg = if app.selected().is_some() { "loading…" } else { "" };
         f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.dim))), inner);
         return;
@@ -844,7 +842,7 @@ fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(b, main);
     let mut areas = app.areas.get();
     areas.trajectory = main;
-    let Some(d) = app.detail.as_ref().filter(|d| app.selected().is_some_and(|r| r.id == d.id)) else {
+    let Some(d) = app.shown_detail() else {
         app.areas.set(areas);
         let msg = if app.selected().is_some() {
             "loading…"
@@ -1210,12 +1208,16 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
     }
 }
 
+fn or_dash(s: &str) -> &str {
+    if s.is_empty() { "-" } else { s }
+}
+
 fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
     let t = &app.theme;
     vec![
         Line::from(format!(
             "template {} · parse {} · {} + {} tokens · {} ms · {} attempt{}",
-            c.template_version.as_deref().unwrap_or("-"),
+            or_dash(&c.template_version),
             match c.parse_ok {
                 Some(true) => "ok",
                 Some(false) => "FAILED",
@@ -1228,11 +1230,7 @@ fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
             if c.attempts == 1 { "" } else { "s" },
         )),
         Line::from(Span::styled(
-            format!(
-                "model {} · {}",
-                sanitize(c.model.as_deref().unwrap_or("-")),
-                sanitize(c.endpoint.as_deref().unwrap_or("-"))
-            ),
+            format!("model {} · {}", sanitize(or_dash(&c.model)), sanitize(or_dash(&c.endpoint))),
             Style::default().fg(t.dim),
         )),
     ]
@@ -1310,14 +1308,7 @@ fn draw_branch(
             format!("{} {} {}", if i == turn { "▶" } else { " " }, i + 1, m.role().to_uppercase()),
             style,
         )));
-        let body_text = match m {
-            Message::User { content } => content.clone(),
-            Message::Assistant { thought, calls, final_answer } => {
-                crate::formats::button::assistant_text(thought, calls, final_answer.as_deref())
-            }
-            Message::Tool { results } => crate::formats::button::tool_text(results),
-        };
-        for l in wrap(&body_text, width.saturating_sub(2)) {
+        for l in wrap(&crate::formats::button::message_text(m), width.saturating_sub(2)) {
             lines.push(Line::from(format!("  {l}")));
         }
     }
