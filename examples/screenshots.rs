@@ -14,11 +14,11 @@ use button::pipeline::{self, RunConfig};
 use button::prompts::Prompts;
 use button::sim::Simulator;
 use button::store::Store;
-use button::tui::app::{App, Effect, Init, Msg};
+use button::tui::app::{App, Init, Msg};
+use button::tui::driver::Driver;
 use button::tui::keymap::Keymap;
 use button::tui::theme::Theme;
-use button::tui::{view, worker};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use button::tui::view;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
@@ -101,76 +101,19 @@ fn svg(term: &Terminal<TestBackend>, theme: &Theme) -> String {
     out
 }
 
+/// The app driven by keys; `save` writes the frame as an SVG.
 struct Shot {
-    app: App,
-    store: Store,
+    d: Driver,
     out: std::path::PathBuf,
-    ws: std::path::PathBuf,
 }
 
 impl Shot {
-    /// Store effects by the worker's code; regenerations, forks and re-asked steps on the
-    /// simulator, as the event loop runs them.
-    fn run(&mut self, fx: Vec<Effect>) {
-        let mut q: std::collections::VecDeque<Effect> = fx.into();
-        while let Some(e) = q.pop_front() {
-            let msgs = match e {
-                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(pipeline::Job::Regenerate).collect()),
-                Effect::Fork { id, turn, message } => {
-                    self.jobs(vec![pipeline::Job::Fork { sample: id, turn, message }])
-                }
-                Effect::Rerun(call) => {
-                    let old = self.store.call(call).unwrap();
-                    let prompts = Prompts::load(Some(&self.ws)).unwrap();
-                    let rt = tokio::runtime::Runtime::new().unwrap();
-                    let sim = Backend::Sim(Simulator { seed: 5, malformed_rate: 0.0 });
-                    let record = rt.block_on(pipeline::rerun_call(&sim, &prompts, &old)).unwrap();
-                    let id = self.store.add_call(&record).unwrap();
-                    vec![Msg::Rerun { old: call, new: Ok(Box::new(self.store.call(id).unwrap())) }]
-                }
-                e => worker::execute(&mut self.store, e),
-            };
-            for m in msgs {
-                q.extend(self.app.update(m));
-            }
-        }
-    }
-
-    fn jobs(&mut self, jobs: Vec<pipeline::Job>) -> Vec<Msg> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let n = jobs.len();
-        let ws = self.ws.clone();
-        let result = rt.block_on(async move {
-            let sim = Backend::Sim(Simulator { seed: 5, malformed_rate: 0.0 });
-            let mut p =
-                pipeline::start_jobs(&ws, sim, Prompts::load(Some(&ws)).unwrap(), RunConfig::default(), jobs).unwrap();
-            while p.events.recv().await.is_some() {}
-            p.wait().await
-        });
-        vec![
-            Msg::RunStarted { target: n, already_done: 0, concurrency: None, simulated: true },
-            Msg::RunFinished(result),
-        ]
-    }
-
-    fn ctrl(&mut self, c: char) {
-        let fx = self.app.update(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
-        self.run(fx);
-    }
-    fn keys(&mut self, keys: &[KeyCode]) {
-        for k in keys {
-            let fx = self.app.update(Msg::Key(KeyEvent::new(*k, KeyModifiers::NONE)));
-            self.run(fx);
-        }
-    }
-    fn chars(&mut self, s: &str) {
-        let keys: Vec<KeyCode> = s.chars().map(KeyCode::Char).collect();
-        self.keys(&keys);
+    fn keys(&mut self, keys: &str) {
+        self.d.keys(keys);
     }
     fn save(&self, name: &str) {
-        let mut term = Terminal::new(TestBackend::new(W, H)).unwrap();
-        term.draw(|f| view::draw(f, &self.app)).unwrap();
-        std::fs::write(self.out.join(format!("{name}.svg")), svg(&term, &self.app.theme)).unwrap();
+        let term = self.d.draw(W, H);
+        std::fs::write(self.out.join(format!("{name}.svg")), svg(&term, &self.d.app.theme)).unwrap();
         println!("{name}.svg");
     }
 }
@@ -238,96 +181,95 @@ fn main() {
         ops::import(&mut store, Path::new(&format!("tests/fixtures/lint/{f}.jsonl")), FormatChoice::Auto, |_, _| {})
             .unwrap();
     }
-    let (app, fx) = App::new(init());
-    let mut s = Shot { app, store, out, ws: ws.to_path_buf() };
-    s.run(fx);
-    s.chars("jj");
-    while s.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.summary.calls < 3) {
-        s.chars("j");
+    let mut s = Shot { d: Driver::new(store, init(), Simulator { seed: 5, malformed_rate: 0.0 }), out };
+    s.keys("jj");
+    while s.d.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.summary.calls < 3) {
+        s.keys("j");
     }
     s.save("samples");
-    s.keys(&[KeyCode::Tab]);
-    s.chars("jj");
+    s.keys("<tab>");
+    s.keys("jj");
     s.save("lineage");
-    s.keys(&[KeyCode::Tab, KeyCode::Enter]);
-    s.chars("nnn");
+    s.keys("<tab><enter>");
+    s.keys("nnn");
     s.save("trajectory");
-    s.chars("l");
+    s.keys("l");
     s.save("llm-call");
-    s.keys(&[KeyCode::Esc]);
-    s.chars("x");
+    s.keys("<esc>");
+    s.keys("x");
     s.save("reject-reason");
-    s.keys(&[KeyCode::Esc, KeyCode::Esc]);
-    s.chars("F");
-    s.keys(&[KeyCode::Right, KeyCode::Down, KeyCode::Down, KeyCode::Down, KeyCode::Right]);
+    s.keys("<esc><esc>");
+    s.keys("F");
+    s.keys("<right><down><down><down><right>");
     s.save("filters");
-    s.keys(&[KeyCode::Esc]);
-    s.chars("0/weather");
+    s.keys("<esc>");
+    s.keys("0/weather");
     s.save("search");
-    s.keys(&[KeyCode::Esc]);
-    s.chars("R");
-    s.chars("aaxa");
-    s.keys(&[KeyCode::Char('2')]);
-    s.chars("?");
+    s.keys("<esc>");
+    s.keys("R");
+    s.keys("aaxa");
+    s.keys("2");
+    s.keys("?");
     s.save("help");
-    s.keys(&[KeyCode::Esc]);
-    s.chars(":the");
+    s.keys("<esc>");
+    s.keys(":the");
     s.save("palette");
-    s.keys(&[KeyCode::Esc]);
-    s.app.set_theme_by_name("light");
+    s.keys("<esc>");
+    s.d.app.set_theme_by_name("light");
     s.save("samples-light");
-    s.app.set_theme_by_name("high-contrast");
-    s.chars("3");
+    s.d.app.set_theme_by_name("high-contrast");
+    s.keys("3");
     s.save("trajectory-high-contrast");
     // The imported sample with a lint finding pinned to its message.
-    s.app.set_theme_by_name("dark");
-    s.chars("2G");
-    s.keys(&[KeyCode::Enter]);
-    s.chars("nnn");
+    s.d.app.set_theme_by_name("dark");
+    s.keys("2G");
+    s.keys("<enter>");
+    s.keys("nnn");
     s.save("trajectory-imported-lint");
 
-    // Editing: the composition, its diff, the sample made stale, then made again.
-    s.chars("2");
-    s.keys(&[KeyCode::Home]);
-    while s.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.id.starts_with('t')) {
-        s.chars("j");
+    // Editing: the composition, its diff, the sample made stale, then made again (on the
+    // whole list: the queue would drop a reviewed sample when the list is read again).
+    s.keys("20");
+    s.keys("<home>");
+    while s.d.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.id.starts_with('t')) {
+        s.keys("j");
     }
-    s.keys(&[KeyCode::Tab]);
-    s.chars("kkkkkjje");
-    s.chars("Urgent: ");
+    s.keys("<tab>");
+    s.keys("kkkkkjje");
+    s.keys("Urgent: ");
     s.save("edit-composition");
-    s.ctrl('d');
+    s.keys("<c-d>");
     s.save("edit-diff");
-    s.ctrl('d');
-    s.ctrl('s');
+    s.keys("<c-d>");
+    s.keys("<c-s>");
     s.save("lineage-stale");
-    s.chars("g");
-    s.chars("D");
+    s.keys("g");
+    s.keys("D");
     s.save("diff-after-regenerate");
-    s.keys(&[KeyCode::Esc]);
+    s.keys("<esc>");
     // A function schema with a mistake, checked as it is typed.
-    s.chars("kkkkkjjjje");
-    s.keys(&[KeyCode::End]);
-    s.chars(r#"{"sub_task": "Tell the time.", "functions": [{"name": "get_time", "description": "Time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "strng"}}, "required": ["town"]}}]},"#);
-    s.keys(&[KeyCode::Enter]);
+    s.keys("kkkkkjjjje");
+    s.keys("<end>");
+    s.keys(r#"{"sub_task": "Tell the time.", "functions": [{"name": "get_time", "description": "Time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "strng"}}, "required": ["town"]}}]},"#);
+    s.keys("<enter>");
     s.save("edit-functions-check");
-    s.keys(&[KeyCode::Esc]);
+    s.keys("<esc>");
     // A fork from the first turn, side by side.
-    s.keys(&[KeyCode::Enter]);
-    s.chars("b");
-    s.chars("Actually, ");
-    s.ctrl('s');
-    s.chars("nn");
+    s.keys("<enter>");
+    s.keys("b");
+    s.keys("Actually, ");
+    s.keys("<c-s>");
+    s.keys("nn");
     s.save("fork-compare");
-    s.keys(&[KeyCode::Esc]);
+    s.keys("<esc>");
     // Prompt debugging: the call side by side, the template edited, the step asked again.
-    s.chars("2");
-    s.chars("kkkkkjl");
+    s.keys("2");
+    s.keys("kkkkkjl");
     s.save("call-side-by-side");
-    s.chars("t");
-    s.chars("Be brief. ");
+    s.keys("t");
+    s.keys("Be brief. ");
     s.save("edit-template");
-    s.ctrl('s');
-    s.chars("lr");
+    s.keys("<c-s>");
+    s.keys("lr");
     s.save("call-asked-again");
 }

@@ -5,11 +5,13 @@
 
 use std::time::{Duration, Instant};
 
+use button::sim::Simulator;
 use button::store::Store;
 use button::tui::app::{App, Effect, Init, Msg};
+use button::tui::driver::Driver;
 use button::tui::keymap::Keymap;
 use button::tui::theme::Theme;
-use button::tui::{view, worker};
+use button::tui::view;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -35,21 +37,11 @@ fn stats(name: &str, mut v: Vec<Duration>) {
     );
 }
 
-/// Runs store effects the way the worker does and applies their answers; returns the time.
-fn settle(store: &mut Store, app: &mut App, fx: Vec<Effect>) {
-    let mut queue: std::collections::VecDeque<Effect> = fx.into();
-    while let Some(e) = queue.pop_front() {
-        for m in worker::execute(store, e) {
-            queue.extend(app.update(m));
-        }
-    }
-}
-
 fn main() {
     let ws = std::env::args().nth(1).expect("usage: tui_bench WORKSPACE");
     let ws = std::path::Path::new(&ws);
     let started = Instant::now();
-    let mut store = Store::open(ws, false).expect("a workspace");
+    let store = Store::open(ws, false).expect("a workspace");
     let init = Init {
         workspace_label: ws.display().to_string(),
         keymap: Keymap::default(),
@@ -61,22 +53,23 @@ fn main() {
         review_queue: false,
         notice: None,
     };
-    let (mut app, fx) = App::new(init);
+    let (app, fx) = App::new(init);
     let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
     draw(&mut term, &app);
+    let mut d = Driver::from_app(app, store, Simulator { seed: 0, malformed_rate: 0.0 });
     println!("first frame (loading the list): {:.0} ms after start", started.elapsed().as_secs_f64() * 1e3);
-    settle(&mut store, &mut app, fx);
-    draw(&mut term, &app);
+    d.run(fx);
+    draw(&mut term, &d.app);
     println!(
         "list of {} samples loaded and drawn, first sample's lineage shown: {:.0} ms after start",
-        app.rows.len(),
+        d.app.rows.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
 
-    let left = store.unindexed_count().unwrap();
+    let left = d.store.unindexed_count().unwrap();
     if left > 0 {
         let t = Instant::now();
-        while store.index_pending(500).unwrap() > 0 {}
+        while d.store.index_pending(500).unwrap() > 0 {}
         println!(
             "search index built in the background: {left} samples in {:.1} s (once per workspace)",
             t.elapsed().as_secs_f64()
@@ -89,12 +82,12 @@ fn main() {
     let mut loads = Vec::new();
     for i in 0..2000 {
         let t = Instant::now();
-        let fx = key(&mut app, if i % 500 < 400 { KeyCode::Char('j') } else { KeyCode::Char('k') });
-        draw(&mut term, &app);
+        let fx = key(&mut d.app, if i % 500 < 400 { KeyCode::Char('j') } else { KeyCode::Char('k') });
+        draw(&mut term, &d.app);
         moves.push(t.elapsed());
         let t = Instant::now();
-        settle(&mut store, &mut app, fx);
-        draw(&mut term, &app);
+        d.run(fx);
+        draw(&mut term, &d.app);
         loads.push(t.elapsed());
     }
     stats("cursor move: key -> frame", moves);
@@ -102,10 +95,10 @@ fn main() {
     let mut pages = Vec::new();
     for _ in 0..200 {
         let t = Instant::now();
-        let fx = key(&mut app, KeyCode::PageDown);
-        draw(&mut term, &app);
+        let fx = key(&mut d.app, KeyCode::PageDown);
+        draw(&mut term, &d.app);
         pages.push(t.elapsed());
-        settle(&mut store, &mut app, fx);
+        d.run(fx);
     }
     stats("page down: key -> frame", pages);
 
@@ -118,7 +111,7 @@ fn main() {
         use button::pipeline::Event;
         let mut pipe = Vec::new();
         let _ =
-            app.update(Msg::RunStarted { target: 100_000, already_done: 0, concurrency: Some(128), simulated: true });
+            d.app.update(Msg::RunStarted { target: 100_000, already_done: 0, concurrency: Some(128), simulated: true });
         for call in 0..128u64 {
             pipe.push(Event::CallStarted { call, step: Step::AssistantAgent, sample: format!("s0-{call:06}") });
             pipe.push(Event::CallSent { call });
@@ -147,53 +140,53 @@ fn main() {
             }
             let t = Instant::now();
             for e in pipe.drain(..) {
-                let _ = app.update(Msg::Pipeline(e));
+                let _ = d.app.update(Msg::Pipeline(e));
             }
             batches.push(t.elapsed());
             let t = Instant::now();
-            let _ = key(&mut app, KeyCode::Char('j'));
-            draw(&mut term, &app);
+            let _ = key(&mut d.app, KeyCode::Char('j'));
+            draw(&mut term, &d.app);
             keys.push(t.elapsed());
         }
         stats("a batch of 20,000 pipeline events applied (128 calls in flight)", batches);
         stats("then a key -> frame", keys);
-        let _ = app.update(Msg::RunFinished(Ok(Default::default())));
-        let fx = key(&mut app, KeyCode::Char('k'));
-        settle(&mut store, &mut app, fx);
+        let _ = d.app.update(Msg::RunFinished(Ok(Default::default())));
+        let fx = key(&mut d.app, KeyCode::Char('k'));
+        d.run(fx);
     }
 
     // Filters: each change refilters all rows and draws.
-    let _ = key(&mut app, KeyCode::Char('F'));
+    let _ = key(&mut d.app, KeyCode::Char('F'));
     let mut filters = Vec::new();
     for (row, steps) in [(0usize, 4usize), (1, 3), (2, 7), (3, 6), (4, 5), (5, 3)] {
         for _ in 0..steps {
             let t = Instant::now();
-            let fx = key(&mut app, KeyCode::Right);
-            draw(&mut term, &app);
+            let fx = key(&mut d.app, KeyCode::Right);
+            draw(&mut term, &d.app);
             filters.push(t.elapsed());
-            settle(&mut store, &mut app, fx);
+            d.run(fx);
         }
         if row < 5 {
-            let _ = key(&mut app, KeyCode::Down);
+            let _ = key(&mut d.app, KeyCode::Down);
         }
     }
     stats("filter change: key -> list refiltered and drawn", filters);
-    let _ = key(&mut app, KeyCode::Esc);
+    let _ = key(&mut d.app, KeyCode::Esc);
 
     // Search: the index query, the refilter and the frame.
     for q in ["weather", "lisbon", "osaka priya", "search_prod", "model 7", "zzqqxx"] {
-        let _ = key(&mut app, KeyCode::Char('/'));
+        let _ = key(&mut d.app, KeyCode::Char('/'));
         for c in q.chars() {
-            let _ = key(&mut app, KeyCode::Char(c));
+            let _ = key(&mut d.app, KeyCode::Char(c));
         }
         let t = Instant::now();
-        settle(&mut store, &mut app, vec![Effect::Search(q.to_string())]);
-        draw(&mut term, &app);
+        d.run(vec![Effect::Search(q.to_string())]);
+        draw(&mut term, &d.app);
         println!(
             "search {q:?}: {} matches in {:.1} ms (query, refilter, frame)",
-            app.search.as_ref().map_or(0, |s| s.1.len()),
+            d.app.search.as_ref().map_or(0, |s| s.1.len()),
             t.elapsed().as_secs_f64() * 1e3
         );
-        let _ = key(&mut app, KeyCode::Esc);
+        let _ = key(&mut d.app, KeyCode::Esc);
     }
 }

@@ -8,28 +8,33 @@ use std::time::Duration;
 use button::llm::{Backend, Step};
 use button::model::{RejectReason, Verdict};
 use button::ops::{self, FormatChoice};
-use button::pipeline::{self, Event, Job, Outcome, RunConfig, RunSummary};
+use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
 use button::prompts::Prompts;
 use button::sim::Simulator;
 use button::store::Store;
-use button::tui::app::{App, Effect, Init, Msg, Overlay, View};
+use button::tui::app::{Effect, Init, Msg, Overlay, View};
+use button::tui::driver::Driver;
 use button::tui::keymap::{Action, Keymap};
 use button::tui::theme::Theme;
-use button::tui::{view, worker};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
+use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
-fn sim_backend() -> Backend {
-    Backend::Sim(Simulator { seed: 3, malformed_rate: 0.0 })
+/// The app on a real workspace, driven without a terminal (see `button::tui::driver`).
+struct H {
+    d: Driver,
+    dir: tempfile::TempDir,
 }
 
-struct H {
-    app: App,
-    store: Store,
-    dir: tempfile::TempDir,
-    /// Pipeline effects asked for, in order (the real loop hands them to the pipeline).
-    asked: Vec<Effect>,
+impl std::ops::Deref for H {
+    type Target = Driver;
+    fn deref(&self) -> &Driver {
+        &self.d
+    }
+}
+
+impl std::ops::DerefMut for H {
+    fn deref_mut(&mut self) -> &mut Driver {
+        &mut self.d
+    }
 }
 
 /// A workspace with 12 generated samples (one at a time, so their order and call ids are
@@ -83,108 +88,11 @@ impl H {
 
     fn on(dir: tempfile::TempDir, queue: bool) -> H {
         let store = Store::open(dir.path(), false).unwrap();
-        let (app, fx) = App::new(init(queue));
-        let mut h = H { app, store, dir, asked: Vec::new() };
-        h.run(fx);
-        h
-    }
-
-    /// Runs effects the way the event loop does, feeding their answers back until quiet.
-    /// Regenerations, forks and re-asked steps run for real, on the simulator.
-    fn run(&mut self, fx: Vec<Effect>) {
-        let mut queue: std::collections::VecDeque<Effect> = fx.into();
-        while let Some(e) = queue.pop_front() {
-            let msgs = match e.clone() {
-                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(Job::Regenerate).collect()),
-                Effect::Fork { id, turn, message } => self.jobs(vec![Job::Fork { sample: id, turn, message }]),
-                Effect::Rerun(call) => {
-                    let old = self.store.call(call).unwrap();
-                    let prompts = Prompts::load(Some(self.dir.path())).unwrap();
-                    let rt = tokio::runtime::Runtime::new().unwrap();
-                    let record = rt.block_on(pipeline::rerun_call(&sim_backend(), &prompts, &old)).unwrap();
-                    let id = self.store.add_call(&record).unwrap();
-                    vec![Msg::Rerun { old: call, new: Ok(Box::new(self.store.call(id).unwrap())) }]
-                }
-                e => worker::execute(&mut self.store, e),
-            };
-            if msgs.is_empty() {
-                self.asked.push(e);
-            }
-            for m in msgs {
-                queue.extend(self.app.update(m));
-            }
-        }
-    }
-
-    /// A pipeline of jobs on the simulator, its events fed to the app as the loop does.
-    fn jobs(&mut self, jobs: Vec<Job>) -> Vec<Msg> {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        let n = jobs.len();
-        let ws = self.dir.path().to_path_buf();
-        let (events, result) = rt.block_on(async move {
-            let mut p =
-                pipeline::start_jobs(&ws, sim_backend(), Prompts::load(Some(&ws)).unwrap(), RunConfig::default(), jobs)
-                    .unwrap();
-            let mut events = Vec::new();
-            while let Some(e) = p.events.recv().await {
-                events.push(e);
-            }
-            (events, p.wait().await)
-        });
-        let mut out = vec![Msg::RunStarted { target: n, already_done: 0, concurrency: None, simulated: true }];
-        out.extend(events.into_iter().map(Msg::Pipeline));
-        out.push(Msg::RunFinished(result));
-        out
-    }
-
-    fn msg(&mut self, m: Msg) {
-        let fx = self.app.update(m);
-        self.run(fx);
-    }
-
-    fn code(&mut self, code: KeyCode) {
-        self.msg(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-    }
-
-    /// Types keys: characters as they are, `<enter>`, `<esc>`, `<tab>`, `<down>`, `<up>`,
-    /// `<right>`, `<left>`, `<space>` as named.
-    fn keys(&mut self, s: &str) {
-        let mut rest = s;
-        while !rest.is_empty() {
-            if let Some(r) = rest.strip_prefix('<') {
-                let end = r.find('>').unwrap();
-                if let Some(c) = r[..end].strip_prefix("c-") {
-                    let c = c.chars().next().unwrap();
-                    self.msg(Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)));
-                    rest = &r[end + 1..];
-                    continue;
-                }
-                let code = match &r[..end] {
-                    "enter" => KeyCode::Enter,
-                    "home" => KeyCode::Home,
-                    "end" => KeyCode::End,
-                    "esc" => KeyCode::Esc,
-                    "tab" => KeyCode::Tab,
-                    "down" => KeyCode::Down,
-                    "up" => KeyCode::Up,
-                    "right" => KeyCode::Right,
-                    "left" => KeyCode::Left,
-                    "space" => KeyCode::Char(' '),
-                    other => panic!("unknown key {other}"),
-                };
-                self.code(code);
-                rest = &r[end + 1..];
-            } else {
-                let c = rest.chars().next().unwrap();
-                self.code(KeyCode::Char(c));
-                rest = &rest[c.len_utf8()..];
-            }
-        }
+        H { d: Driver::new(store, init(queue), Simulator { seed: 3, malformed_rate: 0.0 }), dir }
     }
 
     fn screen(&self, w: u16, h: u16) -> String {
-        let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-        term.draw(|f| view::draw(f, &self.app)).unwrap();
+        let term = self.d.draw(w, h);
         let buf = term.backend().buffer();
         let mut out = String::new();
         for y in 0..h {

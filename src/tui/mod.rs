@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod diff;
+pub mod driver;
 pub mod edit;
 pub mod keymap;
 pub mod theme;

@@ -45,7 +45,12 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
         }
         Effect::SetReview { id, review } => match store.set_review(&id, review) {
             Ok(_) => row_msg(store, &id),
-            Err(e) => vec![Msg::Error(format!("the verdict on {id} was not saved: {e}")), Msg::Rows(all_rows(store))],
+            Err(e) => {
+                // The row shows the verdict already: read the list again so it shows the truth.
+                let mut out = vec![Msg::Error(format!("the verdict on {id} was not saved: {e}"))];
+                out.extend(execute(store, Effect::LoadRows));
+                out
+            }
         },
         Effect::Undo => match store.undo() {
             Ok(entry) => {
@@ -108,12 +113,6 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
         | Effect::SetConcurrency(_)
         | Effect::Quit => Vec::new(),
     }
-}
-
-fn all_rows(store: &Store) -> Vec<crate::store::ListRow> {
-    let mut rows = Vec::new();
-    let _ = store.list(StatusFilter::All, |r| rows.push(r));
-    rows
 }
 
 fn row_msg(store: &Store, id: &str) -> Vec<Msg> {

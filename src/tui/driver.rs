@@ -1,0 +1,147 @@
+//! The event loop without a terminal: the app's effects run to completion on the calling
+//! thread, store effects by the worker's own `execute`, regenerations, forks and re-asked
+//! steps on the simulator. For the flow tests, the benchmark and the screenshots.
+
+use std::collections::VecDeque;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Effect, Init, Msg};
+use super::{view, worker};
+use crate::llm::Backend;
+use crate::pipeline::{self, Job, RunConfig};
+use crate::prompts::Prompts;
+use crate::sim::Simulator;
+use crate::store::Store;
+
+pub struct Driver {
+    pub app: App,
+    pub store: Store,
+    pub sim: Simulator,
+    /// Effects nothing here answers (runs, pauses, $EDITOR...), in order: the real loop
+    /// hands them to the pipeline or the terminal.
+    pub asked: Vec<Effect>,
+}
+
+impl Driver {
+    /// The app on `store`, its first effects (loading the list) run.
+    pub fn new(store: Store, init: Init, sim: Simulator) -> Driver {
+        let (app, fx) = App::new(init);
+        let mut d = Driver::from_app(app, store, sim);
+        d.run(fx);
+        d
+    }
+
+    /// An app already made; its first effects are the caller's to run.
+    pub fn from_app(app: App, store: Store, sim: Simulator) -> Driver {
+        Driver { app, store, sim, asked: Vec::new() }
+    }
+
+    /// Runs effects the way the event loop does, feeding their answers back until quiet.
+    pub fn run(&mut self, fx: Vec<Effect>) {
+        let mut queue: VecDeque<Effect> = fx.into();
+        while let Some(e) = queue.pop_front() {
+            let msgs = match e.clone() {
+                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(Job::Regenerate).collect()),
+                Effect::Fork { id, turn, message } => self.jobs(vec![Job::Fork { sample: id, turn, message }]),
+                Effect::Rerun(call) => vec![self.rerun(call)],
+                e => worker::execute(&mut self.store, e),
+            };
+            if msgs.is_empty() {
+                self.asked.push(e);
+            }
+            for m in msgs {
+                queue.extend(self.app.update(m));
+            }
+        }
+    }
+
+    fn backend(&self) -> Backend {
+        Backend::Sim(self.sim.clone())
+    }
+
+    fn rerun(&mut self, call: i64) -> Msg {
+        let old = self.store.call(call).expect("the call is in the workspace");
+        let prompts = Prompts::load(Some(self.store.dir())).expect("the templates load");
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        let new = rt
+            .block_on(pipeline::rerun_call(&self.backend(), &prompts, &old))
+            .and_then(|record| {
+                self.store.add_call(&record).and_then(|id| self.store.call(id)).map_err(|e| e.to_string())
+            })
+            .map(Box::new);
+        Msg::Rerun { old: call, new }
+    }
+
+    /// A pipeline of jobs on the simulator, its events fed to the app as the loop does.
+    fn jobs(&mut self, jobs: Vec<Job>) -> Vec<Msg> {
+        let rt = tokio::runtime::Runtime::new().expect("a runtime");
+        let n = jobs.len();
+        let ws = self.store.dir().to_path_buf();
+        let backend = self.backend();
+        let (events, result) = rt.block_on(async move {
+            let prompts = Prompts::load(Some(&ws)).expect("the templates load");
+            let mut p =
+                pipeline::start_jobs(&ws, backend, prompts, RunConfig::default(), jobs).expect("the jobs start");
+            let mut events = Vec::new();
+            while let Some(e) = p.events.recv().await {
+                events.push(e);
+            }
+            (events, p.wait().await)
+        });
+        let mut out = vec![Msg::RunStarted { target: n, already_done: 0, concurrency: None, simulated: true }];
+        out.extend(events.into_iter().map(Msg::Pipeline));
+        out.push(Msg::RunFinished(result));
+        out
+    }
+
+    pub fn msg(&mut self, m: Msg) {
+        let fx = self.app.update(m);
+        self.run(fx);
+    }
+
+    /// Types keys: characters as they are; `<enter>`, `<esc>`, `<tab>`, `<home>`, `<end>`,
+    /// `<up>`, `<down>`, `<left>`, `<right>`, `<space>` by name; `<c-s>` for ctrl-s.
+    pub fn keys(&mut self, s: &str) {
+        let mut rest = s;
+        while !rest.is_empty() {
+            let key = if let Some(r) = rest.strip_prefix('<') {
+                let end = r.find('>').expect("a closing >");
+                let name = &r[..end];
+                rest = &r[end + 1..];
+                if let Some(c) = name.strip_prefix("c-") {
+                    KeyEvent::new(KeyCode::Char(c.chars().next().expect("a key")), KeyModifiers::CONTROL)
+                } else {
+                    let code = match name {
+                        "enter" => KeyCode::Enter,
+                        "esc" => KeyCode::Esc,
+                        "tab" => KeyCode::Tab,
+                        "home" => KeyCode::Home,
+                        "end" => KeyCode::End,
+                        "up" => KeyCode::Up,
+                        "down" => KeyCode::Down,
+                        "left" => KeyCode::Left,
+                        "right" => KeyCode::Right,
+                        "space" => KeyCode::Char(' '),
+                        other => panic!("unknown key <{other}>"),
+                    };
+                    KeyEvent::new(code, KeyModifiers::NONE)
+                }
+            } else {
+                let c = rest.chars().next().expect("not empty");
+                rest = &rest[c.len_utf8()..];
+                KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+            };
+            self.msg(Msg::Key(key));
+        }
+    }
+
+    /// The app drawn on a TestBackend of `w` x `h`.
+    pub fn draw(&self, w: u16, h: u16) -> Terminal<TestBackend> {
+        let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
+        term.draw(|f| view::draw(f, &self.app)).expect("drawn");
+        term
+    }
+}
