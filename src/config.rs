@@ -70,6 +70,14 @@ pub struct LlmSection {
     pub max_attempts: u32,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    #[serde(default = "default_max_reply")]
+    pub max_reply_bytes: usize,
+    #[serde(default = "default_deadline")]
+    pub deadline_s: u64,
+    /// Calls in a row that find the endpoint down (no connection, or no answer in time)
+    /// before the run pauses and says so.
+    #[serde(default = "default_breaker")]
+    pub outage_after: u32,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -123,6 +131,15 @@ fn default_read() -> u64 {
 fn default_attempts() -> u32 {
     6
 }
+fn default_max_reply() -> usize {
+    crate::llm::http::DEFAULT_MAX_REPLY_BYTES
+}
+fn default_deadline() -> u64 {
+    600
+}
+fn default_breaker() -> u32 {
+    8
+}
 fn default_sim_latency() -> u64 {
     150
 }
@@ -163,11 +180,22 @@ impl Config {
     }
 
     pub fn parse(text: &str, file: &str) -> Result<Config, ConfigError> {
+        // toml's own Display quotes the offending line, which may hold a secret someone put
+        // there by mistake (`api_key = "sk-..."`): say where and what, never the line.
         let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            file: file.to_string(),
-            message: e.to_string().lines().filter(|l| !l.trim().is_empty()).collect::<Vec<_>>().join(" "),
+            file: match e.span() {
+                Some(span) => format!("{file}:{}", text[..span.start.min(text.len())].matches('\n').count() + 1),
+                None => file.to_string(),
+            },
+            message: e.message().trim().to_string(),
         })?;
         let bad = |m: &str| Err(ConfigError::Invalid { file: file.to_string(), message: m.to_string() });
+        if cfg.llm.max_reply_bytes < 1024 {
+            return bad("[llm] max_reply_bytes must be at least 1024");
+        }
+        if cfg.llm.deadline_s == 0 || cfg.llm.outage_after == 0 {
+            return bad("[llm] deadline_s and outage_after must be at least 1");
+        }
         if cfg.llm.concurrency == 0 {
             return bad("[llm] concurrency must be at least 1");
         }
@@ -209,6 +237,8 @@ impl Config {
             max_attempts: self.llm.max_attempts,
             temperature: self.llm.temperature.or(Some(0.7)),
             max_tokens: self.llm.max_tokens,
+            max_reply_bytes: self.llm.max_reply_bytes,
+            deadline: std::time::Duration::from_secs(self.llm.deadline_s),
             ..ClientConfig::default()
         }
     }
@@ -224,6 +254,8 @@ impl Config {
             parallel_mix: r.parallel_mix.unwrap_or(d.parallel_mix),
             atomic_per_scenario: r.atomic_per_scenario.unwrap_or(d.atomic_per_scenario),
             dedupe_threshold: r.dedupe_threshold.unwrap_or(d.dedupe_threshold),
+            outage_after: self.llm.outage_after,
+            retry_failed: false,
             active_samples: d.active_samples,
         }
     }
@@ -248,6 +280,9 @@ concurrency = 16
 connect_timeout_s = 10
 read_timeout_s = 120
 max_attempts = 6
+max_reply_bytes = 8388608     # a longer reply fails its call (it is not retried)
+deadline_s = 600              # the longest one call may take, retries included
+outage_after = 8              # calls in a row finding the endpoint down pause the run
 # temperature = 0.7
 # max_tokens = 2048
 
@@ -288,7 +323,13 @@ mod tests {
     #[test]
     fn bad_settings_say_which_file_and_what() {
         let e = Config::parse("[llm]\nconcurency = 4\n", "ws/button.toml").unwrap_err().to_string();
-        assert!(e.starts_with("ws/button.toml: ") && e.contains("concurency"), "{e}");
+        assert!(e.starts_with("ws/button.toml:2: ") && e.contains("concurency"), "{e}");
+        // A key written into the file by mistake is refused without being echoed.
+        let e = Config::parse("[llm]\napi_key = \"sk-very-secret-123\"\n", "b.toml").unwrap_err().to_string();
+        assert!(e.starts_with("b.toml:2: ") && e.contains("api_key"), "{e}");
+        assert!(!e.contains("sk-very-secret-123"), "the secret was echoed: {e}");
+        let e = Config::parse("[llm]\nmodel = \"sk-very-secret-123\n", "b.toml").unwrap_err().to_string();
+        assert!(!e.contains("sk-very-secret-123"), "the secret was echoed: {e}");
         let e = Config::parse("[run]\nparallel_mix = 2.0\n", "b.toml").unwrap_err().to_string();
         assert!(e.contains("parallel_mix must be between 0 and 1"), "{e}");
     }

@@ -54,6 +54,11 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
         tokio::select! {
             e = p.events.recv() => match e {
                 Some(Event::RunEnded { .. }) | None => break,
+                Some(Event::EndpointDown { message }) => {
+                    // Nobody is there to resume: stop, leaving the samples unfinished.
+                    let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
+                    p.control.cancel();
+                }
                 Some(e) => progress.apply(&e, started.elapsed()),
             },
             _ = tick.tick() => {

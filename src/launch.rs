@@ -23,6 +23,8 @@ pub struct RunArgs {
     pub parallel: Option<bool>,
     pub stream: Option<bool>,
     pub scenarios: Option<PathBuf>,
+    /// Make this seed's failed samples again, keeping each failed attempt as a version.
+    pub retry_failed: bool,
 }
 
 pub struct Prepared {
@@ -46,6 +48,7 @@ pub fn settings(cfg: &Config, a: &RunArgs) -> (RunConfig, Vec<Endpoint>) {
     if let Some(p) = a.parallel {
         run.parallel = p;
     }
+    run.retry_failed = a.retry_failed;
     if let Some(c) = a.concurrency {
         run.active_samples = run.active_samples.max(c * 8);
     }

@@ -124,6 +124,9 @@ enum Command {
         /// Scenarios: a text file (one a line) or chat logs (glaive or OpenAI JSONL)
         #[arg(long)]
         scenarios: Option<PathBuf>,
+        /// Make this seed's failed samples again (each failed attempt is kept in its history)
+        #[arg(long)]
+        retry_failed: bool,
     },
     /// Write a commented button.toml into the workspace
     Init,
@@ -194,7 +197,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Import { file, format }) => import(ws, &file, format),
         Some(Command::Export { format, out, status }) => {
-            let store = Store::open(ws, false)?;
+            let store = Store::open_read_only(ws)?;
             let started = Instant::now();
             let report = ops::export(&store, format, &out, status)?;
             eprintln!(
@@ -222,7 +225,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Stats { file: None, .. }) => {
-            let store = Store::open(ws, false)?;
+            let store = Store::open_read_only(ws)?;
             print!("{}", ops::stats_workspace(&store)?.render(false));
             Ok(ExitCode::SUCCESS)
         }
@@ -247,7 +250,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::List { status }) => {
-            let store = Store::open(ws, false)?;
+            let store = Store::open_read_only(ws)?;
             let stdout = std::io::stdout();
             let mut out = BufWriter::new(stdout.lock());
             let mut result = Ok(());
@@ -273,7 +276,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             out.flush()?;
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Run { headless, samples, concurrency, endpoint, model, seed, parallel, stream, scenarios }) => {
+        Some(Command::Run {
+            headless,
+            samples,
+            concurrency,
+            endpoint,
+            model,
+            seed,
+            parallel,
+            stream,
+            scenarios,
+            retry_failed,
+        }) => {
             let args = RunArgs {
                 samples,
                 concurrency,
@@ -283,6 +297,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 parallel: parallel.map(|p| p == OnOff::On),
                 stream: stream.map(|s| s == OnOff::On),
                 scenarios,
+                retry_failed,
             };
             if headless { run_headless(ws, args) } else { tui(ws, cli.theme, args, true, false, None) }
         }
@@ -362,7 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Show { sample }) => {
-            let store = Store::open(ws, false)?;
+            let store = Store::open_read_only(ws)?;
             let stored = store.sample(&sample)?;
             let mut v = serde_json::to_value(&stored.sample)?;
             v["review"] = serde_json::to_value(&stored.review)?;
@@ -553,14 +568,21 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let failures: Vec<String> = summary.failures.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    let ended = if summary.endpoint_down.is_some() {
+        "stopped: the endpoint is down"
+    } else if summary.cancelled {
+        "cancelled"
+    } else {
+        "finished"
+    };
     println!(
-        "run {}: {} samples this run ({} complete, {} failed{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
-        if summary.cancelled { "cancelled" } else { "finished" },
+        "run {ended}: {} samples this run ({} complete, {} failed{}{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
         summary.started,
         summary.complete,
         summary.failed,
         if failures.is_empty() { "" } else { ": " },
         failures.join(", "),
+        if summary.stopped > 0 { format!(", {} stopped (will resume)", summary.stopped) } else { String::new() },
         summary.skipped_already_done,
         progress.calls_done,
         progress.calls_reused,
@@ -568,5 +590,9 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         if simulated { "; replies were simulated" } else { "" }
     );
+    if let Some(why) = summary.endpoint_down {
+        eprintln!("error: {}; run the same command again once it is back", sanitize(&why));
+        return Ok(ExitCode::from(3));
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -38,6 +38,12 @@ pub struct RunConfig {
     pub atomic_per_scenario: usize,
     /// Token-overlap similarity above which two scenarios count as duplicates.
     pub dedupe_threshold: f64,
+    /// Calls in a row that find the endpoint down before the run pauses (the circuit
+    /// breaker); headless, the run then stops.
+    pub outage_after: u32,
+    /// Samples of this seed that failed are made again (their failed attempt kept as a
+    /// version); without it they count as done.
+    pub retry_failed: bool,
     /// Samples in progress at once. Many more than the calls in flight: each sample waits
     /// on one call at a time, and with many under way they all finish near the end together,
     /// so the last minutes are not one long chain of calls with the rest idle.
@@ -54,6 +60,8 @@ impl Default for RunConfig {
             parallel_mix: 0.5,
             atomic_per_scenario: 2,
             dedupe_threshold: 0.8,
+            outage_after: 8,
+            retry_failed: false,
             active_samples: 1024,
         }
     }
@@ -110,6 +118,16 @@ pub enum Event {
         reason: String,
         error: String,
     },
+    /// The circuit breaker tripped: calls in a row found the endpoint down, and the run is
+    /// paused until resumed.
+    EndpointDown {
+        message: String,
+    },
+    /// The run stopped on its own, with the one sentence that says why (the workspace
+    /// can't be written); no call goes out after it.
+    RunStopped {
+        reason: String,
+    },
     RunEnded {
         cancelled: bool,
     },
@@ -118,7 +136,13 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     Complete,
-    Failed { stage: String, reason: String },
+    Failed {
+        stage: String,
+        reason: String,
+    },
+    /// The run stopped (a cancel, an outage, a workspace that can't be written) before the
+    /// sample ended; it stays unfinished and the next run resumes it.
+    Stopped,
 }
 
 /// The stages as the progress display counts them.
@@ -139,7 +163,13 @@ struct Ctx {
     cache: HashMap<String, String>,
     events: mpsc::UnboundedSender<Event>,
     persist: mpsc::UnboundedSender<Persist>,
-    paused: watch::Receiver<bool>,
+    pause: Arc<watch::Sender<bool>>,
+    /// Calls in a row that found the endpoint down.
+    outages: std::sync::atomic::AtomicU32,
+    /// What the circuit breaker said when it last tripped.
+    down: Mutex<Option<String>>,
+    /// How many failed attempts each retried sample has behind it; varies its request seeds.
+    rounds: HashMap<String, u32>,
     next_call: std::sync::atomic::AtomicU64,
     sources: Vec<ScenarioSource>,
     scenarios: Vec<OnceCell<Result<String, Failure>>>,
@@ -167,13 +197,27 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     ta.intersection(&tb).count() as f64 / ta.union(&tb).count() as f64
 }
 
+/// The `seed` of a request: from the run's seed, the sample, the step and the sample's retry
+/// round, so no two samples send the same request and a retried sample asks afresh.
+pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32) -> u64 {
+    let mut h = blake3::Hasher::new();
+    h.update(&run_seed.to_le_bytes());
+    h.update(sample.as_bytes());
+    h.update(b"\0");
+    h.update(step.id().as_bytes());
+    h.update(&round.to_le_bytes());
+    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
+}
+
 pub fn sample_id(seed: u64, index: usize) -> String {
     format!("s{seed}-{index:06}")
 }
 
 impl Ctx {
     /// One LLM call and the parse of its reply. The call is recorded with its parse result
-    /// (the parsed value as JSON, or the reason it could not be parsed).
+    /// (the parsed value as JSON, or the reason it could not be parsed). A call that finds
+    /// the endpoint down does not fail its sample: it is asked again, and after
+    /// `outage_after` such calls in a row the run pauses (the circuit breaker) until resumed.
     async fn call<T: serde::Serialize>(
         &self,
         step: Step,
@@ -183,76 +227,118 @@ impl Ctx {
         parse: impl FnOnce(&str) -> parse::Result<T>,
     ) -> Result<(T, String), Failure> {
         let parse_failure = |e: parse::ParseError| fail(step.id(), e.reason, e.detail);
-        let mut paused = self.paused.clone();
-        while *paused.borrow() {
-            if paused.changed().await.is_err() {
-                break;
-            }
-        }
-        let req = ChatRequest { step, sample_id: sample.to_string(), messages, response_format: None };
+        let round = self.rounds.get(sample).copied().unwrap_or(0);
+        let seed = request_seed(self.cfg.seed, sample, step, round);
+        let req =
+            ChatRequest { step, sample_id: sample.to_string(), messages, response_format: None, seed: Some(seed) };
         let hash = req.hash(self.backend.model());
         let call = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(reply) = self.cache.get(&hash) {
             let _ = self.events.send(Event::CallFinished { call, step, latency_ms: 0, tokens: 0, cached: true });
             return parse(reply).map(|v| (v, reply.clone())).map_err(parse_failure);
         }
-        let _ = self.events.send(Event::CallStarted { call, step, sample: sample.to_string() });
-        let started = Instant::now();
-        let started_at = now_ms();
-        let events = self.events.clone();
-        let progress = move |p: CallProgress| {
-            let _ = events.send(match p {
-                CallProgress::Sent => Event::CallSent { call },
-                CallProgress::Streaming { chars } => Event::CallStreaming { call, chars },
-                CallProgress::Retrying { attempt, wait_ms, error } => {
-                    Event::CallRetrying { call, attempt, wait_ms, error }
-                }
-            });
-        };
         let cancel = self.sample_token(sample);
-        let result = self.backend.complete(&req, &cancel, &progress).await;
-        let latency_ms = started.elapsed().as_millis() as u64;
-        let mut record = CallRecord {
-            request_hash: hash,
-            run_id: self.run_id.clone(),
-            sample_id: sample.to_string(),
-            step: step.id().to_string(),
-            template_version: self.prompts.info(step).version.clone(),
-            model: self.backend.model().to_string(),
-            prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
-            context: context.map(Value::to_string),
-            latency_ms,
-            started_at,
-            finished_at: now_ms(),
-            ..CallRecord::default()
-        };
-        match result {
-            Ok(reply) => {
-                record.endpoint = reply.endpoint.clone();
-                record.raw_reply = Some(reply.content.clone());
-                record.prompt_tokens = reply.usage.prompt_tokens;
-                record.completion_tokens = reply.usage.completion_tokens;
-                record.attempts = reply.attempts;
-                let tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
-                let parsed = parse(&reply.content);
-                record.parse_ok = Some(parsed.is_ok());
-                record.parse_result = Some(match &parsed {
-                    Ok(v) => serde_json::to_string(v).expect("parsed values serialize"),
-                    Err(e) => e.to_string(),
+        let mut outage_tries = 0u32;
+        loop {
+            self.wait_while_paused(&cancel).await;
+            let _ = self.events.send(Event::CallStarted { call, step, sample: sample.to_string() });
+            let started = Instant::now();
+            let started_at = now_ms();
+            let events = self.events.clone();
+            let progress = move |p: CallProgress| {
+                let _ = events.send(match p {
+                    CallProgress::Sent => Event::CallSent { call },
+                    CallProgress::Streaming { chars } => Event::CallStreaming { call, chars },
+                    CallProgress::Retrying { attempt, wait_ms, error } => {
+                        Event::CallRetrying { call, attempt, wait_ms, error }
+                    }
                 });
-                let _ = self.persist.send(Persist::Call(Box::new(record)));
-                let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached: false });
-                parsed.map(|v| (v, reply.content)).map_err(parse_failure)
-            }
-            Err(e) => {
-                record.error = Some(e.to_string());
-                let _ = self.persist.send(Persist::Call(Box::new(record)));
-                let reason = format!("llm_{}", e.reason());
-                let _ =
-                    self.events.send(Event::CallFailed { call, step, reason: reason.clone(), error: e.to_string() });
-                Err(fail(step.id(), reason, e.to_string()))
+            };
+            let result = self.backend.complete(&req, &cancel, &progress).await;
+            let latency_ms = started.elapsed().as_millis() as u64;
+            let mut record = CallRecord {
+                request_hash: hash.clone(),
+                run_id: self.run_id.clone(),
+                sample_id: sample.to_string(),
+                step: step.id().to_string(),
+                template_version: self.prompts.info(step).version.clone(),
+                model: self.backend.model().to_string(),
+                prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
+                context: context.map(Value::to_string),
+                latency_ms,
+                started_at,
+                finished_at: now_ms(),
+                ..CallRecord::default()
+            };
+            match result {
+                Ok(reply) => {
+                    self.outages.store(0, std::sync::atomic::Ordering::SeqCst);
+                    record.endpoint = reply.endpoint.clone();
+                    record.raw_reply = Some(reply.content.clone());
+                    record.prompt_tokens = reply.usage.prompt_tokens;
+                    record.completion_tokens = reply.usage.completion_tokens;
+                    record.attempts = reply.attempts;
+                    let tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
+                    let parsed = parse(&reply.content);
+                    record.parse_ok = Some(parsed.is_ok());
+                    record.parse_result = Some(match &parsed {
+                        Ok(v) => serde_json::to_string(v).expect("parsed values serialize"),
+                        Err(e) => e.to_string(),
+                    });
+                    let _ = self.persist.send(Persist::Call(Box::new(record)));
+                    let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached: false });
+                    return parsed.map(|v| (v, reply.content)).map_err(parse_failure);
+                }
+                Err(e) => {
+                    record.error = Some(e.to_string());
+                    let _ = self.persist.send(Persist::Call(Box::new(record)));
+                    let reason = format!("llm_{}", e.reason());
+                    let _ = self.events.send(Event::CallFailed {
+                        call,
+                        step,
+                        reason: reason.clone(),
+                        error: e.to_string(),
+                    });
+                    if e.is_outage() && !cancel.is_cancelled() {
+                        outage_tries += 1;
+                        let in_a_row = self.outages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                        if in_a_row == self.cfg.outage_after {
+                            // Trip once per run of failures; a resume starts the count again.
+                            self.pause.send_replace(true);
+                            let message = format!(
+                                "the endpoint looks down: {in_a_row} calls in a row failed, the last with \"{e}\"; \
+                                 the run is paused, its samples unfinished"
+                            );
+                            *self.down.lock().expect("not poisoned") = Some(message.clone());
+                            let _ = self.events.send(Event::EndpointDown { message });
+                        }
+                        if *self.pause.borrow() {
+                            outage_tries = 0;
+                            continue;
+                        }
+                        if outage_tries < self.cfg.outage_after {
+                            continue;
+                        }
+                    }
+                    return Err(fail(step.id(), reason, e.to_string()));
+                }
             }
         }
+    }
+
+    /// Holds a call while the run is paused; a resume starts the outage count again.
+    async fn wait_while_paused(&self, cancel: &CancellationToken) {
+        let mut paused = self.pause.subscribe();
+        if !*paused.borrow() {
+            return;
+        }
+        while *paused.borrow_and_update() {
+            tokio::select! {
+                r = paused.changed() => if r.is_err() { return },
+                _ = cancel.cancelled() => return,
+            }
+        }
+        self.outages.store(0, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn sample_token(&self, sample: &str) -> CancellationToken {
@@ -341,7 +427,7 @@ async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
         // it stopped; it stays unfinished so the next run resumes it, its finished calls
         // reused.
         ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
-        return Outcome::Failed { stage: "run".into(), reason: "cancelled".into() };
+        return Outcome::Stopped;
     }
     let outcome = match result {
         Ok(()) => Outcome::Complete,
@@ -728,10 +814,10 @@ pub struct Control {
 
 impl Control {
     pub fn pause(&self) {
-        let _ = self.paused.send(true);
+        self.paused.send_replace(true);
     }
     pub fn resume(&self) {
-        let _ = self.paused.send(false);
+        self.paused.send_replace(false);
     }
     pub fn cancel(&self) {
         self.cancel.cancel();
@@ -765,8 +851,12 @@ pub struct RunSummary {
     pub complete: usize,
     pub failed: usize,
     pub skipped_already_done: usize,
+    /// Samples the run stopped before they ended: unfinished, resumed by the next run.
+    pub stopped: usize,
     pub failures: std::collections::BTreeMap<String, usize>,
     pub cancelled: bool,
+    /// Why the run stopped on its own, when it did: the endpoint was down.
+    pub endpoint_down: Option<String>,
 }
 
 pub struct Pipeline {
@@ -780,6 +870,45 @@ pub struct Pipeline {
 impl Pipeline {
     pub async fn wait(self) -> Result<RunSummary, String> {
         self.handle.await.map_err(|e| format!("the pipeline task failed: {e}"))?
+    }
+}
+
+/// Held while a run (or a batch of jobs) writes to a workspace, so a second one is refused
+/// instead of asking every call a second time. An OS file lock: it goes when the process
+/// does, however it ends.
+pub struct RunLock(#[allow(dead_code)] std::fs::File);
+
+pub const RUN_LOCK_FILE: &str = "button.run.lock";
+
+impl RunLock {
+    pub fn acquire(dir: &std::path::Path) -> Result<RunLock, String> {
+        use std::io::{Read, Seek, Write};
+        let path = dir.join(RUN_LOCK_FILE);
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match f.try_lock() {
+            Ok(()) => {
+                // Who holds it, for the message the next one gets.
+                let _ = f.set_len(0).and_then(|()| f.rewind()).and_then(|()| write!(f, "{}", std::process::id()));
+                Ok(RunLock(f))
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut pid = String::new();
+                let _ = f.read_to_string(&mut pid);
+                Err(format!(
+                    "another run is in progress on the workspace {} (process {}): wait for it to end or stop it; \
+                     a second run would ask every call again",
+                    dir.display(),
+                    if pid.trim().is_empty() { "?" } else { pid.trim() }
+                ))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+        }
     }
 }
 
@@ -818,7 +947,15 @@ fn launch(
     sources: Vec<ScenarioSource>,
     jobs: Option<Vec<Job>>,
 ) -> Result<Pipeline, String> {
-    let store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+    let mut store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+    let lock = RunLock::acquire(store_dir)?;
+    if cfg.retry_failed && jobs.is_none() {
+        let mine: HashSet<String> = (0..cfg.samples).map(|i| sample_id(cfg.seed, i)).collect();
+        let failed: Vec<String> =
+            store.failed_ids().map_err(|e| e.to_string())?.into_iter().filter(|id| mine.contains(id)).collect();
+        store.retry_failed(&failed).map_err(|e| e.to_string())?;
+    }
+    let rounds = store.failed_rounds().map_err(|e| e.to_string())?;
     let jobs: Option<Vec<(Job, Sample)>> = match jobs {
         None => None,
         Some(jobs) => Some(
@@ -835,13 +972,13 @@ fn launch(
     };
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
-    let (paused_tx, paused_rx) = watch::channel(false);
+    let pause = Arc::new(watch::channel(false).0);
     let backend = Arc::new(backend);
     let cancel = CancellationToken::new();
     let sample_cancel = Arc::new(Mutex::new(HashMap::new()));
     let control = Control {
         cancel: cancel.clone(),
-        paused: Arc::new(paused_tx),
+        paused: pause.clone(),
         backend: backend.clone(),
         samples: sample_cancel.clone(),
     };
@@ -854,7 +991,10 @@ fn launch(
         cache,
         events: events_tx.clone(),
         persist: persist_tx,
-        paused: paused_rx,
+        pause,
+        outages: Default::default(),
+        down: Mutex::new(None),
+        rounds,
         next_call: Default::default(),
         seen_scenarios: Mutex::new(
             sources
@@ -871,8 +1011,21 @@ fn launch(
         run_cancel: cancel.clone(),
         sample_cancel,
     });
-    let writer = tokio::task::spawn_blocking(move || write_loop(store, persist_rx));
+    let writer = {
+        let (cancel, events) = (cancel.clone(), events_tx.clone());
+        tokio::task::spawn_blocking(move || {
+            let r = write_loop(store, persist_rx);
+            if let Err(reason) = &r {
+                // Nothing more can be kept: stop every call now rather than make calls whose
+                // replies are lost. The samples in progress stay unfinished.
+                let _ = events.send(Event::RunStopped { reason: reason.clone() });
+                cancel.cancel();
+            }
+            r
+        })
+    };
     let handle = tokio::spawn(async move {
+        let _lock = lock;
         let mut summary = RunSummary::default();
         let limit = Arc::new(Semaphore::new(cfg.active_samples.max(1)));
         let mut tasks = tokio::task::JoinSet::new();
@@ -917,6 +1070,7 @@ fn launch(
             tally(&mut summary, done);
         }
         summary.cancelled = cancel.is_cancelled();
+        summary.endpoint_down = ctx.down.lock().expect("not poisoned").clone();
         drop(ctx);
         let written = writer.await.map_err(|e| format!("the workspace writer failed: {e}"))?;
         written?;
@@ -929,11 +1083,11 @@ fn launch(
 fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::JoinError>) {
     match done {
         Ok(Some(Outcome::Complete)) => summary.complete += 1,
+        Ok(Some(Outcome::Stopped)) | Ok(None) => summary.stopped += 1,
         Ok(Some(Outcome::Failed { stage, reason })) => {
             summary.failed += 1;
             *summary.failures.entry(format!("{stage}:{reason}")).or_insert(0) += 1;
         }
-        Ok(None) => {}
         Err(e) => {
             summary.failed += 1;
             *summary.failures.entry(format!("panic:{e}")).or_insert(0) += 1;
@@ -941,7 +1095,8 @@ fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::Jo
     }
 }
 
-/// The one writer: drains what is waiting and commits it in one transaction.
+/// The one writer: drains what is waiting and commits it in one transaction. At the first
+/// write that fails it returns, dropping the channel: the run stops.
 fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Result<(), String> {
     let mut samples = Vec::new();
     let mut calls = Vec::new();
@@ -997,7 +1152,7 @@ pub async fn rerun_call(
         Some(m) => m.content = rendered,
         None => return Err(format!("call #{} has an empty prompt", call.id)),
     }
-    let req = ChatRequest { step, sample_id: call.sample_id.clone(), messages, response_format: None };
+    let req = ChatRequest { step, sample_id: call.sample_id.clone(), messages, response_format: None, seed: None };
     let started = Instant::now();
     let started_at = now_ms();
     let mut record = CallRecord {

@@ -145,6 +145,7 @@ impl RunState {
                 let at = self.stage_of.remove(sample);
                 match outcome {
                     Outcome::Complete => self.complete += 1,
+                    Outcome::Stopped => {}
                     Outcome::Failed { stage, reason } => {
                         self.failed += 1;
                         let i = at.or_else(|| STAGES.iter().position(|s| s == stage)).unwrap_or(5);
@@ -193,6 +194,14 @@ impl RunState {
                 self.in_flight.remove(call);
                 self.calls_failed += 1;
                 *self.errors.entry(reason.clone()).or_insert(0) += 1;
+            }
+            Event::EndpointDown { message } => {
+                self.status = RunStatus::Paused;
+                self.message = message.clone();
+            }
+            Event::RunStopped { reason } => {
+                self.status = RunStatus::Cancelling;
+                self.message = reason.clone();
             }
             Event::RunEnded { .. } => {}
         }

@@ -206,7 +206,7 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
     };
     let sample = req.header("X-Button-Sample").unwrap_or("");
     let messages: Vec<ChatMessage> = serde_json::from_value(body["messages"].clone()).unwrap_or_default();
-    let content = shared.sim.reply(step, sample, &messages);
+    let content = shared.sim.reply(step, sample, body["seed"].as_u64(), &messages);
     let prompt_tokens: usize = messages.iter().map(|m| m.content.len() / 4).sum();
     let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": content.len() / 4,
         "total_tokens": prompt_tokens + content.len() / 4});

@@ -520,7 +520,7 @@ fn after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
 
 impl Simulator {
     pub fn complete(&self, req: &ChatRequest) -> ChatReply {
-        let content = self.reply(req.step, &req.sample_id, &req.messages);
+        let content = self.reply(req.step, &req.sample_id, req.seed, &req.messages);
         let prompt_chars: usize = req.messages.iter().map(|m| m.content.len()).sum();
         ChatReply {
             usage: Usage { prompt_tokens: (prompt_chars / 4) as u64, completion_tokens: (content.len() / 4) as u64 },
@@ -531,9 +531,13 @@ impl Simulator {
         }
     }
 
-    pub fn reply(&self, step: Step, sample: &str, messages: &[ChatMessage]) -> String {
+    /// The reply to one request; a request `seed` varies it as a sampling seed would.
+    pub fn reply(&self, step: Step, sample: &str, seed: Option<u64>, messages: &[ChatMessage]) -> String {
         let prompt: String = messages.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n");
-        let mut rng = Rng::new(hash64(&[&self.seed.to_string(), step.id(), sample, &prompt]));
+        let mut rng = match seed {
+            None => Rng::new(hash64(&[&self.seed.to_string(), step.id(), sample, &prompt])),
+            Some(s) => Rng::new(hash64(&[&self.seed.to_string(), step.id(), sample, &prompt, &s.to_string()])),
+        };
         if rng.chance(self.malformed_rate) {
             return malformed(step, &mut rng);
         }

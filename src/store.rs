@@ -24,6 +24,10 @@ pub enum StoreError {
     CreateDir(PathBuf, std::io::Error),
     #[error("the workspace {0} was written by a newer button (schema {1}, this one knows up to {2}): update button")]
     TooNew(PathBuf, i64, i64),
+    #[error(
+        "the workspace {0} needs an upgrade that a read-only open can't make: run a writing command once (button import, run or the TUI)"
+    )]
+    NeedsUpgrade(PathBuf),
     #[error("workspace database error: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("sample {0} is not in the workspace")]
@@ -114,7 +118,26 @@ CREATE TABLE versions (
 );
 CREATE INDEX versions_sample ON versions(sample_id);
 "#,
+    r#"
+ALTER TABLE journal ADD COLUMN client TEXT;
+"#,
 ];
+
+/// How long a writer waits for another one before giving up.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A path as the path part of an SQLite `file:` URI.
+fn uri_path(p: &Path) -> String {
+    let s = p.to_string_lossy();
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '?' | '#' | '%' => out.push_str(&format!("%{:02X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
 
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
@@ -123,6 +146,9 @@ pub fn now_ms() -> i64 {
 pub struct Store {
     conn: Connection,
     dir: PathBuf,
+    /// Who writes the journal entries of this connection (a TUI session); its undo
+    /// touches only its own. None: the command line, which undoes the newest of anyone's.
+    client: Option<String>,
 }
 
 /// What the list, the filters and the stats need of a sample, without its JSON.
@@ -520,7 +546,7 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir(dir.to_path_buf(), e))?;
         }
         let conn = Connection::open(&path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
         // A sample's JSON is a few KB: 16 KiB pages keep most rows off overflow chains.
         // Only takes effect on a new database, before WAL is switched on.
         conn.pragma_update(None, "page_size", 16384)?;
@@ -531,9 +557,53 @@ impl Store {
         // Checkpoint every 64 MiB of WAL rather than every 4 MiB: fewer copies on imports.
         conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, dir: dir.to_path_buf() };
+        let mut store = Store { conn, dir: dir.to_path_buf(), client: None };
         store.migrate()?;
         Ok(store)
+    }
+
+    /// Opens the workspace for reading only, as the reading commands do: it works in a
+    /// folder or on a database this user can't write. A workspace that needs a migration
+    /// can't be read this way.
+    pub fn open_read_only(dir: &Path) -> Result<Store> {
+        use rusqlite::OpenFlags;
+        let path = Store::db_path(dir);
+        if !path.exists() {
+            return Err(StoreError::Missing(dir.to_path_buf()));
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open = |uri: String| -> Result<Connection> {
+            let conn = Connection::open_with_flags(uri, flags)?;
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.query_row("SELECT count(*) FROM sqlite_master", [], |_| Ok(()))?;
+            Ok(conn)
+        };
+        let uri = |extra: &str| format!("file:{}?mode=ro{extra}", uri_path(&path));
+        // A WAL database needs its -shm file; where it can't be made (a read-only folder),
+        // the database is read as it is on disk.
+        let conn = open(uri("")).or_else(|_| open(uri("&immutable=1")))?;
+        let store = Store { conn, dir: dir.to_path_buf(), client: None };
+        let version = store.schema_version()?;
+        let latest = MIGRATIONS.len() as i64;
+        if version > latest {
+            return Err(StoreError::TooNew(dir.to_path_buf(), version, latest));
+        }
+        if version < latest {
+            // An older workspace is upgraded once, which takes a writable open.
+            drop(store);
+            return Store::open(dir, false).map_err(|_| StoreError::NeedsUpgrade(dir.to_path_buf()));
+        }
+        Ok(store)
+    }
+
+    /// Names the client whose journal entries this connection writes and undoes.
+    pub fn set_client(&mut self, client: impl Into<String>) {
+        self.client = Some(client.into());
+    }
+
+    /// Changes when another connection commits: a cheap way to notice other processes.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
     }
 
     /// The workspace folder.
@@ -545,19 +615,27 @@ impl Store {
         &self.conn
     }
 
+    /// Brings the schema up to date. Two processes may open a new workspace at once: each
+    /// step reads the version inside a write transaction, so one of them migrates and the
+    /// other waits, then finds nothing to do.
     fn migrate(&mut self) -> Result<()> {
-        let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let latest = MIGRATIONS.len() as i64;
-        if version > latest {
-            return Err(StoreError::TooNew(self.dir.clone(), version, latest));
-        }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        loop {
+            let version: i64 = self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version > latest {
+                return Err(StoreError::TooNew(self.dir.clone(), version, latest));
+            }
+            if version == latest {
+                return Ok(());
+            }
+            let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if version < latest {
+                tx.execute_batch(MIGRATIONS[version as usize])?;
+                tx.pragma_update(None, "user_version", version + 1)?;
+            }
             tx.commit()?;
         }
-        Ok(())
     }
 
     pub fn schema_version(&self) -> Result<i64> {
@@ -567,7 +645,7 @@ impl Store {
     /// Writes samples in one transaction; those already present (same id) are left as they
     /// are. Returns how many were new.
     pub fn insert_samples(&mut self, samples: &[NewSample]) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let inserted = write_samples(&tx, samples, "ON CONFLICT(id) DO NOTHING")?;
         tx.commit()?;
         Ok(inserted)
@@ -576,7 +654,7 @@ impl Store {
     /// Writes generated samples and finished LLM calls in one transaction. A sample already
     /// there is updated (its review is never touched).
     pub fn write_progress(&mut self, samples: &[NewSample], calls: &[CallRecord]) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         write_samples(
             &tx,
             samples,
@@ -706,10 +784,10 @@ impl Store {
 
     /// Sets (or clears, with None) a sample's review, and journals it. One transaction.
     pub fn set_review(&mut self, id: &str, review: Option<Review>) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before = read_review(&tx, id)?;
         write_review(&tx, id, review.as_ref())?;
-        let seq = append(&tx, id, &Action::Verdict { before, after: review })?;
+        let seq = append(&tx, id, &Action::Verdict { before, after: review }, self.client.as_deref())?;
         tx.commit()?;
         Ok(seq)
     }
@@ -718,9 +796,10 @@ impl Store {
     /// `/composition/task` or `/trajectory/messages/2/content`), keeping its original value
     /// in the sample's edits, and journals it. One transaction.
     pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<i64> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before = apply_edit(&tx, id, path, value.clone())?;
-        let seq = append(&tx, id, &Action::Edit { path: path.to_string(), before, after: value })?;
+        let seq =
+            append(&tx, id, &Action::Edit { path: path.to_string(), before, after: value }, self.client.as_deref())?;
         tx.commit()?;
         Ok(seq)
     }
@@ -728,12 +807,13 @@ impl Store {
     /// Undoes the newest action not undone yet, however old; returns it, or None when there
     /// is nothing left to undo.
     pub fn undo(&mut self) -> Result<Option<JournalEntry>> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let row: Option<(i64, i64, String, String)> = tx
             .query_row(
                 "SELECT seq, at, sample_id, payload FROM journal
-                 WHERE undone_by IS NULL AND action != 'undo' ORDER BY seq DESC LIMIT 1",
-                [],
+                 WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
+                 ORDER BY seq DESC LIMIT 1",
+                [&self.client],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
@@ -748,7 +828,7 @@ impl Store {
             }
             Action::Undo { .. } => unreachable!("undo rows are never selected"),
         }
-        let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq })?;
+        let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq }, self.client.as_deref())?;
         tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![undo_seq, seq])?;
         tx.commit()?;
         Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) }))
@@ -777,7 +857,7 @@ impl Store {
     /// transaction; returns how many. The index is built in the background by the TUI, so
     /// imports and runs stay as fast as they were.
     pub fn index_pending(&mut self, limit: usize) -> Result<usize> {
-        let tx = self.conn.transaction()?;
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         type Pending = (i64, String, Vec<u8>, Option<String>, Option<String>);
         let rows: Vec<Pending> = {
             let mut stmt = tx.prepare_cached(
@@ -885,6 +965,49 @@ impl Store {
             params![sample.id, now_ms(), kind, data],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Makes failed samples unfinished again, so a run makes them anew: each one's failed
+    /// attempt is kept as a `failed` version, in one transaction. Returns how many.
+    pub fn retry_failed(&mut self, ids: &[String]) -> Result<usize> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        for id in ids {
+            let data: Option<Vec<u8>> = tx
+                .query_row("SELECT data FROM samples WHERE id = ?1 AND stage = 'failed'", [id], |r| r.get(0))
+                .optional()?;
+            let Some(data) = data else { continue };
+            tx.execute(
+                "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'failed', ?3)",
+                params![id, now_ms(), data],
+            )?;
+            let mut sample = unpack(id, &data)?;
+            sample.failure = None;
+            let fresh = NewSample::new(&sample, String::new());
+            tx.execute(
+                "UPDATE samples SET stage = ?2, failure_reason = NULL, data = ?3, updated_at = ?4, indexed = 0
+                 WHERE id = ?1",
+                params![id, fresh.summary.stage, fresh.data, now_ms()],
+            )?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// How many failed attempts each retried sample has behind it.
+    pub fn failed_rounds(&self) -> Result<std::collections::HashMap<String, u32>> {
+        let mut stmt =
+            self.conn.prepare("SELECT sample_id, count(*) FROM versions WHERE kind = 'failed' GROUP BY sample_id")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, u32>(1)?)))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
+    }
+
+    /// Ids of the failed samples.
+    pub fn failed_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("SELECT id FROM samples WHERE stage = 'failed' ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<std::result::Result<_, _>>().map_err(Into::into)
     }
 
     /// A sample's kept versions, newest first: (id, at, kind, sample).
@@ -1041,14 +1164,15 @@ fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Va
     }
 }
 
-fn append(conn: &Connection, sample_id: &str, action: &Action) -> Result<i64> {
+fn append(conn: &Connection, sample_id: &str, action: &Action, client: Option<&str>) -> Result<i64> {
     conn.execute(
-        "INSERT INTO journal (at, sample_id, action, payload) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO journal (at, sample_id, action, payload, client) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             now_ms(),
             sample_id,
             action.name(),
-            serde_json::to_string(action).expect("an action always serializes")
+            serde_json::to_string(action).expect("an action always serializes"),
+            client
         ],
     )?;
     Ok(conn.last_insert_rowid())

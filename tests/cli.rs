@@ -208,7 +208,7 @@ fn run_says_in_one_sentence_why_it_cannot_run() {
         .unwrap();
     assert_one_sentence(&o, "no model named");
     std::fs::write(d.join("button.toml"), "[run]\nsamplez = 3\n").unwrap();
-    assert_one_sentence(&button(&["run", "--headless"], d), "button.toml: ");
+    assert_one_sentence(&button(&["run", "--headless"], d), "button.toml:2: unknown field `samplez`");
 }
 
 #[test]

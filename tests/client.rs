@@ -117,6 +117,7 @@ fn request() -> ChatRequest {
         sample_id: "s7-000001".into(),
         messages: vec![ChatMessage::new("user", "Scenario: renting a kayak")],
         response_format: None,
+        seed: None,
     }
 }
 

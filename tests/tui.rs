@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use button::llm::{Backend, Step};
-use button::model::{RejectReason, Verdict};
+use button::model::{RejectReason, Review, Verdict};
 use button::ops::{self, FormatChoice};
 use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
 use button::prompts::Prompts;
@@ -87,7 +87,10 @@ impl H {
     }
 
     fn on(dir: tempfile::TempDir, queue: bool) -> H {
-        let store = Store::open(dir.path(), false).unwrap();
+        let mut store = Store::open(dir.path(), false).unwrap();
+        // Each harness is one TUI session, as `button` names its own.
+        static SESSION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        store.set_client(format!("tui-test-{}", SESSION.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
         H { d: Driver::new(store, init(queue), Simulator { seed: 3, malformed_rate: 0.0 }), dir }
     }
 
@@ -198,7 +201,7 @@ fn imported_sample_pins_lint_findings_to_their_message() {
 }
 
 #[test]
-fn review_keys_save_at_once_move_on_and_undo_without_limit_across_restarts() {
+fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
     let mut h = H::new(true);
     h.keys("R");
     assert!(h.app.queue);
@@ -233,16 +236,27 @@ fn review_keys_save_at_once_move_on_and_undo_without_limit_across_restarts() {
     h.keys("u");
     assert_eq!(h.verdict(&fifth), None);
     assert_eq!(h.selected_id(), fifth);
-    // ... and keeps undoing after a restart.
+    h.keys("u");
+    assert_eq!(h.verdict(&third), None);
+    // A verdict made meanwhile by another client (the command line) is not this session's
+    // to undo: the next u skips it.
+    let mut cli = Store::open(h.dir.path(), false).unwrap();
+    cli.set_review(&fourth, Some(Review { verdict: Verdict::Accepted, reasons: vec![], note: String::new(), at: 1 }))
+        .unwrap();
+    h.keys("u");
+    assert_eq!(h.verdict(&second), None);
+    assert_eq!(h.verdict(&fourth), Some(Verdict::Accepted));
+    // After a restart, the earlier session's actions are not this one's either: the
+    // command line's `button undo` reaches them, newest first.
     let dir = h.dir;
     let mut h = H::on(dir, false);
     h.keys("u");
-    assert_eq!(h.verdict(&third), None);
-    h.keys("uu");
-    assert_eq!(h.verdict(&second), None);
+    assert!(h.app.toast.as_ref().unwrap().0.starts_with("nothing of this session to undo"));
+    assert_eq!(h.verdict(&first), Some(Verdict::Accepted));
+    let mut cli = Store::open(h.dir.path(), false).unwrap();
+    assert_eq!(cli.undo().unwrap().unwrap().sample_id, fourth);
+    assert_eq!(cli.undo().unwrap().unwrap().sample_id, first);
     assert_eq!(h.verdict(&first), None);
-    h.keys("u");
-    assert_eq!(h.app.toast.as_ref().unwrap().0, "nothing to undo");
 }
 
 #[test]

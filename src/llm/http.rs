@@ -14,6 +14,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::{CallProgress, ChatReply, ChatRequest, LlmError, ProgressFn, Usage};
 
+pub const DEFAULT_MAX_REPLY_BYTES: usize = 8 << 20;
+
+/// An error body is read only this far: its message is all that is shown.
+const MAX_ERROR_BODY: usize = 64 << 10;
+
 #[derive(Clone, Debug)]
 pub struct Endpoint {
     /// The base URL, e.g. `http://127.0.0.1:8080/v1`; `/chat/completions` is added.
@@ -36,6 +41,12 @@ pub struct ClientConfig {
     pub backoff_max: Duration,
     pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
+    /// A reply (body, or a stream's bytes) longer than this fails the call: a server can't
+    /// make the client hold more.
+    pub max_reply_bytes: usize,
+    /// The longest a call may take in all, its retries and their waits included; the read
+    /// timeout alone lets a server that trickles a byte at a time hold a call forever.
+    pub deadline: Duration,
 }
 
 impl Default for ClientConfig {
@@ -53,6 +64,8 @@ impl Default for ClientConfig {
             backoff_max: Duration::from_secs(30),
             temperature: Some(0.7),
             max_tokens: None,
+            max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
+            deadline: Duration::from_secs(600),
         }
     }
 }
@@ -223,6 +236,43 @@ impl Client {
         progress: ProgressFn<'_>,
     ) -> Result<ChatReply, LlmError> {
         let _permit = self.limiter.slot(cancel, progress).await?;
+        let deadline = self.cfg.deadline;
+        let scrubbed = |p: CallProgress| {
+            progress(match p {
+                CallProgress::Retrying { attempt, wait_ms, error } => {
+                    CallProgress::Retrying { attempt, wait_ms, error: self.scrub(error) }
+                }
+                other => other,
+            })
+        };
+        let result = match tokio::time::timeout(deadline, self.attempts(req, cancel, &scrubbed)).await {
+            Ok(r) => r,
+            Err(_) => Err(LlmError::Deadline { secs: deadline.as_secs() }),
+        };
+        match result {
+            Ok(mut reply) => {
+                reply.content = self.scrub(reply.content);
+                Ok(reply)
+            }
+            Err(e) => Err(e.map_message(|m| self.scrub(m))),
+        }
+    }
+
+    /// Replaces the configured key wherever a server's words quote it: nothing a server
+    /// sends is stored or shown with the key in it.
+    pub fn scrub(&self, text: String) -> String {
+        match &self.cfg.api_key {
+            Some(k) if k.len() >= 4 && text.contains(k.as_str()) => text.replace(k.as_str(), "[api key]"),
+            _ => text,
+        }
+    }
+
+    async fn attempts(
+        &self,
+        req: &ChatRequest,
+        cancel: &CancellationToken,
+        progress: ProgressFn<'_>,
+    ) -> Result<ChatReply, LlmError> {
         let mut attempt = 1;
         loop {
             let endpoint = self.pick_endpoint();
@@ -264,6 +314,10 @@ impl Client {
         if let Some(m) = self.cfg.max_tokens {
             body["max_tokens"] = json!(m);
         }
+        if let Some(seed) = req.seed {
+            // Servers take a signed 64-bit seed at most (llama.cpp: a 32-bit one).
+            body["seed"] = json!(seed & 0x7fff_ffff);
+        }
         if let Some(f) = &req.response_format {
             body["response_format"] = f.clone();
         }
@@ -296,15 +350,20 @@ impl Client {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64));
-            let text = resp.text().await.unwrap_or_default();
-            let message = error_message(&text);
+            let body = read_body(resp, MAX_ERROR_BODY, true).await.unwrap_or_default();
+            let message = error_message(&String::from_utf8_lossy(&body));
             return Err((LlmError::Status { endpoint: ep, status: status.as_u16(), message }, retry_after));
         }
         let reply = if self.cfg.stream {
             self.read_stream(resp, &ep, progress).await
         } else {
-            let text = resp.text().await.map_err(|e| transport_error(&ep, &e, self.cfg.read_timeout));
-            text.and_then(|t| parse_completion(&ep, &t))
+            match read_body(resp, self.cfg.max_reply_bytes, false).await {
+                Ok(body) => parse_completion(&ep, &String::from_utf8_lossy(&body)),
+                Err(BodyError::Transport(e)) => Err(transport_error(&ep, &e, self.cfg.read_timeout)),
+                Err(BodyError::TooLarge) => {
+                    Err(LlmError::TooLarge { endpoint: ep.clone(), limit: self.cfg.max_reply_bytes })
+                }
+            }
         };
         reply.map_err(|e| (e, None))
     }
@@ -318,8 +377,13 @@ impl Client {
         let mut stream = resp.bytes_stream();
         let mut sse = SseBuffer::default();
         let mut acc = StreamAccumulator::default();
+        let mut received = 0usize;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| transport_error(ep, &e, self.cfg.read_timeout))?;
+            received += chunk.len();
+            if received > self.cfg.max_reply_bytes {
+                return Err(LlmError::TooLarge { endpoint: ep.to_string(), limit: self.cfg.max_reply_bytes });
+            }
             for data in sse.push(&chunk) {
                 if acc.feed(ep, &data)? {
                     return acc.finish(ep);
@@ -329,6 +393,31 @@ impl Client {
         }
         acc.finish(ep)
     }
+}
+
+enum BodyError {
+    Transport(reqwest::Error),
+    TooLarge,
+}
+
+/// Reads a body up to `limit` bytes. Past it: an error, or with `cut` the first `limit`
+/// bytes (an error body is only read for its message).
+async fn read_body(mut resp: reqwest::Response, limit: usize, cut: bool) -> Result<Vec<u8>, BodyError> {
+    if !cut && resp.content_length().is_some_and(|n| n > limit as u64) {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(BodyError::Transport)? {
+        if body.len() + chunk.len() > limit {
+            if cut {
+                body.extend_from_slice(&chunk[..limit - body.len()]);
+                return Ok(body);
+            }
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn transport_error(ep: &str, e: &reqwest::Error, read_timeout: Duration) -> LlmError {
@@ -401,19 +490,30 @@ pub fn parse_completion(ep: &str, body: &str) -> Result<ChatReply, LlmError> {
     })
 }
 
-/// Cuts a byte stream into server-sent events and returns their `data` payloads.
+/// Cuts a byte stream into server-sent events and returns their `data` payloads. Each byte
+/// is looked at a bounded number of times, however the stream is cut into chunks: the search
+/// for an event's end resumes where the last one stopped.
 #[derive(Default)]
 pub struct SseBuffer {
     buf: Vec<u8>,
+    /// Bytes of `buf` known to hold no event boundary.
+    scanned: usize,
+    /// Bytes looked at by the boundary search, in all: what keeps it linear is checked by it.
+    examined: u64,
 }
 
 impl SseBuffer {
     pub fn push(&mut self, bytes: &[u8]) -> Vec<String> {
         self.buf.extend_from_slice(bytes);
         let mut out = Vec::new();
-        while let Some((end, sep)) = find_event_end(&self.buf) {
-            let event: Vec<u8> = self.buf.drain(..end + sep).take(end).collect();
-            let text = String::from_utf8_lossy(&event);
+        let mut start = 0;
+        // A boundary is at most 4 bytes, so it may begin 3 bytes before the scanned part.
+        let mut from = self.scanned.saturating_sub(3).max(start);
+        loop {
+            let found = find_event_end(&self.buf[from..]).map(|(i, n)| (from + i, n));
+            self.examined += (found.map_or(self.buf.len(), |(end, sep)| end + sep) - from) as u64;
+            let Some((end, sep)) = found else { break };
+            let text = String::from_utf8_lossy(&self.buf[start..end]);
             let mut data = String::new();
             for line in text.lines() {
                 if let Some(d) = line.strip_prefix("data:") {
@@ -426,18 +526,39 @@ impl SseBuffer {
             if !data.is_empty() {
                 out.push(data);
             }
+            start = end + sep;
+            from = start;
         }
+        self.buf.drain(..start);
+        self.scanned = self.buf.len();
         out
+    }
+
+    /// Bytes held waiting for the end of an event.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn examined(&self) -> u64 {
+        self.examined
     }
 }
 
+/// The first event boundary: a blank line, ended by LF or CRLF.
 fn find_event_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let lf = memchr::memmem::find(buf, b"\n\n").map(|i| (i, 2));
-    let crlf = memchr::memmem::find(buf, b"\r\n\r\n").map(|i| (i, 4));
-    match (lf, crlf) {
-        (Some(a), Some(b)) => Some(if a.0 <= b.0 { a } else { b }),
-        (a, b) => a.or(b),
+    let mut at = 0;
+    while let Some(i) = memchr::memchr(b'\n', &buf[at..]).map(|i| at + i) {
+        match buf.get(i + 1) {
+            Some(b'\n') => return Some((i, 2)),
+            Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => {
+                // "\r\n\r\n": the boundary starts at the first CR.
+                let s = if i > 0 && buf[i - 1] == b'\r' { i - 1 } else { i };
+                return Some((s, i + 3 - s));
+            }
+            _ => at = i + 1,
+        }
     }
+    None
 }
 
 /// Folds streamed chunks into a reply. A stream is complete only with `[DONE]` and a
@@ -507,6 +628,30 @@ mod tests {
         let mut b = SseBuffer::default();
         assert!(b.push(b"data: {\"a\"").is_empty());
         assert_eq!(b.push(b": 1}\n\ndata: [DONE]\r\n\r\n: comment\n\n"), vec!["{\"a\": 1}", "[DONE]"]);
+    }
+
+    #[test]
+    fn an_endless_line_is_searched_once_not_once_per_chunk() {
+        let mut b = SseBuffer::default();
+        b.push(b"data: ");
+        let chunk = vec![b'a'; 1024];
+        for _ in 0..10_000 {
+            assert!(b.push(&chunk).is_empty());
+        }
+        let total = 6 + 10_000 * 1024u64;
+        assert_eq!(b.pending() as u64, total);
+        // Each byte once, plus the 3 bytes re-read at each chunk's seam (a boundary may
+        // straddle two chunks); searching from the start every time would be ~5e10.
+        assert!(b.examined() <= total + 3 * 10_001, "examined {} bytes for {total}", b.examined());
+        // Events split anywhere, even inside the CRLF CRLF boundary, still come out.
+        let mut b = SseBuffer::default();
+        let stream = b"data: one\r\n\r\ndata: two\n\ndata: three\r\n\r\n";
+        let mut out = Vec::new();
+        for byte in stream {
+            out.extend(b.push(std::slice::from_ref(byte)));
+        }
+        assert_eq!(out, vec!["one", "two", "three"]);
+        assert_eq!(b.pending(), 0);
     }
 
     #[test]

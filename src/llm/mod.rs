@@ -84,6 +84,9 @@ pub struct ChatRequest {
     pub messages: Vec<ChatMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_format: Option<serde_json::Value>,
+    /// Sent as the request's `seed`, so servers that honour it reproduce a run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 impl ChatRequest {
@@ -96,6 +99,10 @@ impl ChatRequest {
         h.update(self.step.id().as_bytes());
         h.update(b"\0");
         h.update(self.sample_id.as_bytes());
+        if let Some(seed) = self.seed {
+            h.update(b"\0seed");
+            h.update(&seed.to_le_bytes());
+        }
         for m in &self.messages {
             h.update(b"\0");
             h.update(m.role.as_bytes());
@@ -133,6 +140,10 @@ pub enum LlmError {
     Truncated { endpoint: String, message: String },
     #[error("the reply from {endpoint} is not what the API promises: {message}")]
     Protocol { endpoint: String, message: String },
+    #[error("the reply from {endpoint} is over the {} MiB limit (max_reply_bytes in button.toml)", limit >> 20)]
+    TooLarge { endpoint: String, limit: usize },
+    #[error("the call took over its deadline of {secs} s (deadline_s in button.toml)")]
+    Deadline { secs: u64 },
     #[error("cancelled")]
     Cancelled,
 }
@@ -148,8 +159,29 @@ impl LlmError {
             LlmError::Timeout { .. } => "timeout",
             LlmError::Truncated { .. } => "truncated",
             LlmError::Protocol { .. } => "protocol",
+            LlmError::TooLarge { .. } => "reply_too_large",
+            LlmError::Deadline { .. } => "deadline",
             LlmError::Cancelled => "cancelled",
         }
+    }
+
+    /// The same error with its server-given text passed through `f` (to scrub it).
+    pub fn map_message(self, f: impl FnOnce(String) -> String) -> LlmError {
+        match self {
+            LlmError::Status { endpoint, status, message } => {
+                LlmError::Status { endpoint, status, message: f(message) }
+            }
+            LlmError::Connect { endpoint, message } => LlmError::Connect { endpoint, message: f(message) },
+            LlmError::Truncated { endpoint, message } => LlmError::Truncated { endpoint, message: f(message) },
+            LlmError::Protocol { endpoint, message } => LlmError::Protocol { endpoint, message: f(message) },
+            other => other,
+        }
+    }
+
+    /// The endpoint looks down (nothing answers, or nothing in time), as opposed to a
+    /// reply that was wrong: what the run's circuit breaker counts.
+    pub fn is_outage(&self) -> bool {
+        matches!(self, LlmError::Connect { .. } | LlmError::Timeout { .. })
     }
 
     /// 429, 408, 5xx, connection trouble, timeouts and cut streams are worth another try;
@@ -158,7 +190,11 @@ impl LlmError {
         match self {
             LlmError::Status { status, .. } => *status == 429 || *status == 408 || *status >= 500,
             LlmError::Connect { .. } | LlmError::Timeout { .. } | LlmError::Truncated { .. } => true,
-            LlmError::Protocol { .. } | LlmError::Cancelled => false,
+            // A reply too large would be as large again; a call past its deadline has had
+            // its time.
+            LlmError::Protocol { .. } | LlmError::TooLarge { .. } | LlmError::Deadline { .. } | LlmError::Cancelled => {
+                false
+            }
         }
     }
 }

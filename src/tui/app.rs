@@ -140,6 +140,8 @@ pub enum Msg {
     Indexed {
         remaining: u64,
     },
+    /// Another process (or this one's run) committed to the workspace.
+    StoreChanged,
     Error(String),
     Toast(String),
     /// A step asked again with the templates as they are now.
@@ -535,7 +537,9 @@ impl App {
                     Err(e) => self.search_note = e,
                 }
             }
-            Msg::Undone(None) => self.toast("nothing to undo"),
+            Msg::Undone(None) => {
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)")
+            }
             Msg::Undone(Some(entry)) => {
                 let what = match &entry.action {
                     crate::store::Action::Verdict { after: Some(r), .. } => {
@@ -555,6 +559,16 @@ impl App {
                 }
             }
             Msg::Indexed { remaining } => self.unindexed = remaining,
+            Msg::StoreChanged => {
+                // Verdicts, imports and runs of other processes: the list follows within the
+                // second (with a run's own reloads), the sample shown when nothing is open over it.
+                self.rows_dirty = true;
+                if self.overlay.is_none()
+                    && let Some(d) = &self.detail
+                {
+                    fx.push(Effect::LoadSample(d.id.clone()));
+                }
+            }
             Msg::Error(e) => self.toast(e),
             Msg::Toast(t) => self.toast(t),
             Msg::Rerun { old, new } => match new {

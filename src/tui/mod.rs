@@ -101,7 +101,9 @@ pub fn run(opts: Options) -> Result<()> {
     let mut init = init(&ws, &cfg, opts.theme.as_deref(), &opts.run)?;
     init.review_queue = opts.review_queue;
     init.notice = opts.notice.clone();
-    let store = Store::open(&ws, true)?;
+    let mut store = Store::open(&ws, true)?;
+    // This session's verdicts and edits are its own to undo; another client's are not.
+    store.set_client(format!("tui-{}-{}", std::process::id(), crate::store::now_ms()));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;

@@ -13,6 +13,9 @@ use crate::store::{CallRow, StatusFilter, Store};
 /// Rows indexed per background step: small enough that a request waits at most a few ms.
 const INDEX_CHUNK: usize = 500;
 
+/// How often the workspace is checked for other processes' commits.
+const CHANGE_POLL: Duration = Duration::from_secs(1);
+
 /// Runs one store effect; effects for the pipeline are not its business and yield nothing.
 pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
     match effect {
@@ -211,18 +214,29 @@ fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
 pub fn run(mut store: Store, rx: Receiver<Effect>, tx: tokio::sync::mpsc::UnboundedSender<Msg>) {
     let mut index_left = store.unindexed_count().unwrap_or(0);
     let _ = tx.send(Msg::Indexed { remaining: index_left });
+    let mut seen_version = store.data_version().unwrap_or(0);
+    let mut checked = std::time::Instant::now();
     loop {
-        let first = if index_left > 0 {
-            match rx.recv_timeout(Duration::from_millis(5)) {
-                Ok(e) => Some(e),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => return,
+        // Commits by other connections (other processes, this one's run) change the data
+        // version: the TUI is told, about once a second.
+        if checked.elapsed() >= CHANGE_POLL {
+            checked = std::time::Instant::now();
+            if let Ok(v) = store.data_version()
+                && v != seen_version
+            {
+                seen_version = v;
+                index_left = store.unindexed_count().unwrap_or(index_left);
+                if tx.send(Msg::StoreChanged).is_err() {
+                    return;
+                }
             }
-        } else {
-            match rx.recv() {
-                Ok(e) => Some(e),
-                Err(_) => return,
-            }
+        }
+        let wait = if index_left > 0 { Duration::from_millis(5) } else { CHANGE_POLL };
+        let first = match rx.recv_timeout(wait) {
+            Ok(e) => Some(e),
+            Err(RecvTimeoutError::Timeout) if index_left == 0 => continue,
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => return,
         };
         let Some(first) = first else {
             match store.index_pending(INDEX_CHUNK) {
