@@ -150,6 +150,12 @@ enum Command {
         /// Share of deliberately malformed replies
         #[arg(long, default_value_t = 0.02)]
         malformed_rate: f64,
+        /// An outage after every N requests (0: none): connections closed unanswered
+        #[arg(long, default_value_t = 0)]
+        down_every: u64,
+        /// How long each outage lasts, in milliseconds
+        #[arg(long, default_value_t = 3000)]
+        down_for_ms: u64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
@@ -309,6 +315,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             truncate_rate,
             retry_after,
             malformed_rate,
+            down_every,
+            down_for_ms,
             seed,
         }) => {
             let cfg = button::serve::ServeConfig {
@@ -317,6 +325,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 error_rates: button::serve::parse_error_rates(&error_rate).map_err(anyhow::Error::msg)?,
                 truncate_rate,
                 retry_after_s: retry_after,
+                down_every,
+                down_for: std::time::Duration::from_millis(down_for_ms),
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async {

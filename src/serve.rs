@@ -24,6 +24,10 @@ pub struct ServeConfig {
     pub truncate_rate: f64,
     /// Seconds sent in `Retry-After` with 429s.
     pub retry_after_s: f64,
+    /// An outage after every this many requests (0: never): for `down_for`, every
+    /// connection is closed without an answer, as when a server restarts.
+    pub down_every: u64,
+    pub down_for: Duration,
 }
 
 /// Parses `429=0.1,500=0.05`.
@@ -47,15 +51,31 @@ struct Shared {
     cfg: ServeConfig,
     counter: AtomicU64,
     pub requests: AtomicU64,
+    down_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl Shared {
+    fn down(&self) -> bool {
+        self.down_until.lock().expect("not poisoned").is_some_and(|t| std::time::Instant::now() < t)
+    }
 }
 
 /// Serves until `shutdown` is cancelled. Returns the number of requests answered.
 pub async fn serve(listener: TcpListener, sim: Simulator, cfg: ServeConfig, shutdown: CancellationToken) -> u64 {
-    let shared = Arc::new(Shared { sim, cfg, counter: AtomicU64::new(1), requests: AtomicU64::new(0) });
+    let shared = Arc::new(Shared {
+        sim,
+        cfg,
+        counter: AtomicU64::new(1),
+        requests: AtomicU64::new(0),
+        down_until: std::sync::Mutex::new(None),
+    });
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                if shared.down() {
+                    continue;
+                }
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let shutdown = shutdown.clone();
@@ -121,7 +141,13 @@ async fn connection(mut stream: TcpStream, shared: &Shared) {
     let (read, mut write) = stream.split();
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await {
-        shared.requests.fetch_add(1, Ordering::Relaxed);
+        let n = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
+        if shared.cfg.down_every > 0 && n % shared.cfg.down_every == 0 {
+            *shared.down_until.lock().expect("not poisoned") = Some(std::time::Instant::now() + shared.cfg.down_for);
+        }
+        if shared.down() {
+            return;
+        }
         // A write error means the client went away: close.
         let keep: bool = respond(&req, &mut write, shared).await.unwrap_or_default();
         if !keep {

@@ -550,7 +550,19 @@ impl Store {
         // A sample's JSON is a few KB: 16 KiB pages keep most rows off overflow chains.
         // Only takes effect on a new database, before WAL is switched on.
         conn.pragma_update(None, "page_size", 16384)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // Switching a new database to WAL takes an exclusive lock without the busy handler:
+        // when two processes create the workspace at once, the loser waits here.
+        let started = std::time::Instant::now();
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy && started.elapsed() < BUSY_TIMEOUT =>
+                {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                r => break r?,
+            }
+        }
         // With WAL, NORMAL loses nothing committed when the process dies (kill -9); only a
         // power cut may drop the last transactions.
         conn.pragma_update(None, "synchronous", "NORMAL")?;
