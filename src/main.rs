@@ -43,7 +43,7 @@ enum Command {
         #[arg(long, default_value = "auto")]
         format: FormatChoice,
     },
-    /// Write samples to a dataset file (and OUT.provenance.jsonl beside it)
+    /// Write samples to a dataset file (and OUT.HASH.provenance.jsonl beside it)
     Export {
         /// button, openai or sharegpt
         #[arg(long)]

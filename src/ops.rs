@@ -224,16 +224,43 @@ pub struct ExportReport {
     pub provenance: Option<PathBuf>,
 }
 
-pub fn provenance_path(out: &Path) -> PathBuf {
+/// The provenance of the output whose content hashes to `hash`: `OUT.HASH.provenance.jsonl`.
+/// Named by the output's hash, so an output and a provenance file can never be mistaken for
+/// each other's, whatever moment an export was killed at.
+pub fn provenance_path(out: &Path, hash: &str) -> PathBuf {
     let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-    name.push(".provenance.jsonl");
+    name.push(format!(".{hash}.provenance.jsonl"));
     out.with_file_name(name)
 }
 
+/// The first 16 hex digits of the BLAKE3 hash of a file's bytes: what names its provenance.
+pub fn output_hash(bytes: &[u8]) -> String {
+    blake3::hash(bytes).to_hex()[..16].to_string()
+}
+
+/// A writer that hashes what goes through it.
+struct Hashing<W> {
+    inner: W,
+    hasher: blake3::Hasher,
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes the samples that pass `status` to `out` in `format` (to stdout for `-`), and
-/// beside it `OUT.provenance.jsonl`: one line per written line with the sample id, origin,
-/// strategy, edits and review, which trainers never see. Files appear whole or not at all
-/// (written to a temporary name, then renamed).
+/// beside it `OUT.HASH.provenance.jsonl`: one line per written line with the sample id,
+/// origin, strategy, edits and review, which trainers never see. The provenance is put in
+/// place first, then the output, each by a rename: a kill at any moment leaves either the
+/// old output with its own provenance, or the new output with its own. Provenance files of
+/// earlier outputs, and temporary files of killed exports, are removed.
 pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
     if out == Path::new("-") {
         let stdout = std::io::stdout();
@@ -242,26 +269,69 @@ pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -
         w.flush().map_err(|e| OpError::Write(out.to_path_buf(), e))?;
         return Ok(ExportReport { written, provenance: None });
     }
-    let prov = provenance_path(out);
+    remove_leftovers(out);
     let tmp_out = tmp_name(out);
-    let tmp_prov = tmp_name(&prov);
+    let tmp_prov = tmp_name(&provenance_path(out, "new"));
     let create = |p: &Path| File::create(p).map(BufWriter::new).map_err(|e| OpError::Write(p.to_path_buf(), e));
-    let mut w = create(&tmp_out)?;
+    let mut w = Hashing { inner: create(&tmp_out)?, hasher: blake3::Hasher::new() };
     let mut pw = create(&tmp_prov)?;
+    let cleanup = || {
+        let _ = std::fs::remove_file(&tmp_out);
+        let _ = std::fs::remove_file(&tmp_prov);
+    };
     let written = match write_export(store, format, status, &mut w, Some(&mut pw)) {
         Ok(n) => n,
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp_out);
-            let _ = std::fs::remove_file(&tmp_prov);
+            cleanup();
             return Err(export_err(e, out));
         }
     };
-    for (mut writer, tmp, dest) in [(w, &tmp_out, out), (pw, &tmp_prov, prov.as_path())] {
-        writer.flush().map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
-        writer.get_ref().sync_all().map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
-        std::fs::rename(tmp, dest).map_err(|e| OpError::Write(dest.to_path_buf(), e))?;
+    let hash = w.hasher.finalize().to_hex()[..16].to_string();
+    let prov = provenance_path(out, &hash);
+    let result = (|| {
+        for (writer, dest) in [(&mut pw, &prov), (&mut w.inner, &out.to_path_buf())] {
+            writer.flush().map_err(|e| OpError::Write(dest.clone(), e))?;
+            writer.get_ref().sync_all().map_err(|e| OpError::Write(dest.clone(), e))?;
+        }
+        std::fs::rename(&tmp_prov, &prov).map_err(|e| OpError::Write(prov.clone(), e))?;
+        std::fs::rename(&tmp_out, out).map_err(|e| OpError::Write(out.to_path_buf(), e))
+    })();
+    if let Err(e) = result {
+        cleanup();
+        return Err(e);
+    }
+    // The output in place is now the new one: earlier provenance files describe nothing.
+    for old in sidecars(out) {
+        if old.file_name() != prov.file_name() && old.to_string_lossy().ends_with(".provenance.jsonl") {
+            let _ = std::fs::remove_file(old);
+        }
     }
     Ok(ExportReport { written, provenance: Some(prov) })
+}
+
+/// Files beside `out` whose names start with its name and a dot.
+fn sidecars(out: &Path) -> Vec<PathBuf> {
+    let (Some(dir), Some(name)) = (out.parent(), out.file_name()) else { return Vec::new() };
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|e| dir.join(e.file_name()))
+        .collect()
+}
+
+/// Removes the temporary files of exports to `out` that were killed: those whose process
+/// is gone.
+fn remove_leftovers(out: &Path) {
+    for p in sidecars(out) {
+        let name = p.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let Some(pid) = name.rsplit_once(".tmp-").map(|(_, pid)| pid) else { continue };
+        if pid.parse::<u32>().is_ok() && !Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_file(&p);
+        }
+    }
 }
 
 fn export_err(e: ExportError, out: &Path) -> OpError {

@@ -359,3 +359,44 @@ fn reading_commands_work_on_a_read_only_workspace() {
     assert!(text(&o).starts_with("error: "), "{}", text(&o));
     set(&ws, 0o755);
 }
+
+#[test]
+fn a_killed_export_leaves_each_output_with_its_own_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "400"]).output();
+    assert!(o.unwrap().status.success());
+    let out = dir.path().join("all.jsonl");
+    let export = |status: &str| {
+        Command::new(bin())
+            .arg("--workspace")
+            .arg(&ws)
+            .args(["export", "--format", "button", "--status", status, "--out", out.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    assert!(export("all").wait().unwrap().success());
+    // Exports of two different contents, killed at moments spread over their run.
+    for i in 0..24u64 {
+        let mut c = export(if i % 2 == 0 { "pending" } else { "all" });
+        std::thread::sleep(Duration::from_micros(i * 1500));
+        let _ = c.kill();
+        c.wait().unwrap();
+        let bytes = std::fs::read(&out).unwrap();
+        let prov = button::ops::provenance_path(&out, &button::ops::output_hash(&bytes));
+        let prov_lines =
+            std::fs::read_to_string(&prov).unwrap_or_else(|_| panic!("kill {i}: {} is missing", prov.display()));
+        assert_eq!(
+            prov_lines.lines().count(),
+            bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count(),
+            "kill {i}"
+        );
+    }
+    assert!(export("all").wait().unwrap().success());
+    let names: Vec<String> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.ends_with(".provenance.jsonl")).count(), 1, "{names:?}");
+}

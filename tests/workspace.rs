@@ -214,9 +214,16 @@ fn export_takes_accepted_by_default_and_writes_provenance_beside_it() {
     store.set_review(&all[1], Some(review(Verdict::Accepted))).unwrap();
     store.set_review(&all[2], Some(review(Verdict::Rejected))).unwrap();
     let out = dir.path().join("accepted.openai.jsonl");
+    // What a killed export left: its temporary files, of a process that is gone.
+    let dead = dir.path().join("accepted.openai.jsonl.tmp-4194303");
+    std::fs::write(&dead, "half").unwrap();
     let rep = ops::export(&store, Format::OpenAi, &out, StatusFilter::Accepted).unwrap();
     assert_eq!(rep.written, 1);
-    let prov = std::fs::read_to_string(rep.provenance.unwrap()).unwrap();
+    assert!(!dead.exists(), "the killed export's temporary file is cleaned up");
+    // The provenance is named by the hash of the output it describes.
+    let prov_path = rep.provenance.unwrap();
+    assert_eq!(prov_path, ops::provenance_path(&out, &ops::output_hash(&std::fs::read(&out).unwrap())));
+    let prov = std::fs::read_to_string(&prov_path).unwrap();
     let p: Value = serde_json::from_str(prov.lines().next().unwrap()).unwrap();
     assert_eq!(p["sample_id"], json!(all[1]));
     assert_eq!(p["line"], json!(1));
@@ -229,6 +236,17 @@ fn export_takes_accepted_by_default_and_writes_provenance_beside_it() {
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "no temporary file is left behind");
+    // A new export replaces the output, and the old provenance goes with the old output.
+    let rep = ops::export(&store, Format::OpenAi, &out, StatusFilter::All).unwrap();
+    assert_eq!(rep.written, 3);
+    assert!(!prov_path.exists());
+    let provs: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".provenance.jsonl"))
+        .collect();
+    assert_eq!(provs.len(), 1);
+    assert_eq!(std::fs::read_to_string(rep.provenance.unwrap()).unwrap().lines().count(), 3);
 }
 
 #[test]
