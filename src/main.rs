@@ -226,7 +226,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Lint { file: None, .. }) => bail!("lint needs a FILE (or --rules to list the rules)"),
         Some(Command::Lint { file: Some(file), format, json, .. }) => lint(&file, format, json),
         Some(Command::Stats { file: Some(file), format }) => {
-            let stats = ops::stats_file(&file, format)?;
+            let input = ops::Spooled::new(&file)?;
+            let stats = ops::stats_file(&input.path, format)?;
             print!("{}", stats.render(true));
             Ok(ExitCode::SUCCESS)
         }
@@ -452,12 +453,27 @@ fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A file name as it is shown: a name can hold escape sequences like any other text.
+fn shown_name(file: &Path) -> String {
+    if file == Path::new("-") { "<stdin>".into() } else { sanitize(&file.display().to_string()).into_owned() }
+}
+
+fn note_bom(path: &Path, name: &str) {
+    if ops::starts_with_bom(path) {
+        eprintln!("note: {name} starts with a UTF-8 byte-order mark; it was read past");
+    }
+}
+
 fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::ImportReport, String)> {
+    let input = ops::Spooled::new(file)?;
+    let name = shown_name(file);
     // Check the input before creating a workspace for it.
-    ops::resolve_format(file, format)?;
+    ops::resolve_format(&input.path, format)
+        .map_err(|e| anyhow::anyhow!(e.to_string().replace(&input.path.display().to_string(), &name)))?;
+    note_bom(&input.path, &name);
     let mut store = Store::open(ws, true)?;
     let started = Instant::now();
-    let name = file.display().to_string();
+    let file = input.path.as_path();
     let mut shown = 0usize;
     let report = ops::import(&mut store, file, format, |line, f| {
         if shown < 50 {
@@ -495,14 +511,17 @@ fn location(f: &button::lint::Finding) -> String {
 }
 
 fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
-    let name = file.display().to_string();
+    let name = shown_name(file);
+    let input = ops::Spooled::new(file)?;
+    let file = input.path.as_path();
+    note_bom(file, &name);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut first = true;
     if json {
         out.write_all(b"{\"findings\":[")?;
     }
-    let (format, s) = ops::lint_file(file, format, |line, findings| {
+    let linted = ops::lint_file(file, format, |line, findings| {
         for f in findings {
             if json {
                 if !first {
@@ -521,7 +540,21 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
             }
         }
         Ok(())
-    })?;
+    });
+    let (format, s) = match linted {
+        Ok(r) => r,
+        Err(e) => {
+            // The document stays whole JSON, with the error in it; exit 2 says it failed.
+            let message = sanitize(&e.to_string().replace(&file.display().to_string(), &name)).into_owned();
+            if json {
+                write!(out, "],\n\"error\":{}}}\n", serde_json::Value::String(message.clone()))?;
+                out.flush()?;
+            }
+            drop(out);
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     if json {
         let by_code: serde_json::Map<String, serde_json::Value> =
             s.by_code.iter().map(|(c, n)| (c.id().to_string(), (*n).into())).collect();

@@ -46,6 +46,48 @@ impl std::str::FromStr for FormatChoice {
     }
 }
 
+/// A dataset given as standard input (`-`) or a pipe, copied to a temporary file so it can
+/// be read twice (once to tell its format, once for its records); the copy goes on drop.
+pub struct Spooled {
+    pub path: PathBuf,
+    temp: bool,
+}
+
+impl Drop for Spooled {
+    fn drop(&mut self) {
+        if self.temp {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+impl Spooled {
+    pub fn new(path: &Path) -> Result<Spooled, OpError> {
+        let stdin = path == Path::new("-");
+        let regular = !stdin && std::fs::metadata(path).map(|m| m.is_file() || m.is_dir()).unwrap_or(true);
+        if regular {
+            return Ok(Spooled { path: path.to_path_buf(), temp: false });
+        }
+        let copy =
+            std::env::temp_dir().join(format!("button-input-{}-{}.jsonl", std::process::id(), crate::store::now_ms()));
+        let spooled = Spooled { path: copy.clone(), temp: true };
+        let mut out = File::create(&copy).map_err(|e| OpError::Write(copy.clone(), e))?;
+        let copied = if stdin {
+            std::io::copy(&mut std::io::stdin().lock(), &mut out)
+        } else {
+            File::open(path).and_then(|mut f| std::io::copy(&mut f, &mut out))
+        };
+        copied.map_err(|e| OpError::Read(path.to_path_buf(), e))?;
+        Ok(spooled)
+    }
+}
+
+/// Whether the file starts with a UTF-8 byte-order mark (read past, and noted).
+pub fn starts_with_bom(path: &Path) -> bool {
+    let mut head = [0u8; 3];
+    File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == crate::formats::BOM
+}
+
 /// Opens a dataset file for reading, with one plain sentence for each way it can't be.
 pub fn open_input(path: &Path) -> Result<File, OpError> {
     let meta = std::fs::metadata(path).map_err(|e| match e.kind() {
@@ -81,7 +123,7 @@ pub fn resolve_format(path: &Path, choice: FormatChoice) -> Result<Format, OpErr
             continue;
         }
         seen += 1;
-        if let Some(f) = std::str::from_utf8(&buf).ok().and_then(crate::formats::detect_line) {
+        if let Some(f) = line_text(&buf).ok().and_then(crate::formats::detect_line) {
             return Ok(f);
         }
     }

@@ -142,7 +142,7 @@ async fn connection(mut stream: TcpStream, shared: &Shared) {
     let mut reader = BufReader::new(read);
     while let Some(req) = read_request(&mut reader).await {
         let n = shared.requests.fetch_add(1, Ordering::Relaxed) + 1;
-        if shared.cfg.down_every > 0 && n % shared.cfg.down_every == 0 {
+        if shared.cfg.down_every > 0 && n.is_multiple_of(shared.cfg.down_every) {
             *shared.down_until.lock().expect("not poisoned") = Some(std::time::Instant::now() + shared.cfg.down_for);
         }
         if shared.down() {

@@ -267,3 +267,74 @@ fn the_tui_without_a_terminal_says_so_before_doing_anything() {
     assert_one_sentence(&button(&["review", &fixture("clean")], d), "the TUI needs a terminal");
     assert!(!d.join("button.db").exists(), "nothing imported, no workspace made");
 }
+
+#[test]
+fn lint_json_stays_one_json_document_when_it_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = button(&["lint", "--json", "missing.jsonl"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    assert!(v["error"].as_str().unwrap().contains("missing.jsonl"), "{v}");
+    assert!(stderr(&o).starts_with("error: "));
+}
+
+#[test]
+fn a_byte_order_mark_is_read_past_and_noted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = b"\xEF\xBB\xBF".to_vec();
+    bytes.extend(std::fs::read(fixture("clean")).unwrap());
+    std::fs::write(dir.path().join("bom.jsonl"), &bytes).unwrap();
+    let o = button(&["lint", "bom.jsonl"], dir.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("0 unreadable lines; 0 errors"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("bom.jsonl starts with a UTF-8 byte-order mark"), "{}", stderr(&o));
+    let o = button(&["--workspace", "ws", "import", "bom.jsonl"], dir.path());
+    assert!(stdout(&o).contains("imported 2 samples") && stdout(&o).contains("no line skipped"), "{}", stdout(&o));
+}
+
+#[test]
+fn a_dash_reads_standard_input() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let dir = tempfile::tempdir().unwrap();
+    let data = std::fs::read(fixture("E01-unknown-function")).unwrap();
+    for args in [vec!["lint", "-"], vec!["--workspace", "ws", "import", "-"], vec!["stats", "-"]] {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_button"))
+            .args(&args)
+            .current_dir(dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(&data).unwrap();
+        let o = c.wait_with_output().unwrap();
+        let all = format!("{}{}", stdout(&o), stderr(&o));
+        assert_ne!(o.status.code(), Some(2), "{args:?}: {all}");
+        assert!(all.contains("<stdin>") || args[0] == "stats", "{args:?}: {all}");
+        assert!(
+            all.contains("1 trajectories") || all.contains("imported 1") || all.contains("1 samples"),
+            "{args:?}: {all}"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("button-input-"))
+        .filter(|e| e.file_name().to_string_lossy().contains(&format!("-{}-", std::process::id())))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn a_file_name_with_escapes_is_shown_sanitized() {
+    let dir = tempfile::tempdir().unwrap();
+    let evil = "evil\x1b]0;pwned\x07.jsonl";
+    std::fs::copy(fixture("E01-unknown-function"), dir.path().join(evil)).unwrap();
+    for args in [vec!["lint", evil], vec!["--workspace", "ws", "import", evil]] {
+        let o = button(&args, dir.path());
+        let all = [o.stdout.clone(), o.stderr.clone()].concat();
+        assert!(!all.contains(&0x1b) && !all.contains(&0x07), "{args:?}: {}", String::from_utf8_lossy(&all));
+        assert!(String::from_utf8_lossy(&all).contains("evil"), "{args:?}");
+    }
+}

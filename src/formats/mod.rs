@@ -102,7 +102,11 @@ pub fn detect_line(line: &str) -> Option<Format> {
 }
 
 /// Text of a JSON line, or the finding for a line that is not UTF-8.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
+
 pub fn line_text(bytes: &[u8]) -> Result<&str, Finding> {
+    // A byte-order mark (Windows tools write one before the first line) is not content.
+    let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         Finding::new(Code::NotUtf8, format!("the line is not valid UTF-8 (bad byte at column {})", e.valid_up_to() + 1))
     })
