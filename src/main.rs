@@ -619,13 +619,13 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         "finished"
     };
     println!(
-        "run {ended}: {} samples this run ({} complete, {} failed{}{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
+        "run {ended}: {} samples this run ({} complete, {}{} failed{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
         summary.started,
         summary.complete,
+        if summary.stopped > 0 { format!("{} stopped (will resume), ", summary.stopped) } else { String::new() },
         summary.failed,
         if failures.is_empty() { "" } else { ": " },
         failures.join(", "),
-        if summary.stopped > 0 { format!(", {} stopped (will resume)", summary.stopped) } else { String::new() },
         summary.skipped_already_done,
         progress.calls_done,
         progress.calls_reused,

@@ -307,7 +307,7 @@ impl Ctx {
                             self.pause.send_replace(true);
                             let message = format!(
                                 "the endpoint looks down: {in_a_row} calls in a row failed, the last with \"{e}\"; \
-                                 the run is paused, its samples unfinished"
+                                 the samples in progress stay unfinished"
                             );
                             *self.down.lock().expect("not poisoned") = Some(message.clone());
                             let _ = self.events.send(Event::EndpointDown { message });

@@ -197,7 +197,7 @@ impl RunState {
             }
             Event::EndpointDown { message } => {
                 self.status = RunStatus::Paused;
-                self.message = message.clone();
+                self.message = format!("{message}; the run is paused (p resumes)");
             }
             Event::RunStopped { reason } => {
                 self.status = RunStatus::Cancelling;

@@ -400,3 +400,39 @@ fn a_killed_export_leaves_each_output_with_its_own_provenance() {
     assert!(names.iter().all(|n| !n.contains(".tmp-")), "{names:?}");
     assert_eq!(names.iter().filter(|n| n.ends_with(".provenance.jsonl")).count(), 1, "{names:?}");
 }
+
+#[test]
+fn the_tui_worker_notices_another_process_committing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "3"]).output();
+    assert!(o.unwrap().status.success());
+    let (effects, effects_rx) = std::sync::mpsc::channel();
+    let (msgs, mut msgs_rx) = tokio::sync::mpsc::unbounded_channel();
+    let store = Store::open(&ws, false).unwrap();
+    let worker = std::thread::spawn(move || button::tui::worker::run(store, effects_rx, msgs));
+    let wait_for = |rx: &mut tokio::sync::mpsc::UnboundedReceiver<button::tui::app::Msg>| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match rx.try_recv() {
+                Ok(button::tui::app::Msg::StoreChanged) => return true,
+                Ok(_) => {}
+                Err(_) if Instant::now() > deadline => return false,
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    };
+    // Nothing changes: nothing is said.
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut quiet = true;
+    while let Ok(m) = msgs_rx.try_recv() {
+        quiet &= !matches!(m, button::tui::app::Msg::StoreChanged);
+    }
+    assert!(quiet, "a change was reported with none made");
+    // A verdict from the command line: the TUI hears of it.
+    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["verdict", "s0-000000", "accept"]).output();
+    assert!(o.unwrap().status.success());
+    assert!(wait_for(&mut msgs_rx), "the verdict from another process was not noticed");
+    drop(effects);
+    worker.join().unwrap();
+}

@@ -598,3 +598,22 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     h.keys("<c-s><esc>");
     assert_eq!(std::fs::read_to_string(h.dir.path().join("prompts/atomic_task.jinja")).unwrap(), saved);
 }
+
+#[test]
+fn an_endpoint_that_goes_down_pauses_the_run_says_so_and_p_resumes() {
+    let mut h = H::new(false);
+    h.keys("1");
+    h.keys("s");
+    h.msg(Msg::RunStarted { target: 20, already_done: 0, concurrency: Some(16), simulated: false });
+    h.asked.clear();
+    h.msg(Msg::Pipeline(Event::EndpointDown { message: "the endpoint looks down: 8 calls in a row failed".into() }));
+    assert_eq!(h.app.run.status, button::progress::RunStatus::Paused);
+    let toast = &h.app.toast.as_ref().unwrap().0;
+    assert!(
+        toast.starts_with("the endpoint looks down") && toast.ends_with("the run is paused (p resumes)"),
+        "{toast}"
+    );
+    h.keys("p");
+    assert_eq!(h.asked, vec![Effect::Resume]);
+    assert_eq!(h.app.run.status, button::progress::RunStatus::Running);
+}

@@ -431,6 +431,10 @@ impl App {
                     self.rows_dirty = true;
                 }
                 self.run.apply(&e, self.clock);
+                if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. }) {
+                    // Said where it is seen from any view, not only in the pipeline view.
+                    self.toast(self.run.message.clone());
+                }
             }
             Msg::RunStarted { target, already_done, concurrency, simulated } => {
                 self.run = RunState::new(target);
