@@ -453,29 +453,22 @@ fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A file name as it is shown: a name can hold escape sequences like any other text.
-fn shown_name(file: &Path) -> String {
-    if file == Path::new("-") { "<stdin>".into() } else { sanitize(&file.display().to_string()).into_owned() }
-}
-
-fn note_bom(path: &Path, name: &str) {
-    if ops::starts_with_bom(path) {
-        eprintln!("note: {name} starts with a UTF-8 byte-order mark; it was read past");
+fn note_bom(input: &ops::Spooled) {
+    if input.starts_with_bom() {
+        eprintln!("note: {} starts with a UTF-8 byte-order mark; it was read past", input.name);
     }
 }
 
 fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::ImportReport, String)> {
     let input = ops::Spooled::new(file)?;
-    let name = shown_name(file);
+    let name = input.name.as_str();
     // Check the input before creating a workspace for it.
-    ops::resolve_format(&input.path, format)
-        .map_err(|e| anyhow::anyhow!(e.to_string().replace(&input.path.display().to_string(), &name)))?;
-    note_bom(&input.path, &name);
+    ops::resolve_format(&input.path, format).map_err(|e| anyhow::anyhow!(input.explain(&e)))?;
+    note_bom(&input);
     let mut store = Store::open(ws, true)?;
     let started = Instant::now();
-    let file = input.path.as_path();
     let mut shown = 0usize;
-    let report = ops::import(&mut store, file, format, |line, f| {
+    let report = ops::import_named(&mut store, &input.path, name, format, |line, f| {
         if shown < 50 {
             eprintln!("{}:{line}: {} {}", name, f.code.id(), sanitize(&location(f)));
         } else if shown == 50 {
@@ -483,7 +476,7 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
         }
         shown += 1;
     })
-    .with_context(|| format!("importing {name}"))?;
+    .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;
     let secs = started.elapsed().as_secs_f64();
     let mut line = format!(
         "imported {} samples from {} ({} format) in {:.1} s",
@@ -511,10 +504,9 @@ fn location(f: &button::lint::Finding) -> String {
 }
 
 fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
-    let name = shown_name(file);
     let input = ops::Spooled::new(file)?;
-    let file = input.path.as_path();
-    note_bom(file, &name);
+    let (file, name) = (input.path.as_path(), input.name.as_str());
+    note_bom(&input);
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let mut first = true;
@@ -545,7 +537,7 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
         Ok(r) => r,
         Err(e) => {
             // The document stays whole JSON, with the error in it; exit 2 says it failed.
-            let message = sanitize(&e.to_string().replace(&file.display().to_string(), &name)).into_owned();
+            let message = sanitize(&input.explain(&e)).into_owned();
             if json {
                 write!(out, "],\n\"error\":{}}}\n", serde_json::Value::String(message.clone()))?;
                 out.flush()?;

@@ -46,10 +46,13 @@ impl std::str::FromStr for FormatChoice {
     }
 }
 
-/// A dataset given as standard input (`-`) or a pipe, copied to a temporary file so it can
-/// be read twice (once to tell its format, once for its records); the copy goes on drop.
+/// A dataset file as the commands read it. Standard input (`-`) or a pipe is copied to a
+/// temporary file so it can be read twice (once to tell its format, once for its records);
+/// the copy goes on drop. `name` is what a person is shown and what imported samples record
+/// as their origin: the name given (sanitized), `<stdin>` for `-`, never the copy's.
 pub struct Spooled {
     pub path: PathBuf,
+    pub name: String,
     temp: bool,
 }
 
@@ -64,13 +67,15 @@ impl Drop for Spooled {
 impl Spooled {
     pub fn new(path: &Path) -> Result<Spooled, OpError> {
         let stdin = path == Path::new("-");
+        let name =
+            if stdin { "<stdin>".to_string() } else { crate::text::sanitize(&path.display().to_string()).into_owned() };
         let regular = !stdin && std::fs::metadata(path).map(|m| m.is_file() || m.is_dir()).unwrap_or(true);
         if regular {
-            return Ok(Spooled { path: path.to_path_buf(), temp: false });
+            return Ok(Spooled { path: path.to_path_buf(), name, temp: false });
         }
         let copy =
             std::env::temp_dir().join(format!("button-input-{}-{}.jsonl", std::process::id(), crate::store::now_ms()));
-        let spooled = Spooled { path: copy.clone(), temp: true };
+        let spooled = Spooled { path: copy.clone(), name, temp: true };
         let mut out = File::create(&copy).map_err(|e| OpError::Write(copy.clone(), e))?;
         let copied = if stdin {
             std::io::copy(&mut std::io::stdin().lock(), &mut out)
@@ -80,12 +85,17 @@ impl Spooled {
         copied.map_err(|e| OpError::Read(path.to_path_buf(), e))?;
         Ok(spooled)
     }
-}
 
-/// Whether the file starts with a UTF-8 byte-order mark (read past, and noted).
-pub fn starts_with_bom(path: &Path) -> bool {
-    let mut head = [0u8; 3];
-    File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == crate::formats::BOM
+    /// An error about the file, naming it as the person gave it (not the copy).
+    pub fn explain(&self, e: &dyn std::fmt::Display) -> String {
+        let text = e.to_string();
+        if self.temp { text.replace(&self.path.display().to_string(), &self.name) } else { text }
+    }
+
+    pub fn starts_with_bom(&self) -> bool {
+        let mut head = [0u8; 3];
+        File::open(&self.path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && head == crate::formats::BOM
+    }
 }
 
 /// Opens a dataset file for reading, with one plain sentence for each way it can't be.
@@ -180,11 +190,23 @@ pub fn import(
     store: &mut Store,
     path: &Path,
     choice: FormatChoice,
+    on_skip: impl FnMut(u64, &Finding),
+) -> Result<ImportReport, OpError> {
+    import_named(store, path, &path.display().to_string(), choice, on_skip)
+}
+
+/// `import`, with the samples' origin recorded as `file_name` (standard input's copy is
+/// recorded as `<stdin>`).
+pub fn import_named(
+    store: &mut Store,
+    path: &Path,
+    file_name: &str,
+    choice: FormatChoice,
     mut on_skip: impl FnMut(u64, &Finding),
 ) -> Result<ImportReport, OpError> {
     let format = resolve_format(path, choice)?;
     let file = open_input(path)?;
-    let file_name = path.display().to_string();
+    let file_name = file_name.to_string();
     let mut report = ImportReport { format: Some(format), ..ImportReport::default() };
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
     let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
@@ -277,7 +299,11 @@ pub fn provenance_path(out: &Path, hash: &str) -> PathBuf {
 
 /// The first 16 hex digits of the BLAKE3 hash of a file's bytes: what names its provenance.
 pub fn output_hash(bytes: &[u8]) -> String {
-    blake3::hash(bytes).to_hex()[..16].to_string()
+    short_hex(blake3::hash(bytes))
+}
+
+fn short_hex(h: blake3::Hash) -> String {
+    h.to_hex()[..16].to_string()
 }
 
 /// A writer that hashes what goes through it.
@@ -328,7 +354,7 @@ pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -
             return Err(export_err(e, out));
         }
     };
-    let hash = w.hasher.finalize().to_hex()[..16].to_string();
+    let hash = short_hex(w.hasher.finalize());
     let prov = provenance_path(out, &hash);
     let result = (|| {
         for (writer, dest) in [(&mut pw, &prov), (&mut w.inner, &out.to_path_buf())] {

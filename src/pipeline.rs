@@ -206,6 +206,8 @@ pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32) -> u64 
     h.update(b"\0");
     h.update(step.id().as_bytes());
     h.update(&round.to_le_bytes());
+    // 31 bits: every server takes it as it is (llama.cpp's seed is 32-bit), so the seed a
+    // request carries is the one the server (and the simulator) sees.
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
 }
 

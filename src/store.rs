@@ -575,8 +575,8 @@ impl Store {
     }
 
     /// Opens the workspace for reading only, as the reading commands do: it works in a
-    /// folder or on a database this user can't write. A workspace that needs a migration
-    /// can't be read this way.
+    /// folder or on a database this user can't write. A workspace that needs a migration is
+    /// opened for writing once, to migrate it; where that is refused, it says so.
     pub fn open_read_only(dir: &Path) -> Result<Store> {
         use rusqlite::OpenFlags;
         let path = Store::db_path(dir);

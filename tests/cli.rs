@@ -317,6 +317,9 @@ fn a_dash_reads_standard_input() {
             "{args:?}: {all}"
         );
     }
+    // The samples read from standard input say so, not the name of its temporary copy.
+    let listed = stdout(&button(&["--workspace", "ws", "list"], dir.path()));
+    assert!(listed.contains("<stdin>:1") && !listed.contains("button-input-"), "{listed}");
     let leftovers: Vec<_> = std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .filter_map(Result::ok)

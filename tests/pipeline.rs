@@ -1,7 +1,6 @@
 //! Whole runs: on the in-process simulator, over HTTP against sim-serve with faults, and
 //! killed with SIGKILL then resumed.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,18 +26,8 @@ async fn run(ws: &Path, backend: Backend, samples: usize, seed: u64) -> RunSumma
     button::headless::drive(p, samples).await.unwrap().0
 }
 
-/// Samples by (stage, failure reason): what two runs must agree on.
-fn outcome_counts(ws: &Path) -> BTreeMap<String, usize> {
-    let store = Store::open(ws, false).unwrap();
-    let mut m = BTreeMap::new();
-    store
-        .list(StatusFilter::All, |r| {
-            let key = format!("{} {}", r.summary.stage, r.summary.failure_reason.unwrap_or_default());
-            *m.entry(key).or_insert(0) += 1;
-        })
-        .unwrap();
-    m
-}
+mod common;
+use common::outcome_counts;
 
 async fn start_server(seed: u64, cfg: ServeConfig) -> (String, CancellationToken) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,10 +11,20 @@ use button::model::{Review, Verdict};
 use button::serve::{ServeConfig, serve};
 use button::sim::Simulator;
 use button::store::{StatusFilter, Store};
+
+mod common;
+use common::outcome_counts;
 use tokio_util::sync::CancellationToken;
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_button")
+}
+
+/// `button --workspace WS ARGS...`, ready to run or spawn.
+fn button(ws: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(bin());
+    c.arg("--workspace").arg(ws).args(args);
+    c
 }
 
 /// sim-serve on its own runtime thread; stopping it returns the requests it answered.
@@ -46,18 +56,6 @@ impl SimServe {
         self.stop.cancel();
         self.done.recv_timeout(Duration::from_secs(30)).unwrap()
     }
-}
-
-fn outcomes(ws: &Path) -> BTreeMap<String, usize> {
-    let store = Store::open(ws, false).unwrap();
-    let mut m = BTreeMap::new();
-    store
-        .list(StatusFilter::All, |r| {
-            let key = format!("{} {}", r.summary.stage, r.summary.failure_reason.unwrap_or_default());
-            *m.entry(key.trim().to_string()).or_insert(0) += 1;
-        })
-        .unwrap();
-    m
 }
 
 fn ended(m: &BTreeMap<String, usize>) -> usize {
@@ -118,10 +116,7 @@ fn an_outage_pauses_headless_stops_non_zero_and_the_next_run_resumes_without_fai
     let down =
         SimServe::start(ServeConfig { down_every: 300, down_for: Duration::from_secs(60), ..Default::default() });
     let run = |url: &str| {
-        Command::new(bin())
-            .arg("--workspace")
-            .arg(&ws)
-            .args(["run", "--headless", "--samples", "80", "--seed", "2", "--concurrency", "4"])
+        button(&ws, &["run", "--headless", "--samples", "80", "--seed", "2", "--concurrency", "4"])
             .args(["--endpoint", url, "--model", "sim"])
             .output()
             .unwrap()
@@ -131,7 +126,7 @@ fn an_outage_pauses_headless_stops_non_zero_and_the_next_run_resumes_without_fai
     assert_eq!(o.status.code(), Some(3), "{said}");
     assert!(said.contains("the endpoint looks down: 4 calls in a row failed"), "{said}");
     assert!(said.contains("stopped (will resume)"), "{said}");
-    let first = outcomes(&ws);
+    let first = outcome_counts(&ws);
     assert!(ended(&first) < 80, "{first:?}");
     assert!(first.keys().all(|k| !k.contains("unreachable")), "an outage failed samples: {first:?}");
     down.stop();
@@ -140,7 +135,7 @@ fn an_outage_pauses_headless_stops_non_zero_and_the_next_run_resumes_without_fai
     let up = SimServe::start(ServeConfig::default());
     let o = run(&up.url);
     assert!(o.status.success(), "{}", text(&o));
-    let second = outcomes(&ws);
+    let second = outcome_counts(&ws);
     assert_eq!(ended(&second), 80, "{second:?}");
     assert!(second.keys().all(|k| !k.contains("unreachable")), "{second:?}");
     // Every sample that ended in the first run ended the same way.
@@ -160,13 +155,7 @@ fn retry_failed_makes_failed_samples_again_and_keeps_the_failed_attempt() {
     // A simulator that answers out of shape more often than by default: many samples fail.
     std::fs::write(ws.join("button.toml"), "[sim]\nmalformed_rate = 0.08\n").unwrap();
     let run = |extra: &[&str]| {
-        let o = Command::new(bin())
-            .arg("--workspace")
-            .arg(&ws)
-            .args(["run", "--headless", "--samples", "30", "--seed", "4"])
-            .args(extra)
-            .output()
-            .unwrap();
+        let o = button(&ws, &["run", "--headless", "--samples", "30", "--seed", "4"]).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", text(&o));
         text(&o)
     };
@@ -201,15 +190,7 @@ fn two_commands_creating_one_workspace_at_once_both_succeed() {
         let ws = dir.path().join("new");
         let children: Vec<_> = (0..2)
             .map(|_| {
-                Command::new(bin())
-                    .arg("--workspace")
-                    .arg(&ws)
-                    .arg("import")
-                    .arg(&fixture)
-                    .stdout(Stdio::piped())
-                    .stderr(Stdio::piped())
-                    .spawn()
-                    .unwrap()
+                button(&ws, &["import"]).arg(&fixture).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
             })
             .collect();
         for c in children {
@@ -224,12 +205,7 @@ fn two_commands_creating_one_workspace_at_once_both_succeed() {
 fn writers_wait_for_each_other_instead_of_failing() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let o = Command::new(bin())
-        .arg("--workspace")
-        .arg(&ws)
-        .args(["run", "--headless", "--samples", "40", "--seed", "1"])
-        .output()
-        .unwrap();
+    let o = button(&ws, &["run", "--headless", "--samples", "40", "--seed", "1"]).output().unwrap();
     assert!(o.status.success());
     let ids: Vec<String> = {
         let store = Store::open(&ws, false).unwrap();
@@ -272,10 +248,7 @@ fn a_second_run_on_a_busy_workspace_is_refused_in_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     let spawn = || {
-        Command::new(bin())
-            .arg("--workspace")
-            .arg(&ws)
-            .args(["run", "--headless", "--samples", "200", "--endpoint", &server.url, "--model", "sim"])
+        button(&ws, &["run", "--headless", "--samples", "200", "--endpoint", &server.url, "--model", "sim"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -304,8 +277,7 @@ fn a_second_run_on_a_busy_workspace_is_refused_in_one_sentence() {
     first.kill().unwrap();
     first.wait().unwrap();
     // The lock goes with the process, however it ends: the next run may start.
-    let o =
-        Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "1"]).output().unwrap();
+    let o = button(&ws, &["run", "--headless", "--samples", "1"]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     server.stop();
 }
@@ -332,7 +304,7 @@ fn reading_commands_work_on_a_read_only_workspace() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "6"]).output();
+    let o = button(&ws, &["run", "--headless", "--samples", "6"]).output();
     assert!(o.unwrap().status.success());
     let out_dir = dir.path().join("out");
     std::fs::create_dir_all(&out_dir).unwrap();
@@ -364,14 +336,11 @@ fn reading_commands_work_on_a_read_only_workspace() {
 fn a_killed_export_leaves_each_output_with_its_own_provenance() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "400"]).output();
+    let o = button(&ws, &["run", "--headless", "--samples", "400"]).output();
     assert!(o.unwrap().status.success());
     let out = dir.path().join("all.jsonl");
     let export = |status: &str| {
-        Command::new(bin())
-            .arg("--workspace")
-            .arg(&ws)
-            .args(["export", "--format", "button", "--status", status, "--out", out.to_str().unwrap()])
+        button(&ws, &["export", "--format", "button", "--status", status, "--out", out.to_str().unwrap()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -405,7 +374,7 @@ fn a_killed_export_leaves_each_output_with_its_own_provenance() {
 fn the_tui_worker_notices_another_process_committing() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
-    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["run", "--headless", "--samples", "3"]).output();
+    let o = button(&ws, &["run", "--headless", "--samples", "3"]).output();
     assert!(o.unwrap().status.success());
     let (effects, effects_rx) = std::sync::mpsc::channel();
     let (msgs, mut msgs_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -430,7 +399,7 @@ fn the_tui_worker_notices_another_process_committing() {
     }
     assert!(quiet, "a change was reported with none made");
     // A verdict from the command line: the TUI hears of it.
-    let o = Command::new(bin()).arg("--workspace").arg(&ws).args(["verdict", "s0-000000", "accept"]).output();
+    let o = button(&ws, &["verdict", "s0-000000", "accept"]).output();
     assert!(o.unwrap().status.success());
     assert!(wait_for(&mut msgs_rx), "the verdict from another process was not noticed");
     drop(effects);

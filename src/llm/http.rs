@@ -315,8 +315,7 @@ impl Client {
             body["max_tokens"] = json!(m);
         }
         if let Some(seed) = req.seed {
-            // Servers take a signed 64-bit seed at most (llama.cpp: a 32-bit one).
-            body["seed"] = json!(seed & 0x7fff_ffff);
+            body["seed"] = json!(seed);
         }
         if let Some(f) = &req.response_format {
             body["response_format"] = f.clone();
