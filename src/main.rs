@@ -520,7 +520,7 @@ fn lint(file: &Path, format: FormatChoice, json: bool) -> Result<ExitCode> {
                     out.write_all(b",\n")?;
                 }
                 first = false;
-                serde_json::to_writer(&mut out, &f.to_json(&name, line))?;
+                serde_json::to_writer(&mut out, &f.to_json(name, line))?;
             } else {
                 writeln!(
                     out,
