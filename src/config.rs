@@ -60,8 +60,8 @@ pub struct LlmSection {
     pub api_key_env: String,
     #[serde(default = "yes")]
     pub stream: bool,
-    #[serde(default = "default_concurrency")]
-    pub concurrency: usize,
+    #[serde(default)]
+    pub concurrency: Concurrency,
     #[serde(default = "default_connect")]
     pub connect_timeout_s: u64,
     #[serde(default = "default_read")]
@@ -78,6 +78,63 @@ pub struct LlmSection {
     /// before the run pauses and says so.
     #[serde(default = "default_breaker")]
     pub outage_after: u32,
+    /// Whether JSON steps send their reply's JSON Schema (`response_format`).
+    #[serde(default)]
+    pub structured_output: crate::llm::StructuredOutput,
+}
+
+/// LLM calls in flight at once: a number, or `"auto"` (start low, follow the server).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    Fixed(usize),
+    Auto,
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Concurrency::Fixed(16)
+    }
+}
+
+impl Concurrency {
+    /// Where the limit starts: `auto` starts low.
+    pub const AUTO_START: usize = 4;
+
+    pub fn start(self) -> usize {
+        match self {
+            Concurrency::Fixed(n) => n,
+            Concurrency::Auto => Self::AUTO_START,
+        }
+    }
+}
+
+impl std::str::FromStr for Concurrency {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "auto" => Ok(Concurrency::Auto),
+            n => match n.parse::<usize>() {
+                Ok(n) if n >= 1 => Ok(Concurrency::Fixed(n)),
+                _ => Err(format!("concurrency is \"auto\" or a number of at least 1, not {n:?}")),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Concurrency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            N(i64),
+            S(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::N(n) if n >= 1 => Ok(Concurrency::Fixed(n as usize)),
+            Raw::N(n) => Err(serde::de::Error::custom(format!("concurrency must be at least 1, not {n}"))),
+            Raw::S(s) => s.parse().map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -91,6 +148,10 @@ pub struct EndpointEntry {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSection {
+    /// Re-asks per step after a reply that can't be used.
+    pub reasks: Option<u32>,
+    /// Calls a generated trajectory must make before its final answer.
+    pub min_calls: Option<usize>,
     pub samples: Option<usize>,
     pub seed: Option<u64>,
     pub parallel: Option<bool>,
@@ -118,9 +179,6 @@ fn yes() -> bool {
 }
 fn one() -> u32 {
     1
-}
-fn default_concurrency() -> usize {
-    16
 }
 fn default_connect() -> u64 {
     10
@@ -196,9 +254,6 @@ impl Config {
         if cfg.llm.deadline_s == 0 || cfg.llm.outage_after == 0 {
             return bad("[llm] deadline_s and outage_after must be at least 1");
         }
-        if cfg.llm.concurrency == 0 {
-            return bad("[llm] concurrency must be at least 1");
-        }
         if let Some(m) = cfg.run.parallel_mix
             && !(0.0..=1.0).contains(&m)
         {
@@ -231,7 +286,9 @@ impl Config {
             model,
             api_key,
             stream: self.llm.stream,
-            concurrency: self.llm.concurrency,
+            concurrency: self.llm.concurrency.start(),
+            adaptive: self.llm.concurrency == Concurrency::Auto,
+            structured_output: self.llm.structured_output,
             connect_timeout: std::time::Duration::from_secs(self.llm.connect_timeout_s),
             read_timeout: std::time::Duration::from_secs(self.llm.read_timeout_s),
             max_attempts: self.llm.max_attempts,
@@ -256,6 +313,9 @@ impl Config {
             dedupe_threshold: r.dedupe_threshold.unwrap_or(d.dedupe_threshold),
             outage_after: self.llm.outage_after,
             retry_failed: false,
+            reasks: r.reasks.unwrap_or(d.reasks),
+            min_calls: r.min_calls.unwrap_or(d.min_calls),
+            structured_output: self.llm.structured_output,
             active_samples: d.active_samples,
         }
     }
@@ -276,7 +336,8 @@ pub const TEMPLATE: &str = r#"# button.toml: settings for this workspace. Every 
 # The environment variable holding the API key (never written anywhere by button).
 api_key_env = "OPENAI_API_KEY"
 stream = true
-concurrency = 16
+concurrency = 16               # or "auto": start at 4, raise while replies come back in time,
+                              # cut by a quarter on a 429 or a timeout
 connect_timeout_s = 10
 read_timeout_s = 120
 max_attempts = 6
@@ -284,7 +345,9 @@ max_reply_bytes = 8388608     # a longer reply fails its call (it is not retried
 deadline_s = 600              # the longest one call may take, retries included
 outage_after = 8              # calls in a row finding the endpoint down pause the run
 # temperature = 0.7
-# max_tokens = 2048
+# max_tokens = 2048            # default: per step (4096 for functions, 1024 for dialogue turns, 512 for lines)
+structured_output = "auto"    # JSON steps send their reply's JSON Schema (response_format); "auto" turns
+                              # it off, and says so, when the endpoint rejects it; "on"; "off"
 
 [run]
 # samples = 20                # the target number of samples for this seed
@@ -294,6 +357,8 @@ outage_after = 8              # calls in a row finding the endpoint down pause t
 # parallel_mix = 0.5          # share of parallel-then-sequential compositions
 # atomic_per_scenario = 2
 # dedupe_threshold = 0.8      # word-overlap similarity above which scenarios are duplicates
+# reasks = 2                  # a reply that can't be used is asked again this often before the sample fails
+# min_calls = 2               # calls a generated dialogue makes before its final answer
 
 [sim]
 malformed_rate = 0.02         # share of deliberately malformed simulated replies
@@ -315,7 +380,15 @@ mod tests {
     fn the_init_template_parses_to_the_defaults() {
         let c = Config::parse(TEMPLATE, "button.toml").unwrap();
         assert!(c.llm.endpoint.is_none());
-        assert_eq!(c.llm.concurrency, 16);
+        assert_eq!(c.llm.concurrency, Concurrency::Fixed(16));
+        assert_eq!(c.run_config().reasks, 2);
+        assert_eq!(c.llm.structured_output, crate::llm::StructuredOutput::Auto);
+        let auto = Config::parse("[llm]\nconcurrency = \"auto\"\n", "f").unwrap();
+        assert_eq!(auto.llm.concurrency, Concurrency::Auto);
+        let e = Config::parse("[llm]\nconcurrency = \"lots\"\n", "f").unwrap_err().to_string();
+        assert!(e.contains("\"auto\" or a number"), "{e}");
+        let e = Config::parse("[llm]\nconcurrency = 0\n", "f").unwrap_err().to_string();
+        assert!(e.contains("at least 1"), "{e}");
         assert_eq!(c.run_config().turn_limit, 8);
         assert_eq!(c.sim.malformed_rate, 0.02);
     }

@@ -18,7 +18,7 @@ pub fn line(p: &Progress, target: usize, already: usize, elapsed: Duration, call
     }
     let stages: Vec<String> = by_stage.iter().map(|(i, n)| format!("{} {n}", STAGES[*i])).collect();
     format!(
-        "[{:>5.1}s] samples {}/{} done, {} failed | at: {} | calls {} ({:.0}/s, {} in flight, {} reused) | tokens {} | retries {} | errors {}",
+        "[{:>5.1}s] samples {}/{} done, {} failed | at: {} | calls {} ({:.0}/s, {} in flight, {} reused) | tokens {} | retries {} | re-asks {} ({} rescued) | errors {}",
         elapsed.as_secs_f64(),
         already as u64 + p.complete + p.failed,
         target,
@@ -30,6 +30,8 @@ pub fn line(p: &Progress, target: usize, already: usize, elapsed: Duration, call
         p.calls_reused,
         p.tokens,
         p.retries,
+        p.reasks,
+        p.rescued,
         p.calls_failed
     )
 }
@@ -58,6 +60,9 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
                     // Nobody is there to resume: stop, leaving the samples unfinished.
                     let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
                     p.control.cancel();
+                }
+                Some(Event::Notice { message }) => {
+                    let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
                 }
                 Some(e) => progress.apply(&e, started.elapsed()),
             },

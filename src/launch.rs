@@ -16,7 +16,10 @@ use crate::prompts::Prompts;
 #[derive(Clone, Debug, Default)]
 pub struct RunArgs {
     pub samples: Option<usize>,
+    /// A fixed limit of calls in flight over button.toml's.
     pub concurrency: Option<usize>,
+    /// `--concurrency auto`: the limit follows the server.
+    pub auto_concurrency: bool,
     pub endpoint: Option<String>,
     pub model: Option<String>,
     pub seed: Option<u64>,
@@ -70,7 +73,7 @@ pub async fn prepare(ws: &Path, cfg: &Config, a: &RunArgs, paced: bool) -> Resul
     let prompts = Prompts::load(Some(ws))?;
     let (backend, concurrency) = if endpoints.is_empty() {
         let sim = crate::sim::Simulator { seed: run.seed, malformed_rate: cfg.sim.malformed_rate };
-        let concurrency = a.concurrency.unwrap_or(cfg.llm.concurrency).max(1);
+        let concurrency = a.concurrency.unwrap_or(cfg.llm.concurrency.start()).max(1);
         if paced {
             (Backend::Paced(Box::new(crate::llm::Paced::new(sim, cfg.sim.latency_ms, concurrency))), concurrency)
         } else {
@@ -90,6 +93,10 @@ pub async fn prepare(ws: &Path, cfg: &Config, a: &RunArgs, paced: bool) -> Resul
         let mut cc = cfg.client_config(endpoints, model, key);
         if let Some(c) = a.concurrency {
             cc.concurrency = c.max(1);
+            cc.adaptive = false;
+        } else if a.auto_concurrency {
+            cc.concurrency = crate::config::Concurrency::AUTO_START;
+            cc.adaptive = true;
         }
         if let Some(s) = a.stream {
             cc.stream = s;

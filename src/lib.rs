@@ -11,6 +11,7 @@ pub mod ops;
 pub mod parse;
 pub mod pipeline;
 pub mod progress;
+pub mod rng;
 pub mod prompts;
 pub mod serve;
 pub mod sim;

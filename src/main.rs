@@ -104,9 +104,9 @@ enum Command {
         /// The target number of samples in the workspace for this seed
         #[arg(long)]
         samples: Option<usize>,
-        /// LLM calls in flight at once
+        /// LLM calls in flight at once: a number, or "auto" (start at 4, follow the server)
         #[arg(long)]
-        concurrency: Option<usize>,
+        concurrency: Option<button::config::Concurrency>,
         /// An OpenAI-compatible base URL (default: button.toml, then OPENAI_BASE_URL)
         #[arg(long)]
         endpoint: Option<String>,
@@ -297,7 +297,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }) => {
             let args = RunArgs {
                 samples,
-                concurrency,
+                concurrency: match concurrency {
+                    Some(button::config::Concurrency::Fixed(n)) => Some(n),
+                    _ => None,
+                },
+                auto_concurrency: concurrency == Some(button::config::Concurrency::Auto),
                 endpoint,
                 model,
                 seed,
@@ -611,7 +615,7 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         "finished"
     };
     println!(
-        "run {ended}: {} samples this run ({} complete, {}{} failed{}{}), {} already done; {} calls ({} reused), {} tokens in {:.1} s{}",
+        "run {ended}: {} samples this run ({} complete, {}{} failed{}{}), {} already done; {} calls ({} reused, {} re-asks of which {} rescued), {} tokens in {:.1} s{}",
         summary.started,
         summary.complete,
         if summary.stopped > 0 { format!("{} stopped (will resume), ", summary.stopped) } else { String::new() },
@@ -621,6 +625,8 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         summary.skipped_already_done,
         progress.calls_done,
         progress.calls_reused,
+        progress.reasks,
+        progress.rescued,
         progress.tokens,
         started.elapsed().as_secs_f64(),
         if simulated { "; replies were simulated" } else { "" }

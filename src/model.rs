@@ -172,6 +172,14 @@ impl Message {
             Message::Tool { .. } => "tool",
         }
     }
+
+    /// The calls of an assistant turn; none for other messages.
+    pub fn calls(&self) -> &[Call] {
+        match self {
+            Message::Assistant { calls, .. } => calls,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -2,8 +2,6 @@
 //! parsers are tolerant of what models do: prose around the answer, code fences around JSON,
 //! blank lines, tag case, bold labels.
 
-use std::collections::HashSet;
-
 use serde_json::Value;
 
 use crate::model::{Call, FunctionDef, SubTaskFunctions, kind_of};
@@ -148,17 +146,56 @@ pub fn compose_parallel_sequential(reply: &str) -> Result<ComposedTask> {
     })
 }
 
-/// Free analysis then `<ans>yes</ans>` or `<ans>no</ans>`; a missing verdict counts as no.
+/// A yes or a no at the start of `text` (after punctuation and Markdown), as a word.
+fn yes_no(text: &str) -> Option<bool> {
+    let t = text.trim().trim_start_matches(['*', '_', '"', '\'', '`', '#', ' ', '>', '-']).to_ascii_lowercase();
+    let word: String = t.chars().take_while(char::is_ascii_alphabetic).collect();
+    match word.as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// Free analysis then `<ans>yes</ans>` or `<ans>no</ans>`. A verdict without its tag is
+/// read too: a bare `yes` or `No.`, or a last line that starts with one (maybe after
+/// `Answer:`). A reply with no verdict at all does not parse: it is asked again, never
+/// taken as a no.
 pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
     let t = non_empty(reply)?;
-    let verdict = tag(t, "ans").map(|a| a.trim().trim_matches(['.', '"', '*']).to_ascii_lowercase());
-    let passed = matches!(verdict.as_deref(), Some("yes"));
     let lower = t.to_ascii_lowercase();
-    let analysis = match lower.find("<ans>") {
-        Some(i) => t[..i].trim().to_string(),
-        None => t.to_string(),
+    if let Some(a) = tag(t, "ans") {
+        let passed = yes_no(a).ok_or_else(|| {
+            err("missing_verdict", format!("<ans> holds {:?}, not yes or no", a.trim().chars().take(40).collect::<String>()))
+        })?;
+        let analysis = t[..lower.find("<ans>").unwrap_or(0)].trim().to_string();
+        return Ok((passed, analysis));
+    }
+    let lines: Vec<&str> = t.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let last = lines.last().copied().unwrap_or("");
+    let verdict_line = |line: &str| {
+        let l = line.trim_start_matches(['*', '_', '#', ' ']);
+        let l = ["final answer", "answer", "verdict", "ans"]
+            .iter()
+            .find_map(|label| {
+                let low = l.to_ascii_lowercase();
+                low.starts_with(label).then(|| l[label.len()..].trim_start_matches(['*', '_', ' ']).strip_prefix(':'))?
+            })
+            .unwrap_or(l);
+        yes_no(l)
     };
-    Ok((passed, analysis))
+    match verdict_line(last) {
+        Some(passed) => {
+            let analysis = lines[..lines.len() - 1].join("\n");
+            // A last line of several sentences that opens with "No" ("No sub-task is
+            // missing, ...") is analysis, not a verdict, unless it is all there is.
+            if lines.len() > 1 && last.split_whitespace().count() > 4 {
+                return Err(err("missing_verdict", "no <ans>yes</ans> or <ans>no</ans> after the analysis"));
+            }
+            Ok((passed, analysis))
+        }
+        None => Err(err("missing_verdict", "no <ans>yes</ans> or <ans>no</ans> after the analysis")),
+    }
 }
 
 /// The JSON array of `{"sub_task", "func_list"}`, in sub-task order, validated.
@@ -166,6 +203,14 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     let v = first_json(non_empty(reply)?)?;
     let items = match v {
         Value::Array(items) => items,
+        // What a JSON Schema constrained reply holds (an object at the top, as OpenAI's
+        // structured outputs require): the list under one key.
+        Value::Object(mut o) if o.len() == 1 && o.values().next().is_some_and(Value::is_array) => {
+            match o.remove(&o.keys().next().expect("one key").clone()) {
+                Some(Value::Array(items)) => items,
+                _ => unreachable!("checked to be an array"),
+            }
+        }
         other => {
             return Err(err("bad_shape", format!("expected a JSON array of sub-tasks, found {}", kind_of(&other))));
         }
@@ -173,7 +218,7 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     if items.len() != sub_tasks.len() {
         return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
     }
-    let mut names = HashSet::new();
+    let mut defined: Vec<FunctionDef> = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (k, (item, sub_task)) in items.into_iter().zip(sub_tasks).enumerate() {
         let Value::Object(mut o) = item else {
@@ -191,8 +236,17 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
             let f =
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
-            if !names.insert(f.name.clone()) {
-                return Err(err("duplicate_function", format!("{} is defined twice", f.name)));
+            match defined.iter().find(|d| d.name == f.name) {
+                // The same function repeated under another sub-task: one definition serves
+                // both (the tool list holds it once).
+                Some(d) if *d == f => continue,
+                Some(_) => {
+                    return Err(err(
+                        "duplicate_function",
+                        format!("{} is defined twice, differently", f.name),
+                    ));
+                }
+                None => defined.push(f.clone()),
             }
             functions.push(f);
         }
@@ -336,6 +390,189 @@ pub fn tool_return(reply: &str) -> Result<Value> {
     first_json(body)
 }
 
+/// How the message that asks a step again starts (the simulator recognises it).
+pub const REASK_OPENING: &str = "Your reply can't be used:";
+
+/// The shape a step's reply takes, for the message that asks again.
+pub fn shape(step: crate::llm::Step) -> &'static str {
+    use crate::llm::Step;
+    match step {
+        Step::ScenarioExtract | Step::ScenarioExpand | Step::AtomicTask => "one plain line",
+        Step::ComposeSequential => "the two lines \"### Subsequent Task: ...\" and \"### Composition Task: ...\"",
+        Step::ComposeParallelSequential => {
+            "the three lines \"### Parallel Task: ...\", \"### Subsequent Task: ...\" and \"### Composition Task: ...\""
+        }
+        Step::CompositionFilter => "your analysis, then <ans>yes</ans> or <ans>no</ans>",
+        Step::FunctionGenerate => "a JSON array with one {\"sub_task\", \"func_list\"} object per sub-task, in order",
+        Step::UserAgent => "your message inside <human></human>",
+        Step::AssistantAgent => {
+            "<observation>...</observation><thought>...</thought>, then <func_call>[{\"name\": ..., \"arguments\": {...}}]</func_call> or <final>...</final>"
+        }
+        Step::ToolAgent => "the result as a JSON object inside <func_return></func_return>",
+    }
+}
+
+/// Every string in a JSON value, one a line.
+pub fn strings(v: &Value, out: &mut String) {
+    match v {
+        Value::String(s) => {
+            out.push_str(s);
+            out.push('\n');
+        }
+        Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| strings(x, out)),
+        _ => {}
+    }
+}
+
+/// Lower case, words only, one space between them.
+fn words(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for w in s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(w.chars().flat_map(char::to_lowercase));
+    }
+    out
+}
+
+const REFUSALS: &[&str] = &[
+    "i'm sorry",
+    "i am sorry",
+    "sorry, i",
+    "i can't",
+    "i cannot",
+    "i can not",
+    "i'm unable",
+    "i am unable",
+    "i apologize",
+    "i apologise",
+    "as an ai",
+    "as a language model",
+    "i won't be able",
+    "unfortunately, i",
+];
+
+/// A text field of a reply that can't be kept: it refuses, holds one of the prompt's
+/// placeholders (`<the subsequent task>`), or copies the prompt (its few-shot example, the
+/// wording of its instructions) rather than the inputs it was given.
+pub fn vet_text(field: &str, prompt: &str, inputs: &str) -> Result<()> {
+    let lower = field.trim().to_lowercase().replace('\u{2019}', "'");
+    if let Some(r) = REFUSALS.iter().find(|r| lower.starts_with(*r)) {
+        return Err(err("refusal", format!("the reply refuses (it starts {r:?})")));
+    }
+    if field.contains("{{") || field.contains("}}") {
+        return Err(err("placeholder", "the reply holds template braces"));
+    }
+    let mut rest = field;
+    while let Some(a) = rest.find('<') {
+        let Some(b) = rest[a..].find('>') else { break };
+        let token = &rest[a..=a + b];
+        if token.contains(' ') && prompt.contains(token) {
+            return Err(err("placeholder", format!("the reply holds the prompt's placeholder {token}")));
+        }
+        rest = &rest[a + b + 1..];
+    }
+    let w = words(field);
+    if w.len() >= 12 && words(prompt).contains(&w) && !words(inputs).contains(&w) {
+        return Err(err(
+            "copied_example",
+            format!("{:?} is copied from the prompt, not written for this task", first_chars(field, 60)),
+        ));
+    }
+    Ok(())
+}
+
+fn first_chars(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Checks the fields of a parsed reply where quality is decided (tasks, messages, the final
+/// answer) with [`vet_text`]. `prompt` is the rendered template; `inputs` is what was filled
+/// into it and the conversation.
+pub fn vet(step: crate::llm::Step, parsed: &Value, prompt: &str, inputs: &str) -> Result<()> {
+    use crate::llm::Step;
+    let fields: Vec<&str> = match step {
+        Step::ScenarioExtract | Step::ScenarioExpand | Step::AtomicTask | Step::UserAgent => {
+            parsed.as_str().into_iter().collect()
+        }
+        Step::ComposeSequential | Step::ComposeParallelSequential => ["parallel", "subsequent", "composition"]
+            .iter()
+            .filter_map(|k| parsed.get(*k).and_then(Value::as_str))
+            .collect(),
+        Step::AssistantAgent => parsed.get("final_answer").and_then(Value::as_str).into_iter().collect(),
+        Step::CompositionFilter | Step::FunctionGenerate | Step::ToolAgent => Vec::new(),
+    };
+    for f in fields {
+        vet_text(f, prompt, inputs)?;
+    }
+    if let Step::AssistantAgent = step
+        && parsed.get("final_answer").and_then(Value::as_str).is_some_and(|a| a.trim().is_empty())
+    {
+        return Err(err("empty_final", "the <final> answer is empty"));
+    }
+    Ok(())
+}
+
+/// The JSON Schema a JSON step's reply must follow, as the `response_format` of the
+/// request (OpenAI's `json_schema` form, which vLLM, SGLang and llama.cpp's server take
+/// too); None for steps that answer in text. Not `strict`: function parameters are open
+/// JSON Schema objects, which strict mode forbids.
+pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<Value> {
+    use crate::llm::Step;
+    let (name, schema) = match step {
+        Step::FunctionGenerate => {
+            let n = context.and_then(|c| c.get("sub_tasks")).and_then(Value::as_array).map_or(0, Vec::len);
+            let function = serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "description": {"type": "string"},
+                    "parameters": {"type": "object"},
+                    "required": {"type": "array", "items": {"type": "string"}},
+                    "responses": {"type": "object"}
+                },
+                "required": ["name", "description", "parameters", "required", "responses"]
+            });
+            let mut list = serde_json::json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {"sub_task": {"type": "string"}, "func_list": {"type": "array", "items": function}},
+                    "required": ["sub_task", "func_list"]
+                }
+            });
+            if n > 0 {
+                list["minItems"] = n.into();
+                list["maxItems"] = n.into();
+            }
+            ("sub_task_functions", serde_json::json!({"type": "object", "properties": {"sub_tasks": list}, "required": ["sub_tasks"]}))
+        }
+        Step::ToolAgent => {
+            let function: Value = context
+                .and_then(|c| c.get("function"))
+                .and_then(Value::as_str)
+                .and_then(|f| serde_json::from_str(f).ok())?;
+            let responses = function.get("responses").and_then(Value::as_object).filter(|r| !r.is_empty());
+            let schema = match responses {
+                Some(r) => {
+                    let props: serde_json::Map<String, Value> = r
+                        .iter()
+                        .map(|(k, v)| (k.clone(), if v.is_object() { v.clone() } else { serde_json::json!({}) }))
+                        .collect();
+                    let keys: Vec<&String> = props.keys().collect();
+                    serde_json::json!({"type": "object", "properties": props, "required": keys})
+                }
+                None => serde_json::json!({"type": "object"}),
+            };
+            ("function_result", schema)
+        }
+        _ => return None,
+    };
+    Some(serde_json::json!({"type": "json_schema", "json_schema": {"name": name, "strict": false, "schema": schema}}))
+}
+
 /// Any step's reply parsed as that step's parser does, as JSON (what the call records
 /// keep). `context` is the template's variables: function generation needs the sub-tasks.
 pub fn by_step(step: crate::llm::Step, reply: &str, context: &Value) -> Result<Value> {
@@ -390,13 +627,61 @@ mod tests {
     }
 
     #[test]
-    fn the_filter_reads_its_verdict_and_a_missing_one_is_no() {
+    fn the_filter_reads_its_verdict_tagged_or_not_and_a_missing_one_does_not_parse() {
         assert_eq!(
             composition_filter("Both sub-tasks are needed. <ANS> Yes </ANS>").unwrap(),
             (true, "Both sub-tasks are needed.".into())
         );
-        assert!(!composition_filter("Looks fine to me.").unwrap().0);
         assert!(!composition_filter("<ans>no</ans>").unwrap().0);
+        assert_eq!(composition_filter("yes").unwrap(), (true, String::new()));
+        assert!(!composition_filter("No.").unwrap().0);
+        assert!(composition_filter("**Yes**").unwrap().0);
+        assert_eq!(
+            composition_filter("The booking needs the flight id.\nAnswer: yes").unwrap(),
+            (true, "The booking needs the flight id.".into())
+        );
+        assert!(!composition_filter("Something is missing.\n**Verdict:** No").unwrap().0);
+        for bad in [
+            "Looks fine to me.",
+            "The flight search and the booking.\nNo sub-task covers the weather, which the task asks for.",
+            "<ans>maybe</ans>",
+        ] {
+            assert_eq!(composition_filter(bad).unwrap_err().reason, "missing_verdict", "{bad}");
+        }
+    }
+
+    #[test]
+    fn placeholders_copies_and_refusals_are_not_kept() {
+        let prompt = "Example:\nAtomic Task: Who is the author of The Great Gatsby?\n### Subsequent Task: When was this author born?\n\nAtomic Task: Find a flight to Rome.\n### Subsequent Task: <the subsequent task>";
+        let inputs = "Find a flight to Rome.";
+        assert_eq!(vet_text("<the subsequent task>", prompt, inputs).unwrap_err().reason, "placeholder");
+        assert_eq!(vet_text("Book <the subsequent task> now", prompt, inputs).unwrap_err().reason, "placeholder");
+        assert_eq!(vet_text("When was this author born?", prompt, inputs).unwrap_err().reason, "copied_example");
+        assert_eq!(
+            vet_text("I'm sorry, but I can't help with that.", prompt, inputs).unwrap_err().reason,
+            "refusal"
+        );
+        // Restating an input is not a copy; a tag the prompt never showed is not a placeholder.
+        vet_text("Find a flight to Rome.", prompt, inputs).unwrap();
+        vet_text("Book the flight <b>today</b>.", prompt, inputs).unwrap();
+        vet_text("Book the cheapest of those flights for Ana.", prompt, inputs).unwrap();
+    }
+
+    #[test]
+    fn identical_functions_under_two_sub_tasks_are_merged_and_different_ones_are_not() {
+        let subs = vec!["a".to_string(), "b".to_string()];
+        let f = "{\"name\": \"f\", \"description\": \"d\", \"parameters\": {\"x\": {\"type\": \"string\"}}}";
+        let merged = function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{f}]}}]"), &subs).unwrap();
+        assert_eq!(merged[0].functions.len(), 1);
+        assert!(merged[1].functions.is_empty());
+        let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
+        assert_eq!(
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs).unwrap_err().reason,
+            "duplicate_function"
+        );
+        // The object a JSON Schema constrained reply holds.
+        let wrapped = format!("{{\"sub_tasks\": [{{\"sub_task\": \"a\", \"func_list\": [{f}]}}, {{\"sub_task\": \"b\", \"func_list\": []}}]}}");
+        assert_eq!(function_generate(&wrapped, &subs).unwrap()[0].functions[0].name, "f");
     }
 
     #[test]
@@ -416,7 +701,10 @@ mod tests {
             bad("[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"text\"}}}]}]"),
             "invalid_schema"
         );
-        assert_eq!(bad("[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\"}]}]"), "duplicate_function");
+        assert_eq!(
+            bad("[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\", \"description\": \"x\"}]}]"),
+            "duplicate_function"
+        );
         assert_eq!(bad("[{\"func_list\": [{\"description\": \"x\"}]}]"), "invalid_function");
         assert_eq!(bad("[1, 2]"), "bad_shape");
     }

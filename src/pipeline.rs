@@ -22,7 +22,6 @@ use crate::model::{
 };
 use crate::parse;
 use crate::prompts::Prompts;
-use crate::sim::Rng;
 use crate::store::{CallRecord, NewSample, Store, now_ms};
 
 #[derive(Clone, Debug)]
@@ -44,6 +43,13 @@ pub struct RunConfig {
     /// Samples of this seed that failed are made again (their failed attempt kept as a
     /// version); without it they count as done.
     pub retry_failed: bool,
+    /// Re-asks per step after a reply that can't be used (doesn't parse, or fails the
+    /// step's checks) before the sample fails.
+    pub reasks: u32,
+    /// Calls a generated trajectory must make before its final answer (the paper's shape).
+    pub min_calls: usize,
+    /// Whether JSON steps send the JSON Schema of their reply as `response_format`.
+    pub structured_output: crate::llm::StructuredOutput,
     /// Samples in progress at once. Many more than the calls in flight: each sample waits
     /// on one call at a time, and with many under way they all finish near the end together,
     /// so the last minutes are not one long chain of calls with the rest idle.
@@ -62,6 +68,9 @@ impl Default for RunConfig {
             dedupe_threshold: 0.8,
             outage_after: 8,
             retry_failed: false,
+            reasks: 2,
+            min_calls: 2,
+            structured_output: crate::llm::StructuredOutput::Auto,
             active_samples: 1024,
         }
     }
@@ -111,12 +120,22 @@ pub enum Event {
         latency_ms: u64,
         tokens: u64,
         cached: bool,
+        /// 0 for a step's first ask, then 1, 2, ... for its re-asks.
+        reask: u32,
+        /// Whether the reply could be used; a reply that can't is asked again (within
+        /// the budget) or fails its sample.
+        usable: bool,
     },
     CallFailed {
         call: u64,
         step: Step,
         reason: String,
         error: String,
+    },
+    /// Something the run decided that a person should know (structured outputs turned off
+    /// for an endpoint that rejects them).
+    Notice {
+        message: String,
     },
     /// The circuit breaker tripped: calls in a row found the endpoint down, and the run is
     /// paused until resumed.
@@ -197,15 +216,20 @@ pub fn similarity(a: &str, b: &str) -> f64 {
     ta.intersection(&tb).count() as f64 / ta.union(&tb).count() as f64
 }
 
-/// The `seed` of a request: from the run's seed, the sample, the step and the sample's retry
-/// round, so no two samples send the same request and a retried sample asks afresh.
-pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32) -> u64 {
+/// The `seed` of a request: from the run's seed, the sample, the step, the sample's retry
+/// round and the step's re-ask, so no two samples send the same request, and a retried
+/// sample or a re-asked step asks afresh.
+pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32, reask: u32) -> u64 {
     let mut h = blake3::Hasher::new();
     h.update(&run_seed.to_le_bytes());
     h.update(sample.as_bytes());
     h.update(b"\0");
     h.update(step.id().as_bytes());
     h.update(&round.to_le_bytes());
+    if reask > 0 {
+        h.update(b"\0reask");
+        h.update(&reask.to_le_bytes());
+    }
     // 31 bits: every server takes it as it is (llama.cpp's seed is 32-bit), so the seed a
     // request carries is the one the server (and the simulator) sees.
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
@@ -216,48 +240,125 @@ pub fn sample_id(seed: u64, index: usize) -> String {
 }
 
 impl Ctx {
-    /// One LLM call and the parse of its reply. The call is recorded with its parse result
-    /// (the parsed value as JSON, or the reason it could not be parsed). A call that finds
-    /// the endpoint down does not fail its sample: it is asked again, and after
-    /// `outage_after` such calls in a row the run pauses (the circuit breaker) until resumed.
+    /// One step asked of the LLM, its reply parsed and checked. A reply that can't be used
+    /// is asked again, up to `reasks` times: the first re-ask shows the model its reply and
+    /// what was wrong with it, a later one asks afresh (another seed). Every attempt is a
+    /// recorded call with its re-ask number, so a resumed run reuses them all. The sample
+    /// fails only when the budget is spent, with the last reason.
     async fn call<T: serde::Serialize>(
         &self,
         step: Step,
         sample: &str,
         messages: Vec<ChatMessage>,
         context: Option<&Value>,
-        parse: impl FnOnce(&str) -> parse::Result<T>,
+        parse: impl Fn(&str) -> parse::Result<T> + Sync,
     ) -> Result<(T, String), Failure> {
-        let parse_failure = |e: parse::ParseError| fail(step.id(), e.reason, e.detail);
+        let vetted = |reply: &str| {
+            let v = parse(reply)?;
+            vet(step, &v, &messages, context)?;
+            Ok(v)
+        };
+        let mut last: Option<(String, parse::ParseError)> = None;
+        for reask in 0..=self.cfg.reasks {
+            let asked = match (&last, reask) {
+                (Some((reply, e)), 1) => {
+                    let mut m = messages.clone();
+                    m.push(ChatMessage::new("assistant", reply.clone()));
+                    m.push(ChatMessage::new("user", feedback(step, e)));
+                    m
+                }
+                _ => messages.clone(),
+            };
+            match self.call_once(step, sample, asked, context, reask, &vetted).await? {
+                Ok(done) => return Ok(done),
+                Err(miss) => last = Some(miss),
+            }
+        }
+        let (_, e) = last.expect("at least one attempt");
+        let detail = if self.cfg.reasks == 0 {
+            e.detail
+        } else {
+            format!("{} (the last of {} asks)", e.detail, self.cfg.reasks + 1)
+        };
+        Err(fail(step.id(), e.reason, detail))
+    }
+
+    /// One ask of a step: the reply parsed and checked, or what was wrong with it (with the
+    /// reply); `Err` when the call itself failed. A call that finds the endpoint down does
+    /// not fail its sample: it is asked again, and after `outage_after` such calls in a row
+    /// the run pauses (the circuit breaker) until resumed.
+    #[allow(clippy::too_many_lines)]
+    async fn call_once<T: serde::Serialize>(
+        &self,
+        step: Step,
+        sample: &str,
+        messages: Vec<ChatMessage>,
+        context: Option<&Value>,
+        reask: u32,
+        parse: &(dyn Fn(&str) -> parse::Result<T> + Sync),
+    ) -> Result<Result<(T, String), (String, parse::ParseError)>, Failure> {
         let round = self.rounds.get(sample).copied().unwrap_or(0);
-        let seed = request_seed(self.cfg.seed, sample, step, round);
-        let req =
-            ChatRequest { step, sample_id: sample.to_string(), messages, response_format: None, seed: Some(seed) };
+        let seed = request_seed(self.cfg.seed, sample, step, round, reask);
+        let response_format = match self.cfg.structured_output {
+            crate::llm::StructuredOutput::Off => None,
+            _ => parse::reply_format(step, context),
+        };
+        let req = ChatRequest {
+            step,
+            sample_id: sample.to_string(),
+            messages,
+            response_format,
+            seed: Some(seed),
+            max_tokens: Some(step.default_max_tokens()),
+        };
         let hash = req.hash(self.backend.model());
         let call = self.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let judged = |reply: &String| match parse(reply) {
+            Ok(v) => Ok((v, reply.clone())),
+            Err(e) => Err((reply.clone(), e)),
+        };
         if let Some(reply) = self.cache.get(&hash) {
-            let _ = self.events.send(Event::CallFinished { call, step, latency_ms: 0, tokens: 0, cached: true });
-            return parse(reply).map(|v| (v, reply.clone())).map_err(parse_failure);
+            let r = judged(reply);
+            let _ = self.events.send(Event::CallFinished {
+                call,
+                step,
+                latency_ms: 0,
+                tokens: 0,
+                cached: true,
+                reask,
+                usable: r.is_ok(),
+            });
+            return Ok(r);
         }
         let cancel = self.sample_token(sample);
         let mut outage_tries = 0u32;
         loop {
             self.wait_while_paused(&cancel).await;
             let _ = self.events.send(Event::CallStarted { call, step, sample: sample.to_string() });
-            let started = Instant::now();
+            let asked = Instant::now();
+            let sent = Arc::new(std::sync::OnceLock::new());
             let started_at = now_ms();
             let events = self.events.clone();
+            let sent_at = sent.clone();
             let progress = move |p: CallProgress| {
                 let _ = events.send(match p {
-                    CallProgress::Sent => Event::CallSent { call },
+                    CallProgress::Sent => {
+                        let _ = sent_at.set(Instant::now());
+                        Event::CallSent { call }
+                    }
                     CallProgress::Streaming { chars } => Event::CallStreaming { call, chars },
                     CallProgress::Retrying { attempt, wait_ms, error } => {
                         Event::CallRetrying { call, attempt, wait_ms, error }
                     }
+                    CallProgress::Notice(message) => Event::Notice { message },
                 });
             };
             let result = self.backend.complete(&req, &cancel, &progress).await;
-            let latency_ms = started.elapsed().as_millis() as u64;
+            // The time on the wire, from when the call got its slot; the wait for the slot
+            // is kept apart.
+            let on_wire = sent.get().copied().unwrap_or(asked);
+            let latency_ms = on_wire.elapsed().as_millis() as u64;
+            let wait_ms = on_wire.duration_since(asked).as_millis() as u64;
             let mut record = CallRecord {
                 request_hash: hash.clone(),
                 run_id: self.run_id.clone(),
@@ -268,6 +369,8 @@ impl Ctx {
                 prompt: serde_json::to_string(&req.messages).expect("messages serialize"),
                 context: context.map(Value::to_string),
                 latency_ms,
+                wait_ms,
+                reask,
                 started_at,
                 finished_at: now_ms(),
                 ..CallRecord::default()
@@ -281,15 +384,23 @@ impl Ctx {
                     record.completion_tokens = reply.usage.completion_tokens;
                     record.attempts = reply.attempts;
                     let tokens = reply.usage.prompt_tokens + reply.usage.completion_tokens;
-                    let parsed = parse(&reply.content);
-                    record.parse_ok = Some(parsed.is_ok());
-                    record.parse_result = Some(match &parsed {
-                        Ok(v) => serde_json::to_string(v).expect("parsed values serialize"),
-                        Err(e) => e.to_string(),
+                    let judged = judged(&reply.content);
+                    record.parse_ok = Some(judged.is_ok());
+                    record.parse_result = Some(match &judged {
+                        Ok((v, _)) => serde_json::to_string(v).expect("parsed values serialize"),
+                        Err((_, e)) => e.to_string(),
                     });
                     let _ = self.persist.send(Persist::Call(Box::new(record)));
-                    let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached: false });
-                    return parsed.map(|v| (v, reply.content)).map_err(parse_failure);
+                    let _ = self.events.send(Event::CallFinished {
+                        call,
+                        step,
+                        latency_ms,
+                        tokens,
+                        cached: false,
+                        reask,
+                        usable: judged.is_ok(),
+                    });
+                    return Ok(judged);
                 }
                 Err(e) => {
                     record.error = Some(e.to_string());
@@ -358,7 +469,7 @@ impl Ctx {
         step: Step,
         sample: &str,
         ctx: Value,
-        parse: impl FnOnce(&str) -> parse::Result<T>,
+        parse: impl Fn(&str) -> parse::Result<T> + Sync,
     ) -> Result<T, Failure> {
         let role = if matches!(step, Step::AssistantAgent) { "system" } else { "user" };
         let prompt = self.render(step, ctx.clone())?;
@@ -404,9 +515,41 @@ impl Ctx {
     }
 }
 
+/// What the model is told when its reply can't be used, in the first re-ask.
+fn feedback(step: Step, e: &parse::ParseError) -> String {
+    format!(
+        "{} {} ({}). Answer again in the shape the instructions ask for ({}), with your own content: nothing \
+         copied from the instructions' example or placeholders.",
+        parse::REASK_OPENING,
+        e.detail,
+        e.reason,
+        parse::shape(step)
+    )
+}
+
+/// The checks on a parsed reply beyond its shape: no template placeholder, no copy of the
+/// prompt's example, no refusal, in the fields where quality is decided.
+fn vet<T: serde::Serialize>(
+    step: Step,
+    v: &T,
+    messages: &[ChatMessage],
+    context: Option<&Value>,
+) -> parse::Result<()> {
+    let value = serde_json::to_value(v).expect("parsed values serialize");
+    let prompt = messages.first().map(|m| m.content.as_str()).unwrap_or("");
+    let mut inputs = String::new();
+    if let Some(c) = context {
+        parse::strings(c, &mut inputs);
+    }
+    for m in messages.iter().skip(1) {
+        inputs.push('\n');
+        inputs.push_str(&m.content);
+    }
+    parse::vet(step, &value, prompt, &inputs)
+}
+
 fn strategy_for(seed: u64, index: usize, mix: f64) -> Strategy {
-    let mut rng = Rng::new(seed.wrapping_mul(1_000_003).wrapping_add(index as u64));
-    if rng.chance(mix) { Strategy::ParallelThenSequential } else { Strategy::Sequential }
+    if crate::rng::parallel_slots(seed, index, mix) { Strategy::ParallelThenSequential } else { Strategy::Sequential }
 }
 
 async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
@@ -515,9 +658,30 @@ async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy)
         ctx.save(s);
     }
     stage("trajectory");
-    let t = dialogue(ctx, &s.id, &composition, &s.functions.clone()).await?;
-    s.trajectory = Some(t);
-    Ok(())
+    let mut messages = Vec::new();
+    let functions = s.functions.clone();
+    match dialogue(ctx, &s.id, &composition, &functions, &mut messages).await {
+        Ok(t) => {
+            s.trajectory = Some(t);
+            Ok(())
+        }
+        Err(f) => {
+            // The dialogue as far as it got, so the reviewer sees where it stopped.
+            if !messages.is_empty() {
+                s.trajectory = Some(trajectory_of(ctx, &functions, messages));
+            }
+            Err(f)
+        }
+    }
+}
+
+fn trajectory_of(ctx: &Ctx, functions: &[SubTaskFunctions], messages: Vec<Message>) -> Trajectory {
+    Trajectory {
+        tools: functions.iter().flat_map(|g| g.functions.iter().cloned()).collect(),
+        parallel: Some(ctx.cfg.parallel),
+        system: None,
+        messages,
+    }
 }
 
 /// What a run of jobs does to one stored sample.
@@ -613,7 +777,8 @@ async fn fork(ctx: &Ctx, s: &Sample, turn: usize, message: Message) -> Result<Tr
     } else {
         s.functions.clone()
     };
-    continue_dialogue(ctx, &s.id, &task, &functions, prefix).await
+    let mut messages = prefix;
+    continue_dialogue(ctx, &s.id, &task, &functions, &mut messages).await
 }
 
 fn s_id(ctx: &Ctx, index: usize) -> String {
@@ -638,11 +803,13 @@ async fn dialogue(
     id: &str,
     composition: &Composition,
     functions: &[SubTaskFunctions],
+    messages: &mut Vec<Message>,
 ) -> Result<Trajectory, Failure> {
     let opening = ctx
         .ask(Step::UserAgent, id, json!({"task": composition.task, "conversation": Value::Null}), parse::user_message)
         .await?;
-    continue_dialogue(ctx, id, &composition.task, functions, vec![Message::User { content: opening }]).await
+    messages.push(Message::User { content: opening });
+    continue_dialogue(ctx, id, &composition.task, functions, messages).await
 }
 
 fn func_return(results: &[ToolResult]) -> String {
@@ -652,13 +819,14 @@ fn func_return(results: &[ToolResult]) -> String {
 }
 
 /// Continues a dialogue from `messages` (the opening user message at least; for a fork,
-/// everything up to the edited turn) until the assistant's final answer.
+/// everything up to the edited turn) until the assistant's final answer. On failure,
+/// `messages` holds the dialogue as far as it got.
 async fn continue_dialogue(
     ctx: &Ctx,
     id: &str,
     task: &str,
     functions: &[SubTaskFunctions],
-    mut messages: Vec<Message>,
+    messages: &mut Vec<Message>,
 ) -> Result<Trajectory, Failure> {
     let tools: Vec<FunctionDef> = functions.iter().flat_map(|g| g.functions.iter().cloned()).collect();
     let groups: Vec<Value> = functions
@@ -671,18 +839,18 @@ async fn continue_dialogue(
         json!({"functions": serde_json::to_string_pretty(&groups).expect("serializes"), "parallel": ctx.cfg.parallel});
     let system = ctx.render(Step::AssistantAgent, system_ctx.clone())?;
     let mut convo = vec![ChatMessage::new("system", system)];
-    for m in &messages {
+    for m in messages.iter() {
         convo.push(match m {
             Message::User { content } => ChatMessage::new("user", content.clone()),
             Message::Assistant { .. } => ChatMessage::new("assistant", message_text(m)),
             Message::Tool { results } => ChatMessage::new("user", func_return(results)),
         });
     }
-    let done = |messages: Vec<Message>| Trajectory {
+    let done = |messages: &Vec<Message>| Trajectory {
         tools: tools.clone(),
         parallel: Some(ctx.cfg.parallel),
         system: None,
-        messages,
+        messages: messages.clone(),
     };
     // A prefix that ends on an assistant turn (a fork from it): finish that turn first.
     if let Some(Message::Assistant { calls, final_answer, .. }) = messages.last().cloned() {
@@ -690,18 +858,35 @@ async fn continue_dialogue(
             return Ok(done(messages));
         }
         if calls.is_empty() {
-            answer_question(ctx, id, task, &mut messages, &mut convo).await?;
+            answer_question(ctx, id, task, messages, &mut convo).await?;
         } else {
             let assistant = messages.pop().expect("checked");
-            check_calls(ctx, &tools, &calls)?;
-            run_tools(ctx, id, &tools, &calls, assistant, &mut messages, &mut convo).await?;
+            check_calls(ctx.cfg.parallel, &tools, &calls)
+                .map_err(|e| fail(Step::AssistantAgent.id(), e.reason, e.detail))?;
+            run_tools(ctx, id, &tools, &calls, assistant, messages, &mut convo).await?;
         }
     }
     let mut turns = messages.iter().filter(|m| matches!(m, Message::Assistant { .. })).count();
     while turns < ctx.cfg.turn_limit {
         turns += 1;
-        let (turn, reply) =
-            ctx.call(Step::AssistantAgent, id, convo.clone(), Some(&system_ctx), parse::assistant_turn).await?;
+        let made: usize = messages.iter().map(|m| m.calls().len()).sum();
+        // A turn that calls what isn't there, calls in parallel when that is off, or ends
+        // before the task's calls are made is re-asked like a reply that does not parse.
+        let checked = |reply: &str| {
+            let turn = parse::assistant_turn(reply)?;
+            check_calls(ctx.cfg.parallel, &tools, &turn.calls)?;
+            if turn.final_answer.is_some() && made < ctx.cfg.min_calls {
+                return Err(parse::ParseError {
+                    reason: "too_few_calls",
+                    detail: format!(
+                        "a final answer after {made} function call(s); the task needs at least {} (min_calls): call the functions for its sub-tasks first",
+                        ctx.cfg.min_calls
+                    ),
+                });
+            }
+            Ok(turn)
+        };
+        let (turn, reply) = ctx.call(Step::AssistantAgent, id, convo.clone(), Some(&system_ctx), checked).await?;
         let thought = [turn.observation.as_str(), turn.thought.as_str()]
             .iter()
             .filter(|s| !s.is_empty())
@@ -717,27 +902,29 @@ async fn continue_dialogue(
             let question = spoken_part(&reply);
             let question = if question.is_empty() { thought } else { question };
             messages.push(Message::Assistant { thought: question, calls: vec![], final_answer: None });
-            answer_question(ctx, id, task, &mut messages, &mut convo).await?;
+            answer_question(ctx, id, task, messages, &mut convo).await?;
             continue;
         }
-        check_calls(ctx, &tools, &turn.calls)?;
         let assistant = Message::Assistant { thought, calls: turn.calls.clone(), final_answer: None };
-        run_tools(ctx, id, &tools, &turn.calls, assistant, &mut messages, &mut convo).await?;
+        run_tools(ctx, id, &tools, &turn.calls, assistant, messages, &mut convo).await?;
     }
     Err(fail("trajectory", "turn_limit", format!("no final answer after {} assistant turns", ctx.cfg.turn_limit)))
 }
 
-fn check_calls(ctx: &Ctx, tools: &[FunctionDef], calls: &[Call]) -> Result<(), Failure> {
-    if calls.len() > 1 && !ctx.cfg.parallel {
-        return Err(fail("assistant_agent", "parallel_when_off", format!("{} calls in one turn", calls.len())));
+fn check_calls(parallel: bool, tools: &[FunctionDef], calls: &[Call]) -> parse::Result<()> {
+    if calls.len() > 1 && !parallel {
+        return Err(parse::ParseError {
+            reason: "parallel_when_off",
+            detail: format!("{} calls in one turn, when parallel calls are off", calls.len()),
+        });
     }
     for c in calls {
         if !tools.iter().any(|f| f.name == c.name) {
-            return Err(fail(
-                "assistant_agent",
-                "hallucinated_function",
-                format!("{} is not a function of this task", c.name),
-            ));
+            let names: Vec<&str> = tools.iter().map(|f| f.name.as_str()).collect();
+            return Err(parse::ParseError {
+                reason: "hallucinated_function",
+                detail: format!("{} is not a function of this task (they are: {})", c.name, names.join(", ")),
+            });
         }
     }
     Ok(())
@@ -1154,7 +1341,16 @@ pub async fn rerun_call(
         Some(m) => m.content = rendered,
         None => return Err(format!("call #{} has an empty prompt", call.id)),
     }
-    let req = ChatRequest { step, sample_id: call.sample_id.clone(), messages, response_format: None, seed: None };
+    let context_ref = Some(&context);
+    let req = ChatRequest {
+        step,
+        sample_id: call.sample_id.clone(),
+        messages,
+        response_format: parse::reply_format(step, context_ref),
+        // Another seed than the run's: asking again is meant to get another reply.
+        seed: Some(u64::from(blake3::hash(format!("rerun {} {}", call.id, now_ms()).as_bytes()).as_bytes()[0]) << 16 | (now_ms() as u64 & 0xffff)),
+        max_tokens: Some(step.default_max_tokens()),
+    };
     let started = Instant::now();
     let started_at = now_ms();
     let mut record = CallRecord {

@@ -64,6 +64,12 @@ pub struct RunState {
     pub calls_failed: u64,
     pub calls_reused: u64,
     pub retries: u64,
+    /// Replies that could not be used; re-asks made after them, and of those the ones
+    /// whose reply could (each per step too).
+    pub unusable: u64,
+    pub reasks: u64,
+    pub rescued: u64,
+    pub reasks_by_step: BTreeMap<Step, (u64, u64)>,
     pub tokens: u64,
     pub in_flight: HashMap<u64, Flight>,
     /// Failed calls by reason, and failed samples by stage:reason.
@@ -97,6 +103,10 @@ impl RunState {
             calls_failed: 0,
             calls_reused: 0,
             retries: 0,
+            unusable: 0,
+            reasks: 0,
+            rescued: 0,
+            reasks_by_step: BTreeMap::new(),
             tokens: 0,
             in_flight: HashMap::new(),
             errors: BTreeMap::new(),
@@ -182,8 +192,16 @@ impl RunState {
                     f.attempt = *attempt + 1;
                 }
             }
-            Event::CallFinished { call, tokens, cached, .. } => {
+            Event::CallFinished { call, step, tokens, cached, reask, usable, .. } => {
                 self.in_flight.remove(call);
+                self.unusable += u64::from(!*usable);
+                if *reask > 0 {
+                    self.reasks += 1;
+                    self.rescued += u64::from(*usable);
+                    let e = self.reasks_by_step.entry(*step).or_insert((0, 0));
+                    e.0 += 1;
+                    e.1 += u64::from(*usable);
+                }
                 self.calls_done += 1;
                 self.calls_reused += u64::from(*cached);
                 self.tokens += tokens;
@@ -195,6 +213,7 @@ impl RunState {
                 self.calls_failed += 1;
                 *self.errors.entry(reason.clone()).or_insert(0) += 1;
             }
+            Event::Notice { message } => self.message = message.clone(),
             Event::EndpointDown { message } => {
                 self.status = RunStatus::Paused;
                 self.message = format!("{message}; the run is paused (p resumes)");

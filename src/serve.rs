@@ -12,7 +12,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::llm::{ChatMessage, Step};
-use crate::sim::{Rng, Simulator};
+use crate::rng::Rng;
+use crate::sim::Simulator;
 
 #[derive(Clone, Debug, Default)]
 pub struct ServeConfig {
@@ -232,7 +233,8 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
     };
     let sample = req.header("X-Button-Sample").unwrap_or("");
     let messages: Vec<ChatMessage> = serde_json::from_value(body["messages"].clone()).unwrap_or_default();
-    let content = shared.sim.reply(step, sample, body["seed"].as_u64(), &messages);
+    let structured = body.get("response_format").is_some_and(|f| !f.is_null());
+    let content = shared.sim.reply(step, sample, body["seed"].as_u64(), &messages, structured);
     let prompt_tokens: usize = messages.iter().map(|m| m.content.len() / 4).sum();
     let usage = json!({"prompt_tokens": prompt_tokens, "completion_tokens": content.len() / 4,
         "total_tokens": prompt_tokens + content.len() / 4});

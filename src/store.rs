@@ -121,6 +121,10 @@ CREATE INDEX versions_sample ON versions(sample_id);
     r#"
 ALTER TABLE journal ADD COLUMN client TEXT;
 "#,
+    r#"
+ALTER TABLE llm_calls ADD COLUMN reask INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE llm_calls ADD COLUMN wait_ms INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// How long a writer waits for another one before giving up.
@@ -333,6 +337,12 @@ pub struct CallRecord {
     /// The template's variables as JSON, so the step can be asked again with an edited
     /// template; None for calls not made from a template alone.
     pub context: Option<String>,
+    /// 0 for the first ask of a step; 1, 2, ... for its re-asks after replies that could
+    /// not be used.
+    pub reask: u32,
+    /// How long the call waited for a slot under the concurrency limit before it went out
+    /// (`latency_ms` is the time on the wire, after it).
+    pub wait_ms: u64,
 }
 
 /// The identity of a trajectory's content: the same trajectory gets the same id whatever
@@ -452,6 +462,11 @@ pub struct StepStat {
     /// Of those samples, reviewed (accepted or rejected), and rejected.
     pub reviewed: u64,
     pub rejected: u64,
+    /// Re-asks after replies that could not be used, and of them those whose reply could.
+    pub reasks: u64,
+    pub rescued: u64,
+    /// Samples the filter judged incomplete (a verdict, not a failure to parse).
+    pub filtered: u64,
 }
 
 /// One recorded LLM call: its row id and the call as it was recorded (its fields read
@@ -477,7 +492,7 @@ impl std::ops::DerefMut for CallRow {
 
 const CALL_COLUMNS: &str = "id, request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt, \
     raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts, started_at, \
-    finished_at, context";
+    finished_at, context, reask, wait_ms";
 
 fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
     let text = |i: usize| r.get::<_, Option<String>>(i).map(Option::unwrap_or_default);
@@ -504,6 +519,8 @@ fn call_row(r: &rusqlite::Row) -> rusqlite::Result<CallRow> {
             started_at: r.get(17)?,
             finished_at: n(18)?,
             context: r.get(19)?,
+            reask: n(20)? as u32,
+            wait_ms: n(21)? as u64,
         },
     })
 }
@@ -680,8 +697,8 @@ impl Store {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO llm_calls (request_hash, run_id, sample_id, step, template_version, endpoint, model, prompt,
                     raw_reply, parse_ok, parse_result, error, latency_ms, prompt_tokens, completion_tokens, attempts,
-                    started_at, finished_at, context)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                    started_at, finished_at, context, reask, wait_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
             )?;
             for c in calls {
                 stmt.execute(params![
@@ -704,6 +721,8 @@ impl Store {
                     c.started_at,
                     c.finished_at,
                     c.context,
+                    c.reask,
+                    c.wait_ms as i64,
                 ])?;
             }
         }
@@ -947,7 +966,11 @@ impl Store {
                     count(DISTINCT c.sample_id),
                     count(DISTINCT CASE WHEN s.failure_reason LIKE c.step || ':%' THEN s.id END),
                     count(DISTINCT CASE WHEN s.verdict IN ('accepted', 'rejected') THEN s.id END),
-                    count(DISTINCT CASE WHEN s.verdict = 'rejected' THEN s.id END)
+                    count(DISTINCT CASE WHEN s.verdict = 'rejected' THEN s.id END),
+                    sum(CASE WHEN c.reask > 0 THEN 1 ELSE 0 END),
+                    sum(CASE WHEN c.reask > 0 AND c.parse_ok = 1 THEN 1 ELSE 0 END),
+                    count(DISTINCT CASE WHEN c.step = 'composition_filter'
+                        AND s.failure_reason = 'filter:filtered_out' THEN s.id END)
              FROM llm_calls c LEFT JOIN samples s ON s.id = c.sample_id
              GROUP BY c.step, c.template_version ORDER BY c.step, min(c.id)",
         )?;
@@ -963,6 +986,9 @@ impl Store {
                 samples_failed: n(6)?,
                 reviewed: n(7)?,
                 rejected: n(8)?,
+                reasks: n(9)?,
+                rescued: n(10)?,
+                filtered: n(11)?,
             })
         })?;
         rows.collect::<std::result::Result<_, _>>().map_err(Into::into)

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::{CallProgress, ChatReply, ChatRequest, LlmError, ProgressFn, Usage};
+use super::{CallProgress, ChatReply, ChatRequest, LlmError, ProgressFn, StructuredOutput, Usage};
 
 pub const DEFAULT_MAX_REPLY_BYTES: usize = 8 << 20;
 
@@ -47,6 +47,12 @@ pub struct ClientConfig {
     /// The longest a call may take in all, its retries and their waits included; the read
     /// timeout alone lets a server that trickles a byte at a time hold a call forever.
     pub deadline: Duration,
+    /// `concurrency = "auto"`: the limit starts at `concurrency` and follows the server
+    /// (AIMD): up by one while replies come back in time, down by a quarter on a 429 or a
+    /// timeout, between 1 and `max_concurrency`.
+    pub adaptive: bool,
+    pub max_concurrency: usize,
+    pub structured_output: StructuredOutput,
 }
 
 impl Default for ClientConfig {
@@ -66,8 +72,24 @@ impl Default for ClientConfig {
             max_tokens: None,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
             deadline: Duration::from_secs(600),
+            adaptive: false,
+            max_concurrency: 256,
+            structured_output: StructuredOutput::Auto,
         }
     }
+}
+
+/// The adaptive concurrency limit's bookkeeping: additive increase, multiplicative decrease.
+#[derive(Default)]
+struct Aimd {
+    /// Calls that came back in time since the limit last changed.
+    good: usize,
+    /// Calls finished since the last cut: a burst of 429s from one overload cuts once.
+    since_cut: usize,
+    /// The fastest call seen, what "latency holds" is measured against.
+    best: Option<Duration>,
+    /// Why the limit last changed, for the pipeline view.
+    note: String,
 }
 
 /// A semaphore whose size can go down as well as up: lowering it takes permits out as they
@@ -144,7 +166,10 @@ pub struct Client {
     cfg: ClientConfig,
     limiter: Limiter,
     next: AtomicU64,
-    jitter: AtomicU64,
+    jitter: std::sync::Mutex<crate::rng::Rng>,
+    aimd: std::sync::Mutex<Aimd>,
+    /// Set when the endpoint rejected `response_format` under `structured_output = "auto"`.
+    structured_off: std::sync::atomic::AtomicBool,
 }
 
 impl Client {
@@ -166,7 +191,25 @@ impl Client {
             .build()
             .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
         let limiter = Limiter::new(cfg.concurrency);
-        Ok(Client { http, cfg, limiter, next: AtomicU64::new(0), jitter: AtomicU64::new(0x2545_f491_4f6c_dd1d) })
+        let aimd = Aimd {
+            note: if cfg.adaptive {
+                format!("auto: starts at {}, at most {}", cfg.concurrency, cfg.max_concurrency)
+            } else {
+                String::new()
+            },
+            since_cut: usize::MAX / 2,
+            ..Aimd::default()
+        };
+        let structured_off = std::sync::atomic::AtomicBool::new(cfg.structured_output == StructuredOutput::Off);
+        Ok(Client {
+            http,
+            cfg,
+            limiter,
+            next: AtomicU64::new(0),
+            jitter: std::sync::Mutex::new(crate::rng::Rng::new(0x2545_f491_4f6c_dd1d)),
+            aimd: std::sync::Mutex::new(aimd),
+            structured_off,
+        })
     }
 
     pub fn model(&self) -> &str {
@@ -196,12 +239,60 @@ impl Client {
     }
 
     fn random(&self) -> u64 {
-        let mut x = self.jitter.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.jitter.store(x, Ordering::Relaxed);
-        x
+        self.jitter.lock().expect("not poisoned").next_u64()
+    }
+
+    /// Why the adaptive limit last changed; empty when the limit is fixed.
+    pub fn concurrency_note(&self) -> String {
+        self.aimd.lock().expect("not poisoned").note.clone()
+    }
+
+    /// Whether JSON replies are still sent a schema to follow.
+    pub fn structured(&self) -> bool {
+        !self.structured_off.load(Ordering::SeqCst)
+    }
+
+    /// One call came back (`Ok(latency)`) or met an overload (`Err`: a 429 or a timeout).
+    fn adapt(&self, outcome: Result<Duration, &LlmError>) {
+        if !self.cfg.adaptive {
+            return;
+        }
+        let mut a = self.aimd.lock().expect("not poisoned");
+        a.since_cut = a.since_cut.saturating_add(1);
+        let limit = self.limiter.size();
+        match outcome {
+            Ok(latency) => {
+                let best = *a.best.get_or_insert(latency);
+                if latency < best {
+                    a.best = Some(latency);
+                }
+                // Latency holds: within half as much again as the fastest call (plus a
+                // little, for very fast servers).
+                if latency <= best + best / 2 + Duration::from_millis(20) {
+                    a.good += 1;
+                } else {
+                    a.good = 0;
+                }
+                if a.good >= limit && limit < self.cfg.max_concurrency {
+                    self.limiter.resize(limit + 1);
+                    a.good = 0;
+                    a.note = format!("raised to {}: {limit} calls in a row came back in time", limit + 1);
+                }
+            }
+            Err(e) => {
+                a.good = 0;
+                // One cut per overload: wait until as many calls as the limit have finished.
+                if a.since_cut < limit {
+                    return;
+                }
+                let cut = (limit * 3 / 4).max(1);
+                if cut < limit {
+                    self.limiter.resize(cut);
+                }
+                a.since_cut = 0;
+                a.note = format!("cut to {cut}: {}", e.reason().replace('_', " "));
+            }
+        }
     }
 
     /// The wait before attempt `attempt` (1-based retries): the server's Retry-After when it
@@ -274,18 +365,46 @@ impl Client {
         progress: ProgressFn<'_>,
     ) -> Result<ChatReply, LlmError> {
         let mut attempt = 1;
+        let mut resent_stale = false;
         loop {
             let endpoint = self.pick_endpoint();
+            let sent = std::time::Instant::now();
             let result = tokio::select! {
                 r = self.attempt(endpoint, req, progress) => r,
                 _ = cancel.cancelled() => return Err(LlmError::Cancelled),
             };
             match result {
                 Ok(mut reply) => {
+                    self.adapt(Ok(sent.elapsed()));
                     reply.attempts = attempt;
                     return Ok(reply);
                 }
-                Err((e, retry_after)) if e.retryable() && attempt < self.cfg.max_attempts => {
+                // A connection from the pool that the server had closed (llama.cpp closes
+                // it after a streamed reply): the request never reached it, so it goes
+                // again at once, once, on a fresh connection.
+                Err((Attempt::Stale(_), _)) if !resent_stale => resent_stale = true,
+                Err((Attempt::Failed(LlmError::Status { status: 400, message, .. }), _))
+                    if req.response_format.is_some()
+                        && self.cfg.structured_output == StructuredOutput::Auto
+                        && self.structured()
+                        && mentions_response_format(&message) =>
+                {
+                    self.structured_off.store(true, Ordering::SeqCst);
+                    progress(CallProgress::Notice(format!(
+                        "structured outputs off: {} rejected response_format ({}); JSON replies are now parsed \
+                         from free text (structured_output in button.toml)",
+                        endpoint.url,
+                        super::first_line(&message, 160)
+                    )));
+                }
+                Err((e, retry_after)) => {
+                    let e = e.into_error();
+                    if matches!(e, LlmError::Status { status: 429, .. } | LlmError::Timeout { .. }) {
+                        self.adapt(Err(&e));
+                    }
+                    if !(e.retryable() && attempt < self.cfg.max_attempts) {
+                        return Err(e);
+                    }
                     let wait = self.backoff(attempt, retry_after);
                     progress(CallProgress::Retrying {
                         attempt,
@@ -298,7 +417,6 @@ impl Client {
                     }
                     attempt += 1;
                 }
-                Err((e, _)) => return Err(e),
             }
         }
     }
@@ -311,13 +429,15 @@ impl Client {
         if let Some(t) = self.cfg.temperature {
             body["temperature"] = json!(t);
         }
-        if let Some(m) = self.cfg.max_tokens {
+        if let Some(m) = self.cfg.max_tokens.or(req.max_tokens) {
             body["max_tokens"] = json!(m);
         }
         if let Some(seed) = req.seed {
             body["seed"] = json!(seed);
         }
-        if let Some(f) = &req.response_format {
+        if let Some(f) = &req.response_format
+            && self.structured()
+        {
             body["response_format"] = f.clone();
         }
         body
@@ -328,7 +448,7 @@ impl Client {
         endpoint: &Endpoint,
         req: &ChatRequest,
         progress: ProgressFn<'_>,
-    ) -> Result<ChatReply, (LlmError, Option<Duration>)> {
+    ) -> Result<ChatReply, (Attempt, Option<Duration>)> {
         let url = format!("{}/chat/completions", endpoint.url.trim_end_matches('/'));
         let ep = endpoint.url.clone();
         let mut rb = self
@@ -340,7 +460,12 @@ impl Client {
         if let Some(key) = &self.cfg.api_key {
             rb = rb.bearer_auth(key);
         }
-        let resp = rb.send().await.map_err(|e| (transport_error(&ep, &e, self.cfg.read_timeout), None))?;
+        let resp = rb.send().await.map_err(|e| {
+            let error = transport_error(&ep, &e, self.cfg.read_timeout);
+            // Not a refused connection nor a timeout: the connection broke before any
+            // answer, which is what a pooled connection the server closed looks like.
+            if !e.is_connect() && !e.is_timeout() { (Attempt::Stale(error), None) } else { (Attempt::Failed(error), None) }
+        })?;
         let status = resp.status();
         if !status.is_success() {
             let retry_after = resp
@@ -351,7 +476,7 @@ impl Client {
                 .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64));
             let body = read_body(resp, MAX_ERROR_BODY, true).await.unwrap_or_default();
             let message = error_message(&String::from_utf8_lossy(&body));
-            return Err((LlmError::Status { endpoint: ep, status: status.as_u16(), message }, retry_after));
+            return Err((Attempt::Failed(LlmError::Status { endpoint: ep, status: status.as_u16(), message }), retry_after));
         }
         let reply = if self.cfg.stream {
             self.read_stream(resp, &ep, progress).await
@@ -364,7 +489,7 @@ impl Client {
                 }
             }
         };
-        reply.map_err(|e| (e, None))
+        reply.map_err(|e| (Attempt::Failed(e), None))
     }
 
     async fn read_stream(
@@ -392,6 +517,27 @@ impl Client {
         }
         acc.finish(ep)
     }
+}
+
+/// How one attempt failed.
+enum Attempt {
+    /// The request broke on a connection before any answer came.
+    Stale(LlmError),
+    Failed(LlmError),
+}
+
+impl Attempt {
+    fn into_error(self) -> LlmError {
+        match self {
+            Attempt::Stale(e) | Attempt::Failed(e) => e,
+        }
+    }
+}
+
+/// A 400 that names the structured-output parameter: the endpoint does not take it.
+fn mentions_response_format(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("response_format") || m.contains("json_schema") || m.contains("response format")
 }
 
 enum BodyError {

@@ -57,6 +57,32 @@ impl Step {
     pub fn from_id(id: &str) -> Option<Step> {
         Step::ALL.into_iter().find(|s| s.id() == id)
     }
+
+    /// The reply's length bound when `button.toml` sets none: room for what the step
+    /// answers, so a model that rambles on can't hold a slot for minutes.
+    pub fn default_max_tokens(self) -> u32 {
+        match self {
+            Step::FunctionGenerate => 4096,
+            Step::AssistantAgent | Step::ToolAgent | Step::CompositionFilter => 1024,
+            Step::ScenarioExtract
+            | Step::ScenarioExpand
+            | Step::AtomicTask
+            | Step::ComposeSequential
+            | Step::ComposeParallelSequential
+            | Step::UserAgent => 512,
+        }
+    }
+}
+
+/// Whether JSON replies are constrained by a JSON Schema (`response_format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StructuredOutput {
+    /// Sent; dropped for good (and said so) the first time the endpoint rejects it.
+    #[default]
+    Auto,
+    On,
+    Off,
 }
 
 impl fmt::Display for Step {
@@ -87,6 +113,9 @@ pub struct ChatRequest {
     /// Sent as the request's `seed`, so servers that honour it reproduce a run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
+    /// The reply's length bound for this step (the client's own setting wins).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
 }
 
 impl ChatRequest {
@@ -102,6 +131,10 @@ impl ChatRequest {
         if let Some(seed) = self.seed {
             h.update(b"\0seed");
             h.update(&seed.to_le_bytes());
+        }
+        if let Some(f) = &self.response_format {
+            h.update(b"\0format");
+            h.update(f.to_string().as_bytes());
         }
         for m in &self.messages {
             h.update(b"\0");
@@ -199,6 +232,12 @@ impl LlmError {
     }
 }
 
+/// The first line of `text`, cut to `max` characters.
+pub fn first_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > max { format!("{}…", line.chars().take(max).collect::<String>()) } else { line.to_string() }
+}
+
 /// What a call reports while it runs, for the progress display and the TUI.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CallProgress {
@@ -212,6 +251,9 @@ pub enum CallProgress {
         wait_ms: u64,
         error: String,
     },
+    /// Something the client decided that a person should know (structured outputs turned
+    /// off for an endpoint that rejects them).
+    Notice(String),
 }
 
 pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
@@ -272,6 +314,14 @@ impl Backend {
         match self {
             Backend::Http(c) => c.model(),
             Backend::Sim(_) | Backend::Paced(_) => "simulator",
+        }
+    }
+
+    /// Why the adaptive concurrency limit last changed; empty when it is fixed.
+    pub fn concurrency_note(&self) -> String {
+        match self {
+            Backend::Http(c) => c.concurrency_note(),
+            Backend::Sim(_) | Backend::Paced(_) => String::new(),
         }
     }
 

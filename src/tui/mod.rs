@@ -60,7 +60,7 @@ pub fn init(ws: &Path, cfg: &Config, theme: Option<&str>, args: &RunArgs) -> Res
         themes,
         simulated: endpoints.is_empty(),
         target: run.samples,
-        concurrency: Some(args.concurrency.unwrap_or(cfg.llm.concurrency)),
+        concurrency: Some(args.concurrency.unwrap_or(cfg.llm.concurrency.start())),
         review_queue: false,
         notice: None,
     })
