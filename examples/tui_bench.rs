@@ -128,6 +128,8 @@ fn main() {
                     latency_ms: 200,
                     tokens: 500,
                     cached: false,
+                    reask: 0,
+                    usable: true,
                 });
                 pipe.push(Event::CallStarted {
                     call: next,

@@ -166,7 +166,10 @@ pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
     let lower = t.to_ascii_lowercase();
     if let Some(a) = tag(t, "ans") {
         let passed = yes_no(a).ok_or_else(|| {
-            err("missing_verdict", format!("<ans> holds {:?}, not yes or no", a.trim().chars().take(40).collect::<String>()))
+            err(
+                "missing_verdict",
+                format!("<ans> holds {:?}, not yes or no", a.trim().chars().take(40).collect::<String>()),
+            )
         })?;
         let analysis = t[..lower.find("<ans>").unwrap_or(0)].trim().to_string();
         return Ok((passed, analysis));
@@ -179,7 +182,8 @@ pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
             .iter()
             .find_map(|label| {
                 let low = l.to_ascii_lowercase();
-                low.starts_with(label).then(|| l[label.len()..].trim_start_matches(['*', '_', ' ']).strip_prefix(':'))?
+                low.starts_with(label)
+                    .then(|| l[label.len()..].trim_start_matches(['*', '_', ' ']).strip_prefix(':'))?
             })
             .unwrap_or(l);
         yes_no(l)
@@ -241,10 +245,7 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 // both (the tool list holds it once).
                 Some(d) if *d == f => continue,
                 Some(_) => {
-                    return Err(err(
-                        "duplicate_function",
-                        format!("{} is defined twice, differently", f.name),
-                    ));
+                    return Err(err("duplicate_function", format!("{} is defined twice, differently", f.name)));
                 }
                 None => defined.push(f.clone()),
             }
@@ -547,7 +548,10 @@ pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<V
                 list["minItems"] = n.into();
                 list["maxItems"] = n.into();
             }
-            ("sub_task_functions", serde_json::json!({"type": "object", "properties": {"sub_tasks": list}, "required": ["sub_tasks"]}))
+            (
+                "sub_task_functions",
+                serde_json::json!({"type": "object", "properties": {"sub_tasks": list}, "required": ["sub_tasks"]}),
+            )
         }
         Step::ToolAgent => {
             let function: Value = context
@@ -657,10 +661,7 @@ mod tests {
         assert_eq!(vet_text("<the subsequent task>", prompt, inputs).unwrap_err().reason, "placeholder");
         assert_eq!(vet_text("Book <the subsequent task> now", prompt, inputs).unwrap_err().reason, "placeholder");
         assert_eq!(vet_text("When was this author born?", prompt, inputs).unwrap_err().reason, "copied_example");
-        assert_eq!(
-            vet_text("I'm sorry, but I can't help with that.", prompt, inputs).unwrap_err().reason,
-            "refusal"
-        );
+        assert_eq!(vet_text("I'm sorry, but I can't help with that.", prompt, inputs).unwrap_err().reason, "refusal");
         // Restating an input is not a copy; a tag the prompt never showed is not a placeholder.
         vet_text("Find a flight to Rome.", prompt, inputs).unwrap();
         vet_text("Book the flight <b>today</b>.", prompt, inputs).unwrap();
@@ -671,16 +672,21 @@ mod tests {
     fn identical_functions_under_two_sub_tasks_are_merged_and_different_ones_are_not() {
         let subs = vec!["a".to_string(), "b".to_string()];
         let f = "{\"name\": \"f\", \"description\": \"d\", \"parameters\": {\"x\": {\"type\": \"string\"}}}";
-        let merged = function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{f}]}}]"), &subs).unwrap();
+        let merged =
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{f}]}}]"), &subs).unwrap();
         assert_eq!(merged[0].functions.len(), 1);
         assert!(merged[1].functions.is_empty());
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
         assert_eq!(
-            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs).unwrap_err().reason,
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs)
+                .unwrap_err()
+                .reason,
             "duplicate_function"
         );
         // The object a JSON Schema constrained reply holds.
-        let wrapped = format!("{{\"sub_tasks\": [{{\"sub_task\": \"a\", \"func_list\": [{f}]}}, {{\"sub_task\": \"b\", \"func_list\": []}}]}}");
+        let wrapped = format!(
+            "{{\"sub_tasks\": [{{\"sub_task\": \"a\", \"func_list\": [{f}]}}, {{\"sub_task\": \"b\", \"func_list\": []}}]}}"
+        );
         assert_eq!(function_generate(&wrapped, &subs).unwrap()[0].functions[0].name, "f");
     }
 

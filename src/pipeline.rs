@@ -137,6 +137,11 @@ pub enum Event {
     Notice {
         message: String,
     },
+    /// The limit of calls in flight changed on its own (`concurrency = "auto"`), and why.
+    Concurrency {
+        limit: usize,
+        why: String,
+    },
     /// The circuit breaker tripped: calls in a row found the endpoint down, and the run is
     /// paused until resumed.
     EndpointDown {
@@ -190,6 +195,8 @@ struct Ctx {
     /// How many failed attempts each retried sample has behind it; varies its request seeds.
     rounds: HashMap<String, u32>,
     next_call: std::sync::atomic::AtomicU64,
+    /// The concurrency limit last reported, to report a change made by the client.
+    limit_seen: std::sync::atomic::AtomicUsize,
     sources: Vec<ScenarioSource>,
     scenarios: Vec<OnceCell<Result<String, Failure>>>,
     seen_scenarios: Mutex<Vec<String>>,
@@ -233,6 +240,11 @@ pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32, reask: 
     // 31 bits: every server takes it as it is (llama.cpp's seed is 32-bit), so the seed a
     // request carries is the one the server (and the simulator) sees.
     u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
+}
+
+fn rerun_seed(call: i64, prompt: &str) -> u64 {
+    let h = blake3::hash(format!("rerun {call}\0{prompt}").as_bytes());
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
 }
 
 pub fn sample_id(seed: u64, index: usize) -> String {
@@ -354,6 +366,7 @@ impl Ctx {
                 });
             };
             let result = self.backend.complete(&req, &cancel, &progress).await;
+            self.report_limit();
             // The time on the wire, from when the call got its slot; the wait for the slot
             // is kept apart.
             let on_wire = sent.get().copied().unwrap_or(asked);
@@ -435,6 +448,18 @@ impl Ctx {
                     }
                     return Err(fail(step.id(), reason, e.to_string()));
                 }
+            }
+        }
+    }
+
+    /// Tells the observers when the adaptive concurrency limit moved.
+    fn report_limit(&self) {
+        let Some(limit) = self.backend.concurrency() else { return };
+        let seen = self.limit_seen.swap(limit, std::sync::atomic::Ordering::SeqCst);
+        if seen != limit && seen != 0 {
+            let why = self.backend.concurrency_note();
+            if !why.is_empty() {
+                let _ = self.events.send(Event::Concurrency { limit, why });
             }
         }
     }
@@ -529,12 +554,7 @@ fn feedback(step: Step, e: &parse::ParseError) -> String {
 
 /// The checks on a parsed reply beyond its shape: no template placeholder, no copy of the
 /// prompt's example, no refusal, in the fields where quality is decided.
-fn vet<T: serde::Serialize>(
-    step: Step,
-    v: &T,
-    messages: &[ChatMessage],
-    context: Option<&Value>,
-) -> parse::Result<()> {
+fn vet<T: serde::Serialize>(step: Step, v: &T, messages: &[ChatMessage], context: Option<&Value>) -> parse::Result<()> {
     let value = serde_json::to_value(v).expect("parsed values serialize");
     let prompt = messages.first().map(|m| m.content.as_str()).unwrap_or("");
     let mut inputs = String::new();
@@ -1162,6 +1182,7 @@ fn launch(
     let (events_tx, events_rx) = mpsc::unbounded_channel();
     let (persist_tx, persist_rx) = mpsc::unbounded_channel();
     let pause = Arc::new(watch::channel(false).0);
+    let limit_at_start = backend.concurrency().unwrap_or(0);
     let backend = Arc::new(backend);
     let cancel = CancellationToken::new();
     let sample_cancel = Arc::new(Mutex::new(HashMap::new()));
@@ -1185,6 +1206,7 @@ fn launch(
         down: Mutex::new(None),
         rounds,
         next_call: Default::default(),
+        limit_seen: std::sync::atomic::AtomicUsize::new(limit_at_start),
         seen_scenarios: Mutex::new(
             sources
                 .iter()
@@ -1338,7 +1360,7 @@ pub async fn rerun_call(
         serde_json::from_str(&call.prompt).map_err(|e| format!("call #{}: its prompt is unreadable: {e}", call.id))?;
     let rendered = prompts.render(step, &context).map_err(|e| e.to_string())?;
     match messages.first_mut() {
-        Some(m) => m.content = rendered,
+        Some(m) => m.content = rendered.clone(),
         None => return Err(format!("call #{} has an empty prompt", call.id)),
     }
     let context_ref = Some(&context);
@@ -1347,8 +1369,9 @@ pub async fn rerun_call(
         sample_id: call.sample_id.clone(),
         messages,
         response_format: parse::reply_format(step, context_ref),
-        // Another seed than the run's: asking again is meant to get another reply.
-        seed: Some(u64::from(blake3::hash(format!("rerun {} {}", call.id, now_ms()).as_bytes()).as_bytes()[0]) << 16 | (now_ms() as u64 & 0xffff)),
+        // Its own seed, from the call and the prompt as rendered now: reproducible, and
+        // another than the run's.
+        seed: Some(rerun_seed(call.id, &rendered)),
         max_tokens: Some(step.default_max_tokens()),
     };
     let started = Instant::now();

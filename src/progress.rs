@@ -53,6 +53,8 @@ pub struct RunState {
     pub target: usize,
     pub already_done: usize,
     pub concurrency: Option<usize>,
+    /// Why the adaptive limit last changed (`concurrency = "auto"`).
+    pub concurrency_note: String,
     pub message: String,
     pub stage_of: HashMap<String, usize>,
     pub entered: [u64; 6],
@@ -92,6 +94,7 @@ impl RunState {
             target,
             already_done: 0,
             concurrency: None,
+            concurrency_note: String::new(),
             message: String::new(),
             stage_of: HashMap::new(),
             entered: [0; 6],
@@ -214,6 +217,10 @@ impl RunState {
                 *self.errors.entry(reason.clone()).or_insert(0) += 1;
             }
             Event::Notice { message } => self.message = message.clone(),
+            Event::Concurrency { limit, why } => {
+                self.concurrency = Some(*limit);
+                self.concurrency_note = why.clone();
+            }
             Event::EndpointDown { message } => {
                 self.status = RunStatus::Paused;
                 self.message = format!("{message}; the run is paused (p resumes)");

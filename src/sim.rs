@@ -19,8 +19,8 @@ use crate::rng::Rng;
 
 mod world;
 
-pub use world::{DOMAINS, Domain, Pick, domain_of, domain_of_function, has_domain};
 use world::Facts;
+pub use world::{DOMAINS, Domain, Pick, domain_of, domain_of_function, has_domain};
 
 #[derive(Clone, Debug)]
 pub struct Simulator {
@@ -207,12 +207,11 @@ fn filter(prompt: &str) -> String {
             subs.last().map_or("", String::as_str)
         )
     } else {
-        format!(
-            "Sub-task {last} (\"{}\") needs what sub-task 1 returns.",
-            subs.last().map_or("", String::as_str)
-        )
+        format!("Sub-task {last} (\"{}\") needs what sub-task 1 returns.", subs.last().map_or("", String::as_str))
     };
-    format!("{chain} Every part of the composition is covered by one of them, and nothing else is asked for.\n<ans>yes</ans>")
+    format!(
+        "{chain} Every part of the composition is covered by one of them, and nothing else is asked for.\n<ans>yes</ans>"
+    )
 }
 
 fn function_generate(prompt: &str, structured: bool) -> String {
@@ -350,10 +349,8 @@ fn assistant_agent(messages: &[ChatMessage], rng: &mut Rng) -> String {
         } else {
             pending.iter().filter(|(g, _)| *g == first_group).take(1).collect()
         };
-    let calls: Vec<Value> = take
-        .iter()
-        .map(|(g, f)| make_call(f, &groups[*g].sub_task, &user_text, &done, rng))
-        .collect();
+    let calls: Vec<Value> =
+        take.iter().map(|(g, f)| make_call(f, &groups[*g].sub_task, &user_text, &done, rng)).collect();
     let thought = if assistant_turns == 0 {
         let steps: Vec<String> = groups
             .iter()
@@ -471,7 +468,9 @@ fn generic_result(function: &Value, args: &Value, rng: &mut Rng) -> Value {
                 "array" => json!([]),
                 "object" => json!({}),
                 _ if k.ends_with("_id") || k.contains("code") => json!(format!("REF-{:05}", rng.below(100_000))),
-                _ => args.as_object().and_then(|a| a.values().find(|v| v.is_string()).cloned()).unwrap_or(json!("done")),
+                _ => {
+                    args.as_object().and_then(|a| a.values().find(|v| v.is_string()).cloned()).unwrap_or(json!("done"))
+                }
             };
             out.insert(k.clone(), v);
         }

@@ -1021,6 +1021,9 @@ impl Store {
             )?;
             let mut sample = unpack(id, &data)?;
             sample.failure = None;
+            // A dialogue that stopped part way is not a trajectory to keep: the sample is
+            // made again (the failed version above keeps it).
+            sample.trajectory = None;
             let fresh = NewSample::new(&sample, String::new());
             tx.execute(
                 "UPDATE samples SET stage = ?2, failure_reason = NULL, data = ?3, updated_at = ?4, indexed = 0

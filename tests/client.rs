@@ -118,6 +118,7 @@ fn request() -> ChatRequest {
         messages: vec![ChatMessage::new("user", "Scenario: renting a kayak")],
         response_format: None,
         seed: None,
+        max_tokens: None,
     }
 }
 

@@ -162,6 +162,7 @@ async fn ask(c: &Client) -> Result<button::llm::ChatReply, LlmError> {
         messages: vec![ChatMessage::new("user", "Scenario: renting a kayak")],
         response_format: None,
         seed: Some(7),
+        max_tokens: None,
     };
     c.complete(&req, &CancellationToken::new(), &|_| {}).await
 }

@@ -152,8 +152,9 @@ fn retry_failed_makes_failed_samples_again_and_keeps_the_failed_attempt() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     std::fs::create_dir_all(&ws).unwrap();
-    // A simulator that answers out of shape more often than by default: many samples fail.
-    std::fs::write(ws.join("button.toml"), "[sim]\nmalformed_rate = 0.08\n").unwrap();
+    // A simulator that answers out of shape more often than by default, and no re-asks:
+    // many samples fail.
+    std::fs::write(ws.join("button.toml"), "[run]\nreasks = 0\n[sim]\nmalformed_rate = 0.08\n").unwrap();
     let run = |extra: &[&str]| {
         let o = button(&ws, &["run", "--headless", "--samples", "30", "--seed", "4"]).args(extra).output().unwrap();
         assert!(o.status.success(), "{}", text(&o));
@@ -197,7 +198,7 @@ fn two_commands_creating_one_workspace_at_once_both_succeed() {
             let o = c.wait_with_output().unwrap();
             assert!(o.status.success(), "trial {trial}: {}", text(&o));
         }
-        assert_eq!(Store::open(&ws, false).unwrap().schema_version().unwrap(), 4);
+        assert_eq!(Store::open(&ws, false).unwrap().schema_version().unwrap(), 5);
     }
 }
 

@@ -38,16 +38,17 @@ impl std::ops::DerefMut for H {
 }
 
 /// A workspace with 12 generated samples (one at a time, so their order and call ids are
-/// the same on every run) and, when `imported`, the lint fixtures' clean, E05 and W02 files.
+/// the same on every run; no re-asks, so some fail and the views show failures) and, when
+/// `imported`, the lint fixtures' clean, E05 and W02 files.
 fn workspace(imported: bool) -> tempfile::TempDir {
     let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
     let ws = dir.path();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let cfg = RunConfig { samples: 12, seed: 3, active_samples: 1, ..RunConfig::default() };
+    let cfg = RunConfig { samples: 12, seed: 3, active_samples: 1, reasks: 0, ..RunConfig::default() };
     rt.block_on(async {
         let p = pipeline::start(
             ws,
-            Backend::Sim(Simulator { seed: 3, malformed_rate: 0.02 }),
+            Backend::Sim(Simulator { seed: 3, malformed_rate: 0.05 }),
             Prompts::load(None).unwrap(),
             cfg,
             button::sources::builtin(),
@@ -265,7 +266,11 @@ fn filters_search_and_sort_narrow_the_list() {
     let all = h.app.visible.len();
     h.keys("F<right>");
     let complete = h.app.visible.len();
-    assert!(complete < all && complete > 0);
+    assert!(
+        complete < all && complete > 0,
+        "{complete} of {all}: {:?}",
+        h.app.rows.iter().map(|r| r.summary.stage.clone()).collect::<Vec<_>>()
+    );
     assert!(h.app.visible.iter().all(|i| h.app.rows[*i].summary.stage == "complete"));
     both_sizes(&h, "filters");
     h.keys("<down><down><down><right><right>");
@@ -362,6 +367,8 @@ fn pipeline_view_counts_stages_calls_and_errors() {
         latency_ms: 5,
         tokens: 120,
         cached: false,
+        reask: 0,
+        usable: true,
     }));
     h.msg(Msg::Pipeline(Event::CallFailed {
         call: 10,

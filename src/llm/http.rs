@@ -464,7 +464,11 @@ impl Client {
             let error = transport_error(&ep, &e, self.cfg.read_timeout);
             // Not a refused connection nor a timeout: the connection broke before any
             // answer, which is what a pooled connection the server closed looks like.
-            if !e.is_connect() && !e.is_timeout() { (Attempt::Stale(error), None) } else { (Attempt::Failed(error), None) }
+            if !e.is_connect() && !e.is_timeout() {
+                (Attempt::Stale(error), None)
+            } else {
+                (Attempt::Failed(error), None)
+            }
         })?;
         let status = resp.status();
         if !status.is_success() {
@@ -476,7 +480,10 @@ impl Client {
                 .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64));
             let body = read_body(resp, MAX_ERROR_BODY, true).await.unwrap_or_default();
             let message = error_message(&String::from_utf8_lossy(&body));
-            return Err((Attempt::Failed(LlmError::Status { endpoint: ep, status: status.as_u16(), message }), retry_after));
+            return Err((
+                Attempt::Failed(LlmError::Status { endpoint: ep, status: status.as_u16(), message }),
+                retry_after,
+            ));
         }
         let reply = if self.cfg.stream {
             self.read_stream(resp, &ep, progress).await

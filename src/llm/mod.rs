@@ -235,7 +235,11 @@ impl LlmError {
 /// The first line of `text`, cut to `max` characters.
 pub fn first_line(text: &str, max: usize) -> String {
     let line = text.lines().next().unwrap_or("").trim();
-    if line.chars().count() > max { format!("{}…", line.chars().take(max).collect::<String>()) } else { line.to_string() }
+    if line.chars().count() > max {
+        format!("{}…", line.chars().take(max).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 /// What a call reports while it runs, for the progress display and the TUI.

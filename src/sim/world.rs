@@ -24,8 +24,16 @@ const CITIES: &[(&str, i64, i64)] = &[
 ];
 const DATES: &[&str] =
     &["3 May", "12 June", "21 July", "8 August", "15 September", "2 October", "19 November", "6 December"];
-const NAMES: &[&str] =
-    &["Ana Souza", "Kenji Mori", "Priya Nair", "Tomas Novak", "Lea Martin", "Omar Haddad", "Sofia Rossi", "Yusuf Demir"];
+const NAMES: &[&str] = &[
+    "Ana Souza",
+    "Kenji Mori",
+    "Priya Nair",
+    "Tomas Novak",
+    "Lea Martin",
+    "Omar Haddad",
+    "Sofia Rossi",
+    "Yusuf Demir",
+];
 const CUISINES: &[&str] = &["Thai", "Lebanese", "Mexican", "Japanese", "Ethiopian", "Italian"];
 /// Currencies and units per US dollar (late 2026, rounded): quotes stay within 2% of it.
 const CURRENCIES: &[(&str, f64)] = &[
@@ -181,7 +189,16 @@ pub const DOMAINS: &[Domain] = &[
         id: "flights",
         keywords: &["flight", "airfare", "airport", "trip abroad", "luggage", "conference", "train", "delays"],
         hints: &[],
-        verbs: &["booking", "comparing", "rescheduling", "cancelling", "planning", "upgrading", "changing", "paying for"],
+        verbs: &[
+            "booking",
+            "comparing",
+            "rescheduling",
+            "cancelling",
+            "planning",
+            "upgrading",
+            "changing",
+            "paying for",
+        ],
         subjects: &[
             "a flight to a family celebration",
             "a flight for a business meeting",
@@ -238,7 +255,16 @@ pub const DOMAINS: &[Domain] = &[
             "brunch",
         ],
         hints: &[("wine", "cuisine", "Italian"), ("vegetarian", "cuisine", "Ethiopian")],
-        verbs: &["booking", "choosing", "planning", "reviewing", "rescheduling", "organising", "cancelling", "comparing"],
+        verbs: &[
+            "booking",
+            "choosing",
+            "planning",
+            "reviewing",
+            "rescheduling",
+            "organising",
+            "cancelling",
+            "comparing",
+        ],
         subjects: &[
             "a restaurant for an anniversary dinner",
             "a table for a team lunch",
@@ -299,7 +325,16 @@ pub const DOMAINS: &[Domain] = &[
             "donating",
         ],
         hints: &[],
-        verbs: &["sending", "planning", "splitting", "tracking", "budgeting for", "paying for", "comparing", "saving for"],
+        verbs: &[
+            "sending",
+            "planning",
+            "splitting",
+            "tracking",
+            "budgeting for",
+            "paying for",
+            "comparing",
+            "saving for",
+        ],
         subjects: &[
             "money for a relative's rent abroad",
             "money for a wedding gift overseas",
@@ -436,7 +471,16 @@ pub const DOMAINS: &[Domain] = &[
         id: "library",
         keywords: &["library", "novel", "reading", "book club", "podcast", "plant", "history"],
         hints: &[("plant", "book", "The Overstory")],
-        verbs: &["borrowing", "reserving", "finding", "renewing", "recommending", "returning", "choosing", "discussing"],
+        verbs: &[
+            "borrowing",
+            "reserving",
+            "finding",
+            "renewing",
+            "recommending",
+            "returning",
+            "choosing",
+            "discussing",
+        ],
         subjects: &[
             "a novel for a book club",
             "a library book for a flight",
@@ -866,18 +910,22 @@ impl Pick {
     }
 
     /// The item of `list` the superlative picks.
-    pub fn choose<'a>(self, list: &'a [Value]) -> Option<&'a Value> {
+    pub fn choose(self, list: &[Value]) -> Option<&Value> {
         let num = |i: &Value, part: &str| Pick::field(i, part).and_then(Value::as_f64);
         match self {
-            Pick::Cheapest => list.iter().filter(|i| num(i, "price").is_some()).min_by(|a, b| {
-                num(a, "price").partial_cmp(&num(b, "price")).unwrap_or(std::cmp::Ordering::Equal)
-            }),
-            Pick::BestRated => list.iter().filter(|i| num(i, "rating").is_some()).max_by(|a, b| {
-                num(a, "rating").partial_cmp(&num(b, "rating")).unwrap_or(std::cmp::Ordering::Equal)
-            }),
+            Pick::Cheapest => list
+                .iter()
+                .filter(|i| num(i, "price").is_some())
+                .min_by(|a, b| num(a, "price").partial_cmp(&num(b, "price")).unwrap_or(std::cmp::Ordering::Equal)),
+            Pick::BestRated => list
+                .iter()
+                .filter(|i| num(i, "rating").is_some())
+                .max_by(|a, b| num(a, "rating").partial_cmp(&num(b, "rating")).unwrap_or(std::cmp::Ordering::Equal)),
             Pick::Earliest => list
                 .iter()
-                .filter_map(|i| Pick::field(i, "time").or(Pick::field(i, "departure")).and_then(Value::as_str).map(|t| (t, i)))
+                .filter_map(|i| {
+                    Pick::field(i, "time").or(Pick::field(i, "departure")).and_then(Value::as_str).map(|t| (t, i))
+                })
                 .min_by(|a, b| a.0.cmp(b.0))
                 .map(|(_, i)| i),
             Pick::First => list.first(),
@@ -1019,7 +1067,7 @@ impl Facts {
                 let (s, p) = *rng.pick(EVENTS);
                 self.known.insert("event", s.to_string());
                 self.known.insert("events", p.to_string());
-                return if slot == "event" { s } else { p }.to_string();
+                if slot == "event" { s } else { p }.to_string()
             }
             "amount" => (100 * rng.between(1, 20)).to_string(),
             "budget" => (20 * rng.between(3, 25)).to_string(),
@@ -1141,14 +1189,28 @@ fn item_by<'a>(earlier: &'a [Value], key: &str, id: &str) -> Option<&'a Value> {
 
 /// What an earlier call of `function` returned.
 fn earlier_result<'a>(earlier: &'a [Value], function: &str) -> Option<&'a Value> {
-    earlier.iter().rev().find(|r| r.get("name").and_then(Value::as_str) == Some(function)).and_then(|r| r.get("results"))
+    earlier
+        .iter()
+        .rev()
+        .find(|r| r.get("name").and_then(Value::as_str) == Some(function))
+        .and_then(|r| r.get("results"))
 }
 
 /// A plausible high for a city on a date: between its coldest and warmest month's, by
 /// the month (the southern-hemisphere cities the other way round).
 fn high_on(city: &str, date: &str, rng: &mut Rng) -> i64 {
     const MONTHS: [&str; 12] = [
-        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November",
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
         "December",
     ];
     let (lo, hi) = CITIES.iter().find(|c| c.0 == city).map_or((5, 30), |c| (c.1, c.2));
@@ -1199,7 +1261,8 @@ pub fn result(function: &str, args: &Value, earlier: &[Value], rng: &mut Rng) ->
         }
         "find_restaurants" => {
             let ratings = distinct(rng, 3, 34, 49);
-            let names = ["Casa Verde", "The Copper Pot", "Little Lantern", "Olive & Thyme", "Blue Door", "Saffron House"];
+            let names =
+                ["Casa Verde", "The Copper Pot", "Little Lantern", "Olive & Thyme", "Blue Door", "Saffron House"];
             let start = rng.below(names.len());
             let list: Vec<Value> = (0..3)
                 .map(|i| {
@@ -1600,7 +1663,11 @@ fn generic_answer(functions: &[String], result: &impl Fn(&str) -> Option<Value>)
             Some(format!("{} says its {}", f.replace('_', " "), fields.join(" and ")))
         })
         .collect();
-    if parts.is_empty() { "Everything you asked for is done.".into() } else { format!("It is done: {}.", parts.join("; ")) }
+    if parts.is_empty() {
+        "Everything you asked for is done.".into()
+    } else {
+        format!("It is done: {}.", parts.join("; "))
+    }
 }
 
 #[cfg(test)]
@@ -1640,7 +1707,10 @@ mod tests {
                 let par = f.fill(d.parallel_sequential);
                 for sub in [&atomic, &f.fill(d.subsequent)] {
                     for (slot, v) in Facts::read(d, sub, &mut rng).known().into_iter().filter(|(s, _)| *s != "events") {
-                        assert!(seq.contains(&v) && par.contains(&v), "{slot} {v:?} of {sub:?} not in {seq:?} / {par:?}");
+                        assert!(
+                            seq.contains(&v) && par.contains(&v),
+                            "{slot} {v:?} of {sub:?} not in {seq:?} / {par:?}"
+                        );
                     }
                 }
                 for (slot, v) in Facts::read(d, &f.fill(d.parallel), &mut rng).known() {

@@ -431,7 +431,7 @@ impl App {
                     self.rows_dirty = true;
                 }
                 self.run.apply(&e, self.clock);
-                if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. }) {
+                if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. } | Event::Notice { .. }) {
                     // Said where it is seen from any view, not only in the pipeline view.
                     self.toast(self.run.message.clone());
                 }

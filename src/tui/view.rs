@@ -277,6 +277,7 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         _ => Style::default().fg(t.fg),
     };
     let conc = match r.concurrency {
+        Some(c) if !r.concurrency_note.is_empty() => format!("{c} (auto)"),
         Some(c) => c.to_string(),
         None => "unlimited".into(),
     };
@@ -391,8 +392,21 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     );
     let mut lines = vec![
         Line::from(format!("retries {} · failed calls {}", r.retries, r.calls_failed)),
+        Line::from(format!("re-asks {} ({} rescued) · unusable {}", r.reasks, r.rescued, r.unusable)),
         Line::from(format!("failed samples {}", r.failed)),
     ];
+    for (step, (asked, rescued)) in &r.reasks_by_step {
+        lines.push(Line::from(Span::styled(
+            format!("{asked:>5}  re-asked {step} ({rescued} rescued)"),
+            Style::default().fg(t.dim),
+        )));
+    }
+    if !r.concurrency_note.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("concurrency {}", sanitize(&r.concurrency_note)),
+            Style::default().fg(t.dim),
+        )));
+    }
     for (k, v) in &r.errors {
         lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
     }
