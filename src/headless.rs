@@ -67,6 +67,9 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
                 Some(e) => progress.apply(&e, started.elapsed()),
             },
             _ = tick.tick() => {
+                if let (Some(c), false) = (progress.concurrency, progress.concurrency_note.is_empty()) {
+                    progress.limits.push(c);
+                }
                 let dt = last_at.elapsed().as_secs_f64().max(1e-3);
                 let rate = (progress.calls_done - last_calls) as f64 / dt;
                 last_calls = progress.calls_done;

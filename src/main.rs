@@ -156,6 +156,14 @@ enum Command {
         /// How long each outage lasts, in milliseconds
         #[arg(long, default_value_t = 3000)]
         down_for_ms: u64,
+        /// Requests in flight the server takes at most (0: no limit); beyond, it answers 429
+        /// with Retry-After
+        #[arg(long, default_value_t = 0)]
+        capacity: usize,
+        /// Answer 400 to requests with a response_format, as a server without structured
+        /// outputs does
+        #[arg(long)]
+        no_response_format: bool,
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
@@ -322,6 +330,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             malformed_rate,
             down_every,
             down_for_ms,
+            capacity,
+            no_response_format,
             seed,
         }) => {
             let cfg = button::serve::ServeConfig {
@@ -332,6 +342,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 retry_after_s: retry_after,
                 down_every,
                 down_for: std::time::Duration::from_millis(down_for_ms),
+                capacity,
+                reject_response_format: no_response_format,
             };
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             rt.block_on(async {
@@ -631,6 +643,12 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         if simulated { "; replies were simulated" } else { "" }
     );
+    if let Some(limit) = progress.settled_limit() {
+        println!(
+            "concurrency auto: settled near {limit:.1} calls in flight (the second half's mean); last change: {}",
+            progress.concurrency_note
+        );
+    }
     if let Some(why) = summary.endpoint_down {
         eprintln!("error: {}; run the same command again once it is back", sanitize(&why));
         return Ok(ExitCode::from(3));

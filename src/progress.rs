@@ -55,6 +55,8 @@ pub struct RunState {
     pub concurrency: Option<usize>,
     /// Why the adaptive limit last changed (`concurrency = "auto"`).
     pub concurrency_note: String,
+    /// The limit at each second of the run, while it is adaptive.
+    pub limits: Vec<usize>,
     pub message: String,
     pub stage_of: HashMap<String, usize>,
     pub entered: [u64; 6],
@@ -95,6 +97,7 @@ impl RunState {
             already_done: 0,
             concurrency: None,
             concurrency_note: String::new(),
+            limits: Vec::new(),
             message: String::new(),
             stage_of: HashMap::new(),
             entered: [0; 6],
@@ -233,10 +236,19 @@ impl RunState {
         }
     }
 
+    /// Where an adaptive limit settled: its mean over the second half of the run.
+    pub fn settled_limit(&self) -> Option<f64> {
+        let half = &self.limits[self.limits.len() / 2..];
+        (!half.is_empty()).then(|| half.iter().sum::<usize>() as f64 / half.len() as f64)
+    }
+
     /// Closes the per-second buckets up to `now`.
     pub fn tick(&mut self, now: Duration) {
         while now >= self.bucket_start + Duration::from_secs(1) {
             if self.status.in_flight() {
+                if let (Some(c), false) = (self.concurrency, self.concurrency_note.is_empty()) {
+                    self.limits.push(c);
+                }
                 self.calls_per_s.push_back(std::mem::take(&mut self.bucket_calls));
                 self.tokens_per_s.push_back(std::mem::take(&mut self.bucket_tokens));
                 while self.calls_per_s.len() > 60 {

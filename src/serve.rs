@@ -29,6 +29,12 @@ pub struct ServeConfig {
     /// connection is closed without an answer, as when a server restarts.
     pub down_every: u64,
     pub down_for: Duration,
+    /// Requests in flight the server takes at most (0: no limit); beyond, 429 with
+    /// `Retry-After` (and `retry-after-ms`, as OpenAI sends it).
+    pub capacity: usize,
+    /// Answer 400 to a request with a `response_format`, as a server without structured
+    /// outputs does.
+    pub reject_response_format: bool,
 }
 
 /// Parses `429=0.1,500=0.05`.
@@ -52,6 +58,7 @@ struct Shared {
     cfg: ServeConfig,
     counter: AtomicU64,
     pub requests: AtomicU64,
+    in_flight: std::sync::atomic::AtomicUsize,
     down_until: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
@@ -68,6 +75,7 @@ pub async fn serve(listener: TcpListener, sim: Simulator, cfg: ServeConfig, shut
         cfg,
         counter: AtomicU64::new(1),
         requests: AtomicU64::new(0),
+        in_flight: std::sync::atomic::AtomicUsize::new(0),
         down_until: std::sync::Mutex::new(None),
     });
     loop {
@@ -206,6 +214,24 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
     let mut rng = Rng::new(shared.sim.seed ^ n.wrapping_mul(0x9e37_79b9));
     let cfg = &shared.cfg;
+    let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+    impl Drop for Leave<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    let _leave = Leave(&shared.in_flight);
+    if cfg.capacity > 0 && in_flight > cfg.capacity {
+        let extra = format!(
+            "Retry-After: {}\r\nretry-after-ms: {}\r\n",
+            cfg.retry_after_s.ceil().max(1.0),
+            (cfg.retry_after_s * 1000.0).round()
+        );
+        let msg = format!("over capacity: {} requests in flight, at most {}", in_flight - 1, cfg.capacity);
+        write_simple(w, 429, &extra, &json!({"error": {"message": msg, "type": "rate_limit"}}).to_string()).await?;
+        return Ok(true);
+    }
     let delay = cfg.latency_ms + if cfg.jitter_ms > 0 { rng.below(cfg.jitter_ms as usize + 1) as u64 } else { 0 };
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
@@ -226,6 +252,12 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
             return Ok(true);
         }
     };
+    if cfg.reject_response_format && body.get("response_format").is_some_and(|f| !f.is_null()) {
+        let msg = "Unrecognized request argument supplied: response_format";
+        write_simple(w, 400, "", &json!({"error": {"message": msg, "type": "invalid_request_error"}}).to_string())
+            .await?;
+        return Ok(true);
+    }
     let Some(step) = req.header("X-Button-Step").and_then(Step::from_id) else {
         let msg = "X-Button-Step is missing or names no step; the simulator needs it to know what to answer";
         write_simple(w, 400, "", &json!({"error": {"message": msg}}).to_string()).await?;

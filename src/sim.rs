@@ -176,7 +176,7 @@ fn compose(atomic: &str, parallel: bool, rng: &mut Rng) -> String {
     let mut facts = Facts::read(d, atomic, rng);
     let subsequent = facts.fill(d.subsequent);
     let mut composition = facts.fill(if parallel { d.parallel_sequential } else { d.sequential });
-    if rng.chance(0.06) {
+    if rng.chance(0.03) {
         let extra = rng.pick(EXTRAS);
         composition = format!("{}, {extra}.", composition.trim_end_matches(['.', '?']));
     }

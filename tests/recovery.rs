@@ -8,13 +8,11 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use button::model::{Review, Verdict};
-use button::serve::{ServeConfig, serve};
-use button::sim::Simulator;
+use button::serve::ServeConfig;
 use button::store::{StatusFilter, Store};
 
 mod common;
-use common::outcome_counts;
-use tokio_util::sync::CancellationToken;
+use common::{SimServe, outcome_counts};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_button")
@@ -25,37 +23,6 @@ fn button(ws: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(bin());
     c.arg("--workspace").arg(ws).args(args);
     c
-}
-
-/// sim-serve on its own runtime thread; stopping it returns the requests it answered.
-struct SimServe {
-    url: String,
-    stop: CancellationToken,
-    done: std::sync::mpsc::Receiver<u64>,
-}
-
-impl SimServe {
-    fn start(cfg: ServeConfig) -> SimServe {
-        let (tx, done) = std::sync::mpsc::channel();
-        let (url_tx, url_rx) = std::sync::mpsc::channel();
-        let stop = CancellationToken::new();
-        let s = stop.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                url_tx.send(format!("http://{}/v1", listener.local_addr().unwrap())).unwrap();
-                let n = serve(listener, Simulator { seed: 0, malformed_rate: 0.02 }, cfg, s).await;
-                let _ = tx.send(n);
-            });
-        });
-        SimServe { url: url_rx.recv().unwrap(), stop, done }
-    }
-
-    fn stop(self) -> u64 {
-        self.stop.cancel();
-        self.done.recv_timeout(Duration::from_secs(30)).unwrap()
-    }
 }
 
 fn ended(m: &BTreeMap<String, usize>) -> usize {

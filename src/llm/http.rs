@@ -386,16 +386,18 @@ impl Client {
                 Err((Attempt::Failed(LlmError::Status { status: 400, message, .. }), _))
                     if req.response_format.is_some()
                         && self.cfg.structured_output == StructuredOutput::Auto
-                        && self.structured()
                         && mentions_response_format(&message) =>
                 {
-                    self.structured_off.store(true, Ordering::SeqCst);
-                    progress(CallProgress::Notice(format!(
-                        "structured outputs off: {} rejected response_format ({}); JSON replies are now parsed \
+                    // Sent again at once without it; said once, by the first call to learn it
+                    // (others in flight meet the same answer).
+                    if !self.structured_off.swap(true, Ordering::SeqCst) {
+                        progress(CallProgress::Notice(format!(
+                            "structured outputs off: {} rejected response_format ({}); JSON replies are now parsed \
                          from free text (structured_output in button.toml)",
-                        endpoint.url,
-                        super::first_line(&message, 160)
-                    )));
+                            endpoint.url,
+                            super::first_line(&message, 160)
+                        )));
+                    }
                 }
                 Err((e, retry_after)) => {
                     let e = e.into_error();
@@ -472,12 +474,13 @@ impl Client {
         })?;
         let status = resp.status();
         if !status.is_success() {
-            let retry_after = resp
-                .headers()
-                .get(reqwest::header::RETRY_AFTER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<f64>().ok())
-                .map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64));
+            // `retry-after-ms` (OpenAI's) is finer than `Retry-After` in seconds.
+            let header = |name: &str| {
+                resp.headers().get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+            };
+            let retry_after = header("retry-after-ms")
+                .map(|ms| Duration::from_millis(ms.max(0.0) as u64))
+                .or_else(|| header("retry-after").map(|s| Duration::from_millis((s.max(0.0) * 1000.0) as u64)));
             let body = read_body(resp, MAX_ERROR_BODY, true).await.unwrap_or_default();
             let message = error_message(&String::from_utf8_lossy(&body));
             return Err((
