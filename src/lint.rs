@@ -62,9 +62,11 @@ codes! {
     EmptyMessage = "E10", "empty-message", Error, "a message with nothing in it";
     RoleOrder = "E11", "role-order", Error, "roles out of order: user first, tool only right after calls, calls answered";
     BadToolList = "E12", "bad-tool-list", Error, "the tool list has duplicate names or required names that are not parameters";
+    PlaceholderFinal = "E13", "placeholder-final", Error, "the final answer is a template's placeholder, not an answer";
     UncalledFunction = "W01", "uncalled-function", Warning, "a sub-task's functions (or a listed function) are never called";
     RepeatedCall = "W02", "repeated-call", Warning, "the same call with identical arguments is made twice";
     FinalIgnoresResults = "W03", "final-ignores-results", Warning, "the final answer mentions none of the tool results";
+    TooFewCalls = "W04", "too-few-calls", Warning, "fewer than 2 calls in all (the paper's shape; the generator's min_calls)";
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -279,7 +281,53 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
 
     check_uncalled(t, sub_tasks, &called, &mut out);
     check_final_mentions_results(t, layout, &mut out);
+    let calls = t.call_count();
+    if calls < MIN_CALLS && seen_final {
+        out.push(Finding::new(
+            Code::TooFewCalls,
+            format!("{calls} call(s) in all; a multi-turn function-calling sample makes at least {MIN_CALLS}"),
+        ));
+    }
+    for (i, m) in t.messages.iter().enumerate() {
+        if let Message::Assistant { final_answer: Some(f), .. } = m
+            && is_placeholder(f)
+        {
+            out.push(
+                Finding::new(Code::PlaceholderFinal, format!("the final answer is {:?}, a placeholder", f.trim()))
+                    .at(at(i))
+                    .field("final"),
+            );
+        }
+    }
     out
+}
+
+/// Calls a trajectory makes at the least, the paper's shape (W04).
+pub const MIN_CALLS: usize = 2;
+
+/// Text that stands where an answer should: a template's placeholder (`<your answer>`,
+/// `{{ answer }}`, `[insert ...]`), or the wording prompts use to ask for one.
+pub fn is_placeholder(text: &str) -> bool {
+    let t = text.trim().trim_end_matches('.').to_lowercase();
+    const STAND_INS: &[&str] = &[
+        "...",
+        "…",
+        "n/a",
+        "tbd",
+        "todo",
+        "answer",
+        "final answer",
+        "the final answer",
+        "your answer",
+        "your final answer",
+        "a complete answer built from the results",
+        "a complete answer",
+    ];
+    if STAND_INS.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
+        return true;
+    }
+    // `<your answer here>`: the whole text one bracketed phrase.
+    t.starts_with('<') && t.ends_with('>') && t.contains(' ') && !t[1..].contains('<')
 }
 
 fn check_tool_list(tools: &[FunctionDef], out: &mut Vec<Finding>) {
@@ -522,6 +570,9 @@ fn check_final_mentions_results(t: &Trajectory, layout: &Layout, out: &mut Vec<F
             _ => &[],
         })
     };
+    if is_placeholder(final_text) {
+        return; // E13 says what is wrong with it
+    }
     let mut any_scalar = false;
     let hay = final_text.to_lowercase();
     if results().any(|r| mentions(&r.results, &hay, &mut any_scalar)) || !any_scalar {

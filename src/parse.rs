@@ -525,23 +525,39 @@ pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<V
     let (name, schema) = match step {
         Step::FunctionGenerate => {
             let n = context.and_then(|c| c.get("sub_tasks")).and_then(Value::as_array).map_or(0, Vec::len);
+            // Bounded, so a server that constrains decoding can't be led into an endless
+            // list: a few functions per sub-task, each parameter a type and a description.
+            let param = serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "type": {"enum": ["string", "number", "integer", "boolean", "array", "object"]},
+                    "description": {"type": "string", "maxLength": 200}
+                },
+                "required": ["type", "description"],
+                "additionalProperties": false
+            });
             let function = serde_json::json!({
                 "type": "object",
                 "properties": {
-                    "name": {"type": "string"},
-                    "description": {"type": "string"},
-                    "parameters": {"type": "object"},
-                    "required": {"type": "array", "items": {"type": "string"}},
-                    "responses": {"type": "object"}
+                    "name": {"type": "string", "maxLength": 64},
+                    "description": {"type": "string", "maxLength": 300},
+                    "parameters": {"type": "object", "additionalProperties": param, "maxProperties": 6},
+                    "required": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 6},
+                    "responses": {"type": "object", "additionalProperties": param, "maxProperties": 6}
                 },
-                "required": ["name", "description", "parameters", "required", "responses"]
+                "required": ["name", "description", "parameters", "required", "responses"],
+                "additionalProperties": false
             });
             let mut list = serde_json::json!({
                 "type": "array",
                 "items": {
                     "type": "object",
-                    "properties": {"sub_task": {"type": "string"}, "func_list": {"type": "array", "items": function}},
-                    "required": ["sub_task", "func_list"]
+                    "properties": {
+                        "sub_task": {"type": "string", "maxLength": 300},
+                        "func_list": {"type": "array", "items": function, "maxItems": 3}
+                    },
+                    "required": ["sub_task", "func_list"],
+                    "additionalProperties": false
                 }
             });
             if n > 0 {

@@ -71,9 +71,11 @@ rule_tests! {
     e10_empty_message: "E10", "empty-message";
     e11_role_order: "E11", "role-order";
     e12_bad_tool_list: "E12", "bad-tool-list";
+    e13_placeholder_final: "E13", "placeholder-final";
     w01_uncalled_function: "W01", "uncalled-function";
     w02_repeated_call: "W02", "repeated-call";
     w03_final_ignores_results: "W03", "final-ignores-results";
+    w04_too_few_calls: "W04", "too-few-calls";
 }
 
 #[test]
