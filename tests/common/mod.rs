@@ -24,6 +24,7 @@ pub fn outcome_counts(ws: &Path) -> BTreeMap<String, usize> {
 }
 
 /// sim-serve on its own runtime thread; stopping it returns the requests it answered.
+#[allow(dead_code)]
 pub struct SimServe {
     pub url: String,
     stop: CancellationToken,
