@@ -300,3 +300,99 @@ async fn calls_spread_over_endpoints_by_weight() {
     assert_eq!(seen_a.lock().unwrap().headers.len(), 2);
     assert_eq!(seen_b.lock().unwrap().headers.len(), 1);
 }
+
+/// A server that answers on keep-alive connections but drops the second request it reads
+/// without a word, as llama.cpp does on a connection it closed after a streamed reply.
+async fn server_dropping_second_request() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let n = count.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else { return };
+            let n = n.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = stream.split();
+                let mut r = BufReader::new(r);
+                loop {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let mut len = 0;
+                    loop {
+                        let mut h = String::new();
+                        r.read_line(&mut h).await.unwrap();
+                        let h = h.trim_end().to_string();
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':')
+                            && k.eq_ignore_ascii_case("content-length")
+                        {
+                            len = v.trim().parse().unwrap();
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    r.read_exact(&mut body).await.unwrap();
+                    if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 2 {
+                        return; // closed, unanswered
+                    }
+                    let body = serde_json::json!({"choices": [{"message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]})
+                        .to_string();
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                        body.len()
+                    );
+                    w.write_all(head.as_bytes()).await.unwrap();
+                    w.write_all(body.as_bytes()).await.unwrap();
+                    w.flush().await.unwrap();
+                }
+            });
+        }
+    });
+    (format!("http://{addr}/v1"), count)
+}
+
+#[tokio::test]
+async fn a_request_on_a_pooled_connection_the_server_closed_goes_again_at_once() {
+    let (url, count) = server_dropping_second_request().await;
+    // A long backoff: a retry that waited for it would be seen.
+    let c = client(&url, false, |cfg| {
+        cfg.backoff_base = Duration::from_secs(5);
+        cfg.backoff_max = Duration::from_secs(5);
+    });
+    complete(&c).await.unwrap();
+    let retried = Arc::new(Mutex::new(Vec::new()));
+    let r = retried.clone();
+    let started = std::time::Instant::now();
+    let reply = c
+        .complete(&request(), &CancellationToken::new(), &move |p| {
+            if let button::llm::CallProgress::Retrying { wait_ms, .. } = p {
+                r.lock().unwrap().push(wait_ms);
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(reply.content, "ok");
+    assert_eq!(count.load(std::sync::atomic::Ordering::SeqCst), 3, "sent again after the dropped one");
+    assert!(retried.lock().unwrap().is_empty(), "no backoff: {:?}", retried.lock().unwrap());
+    assert!(started.elapsed() < Duration::from_secs(4));
+}
+
+#[tokio::test]
+async fn the_step_bounds_the_reply_unless_button_toml_does() {
+    let (url, seen) = server(vec![completion("a"), completion("b")]).await;
+    let mut req = request();
+    req.max_tokens = Some(512);
+    req.seed = Some(42);
+    let c = client(&url, false, |_| {});
+    c.complete(&req, &CancellationToken::new(), &|_| {}).await.unwrap();
+    let c = client(&url, false, |cfg| cfg.max_tokens = Some(100));
+    c.complete(&req, &CancellationToken::new(), &|_| {}).await.unwrap();
+    let s = seen.lock().unwrap();
+    assert_eq!(s.bodies[0]["max_tokens"], 512);
+    assert_eq!(s.bodies[0]["seed"], 42);
+    assert_eq!(s.bodies[1]["max_tokens"], 100);
+}

@@ -624,3 +624,50 @@ fn an_endpoint_that_goes_down_pauses_the_run_says_so_and_p_resumes() {
     assert_eq!(h.asked, vec![Effect::Resume]);
     assert_eq!(h.app.run.status, button::progress::RunStatus::Running);
 }
+
+/// A workspace where replies often can't be used: re-asks rescue most, and some samples
+/// fail in their dialogue after all.
+fn reasked_workspace() -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let cfg = RunConfig { samples: 30, seed: 8, active_samples: 1, reasks: 1, ..RunConfig::default() };
+    rt.block_on(async {
+        let p = pipeline::start(
+            dir.path(),
+            Backend::Sim(Simulator { seed: 8, malformed_rate: 0.3 }),
+            Prompts::load(None).unwrap(),
+            cfg,
+            button::sources::builtin(),
+        )
+        .unwrap();
+        button::headless::drive(p, 30).await.unwrap();
+    });
+    dir
+}
+
+#[test]
+fn the_lineage_shows_re_asks_and_where_a_failed_dialogue_stopped() {
+    let mut h = H::on(reasked_workspace(), false);
+    // A sample whose dialogue failed part way keeps it, and says where and why.
+    let failed_in_dialogue = (0..h.app.rows.len()).find(|i| {
+        let r = &h.app.rows[*i].summary;
+        r.stage == "failed" && r.turns > 0
+    });
+    let i = failed_in_dialogue.expect("a sample failed in its dialogue");
+    while h.selected_id() != h.app.rows[i].id {
+        h.keys("j");
+    }
+    // Each part of the lineage says how often its step was asked again.
+    h.keys("<tab>");
+    let mut screens = Vec::new();
+    for _ in 0..6 {
+        screens.push(h.screen(100, 40));
+        h.keys("j");
+    }
+    let last = screens.last().unwrap();
+    assert!(last.contains("as far as it"), "{last}");
+    assert!(screens.iter().any(|s| s.contains("re-asked")), "{}", screens.join("\n"));
+    // Its trajectory opens, up to where it stopped.
+    h.keys("<esc><enter>");
+    assert_eq!(h.app.view, View::Trajectory);
+}

@@ -217,3 +217,26 @@ fn adaptive_concurrency_settles_near_the_server_capacity() {
     let counts = outcome_counts(&ws);
     assert!(counts.keys().all(|k| !k.contains("rate_limited")), "{counts:?}");
 }
+
+#[test]
+fn latency_is_the_time_on_the_wire_and_the_wait_for_a_slot_is_kept_apart() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Replies take 40 ms, one at a time, for 6 samples in progress at once: most calls wait.
+    let paced = Backend::Paced(Box::new(button::llm::Paced::new(Simulator { seed: 1, malformed_rate: 0.0 }, 40, 1)));
+    let cfg = RunConfig { samples: 6, seed: 1, ..RunConfig::default() };
+    rt.block_on(async {
+        let p =
+            pipeline::start(dir.path(), paced, Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();
+        button::headless::drive(p, 6).await.unwrap();
+    });
+    let store = Store::open(dir.path(), false).unwrap();
+    let (max_latency, waited, max_wait) = store
+        .conn()
+        .query_row("SELECT max(latency_ms), sum(wait_ms > 100), max(wait_ms) FROM llm_calls", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+        })
+        .unwrap();
+    assert!(max_latency < 2000, "a 40 ms call recorded as {max_latency} ms");
+    assert!(waited > 10 && max_wait > max_latency, "{waited} calls waited, the longest {max_wait} ms");
+}

@@ -792,13 +792,10 @@ impl App {
             }
             Action::Skip | Action::TrajSkip => self.advance(fx),
             Action::CallOfPart => {
-                let steps: &[&str] = match self.lineage_part {
-                    0 => &["scenario_expand", "scenario_extract"],
-                    1 => &["atomic_task"],
-                    2 => &["compose_sequential", "compose_parallel_sequential"],
-                    3 => &["composition_filter"],
-                    4 => &["function_generate"],
-                    _ => &["assistant_agent"],
+                let steps: &[&str] = if self.lineage_part >= 5 {
+                    &["assistant_agent"]
+                } else {
+                    super::view::part_steps(self.lineage_part)
                 };
                 let found =
                     self.detail.as_ref().and_then(|d| d.calls.iter().position(|c| steps.contains(&c.step.as_str())));

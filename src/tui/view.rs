@@ -579,6 +579,12 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
         if s.edits.iter().any(|e| crate::store::part_of(&e.path) == Some(i)) {
             head.push(Span::styled(" edited", Style::default().fg(t.warn)));
         }
+        let steps = part_steps(i);
+        let asked = d.calls.iter().filter(|c| c.reask > 0 && steps.contains(&c.step.as_str()));
+        let (reasks, rescued) = asked.fold((0, 0), |(n, ok), c| (n + 1, ok + usize::from(c.parse_ok == Some(true))));
+        if reasks > 0 {
+            head.push(Span::styled(format!(" re-asked {reasks}× ({rescued} usable)"), Style::default().fg(t.dim)));
+        }
         lines.push(Line::from(head));
         match i {
             0 => match (&s.scenario, &s.origin) {
@@ -637,7 +643,16 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                 }
             }
             _ => match (&s.trajectory, &s.failure) {
-                (Some(tr), _) => {
+                (Some(tr), fail) => {
+                    // A dialogue that stopped part way: where, and why.
+                    if let Some(fail) = fail {
+                        text(
+                            &mut lines,
+                            &format!("failed at {}: {} (the dialogue as far as it got)", fail.stage, fail.reason),
+                            Style::default().fg(t.error),
+                        );
+                        text(&mut lines, &fail.detail, dim);
+                    }
                     text(
                         &mut lines,
                         &format!(
@@ -1222,6 +1237,18 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
     }
 }
 
+/// The steps whose calls make a lineage part.
+pub(crate) fn part_steps(part: usize) -> &'static [&'static str] {
+    match part {
+        0 => &["scenario_expand", "scenario_extract"],
+        1 => &["atomic_task"],
+        2 => &["compose_sequential", "compose_parallel_sequential"],
+        3 => &["composition_filter"],
+        4 => &["function_generate"],
+        _ => &["user_agent", "assistant_agent", "tool_agent"],
+    }
+}
+
 fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
@@ -1230,7 +1257,8 @@ fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
     let t = &app.theme;
     vec![
         Line::from(format!(
-            "template {} · parse {} · {} + {} tokens · {} ms · {} attempt{}",
+            "{}template {} · parse {} · {} + {} tokens · {} ms on the wire{} · {} attempt{}",
+            if c.reask > 0 { format!("re-ask {} · ", c.reask) } else { String::new() },
             or_dash(&c.template_version),
             match c.parse_ok {
                 Some(true) => "ok",
@@ -1240,6 +1268,7 @@ fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
             c.prompt_tokens,
             c.completion_tokens,
             c.latency_ms,
+            if c.wait_ms > 0 { format!(" ({} ms waiting for a slot)", c.wait_ms) } else { String::new() },
             c.attempts,
             if c.attempts == 1 { "" } else { "s" },
         )),
