@@ -247,7 +247,7 @@ fn user_agent(prompt: &str, rng: &mut Rng) -> String {
             ])
         );
     }
-    let opener = rng.pick(&["Hi! ", "Hello, ", "Hey there. ", ""]);
+    let opener = *rng.pick(&["Hi! ", "Hello, could you help? ", "Hey there. ", ""]);
     let closer = rng.pick(&[" Thanks!", " Could you handle that for me?", " Let me know how it goes.", ""]);
     format!("<human>{opener}{task}{closer}</human>")
 }

@@ -1304,7 +1304,8 @@ pub fn result(function: &str, args: &Value, earlier: &[Value], rng: &mut Rng) ->
             json!({"products": list})
         }
         "list_discount_codes" => {
-            json!({"codes": [{"code": "WELCOME10", "percent_off": 10}, {"code": format!("WEEK{}", rng.between(5, 20)), "percent_off": rng.between(5, 20)}]})
+            let off = 5 * rng.between(1, 4);
+            json!({"codes": [{"code": "WELCOME10", "percent_off": 10}, {"code": format!("WEEK{off}"), "percent_off": off}]})
         }
         "place_order" => {
             let price = item_by(earlier, "product_id", &arg("product_id"))
