@@ -87,6 +87,12 @@ for so in on off; do
   run "structured_output $so" "$ws" --samples "$LN" --endpoint "$ENDPOINT" --model "$MODEL" --concurrency 2 --seed 1
 done
 echo
+echo "## the JSON steps asked directly (a small model seldom gets a sample that far): 20 samples' inputs"
+cargo build --release -q --example json_steps
+for so in on off; do
+  "$PWD/target/release/examples/json_steps" "$ENDPOINT" "$MODEL" 20 "$so"
+done
+echo
 echo "## reproduction: the same 4 samples twice, seed 3, temperature 0.7 (the default), one call at a time"
 for k in a b; do
   ws=$OUT/repro-$k; mkdir -p "$ws"

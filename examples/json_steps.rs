@@ -1,0 +1,128 @@
+//! How many replies of the JSON steps (`function_generate`, `tool_agent`) parse, asked of a
+//! real endpoint with and without structured outputs. A small model rarely gets a sample as
+//! far as these steps, so they are asked here directly, with the inputs of simulated samples
+//! (their compositions, and the first call of their dialogues), rendered by the real
+//! templates and parsed by the real parsers. Used by benches/yield.sh.
+//!
+//!     cargo run --release --example json_steps -- ENDPOINT MODEL N on|off
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use button::formats::button::message_text;
+use button::llm::http::{Client, ClientConfig, Endpoint};
+use button::llm::{ChatMessage, ChatRequest, Step};
+use button::model::Message;
+use button::pipeline::{self, RunConfig};
+use button::prompts::Prompts;
+use button::sim::Simulator;
+use button::store::{StatusFilter, Store};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let [_, endpoint, model, n, structured] = &args[..] else {
+        eprintln!("usage: json_steps ENDPOINT MODEL N on|off");
+        std::process::exit(2);
+    };
+    let n: usize = n.parse().expect("N is a number");
+    let structured = structured == "on";
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let prompts = Prompts::load(None).unwrap();
+    // The inputs: simulated samples.
+    rt.block_on(async {
+        let cfg = RunConfig { samples: n, seed: 21, ..RunConfig::default() };
+        let backend = button::llm::Backend::Sim(Simulator { seed: 21, malformed_rate: 0.0 });
+        let p = pipeline::start(dir.path(), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();
+        p.wait().await.unwrap();
+    });
+    let store = Store::open(dir.path(), false).unwrap();
+    let mut ids = Vec::new();
+    store.list(StatusFilter::All, |r| ids.push(r.id.clone())).unwrap();
+    let mut asks: Vec<(Step, String, Value)> = Vec::new();
+    for id in ids.iter().take(n) {
+        let s = store.sample(id).unwrap().sample;
+        let (Some(c), Some(t)) = (&s.composition, &s.trajectory) else { continue };
+        asks.push((Step::FunctionGenerate, id.clone(), json!({"composition": c.task, "sub_tasks": c.sub_tasks})));
+        let first_call = t.messages.iter().find_map(|m| match m {
+            Message::Assistant { calls, .. } => calls.first().cloned(),
+            _ => None,
+        });
+        if let Some(call) = first_call
+            && let Some(f) = t.tools.iter().find(|f| f.name == call.name)
+        {
+            let transcript = format!("user: {}", message_text(&t.messages[0]));
+            asks.push((
+                Step::ToolAgent,
+                id.clone(),
+                json!({"function": serde_json::to_string_pretty(&f.to_flat_value()).unwrap(),
+                       "call": json!({"name": call.name, "arguments": call.arguments}).to_string(),
+                       "conversation": transcript}),
+            ));
+        }
+    }
+    let client = Arc::new(
+        Client::new(ClientConfig {
+            endpoints: vec![Endpoint { url: endpoint.clone(), weight: 1 }],
+            model: model.clone(),
+            concurrency: 2,
+            stream: false,
+            ..ClientConfig::default()
+        })
+        .unwrap(),
+    );
+    let results = rt.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (k, (step, sample, ctx)) in asks.into_iter().enumerate() {
+            let client = client.clone();
+            let prompt = prompts.render(step, &ctx).unwrap();
+            tasks.spawn(async move {
+                let req = ChatRequest {
+                    step,
+                    sample_id: sample,
+                    messages: vec![ChatMessage::new("user", prompt)],
+                    response_format: if structured { button::parse::reply_format(step, Some(&ctx)) } else { None },
+                    seed: Some(k as u64),
+                    max_tokens: Some(step.default_max_tokens()),
+                };
+                let reply = client.complete(&req, &CancellationToken::new(), &|_| {}).await;
+                let parsed = match &reply {
+                    Ok(r) => button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| e.reason.to_string()),
+                    Err(e) => Err(format!("llm_{}", e.reason())),
+                };
+                (step, parsed)
+            });
+        }
+        let mut out = Vec::new();
+        while let Some(r) = tasks.join_next().await {
+            out.push(r.unwrap());
+        }
+        out
+    });
+    let mut by_step: BTreeMap<Step, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
+    for (step, parsed) in results {
+        let e = by_step.entry(step).or_default();
+        e.0 += 1;
+        match parsed {
+            Ok(()) => e.1 += 1,
+            Err(reason) => *e.2.entry(reason).or_default() += 1,
+        }
+    }
+    let (mut all, mut ok) = (0, 0);
+    for (step, (n, k, why)) in &by_step {
+        all += n;
+        ok += k;
+        let why: Vec<String> = why.iter().map(|(r, c)| format!("{c} {r}")).collect();
+        println!(
+            "  {step}: {k}/{n} replies parse{}",
+            if why.is_empty() { String::new() } else { format!(" (failed: {})", why.join(", ")) }
+        );
+    }
+    println!(
+        "  JSON steps, structured outputs {}: {ok}/{all} parse ({:.1}%)",
+        if structured { "on" } else { "off" },
+        100.0 * ok as f64 / all.max(1) as f64
+    );
+}
