@@ -35,7 +35,8 @@ fn main() {
     rt.block_on(async {
         let cfg = RunConfig { samples: n, seed: 21, ..RunConfig::default() };
         let backend = button::llm::Backend::Sim(Simulator { seed: 21, malformed_rate: 0.0 });
-        let p = pipeline::start(dir.path(), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();
+        let p = pipeline::start(dir.path(), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin())
+            .unwrap();
         p.wait().await.unwrap();
     });
     let store = Store::open(dir.path(), false).unwrap();
@@ -89,7 +90,9 @@ fn main() {
                 };
                 let reply = client.complete(&req, &CancellationToken::new(), &|_| {}).await;
                 let parsed = match &reply {
-                    Ok(r) => button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| e.reason.to_string()),
+                    Ok(r) => {
+                        button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| e.reason.to_string())
+                    }
                     Err(e) => Err(format!("llm_{}", e.reason())),
                 };
                 (step, parsed)

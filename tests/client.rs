@@ -24,6 +24,35 @@ struct Seen {
     bodies: Vec<serde_json::Value>,
 }
 
+/// One request off a connection: its headers (names in lower case) and body; None when
+/// the connection closes first.
+async fn read_request(
+    r: &mut (impl AsyncBufReadExt + AsyncReadExt + Unpin),
+) -> Option<(Vec<(String, String)>, Vec<u8>)> {
+    let mut line = String::new();
+    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
+        return None;
+    }
+    let mut headers = vec![];
+    let mut len = 0;
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).await.unwrap();
+        let h = h.trim_end().to_string();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        if k.eq_ignore_ascii_case("content-length") {
+            len = v.trim().parse().unwrap();
+        }
+        headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).await.unwrap();
+    Some((headers, body))
+}
+
 async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Seen>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -38,25 +67,7 @@ async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Seen>>) {
             tokio::spawn(async move {
                 let (r, mut w) = stream.split();
                 let mut r = BufReader::new(r);
-                let mut line = String::new();
-                r.read_line(&mut line).await.unwrap();
-                let mut headers = vec![];
-                let mut len = 0;
-                loop {
-                    let mut h = String::new();
-                    r.read_line(&mut h).await.unwrap();
-                    let h = h.trim_end().to_string();
-                    if h.is_empty() {
-                        break;
-                    }
-                    let (k, v) = h.split_once(':').unwrap();
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap();
-                    }
-                    headers.push((k.to_ascii_lowercase(), v.trim().to_string()));
-                }
-                let mut body = vec![0; len];
-                r.read_exact(&mut body).await.unwrap();
+                let (headers, body) = read_request(&mut r).await.unwrap();
                 {
                     let mut s = seen.lock().unwrap();
                     s.headers.push(headers);
@@ -315,27 +326,7 @@ async fn server_dropping_second_request() -> (String, Arc<std::sync::atomic::Ato
             tokio::spawn(async move {
                 let (r, mut w) = stream.split();
                 let mut r = BufReader::new(r);
-                loop {
-                    let mut line = String::new();
-                    if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                        return;
-                    }
-                    let mut len = 0;
-                    loop {
-                        let mut h = String::new();
-                        r.read_line(&mut h).await.unwrap();
-                        let h = h.trim_end().to_string();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':')
-                            && k.eq_ignore_ascii_case("content-length")
-                        {
-                            len = v.trim().parse().unwrap();
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).await.unwrap();
+                while read_request(&mut r).await.is_some() {
                     if n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 == 2 {
                         return; // closed, unanswered
                     }

@@ -41,21 +41,8 @@ impl std::ops::DerefMut for H {
 /// the same on every run; no re-asks, so some fail and the views show failures) and, when
 /// `imported`, the lint fixtures' clean, E05 and W02 files.
 fn workspace(imported: bool) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
+    let dir = generated(RunConfig { samples: 12, seed: 3, active_samples: 1, reasks: 0, ..RunConfig::default() }, 0.05);
     let ws = dir.path();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let cfg = RunConfig { samples: 12, seed: 3, active_samples: 1, reasks: 0, ..RunConfig::default() };
-    rt.block_on(async {
-        let p = pipeline::start(
-            ws,
-            Backend::Sim(Simulator { seed: 3, malformed_rate: 0.05 }),
-            Prompts::load(None).unwrap(),
-            cfg,
-            button::sources::builtin(),
-        )
-        .unwrap();
-        button::headless::drive(p, 12).await.unwrap();
-    });
     if imported {
         let mut store = Store::open(ws, false).unwrap();
         for f in ["clean", "E05-unknown-argument", "W02-repeated-call"] {
@@ -65,6 +52,21 @@ fn workspace(imported: bool) -> tempfile::TempDir {
             ops::import(&mut store, &dst, FormatChoice::Auto, |_, _| {}).unwrap();
         }
     }
+    dir
+}
+
+/// A workspace of samples generated one at a time by the simulator with this share of
+/// malformed replies.
+fn generated(cfg: RunConfig, malformed_rate: f64) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let n = cfg.samples;
+    rt.block_on(async {
+        let backend = Backend::Sim(Simulator { seed: cfg.seed, malformed_rate });
+        let p = pipeline::start(dir.path(), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin())
+            .unwrap();
+        button::headless::drive(p, n).await.unwrap();
+    });
     dir
 }
 
@@ -628,21 +630,7 @@ fn an_endpoint_that_goes_down_pauses_the_run_says_so_and_p_resumes() {
 /// A workspace where replies often can't be used: re-asks rescue most, and some samples
 /// fail in their dialogue after all.
 fn reasked_workspace() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("bt").tempdir().unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let cfg = RunConfig { samples: 30, seed: 8, active_samples: 1, reasks: 1, ..RunConfig::default() };
-    rt.block_on(async {
-        let p = pipeline::start(
-            dir.path(),
-            Backend::Sim(Simulator { seed: 8, malformed_rate: 0.3 }),
-            Prompts::load(None).unwrap(),
-            cfg,
-            button::sources::builtin(),
-        )
-        .unwrap();
-        button::headless::drive(p, 30).await.unwrap();
-    });
-    dir
+    generated(RunConfig { samples: 30, seed: 8, active_samples: 1, reasks: 1, ..RunConfig::default() }, 0.3)
 }
 
 #[test]
