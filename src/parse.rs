@@ -188,6 +188,19 @@ pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
             .unwrap_or(l);
         yes_no(l)
     };
+    // "... So, the answer is: yes." at the end of the last line.
+    let trailing = |line: &str| {
+        let l = line.trim_end_matches(['.', '!', '*', '_', '"', ' ']).to_ascii_lowercase();
+        let (head, v) = if let Some(h) = l.strip_suffix("yes") {
+            (h, true)
+        } else if let Some(h) = l.strip_suffix("no") {
+            (h, false)
+        } else {
+            return None;
+        };
+        let head = head.trim_end_matches([':', ' ', '*', '"']);
+        ["answer is", "answer", "verdict is", "verdict"].iter().any(|w| head.ends_with(w)).then_some(v)
+    };
     match verdict_line(last) {
         Some(passed) => {
             let analysis = lines[..lines.len() - 1].join("\n");
@@ -198,7 +211,10 @@ pub fn composition_filter(reply: &str) -> Result<(bool, String)> {
             }
             Ok((passed, analysis))
         }
-        None => Err(err("missing_verdict", "no <ans>yes</ans> or <ans>no</ans> after the analysis")),
+        None => match trailing(last) {
+            Some(passed) => Ok((passed, t.to_string())),
+            None => Err(err("missing_verdict", "no <ans>yes</ans> or <ans>no</ans> after the analysis")),
+        },
     }
 }
 
@@ -661,6 +677,8 @@ mod tests {
             (true, "The booking needs the flight id.".into())
         );
         assert!(!composition_filter("Something is missing.\n**Verdict:** No").unwrap().0);
+        assert!(composition_filter("It is too ambitious. So, the answer is: yes").unwrap().0);
+        assert!(!composition_filter("Each part is covered, so my verdict is no.").unwrap().0);
         for bad in [
             "Looks fine to me.",
             "The flight search and the booking.\nNo sub-task covers the weather, which the task asks for.",
