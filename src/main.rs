@@ -610,9 +610,12 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
     let target = run.samples;
     let seed = run.seed;
     let started = Instant::now();
-    let (summary, progress) = rt.block_on(async {
+    let structured_setting = cfg.llm.structured_output;
+    let (summary, progress, structured) = rt.block_on(async {
         let p = button::pipeline::start(ws, backend, prompts, run, sources).map_err(anyhow::Error::msg)?;
-        button::headless::drive(p, target).await.map_err(anyhow::Error::msg)
+        let control = p.control.clone();
+        let (summary, progress) = button::headless::drive(p, target).await.map_err(anyhow::Error::msg)?;
+        anyhow::Ok((summary, progress, control.structured()))
     })?;
     if summary.started == 0 {
         println!("the workspace already holds {target} ended samples for seed {seed}: nothing to do");
@@ -643,6 +646,9 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
         started.elapsed().as_secs_f64(),
         if simulated { "; replies were simulated" } else { "" }
     );
+    if structured_setting == button::llm::StructuredOutput::Auto && structured == Some(true) {
+        println!("structured outputs: on (the endpoint took response_format; structured_output = \"auto\")");
+    }
     if let Some(limit) = progress.settled_limit() {
         println!(
             "concurrency auto: settled near {limit:.1} calls in flight (the second half's mean); last change: {}",

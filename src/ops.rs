@@ -593,12 +593,12 @@ impl Stats {
         if !self.by_step.is_empty() {
             let _ = writeln!(
                 o,
-                "steps       by template version: calls, replies that did not parse, re-asks (of them rescued), call errors, samples that failed at the step, filtered out, rejected of reviewed"
+                "steps       by template version: calls, replies that did not parse, re-asks (samples they rescued), call errors, samples that failed at the step, filtered out, rejected of reviewed"
             );
             for st in &self.by_step {
                 let _ = writeln!(
                     o,
-                    "  {:<28} {:<8} {:>7} calls  {:>5} unparsed ({:>4.1}%)  {:>5} re-asks ({:>5} rescued)  {:>4} errors  {:>5} of {:>6} samples failed ({:>4.1}%)  {:>5} filtered out  {:>4} of {:>5} rejected ({:>5.1}%)",
+                    "  {:<28} {:<8} {:>7} calls  {:>5} unparsed ({:>4.1}%)  {:>5} re-asks ({:>5} samples rescued)  {:>4} errors  {:>5} of {:>6} samples failed ({:>4.1}%)  {:>5} filtered out  {:>4} of {:>5} rejected ({:>5.1}%)",
                     st.step,
                     st.template_version,
                     st.calls,

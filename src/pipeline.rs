@@ -1045,6 +1045,15 @@ impl Control {
             None => false,
         }
     }
+    /// Whether JSON replies were still sent their schema at the end (`structured_output`);
+    /// None for the simulator.
+    pub fn structured(&self) -> Option<bool> {
+        match &*self.backend {
+            Backend::Http(c) => Some(c.structured()),
+            _ => None,
+        }
+    }
+
     /// LLM calls in flight at most; None when the backend has no limit.
     pub fn concurrency(&self) -> Option<usize> {
         self.backend.concurrency()

@@ -462,7 +462,8 @@ pub struct StepStat {
     /// Of those samples, reviewed (accepted or rejected), and rejected.
     pub reviewed: u64,
     pub rejected: u64,
-    /// Re-asks after replies that could not be used, and of them those whose reply could.
+    /// Re-asks after replies that could not be used, and the samples a re-ask got a usable
+    /// reply for.
     pub reasks: u64,
     pub rescued: u64,
     /// Samples the filter judged incomplete (a verdict, not a failure to parse).
@@ -968,7 +969,7 @@ impl Store {
                     count(DISTINCT CASE WHEN s.verdict IN ('accepted', 'rejected') THEN s.id END),
                     count(DISTINCT CASE WHEN s.verdict = 'rejected' THEN s.id END),
                     sum(CASE WHEN c.reask > 0 THEN 1 ELSE 0 END),
-                    sum(CASE WHEN c.reask > 0 AND c.parse_ok = 1 THEN 1 ELSE 0 END),
+                    count(DISTINCT CASE WHEN c.reask > 0 AND c.parse_ok = 1 THEN c.sample_id END),
                     count(DISTINCT CASE WHEN c.step = 'composition_filter'
                         AND s.failure_reason = 'filter:filtered_out' THEN s.id END)
              FROM llm_calls c LEFT JOIN samples s ON s.id = c.sample_id

@@ -159,7 +159,8 @@ fn structured_outputs_are_sent_and_turned_off_when_the_server_rejects_them() {
     };
     // A server that takes them: the JSON steps answer with the schema's object.
     let takes = SimServe::start(ServeConfig::default());
-    let (_d, ws, _) = run(&takes, "auto");
+    let (_d, ws, said) = run(&takes, "auto");
+    assert!(said.contains("structured outputs: on"), "{said}");
     let store = Store::open(&ws, false).unwrap();
     assert!(
         count(
@@ -177,6 +178,7 @@ fn structured_outputs_are_sent_and_turned_off_when_the_server_rejects_them() {
     let rejects = SimServe::start(ServeConfig { reject_response_format: true, ..ServeConfig::default() });
     let (_d, ws, said) = run(&rejects, "auto");
     assert_eq!(said.matches("structured outputs off").count(), 1, "{said}");
+    assert!(!said.contains("structured outputs: on"), "{said}");
     assert!(said.contains("response_format"), "{said}");
     let counts = outcome_counts(&ws);
     assert!(counts.keys().all(|k| !k.contains("request_rejected")), "{counts:?}");
