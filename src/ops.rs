@@ -550,9 +550,11 @@ impl Stats {
             if s.lint_codes.is_empty() {
                 self.lint_clean += 1;
             }
-        }
-        for c in &s.lint_codes {
-            *self.by_lint_code.entry(*c).or_insert(0) += 1;
+            // Of trajectories only: a failed sample's dialogue stopped part way, and its
+            // missing final answer is the failure, not a finding.
+            for c in &s.lint_codes {
+                *self.by_lint_code.entry(*c).or_insert(0) += 1;
+            }
         }
     }
 
