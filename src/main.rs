@@ -495,21 +495,26 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
     .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;
     let secs = started.elapsed().as_secs_f64();
     let mut line = format!(
-        "imported {} samples from {} ({} format) in {:.1} s",
+        "imported {} samples from {} ({} format, {}) in {:.1} s",
         report.imported,
         name,
         report.format.map(|f| f.as_str()).unwrap_or("?"),
+        report.container.map_or_else(|| "?".to_string(), |c| c.describe()),
         secs
     );
     if report.already_present > 0 {
         line.push_str(&format!("; {} already in the workspace", report.already_present));
     }
+    let unit = match report.container.map(|c| c.shape) {
+        Some(button::formats::container::Shape::Array) => "item",
+        _ => "line",
+    };
     if report.skipped.is_empty() {
-        line.push_str("; no line skipped");
+        line.push_str(&format!("; no {unit} skipped"));
     } else {
         let why: Vec<String> =
             report.skipped_by_code().iter().map(|(c, n)| format!("{n} {} ({})", c.name(), c.id())).collect();
-        line.push_str(&format!("; {} lines skipped: {}", report.skipped.len(), why.join(", ")));
+        line.push_str(&format!("; {} {unit}s skipped: {}", report.skipped.len(), why.join(", ")));
     }
     Ok((report, line))
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::formats::container::Container;
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
 use crate::formats::{Format, line_text};
 use crate::lint::{self, Code, Finding, Severity};
@@ -113,14 +114,21 @@ pub fn open_input(path: &Path) -> Result<File, OpError> {
     File::open(path).map_err(|e| OpError::Read(path.to_path_buf(), e))
 }
 
+/// A dataset file's records as JSON Lines, however it holds them (JSON Lines or one JSON
+/// array, plain, gzip or zstd), and how it held them.
+pub fn open_records(path: &Path) -> Result<(Box<dyn Read + Send>, Container), OpError> {
+    let file = open_input(path)?;
+    crate::formats::container::open(file).map_err(|e| OpError::Read(path.to_path_buf(), e))
+}
+
 /// Settles the format: the named one, or the first of the file's first 100 non-blank
-/// lines that tells.
+/// records that tells.
 pub fn resolve_format(path: &Path, choice: FormatChoice) -> Result<Format, OpError> {
     if let FormatChoice::Named(f) = choice {
         return Ok(f);
     }
-    let file = open_input(path)?;
-    let mut r = BufReader::new(file.take(256 << 20));
+    let (records, _) = open_records(path)?;
+    let mut r = BufReader::new(records.take(256 << 20));
     let mut buf = Vec::new();
     let mut seen = 0;
     while seen < 100 {
@@ -163,6 +171,8 @@ pub fn parse_line(format: Format, line: Line<'_>) -> Option<Result<crate::format
 #[derive(Debug, Default)]
 pub struct ImportReport {
     pub format: Option<Format>,
+    /// How the file held its records (JSON Lines or an array, compressed or not).
+    pub container: Option<Container>,
     pub lines_read: u64,
     pub imported: u64,
     pub already_present: u64,
@@ -205,9 +215,9 @@ pub fn import_named(
     mut on_skip: impl FnMut(u64, &Finding),
 ) -> Result<ImportReport, OpError> {
     let format = resolve_format(path, choice)?;
-    let file = open_input(path)?;
+    let (file, container) = open_records(path)?;
     let file_name = file_name.to_string();
-    let mut report = ImportReport { format: Some(format), ..ImportReport::default() };
+    let mut report = ImportReport { format: Some(format), container: Some(container), ..ImportReport::default() };
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
     let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
         let n = store.insert_samples(batch)? as u64;
@@ -484,7 +494,7 @@ pub fn lint_file(
     mut on_line: impl FnMut(u64, &[Finding]) -> std::io::Result<()>,
 ) -> Result<(Format, LintSummary), OpError> {
     let format = resolve_format(path, choice)?;
-    let file = open_input(path)?;
+    let (file, _) = open_records(path)?;
     let mut summary = LintSummary::default();
     par_map_lines(
         file,
@@ -655,7 +665,7 @@ pub fn stats_workspace(store: &Store) -> Result<Stats, OpError> {
 
 pub fn stats_file(path: &Path, choice: FormatChoice) -> Result<Stats, OpError> {
     let format = resolve_format(path, choice)?;
-    let file = open_input(path)?;
+    let (file, _) = open_records(path)?;
     let mut stats = Stats::default();
     par_map_lines(
         file,

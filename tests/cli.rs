@@ -126,7 +126,7 @@ fn import_stats_verdict_undo_export_on_the_command_line() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert!(stderr(&o).contains("in.jsonl:4: L02 the line is not JSON"), "{}", stderr(&o));
     let summary = stdout(&o);
-    assert!(summary.starts_with("imported 3 samples from in.jsonl (button format) in "), "{summary}");
+    assert!(summary.starts_with("imported 3 samples from in.jsonl (button format, JSON Lines) in "), "{summary}");
     assert!(summary.trim_end().ends_with("1 lines skipped: 1 not-json (L02)"), "{summary}");
 
     let o = button(&["--workspace", "ws", "import", "in.jsonl"], d);
@@ -340,4 +340,48 @@ fn a_file_name_with_escapes_is_shown_sanitized() {
         assert!(!all.contains(&0x1b) && !all.contains(&0x07), "{args:?}: {}", String::from_utf8_lossy(&all));
         assert!(String::from_utf8_lossy(&all).contains("evil"), "{args:?}");
     }
+}
+
+/// LLaMA-Factory's own tool-call demo (tests/fixtures/llamafactory): a JSON array, read
+/// plain, gzip-compressed and zstd-compressed, chosen by its bytes.
+#[test]
+fn llama_factorys_json_array_demo_imports_plain_and_compressed() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llamafactory/glaive_toolcall_en_demo.json.gz");
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&gz).unwrap()).read_to_end(&mut json).unwrap();
+    assert!(json.starts_with(b"[\n"));
+    let plain = dir.path().join("demo.json");
+    std::fs::write(&plain, &json).unwrap();
+    let zst = dir.path().join("demo.data");
+    std::fs::File::create(&zst).unwrap().write_all(&zstd::stream::encode_all(&json[..], 3).unwrap()).unwrap();
+    for (k, (file, container)) in [
+        (plain.display().to_string(), "JSON array"),
+        (gz.display().to_string(), "gzip-compressed JSON array"),
+        (zst.display().to_string(), "zstd-compressed JSON array"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ws = dir.path().join(format!("ws-{k}"));
+        let ws = ws.display().to_string();
+        let o = button(&["--workspace", &ws, "import", &file], dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        // 300 rows, 35 of them repeats of another row.
+        let said = stderr(&o) + &stdout(&o);
+        assert!(
+            said.contains(&format!("imported 265 samples from {file} (sharegpt format, {container})"))
+                && said.contains("35 already in the workspace")
+                && said.contains("no item skipped"),
+            "{said}"
+        );
+        let o = button(&["lint", &file], dir.path());
+        assert!(stdout(&o).contains("300 trajectories (sharegpt format), 0 unreadable lines"), "{}", stdout(&o));
+    }
+    // A record that isn't JSON is skipped and named by its place in the array.
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "[{\"conversations\": [{\"from\": \"human\", \"value\": \"hi\"}, {\"from\": \"gpt\", \"value\": \"hello\"}]},\n tru]").unwrap();
+    let o = button(&["lint", &broken.display().to_string()], dir.path());
+    assert!(stdout(&o).contains("broken.json:2: L02"), "{}", stdout(&o));
 }

@@ -3,6 +3,7 @@
 //! finding that says what is wrong and where) and writes one back.
 
 pub mod button;
+pub mod container;
 pub mod lines;
 pub mod openai;
 pub mod sharegpt;

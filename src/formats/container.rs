@@ -1,0 +1,196 @@
+//! What holds a dataset's records, told by its bytes rather than its name: JSON Lines or one
+//! top-level JSON array (as LLaMA-Factory's data files and many hub datasets are), each
+//! plain or compressed with gzip or zstd. Read streaming: an array is turned into one record
+//! a line as it is read, so a 1 GB array is never held whole, and every reader downstream
+//! sees JSON Lines. In an array, a record's "line" is its position in the array.
+
+use std::io::{self, BufRead, BufReader, Read};
+
+const GZIP: &[u8] = &[0x1f, 0x8b];
+const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Packing {
+    Plain,
+    Gzip,
+    Zstd,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    Lines,
+    Array,
+}
+
+/// How a file holds its records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Container {
+    pub packing: Packing,
+    pub shape: Shape,
+}
+
+impl Container {
+    /// "gzip-compressed JSON array", for messages.
+    pub fn describe(self) -> String {
+        let packing = match self.packing {
+            Packing::Plain => "",
+            Packing::Gzip => "gzip-compressed ",
+            Packing::Zstd => "zstd-compressed ",
+        };
+        let shape = match self.shape {
+            Shape::Lines => "JSON Lines",
+            Shape::Array => "JSON array",
+        };
+        format!("{packing}{shape}")
+    }
+}
+
+/// The records of `input` as JSON Lines, and how they were held.
+pub fn open(input: impl Read + Send + 'static) -> io::Result<(Box<dyn Read + Send>, Container)> {
+    let mut raw = BufReader::with_capacity(64 << 10, input);
+    let head = raw.fill_buf()?;
+    let (packing, decoded): (Packing, Box<dyn Read + Send>) = if head.starts_with(GZIP) {
+        (Packing::Gzip, Box::new(flate2::read::MultiGzDecoder::new(raw)))
+    } else if head.starts_with(ZSTD) {
+        (Packing::Zstd, Box::new(zstd::stream::read::Decoder::with_buffer(raw)?))
+    } else {
+        (Packing::Plain, Box::new(raw))
+    };
+    let mut r = BufReader::with_capacity(64 << 10, decoded);
+    let head = r.fill_buf()?;
+    let head = head.strip_prefix(super::BOM).unwrap_or(head);
+    let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'[') {
+        let c = Container { packing, shape: Shape::Array };
+        return Ok((
+            Box::new(ArrayLines { inner: r, state: State::Before, in_string: false, escape: false, depth: 0 }),
+            c,
+        ));
+    }
+    Ok((Box::new(r), Container { packing, shape: Shape::Lines }))
+}
+
+#[derive(PartialEq)]
+enum State {
+    Before,
+    Inside,
+    Done,
+}
+
+/// A top-level JSON array read as one element a line: commas between elements become
+/// newlines, newlines outside strings become spaces (a JSON string can't hold a raw one).
+struct ArrayLines<R> {
+    inner: R,
+    state: State,
+    in_string: bool,
+    escape: bool,
+    depth: usize,
+}
+
+impl<R: BufRead> Read for ArrayLines<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let mut n = 0;
+        while n < out.len() && self.state != State::Done {
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                // An array that never closes: what was read is what there is.
+                self.state = State::Done;
+                break;
+            }
+            let mut used = 0;
+            for &b in buf {
+                if n == out.len() {
+                    break;
+                }
+                used += 1;
+                let emit = match self.state {
+                    State::Before => {
+                        if b == b'[' {
+                            self.state = State::Inside;
+                        }
+                        None
+                    }
+                    State::Done => None,
+                    State::Inside if self.in_string => {
+                        if self.escape {
+                            self.escape = false;
+                        } else if b == b'\\' {
+                            self.escape = true;
+                        } else if b == b'"' {
+                            self.in_string = false;
+                        }
+                        Some(b)
+                    }
+                    State::Inside => match b {
+                        b'"' => {
+                            self.in_string = true;
+                            Some(b)
+                        }
+                        b'{' | b'[' => {
+                            self.depth += 1;
+                            Some(b)
+                        }
+                        b']' if self.depth == 0 => {
+                            self.state = State::Done;
+                            Some(b'\n')
+                        }
+                        b'}' | b']' => {
+                            self.depth = self.depth.saturating_sub(1);
+                            Some(b)
+                        }
+                        b',' if self.depth == 0 => Some(b'\n'),
+                        b'\n' | b'\r' => Some(b' '),
+                        _ => Some(b),
+                    },
+                };
+                if let Some(e) = emit {
+                    out[n] = e;
+                    n += 1;
+                }
+                if self.state == State::Done {
+                    break;
+                }
+            }
+            self.inner.consume(used);
+        }
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(bytes: Vec<u8>) -> (Vec<String>, Container) {
+        let (mut r, c) = open(std::io::Cursor::new(bytes)).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        (s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect(), c)
+    }
+
+    #[test]
+    fn an_array_reads_as_one_element_a_line_whatever_its_strings_hold() {
+        let text = "\u{feff}\n[\n  {\"a\": \"x, [y]\\n\\\"}\", \"b\": [1, {\"c\": 2}]},\n  {\"a\": \"z\"}\n]\n";
+        let (lines, c) = lines_of(text.as_bytes().to_vec());
+        assert_eq!(c, Container { packing: Packing::Plain, shape: Shape::Array });
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["a"], "x, [y]\n\"}");
+        assert_eq!(first["b"][1]["c"], 2);
+        assert_eq!(lines[1], "{\"a\": \"z\"}");
+    }
+
+    #[test]
+    fn gzip_and_zstd_are_told_by_their_bytes() {
+        use std::io::Write;
+        let jsonl = b"{\"a\": 1}\n{\"a\": 2}\n".to_vec();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(b"[{\"a\": 1}, {\"a\": 2}]").unwrap();
+        let (lines, c) = lines_of(gz.finish().unwrap());
+        assert_eq!((lines.len(), c.packing, c.shape), (2, Packing::Gzip, Shape::Array));
+        let zs = zstd::stream::encode_all(&jsonl[..], 1).unwrap();
+        let (lines, c) = lines_of(zs);
+        assert_eq!((lines.len(), c.packing, c.shape), (2, Packing::Zstd, Shape::Lines));
+        assert_eq!(c.describe(), "zstd-compressed JSON Lines");
+    }
+}
