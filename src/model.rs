@@ -57,15 +57,23 @@ impl FunctionDef {
         };
         let parameters = match obj.remove("parameters") {
             None | Some(Value::Null) => object_schema(Map::new(), top_required),
-            Some(Value::Object(mut p)) if p.get("type").and_then(Value::as_str) == Some("object") => {
+            // A JSON Schema object; `"type": "dict"` is BFCL's and ToolACE's name for it.
+            Some(Value::Object(mut p)) if is_object_schema(&p) => {
+                p.insert("type".into(), Value::String("object".into()));
                 if !p.contains_key("required")
                     && let Some(r) = top_required
                 {
                     p.insert("required".into(), r);
                 }
-                Value::Object(p)
+                let mut schema = Value::Object(p);
+                json_schema_types(&mut schema);
+                schema
             }
-            Some(Value::Object(flat)) => object_schema(flat, top_required),
+            Some(Value::Object(flat)) => {
+                let mut schema = object_schema(flat, top_required);
+                json_schema_types(&mut schema);
+                schema
+            }
             Some(other) => {
                 return Err(format!(
                     "function {name}: \"parameters\" must be a JSON object, found {}",
@@ -111,6 +119,40 @@ impl FunctionDef {
             o.insert("responses".into(), r.clone());
         }
         Value::Object(o)
+    }
+}
+
+/// A parameters object that is itself a schema (its `type` says object, or `dict`), as
+/// against the paper's flat map of parameter names.
+fn is_object_schema(p: &Map<String, Value>) -> bool {
+    matches!(p.get("type").and_then(Value::as_str), Some("object" | "dict"))
+        && p.get("properties").is_none_or(|props| props.as_object().is_some_and(|o| o.values().all(Value::is_object)))
+}
+
+/// Python's type names (`str`, `int`, `float`, `bool`, `list`, `dict`, `tuple`), as BFCL,
+/// ToolACE and xLAM write them, turned into JSON Schema's, through nested properties and
+/// items. `Optional[...]`-style and other names are left for lint to report.
+fn json_schema_types(schema: &mut Value) {
+    let Some(o) = schema.as_object_mut() else { return };
+    if let Some(Value::String(t)) = o.get_mut("type") {
+        let json = match t.as_str() {
+            "str" => Some("string"),
+            "int" => Some("integer"),
+            "float" => Some("number"),
+            "bool" => Some("boolean"),
+            "list" | "tuple" | "array" => Some("array"),
+            "dict" => Some("object"),
+            _ => None,
+        };
+        if let Some(j) = json {
+            *t = j.to_string();
+        }
+    }
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        props.values_mut().for_each(json_schema_types);
+    }
+    if let Some(items) = o.get_mut("items") {
+        json_schema_types(items);
     }
 }
 

@@ -385,3 +385,52 @@ fn llama_factorys_json_array_demo_imports_plain_and_compressed() {
     let o = button(&["lint", &broken.display().to_string()], dir.path());
     assert!(stdout(&o).contains("broken.json:2: L02"), "{}", stdout(&o));
 }
+
+/// LLaMA-Factory's reason demo (v1 content parts, tools as a JSON string, `type: dict`
+/// schemas, parallel results in one message), read as it means.
+#[test]
+fn llama_factorys_v1_reason_demo_reads_parts_string_tools_and_dict_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/llamafactory/reason_tool_use_demo_50.jsonl.gz");
+    let gz = gz.display().to_string();
+    let o = button(&["--workspace", "ws", "import", &gz], dir.path());
+    assert!(stdout(&o).contains("imported 50 samples") && stdout(&o).contains("no line skipped"), "{}", stdout(&o));
+    // What lint finds is in the data (11 dialogues end on calls nobody answered), not in
+    // the reading: no argument is checked against a mangled schema, no result is unmatched.
+    let o = button(&["lint", &gz, "--json"], dir.path());
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let codes: std::collections::BTreeSet<&str> =
+        report["findings"].as_array().unwrap().iter().filter_map(|f| f["code"].as_str()).collect();
+    assert!(codes.iter().all(|c| ["E08", "W01", "W03", "W04"].contains(c)), "{codes:?}");
+    let o = button(&["--workspace", "ws", "list"], dir.path());
+    let first = stdout(&o).lines().next().unwrap().split_whitespace().next().unwrap().to_string();
+    let shown: Value =
+        serde_json::from_slice(&button(&["--workspace", "ws", "show", &first], dir.path()).stdout).unwrap();
+    let tools = shown["trajectory"]["tools"].as_array().unwrap();
+    assert!(tools.iter().all(|t| t["parameters"]["type"] == "object"), "{tools:?}");
+    // The reasoning before a call is the assistant's thought, kept.
+    let reasoned = shown["trajectory"]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "assistant" && m["thought"].as_str().is_some_and(|t| t.len() > 40));
+    assert!(reasoned, "{shown}");
+    // A BFCL-style tool of the file: its properties kept, Python types as JSON Schema's,
+    // `required` from beside the parameters.
+    let list = stdout(&button(&["--workspace", "ws", "list"], dir.path()));
+    let device = list
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .map(|id| {
+            serde_json::from_slice::<Value>(&button(&["--workspace", "ws", "show", id], dir.path()).stdout).unwrap()
+        })
+        .flat_map(|s| s["trajectory"]["tools"].as_array().cloned().unwrap_or_default())
+        .find(|t| t["name"] == "get_device_asset_by_identifier")
+        .expect("the tool is in the file");
+    assert_eq!(device["parameters"]["properties"]["identifier"]["type"], "string");
+    assert_eq!(device["parameters"]["required"], serde_json::json!(["identifier"]));
+    assert_eq!(
+        device["parameters"]["properties"]["identifier"]["default"], "71491234-A",
+        "nothing of the schema dropped"
+    );
+}

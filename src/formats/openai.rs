@@ -13,8 +13,10 @@ use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 struct Line {
     #[serde(default)]
     messages: Option<Vec<Msg>>,
+    /// A list, or the list as a JSON string (hub datasets store it so, as Arrow can't hold
+    /// schemas that differ row to row).
     #[serde(default)]
-    tools: Option<Vec<Value>>,
+    tools: Option<Value>,
     #[serde(default)]
     parallel_tool_calls: Option<bool>,
 }
@@ -47,15 +49,84 @@ struct RawFunction {
     arguments: Option<Value>,
 }
 
-/// Message content is a string, or a list of `{"type": "text", "text": ...}` parts.
-fn content_text(v: Option<Value>) -> String {
+/// What a message's content holds: its text, its reasoning, and calls given as content
+/// parts.
+#[derive(Default)]
+struct Content {
+    text: String,
+    reasoning: String,
+    calls: Vec<Call>,
+}
+
+/// Message content is a string, or a list of parts: `{"type": "text", "text": ...}`
+/// (OpenAI), or LLaMA-Factory v1's `{"type": "text" | "reasoning" | "tool_call", "value":
+/// ...}`. A part of another kind is an error, never dropped in silence.
+fn content(v: Option<Value>) -> Result<Content, String> {
+    let mut c = Content::default();
     match v {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
+        None | Some(Value::Null) => {}
+        Some(Value::String(s)) => c.text = s,
         Some(Value::Array(parts)) => {
-            parts.iter().filter_map(|p| p.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("")
+            for (k, p) in parts.iter().enumerate() {
+                let kind = p.get("type").and_then(Value::as_str).unwrap_or("text");
+                let body = p.get("text").or_else(|| p.get("value"));
+                match (kind, body) {
+                    ("text", Some(Value::String(t))) => c.text.push_str(t),
+                    ("reasoning" | "thinking", Some(Value::String(t))) => c.reasoning.push_str(t),
+                    ("tool_call", Some(v)) => {
+                        let call = match v {
+                            Value::String(s) => text_to_value(s),
+                            other => other.clone(),
+                        };
+                        let name = call
+                            .get("name")
+                            .and_then(Value::as_str)
+                            .ok_or_else(|| format!("content[{k}]: a tool_call part without a \"name\""))?;
+                        c.calls.push(Call {
+                            name: name.to_string(),
+                            arguments: arguments_value(call.get("arguments").cloned()),
+                            id: None,
+                        });
+                    }
+                    (kind, _) => {
+                        return Err(format!(
+                            "content[{k}]: a {kind:?} part without text (read: text, reasoning, tool_call)"
+                        ));
+                    }
+                }
+            }
         }
-        Some(other) => other.to_string(),
+        Some(other) => c.text = other.to_string(),
+    }
+    Ok(c)
+}
+
+fn content_text(v: Option<Value>, i: usize) -> Result<String, Finding> {
+    let c = content(v).map_err(|e| Finding::new(Code::Malformed, e).at(i))?;
+    Ok(if c.reasoning.is_empty() { c.text } else { format!("{}{}", c.reasoning, c.text) })
+}
+
+/// The tool list: a list, or a JSON string that holds one.
+fn tool_list(v: Option<Value>) -> Result<Vec<Value>, Finding> {
+    match v {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(a)) => Ok(a),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(Vec::new()),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Array(a)) => Ok(a),
+            Ok(other) => Err(Finding::new(
+                Code::Malformed,
+                format!("\"tools\" is a string holding {}, not a list", crate::model::kind_of(&other)),
+            )
+            .field("tools")),
+            Err(e) => {
+                Err(Finding::new(Code::Malformed, format!("\"tools\" is a string but not JSON: {e}")).field("tools"))
+            }
+        },
+        Some(other) => {
+            Err(Finding::new(Code::Malformed, format!("\"tools\" is {}, not a list", crate::model::kind_of(&other)))
+                .field("tools"))
+        }
     }
 }
 
@@ -66,7 +137,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
     }
     let mut t = Trajectory { parallel: parsed.parallel_tool_calls, ..Trajectory::default() };
-    for (k, v) in parsed.tools.unwrap_or_default().into_iter().enumerate() {
+    for (k, v) in tool_list(parsed.tools)?.into_iter().enumerate() {
         t.tools.push(
             FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?,
         );
@@ -76,37 +147,65 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
     for (i, m) in msgs.into_iter().enumerate() {
         let role = m.role.ok_or_else(|| Finding::new(Code::Malformed, "the message has no role").at(i))?;
         match role.as_str() {
-            "system" | "developer" if i == 0 => t.system = Some(content_text(m.content)),
+            "system" | "developer" if i == 0 => t.system = Some(content_text(m.content, i)?),
             "system" | "developer" => {
                 return Err(Finding::new(Code::Malformed, "a system message after the first message").at(i));
             }
             "user" => {
-                t.messages.push(Message::User { content: content_text(m.content) });
+                t.messages.push(Message::User { content: content_text(m.content, i)? });
                 layout.source_index.push(i);
             }
             "assistant" => {
-                let text = content_text(m.content);
-                let calls: Vec<Call> = m
+                let c = content(m.content).map_err(|e| Finding::new(Code::Malformed, e).at(i))?;
+                let mut calls: Vec<Call> = m
                     .tool_calls
                     .unwrap_or_default()
                     .into_iter()
                     .map(|c| Call { name: c.function.name, arguments: arguments_value(c.function.arguments), id: c.id })
                     .collect();
+                calls.extend(c.calls);
                 let message = if calls.is_empty() && i == last {
-                    Message::Assistant { thought: String::new(), calls, final_answer: Some(text) }
+                    Message::Assistant { thought: c.reasoning, calls, final_answer: Some(c.text) }
                 } else {
-                    Message::Assistant { thought: text, calls, final_answer: None }
+                    let thought =
+                        [c.reasoning, c.text].into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(" ");
+                    Message::Assistant { thought, calls, final_answer: None }
                 };
                 t.messages.push(message);
                 layout.source_index.push(i);
             }
             "tool" | "function" => {
-                let result = tool_result(&t.messages, m.tool_call_id, m.name, content_text(m.content));
-                match t.messages.last_mut() {
-                    Some(Message::Tool { results }) => results.push(result),
-                    _ => {
-                        t.messages.push(Message::Tool { results: vec![result] });
-                        layout.source_index.push(i);
+                let text = content_text(m.content, i)?;
+                // LLaMA-Factory puts the results of parallel calls in one message, as a JSON
+                // list of {"tool_call_id", "name", "content"}: one result each.
+                let pending = match t.messages.last() {
+                    Some(Message::Assistant { calls, .. }) => calls.len(),
+                    _ => 0,
+                };
+                let parts: Vec<(Option<String>, Option<String>, String)> = match serde_json::from_str::<Value>(&text) {
+                    Ok(Value::Array(items))
+                        if pending > 1
+                            && items.len() == pending
+                            && items.iter().all(|x| x.get("content").is_some()) =>
+                    {
+                        items
+                            .iter()
+                            .map(|x| {
+                                let s = |k: &str| x.get(k).and_then(Value::as_str).map(String::from);
+                                (s("tool_call_id"), s("name"), x.get("content").map(value_to_text).unwrap_or_default())
+                            })
+                            .collect()
+                    }
+                    _ => vec![(m.tool_call_id, m.name, text)],
+                };
+                for (id, name, text) in parts {
+                    let result = tool_result(&t.messages, id, name, text);
+                    match t.messages.last_mut() {
+                        Some(Message::Tool { results }) => results.push(result),
+                        _ => {
+                            t.messages.push(Message::Tool { results: vec![result] });
+                            layout.source_index.push(i);
+                        }
                     }
                 }
             }
@@ -144,7 +243,8 @@ fn tool_result(messages: &[Message], id: Option<String>, name: Option<String>, c
         _ => None,
     });
     let call = calls.and_then(|calls| match &id {
-        Some(id) => calls.iter().find(|c| c.id.as_deref() == Some(id.as_str())),
+        // An id no call has (calls given as content parts carry none): by position.
+        Some(id) => calls.iter().find(|c| c.id.as_deref() == Some(id.as_str())).or_else(|| calls.get(done)),
         None => calls.get(done),
     });
     ToolResult {
@@ -252,4 +352,27 @@ pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
         o.insert(k.to_string(), v);
     }
     Value::Object(o)
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn content_parts_and_tool_lists_are_read_or_refused_never_dropped() {
+        let ok = r#"{"messages": [{"role": "user", "content": [{"type": "text", "value": "Hi"}]}, {"role": "assistant", "content": [{"type": "text", "text": "Hello"}]}], "tools": "[{\"type\": \"function\", \"function\": {\"name\": \"f\", \"parameters\": {\"type\": \"dict\", \"properties\": {\"x\": {\"type\": \"int\"}}}, \"required\": [\"x\"]}}]"}"#;
+        let p = parse(ok).unwrap();
+        assert_eq!(p.trajectory.messages[0], Message::User { content: "Hi".into() });
+        let f = &p.trajectory.tools[0];
+        assert_eq!(f.parameters["type"], "object");
+        assert_eq!(f.parameters["properties"]["x"]["type"], "integer");
+        assert_eq!(f.parameters["required"], serde_json::json!(["x"]));
+        let image =
+            r#"{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}"#;
+        let e = parse(image).unwrap_err();
+        assert_eq!(e.code, Code::Malformed);
+        assert!(e.message.contains("\"image_url\" part"), "{}", e.message);
+        let bad = r#"{"messages": [{"role": "user", "content": "Hi"}], "tools": "[{\"name\": "}"#;
+        assert!(parse(bad).unwrap_err().message.contains("\"tools\" is a string but not JSON"));
+    }
 }
