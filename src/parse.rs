@@ -555,7 +555,7 @@ pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<V
             let function = serde_json::json!({
                 "type": "object",
                 "properties": {
-                    "name": {"type": "string", "maxLength": 64},
+                    "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
                     "description": {"type": "string", "maxLength": 300},
                     "parameters": {"type": "object", "additionalProperties": param, "maxProperties": 6},
                     "required": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 6},
