@@ -491,6 +491,18 @@ pub fn vet_text(field: &str, prompt: &str, inputs: &str) -> Result<()> {
         }
         rest = &rest[a + b + 1..];
     }
+    // A name from the prompt's example ("The Great Gatsby") that the inputs never gave: the
+    // example retold, not a task of its own.
+    let given = inputs.to_lowercase();
+    let mut start = true;
+    for word in field.split_whitespace() {
+        let w = word.trim_matches(|c: char| !c.is_alphanumeric());
+        let named = !start && w.len() >= 3 && w.chars().next().is_some_and(char::is_uppercase);
+        if named && prompt_has_word(prompt, w) && !given.contains(&w.to_lowercase()) {
+            return Err(err("copied_example", format!("{w:?} comes from the prompt's example, not from this task")));
+        }
+        start = word.ends_with(['.', '!', '?', ':']);
+    }
     let w = words(field);
     if w.len() >= 12 && words(prompt).contains(&w) && !words(inputs).contains(&w) {
         return Err(err(
@@ -499,6 +511,15 @@ pub fn vet_text(field: &str, prompt: &str, inputs: &str) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// `word` stands in `text` as a whole word, in the same case.
+fn prompt_has_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + word.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
 }
 
 fn first_chars(s: &str, n: usize) -> String {
@@ -523,6 +544,21 @@ pub fn vet(step: crate::llm::Step, parsed: &Value, prompt: &str, inputs: &str) -
     };
     for f in fields {
         vet_text(f, prompt, inputs)?;
+    }
+    // A task of one or two words ("No.", "Yes") is no task.
+    if matches!(
+        step,
+        Step::ScenarioExtract
+            | Step::ScenarioExpand
+            | Step::AtomicTask
+            | Step::ComposeSequential
+            | Step::ComposeParallelSequential
+    ) {
+        let mut short = String::new();
+        strings(parsed, &mut short);
+        if let Some(f) = short.lines().find(|l| l.split_whitespace().count() < 3) {
+            return Err(err("too_short", format!("{f:?} is too short to be a task")));
+        }
     }
     if let Step::AssistantAgent = step
         && parsed.get("final_answer").and_then(Value::as_str).is_some_and(|a| a.trim().is_empty())
@@ -700,6 +736,17 @@ mod tests {
         vet_text("Find a flight to Rome.", prompt, inputs).unwrap();
         vet_text("Book the flight <b>today</b>.", prompt, inputs).unwrap();
         vet_text("Book the cheapest of those flights for Ana.", prompt, inputs).unwrap();
+        // The example retold in other words still names its book.
+        assert_eq!(
+            vet_text("When did the author of The Great Gatsby die?", prompt, inputs).unwrap_err().reason,
+            "copied_example"
+        );
+        // Names the inputs gave are the task's own.
+        vet_text("Find a flight to Rome and book it.", prompt, "Find a flight to Rome.").unwrap();
+        assert_eq!(
+            vet(crate::llm::Step::AtomicTask, &serde_json::json!("No."), prompt, inputs).unwrap_err().reason,
+            "too_short"
+        );
     }
 
     #[test]
