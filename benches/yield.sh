@@ -63,6 +63,15 @@ for reasks in 2 0; do
 done
 
 [ "${1:-}" = llama ] || exit 0
+# The sample runs also count what reached a stored sample from the prompt's placeholders or
+# its few-shot example (none should).
+leaks() { # workspace
+  local n=0
+  for id in $("$BIN" --workspace "$1" list | awk '{print $1}'); do
+    "$BIN" --workspace "$1" show "$id" | grep -q -E '<the |Great Gatsby|this author|\{\{' && n=$((n + 1))
+  done
+  echo "    $n stored samples hold a placeholder or the example"
+}
 
 LN=${LN:-30}
 ENDPOINT=${BUTTON_ENDPOINT:-}
@@ -85,12 +94,16 @@ for so in on off; do
   ws=$OUT/llama-$so; mkdir -p "$ws"
   printf '[llm]\nstructured_output = "%s"\n' "$so" >"$ws/button.toml"
   run "structured_output $so" "$ws" --samples "$LN" --endpoint "$ENDPOINT" --model "$MODEL" --concurrency 2 --seed 1
+  leaks "$ws"
 done
 echo
-echo "## the JSON steps asked directly (a small model seldom gets a sample that far): 20 samples' inputs"
+JN=${JN:-6}
+echo "## the JSON steps asked directly (a small model seldom gets a sample that far): $JN samples' inputs"
 cargo build --release -q --example json_steps
 for so in on off; do
-  "$PWD/target/release/examples/json_steps" "$ENDPOINT" "$MODEL" 20 "$so"
+  t0=$(date +%s.%N)
+  "$PWD/target/release/examples/json_steps" "$ENDPOINT" "$MODEL" "$JN" "$so"
+  echo "  ($(echo "$(date +%s.%N) - $t0" | bc | cut -d. -f1) s)"
 done
 echo
 echo "## reproduction: the same 4 samples twice, seed 3, temperature 0.7 (the default), one call at a time"
