@@ -253,6 +253,7 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         };
         let mut functions = Vec::with_capacity(list.len());
         for f in list {
+            let f = required_beside(f);
             let f =
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
@@ -270,6 +271,31 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         out.push(SubTaskFunctions { sub_task: sub_task.clone(), functions });
     }
     Ok(out)
+}
+
+/// A function whose parameters each say `"required": true|false` (the structured-output
+/// layout) and that has no `required` list: the list made from them, the flags taken out.
+fn required_beside(mut f: Value) -> Value {
+    let Some(o) = f.as_object_mut() else { return f };
+    if o.contains_key("required") {
+        return f;
+    }
+    let Some(Value::Object(params)) = o.get_mut("parameters") else { return f };
+    if params.get("type").is_some_and(Value::is_string)
+        || !params.values().any(|p| p.get("required").is_some_and(Value::is_boolean))
+    {
+        return f;
+    }
+    let mut required = Vec::new();
+    for (name, p) in params.iter_mut() {
+        if let Some(Value::Bool(r)) = p.as_object_mut().and_then(|p| p.remove("required")) {
+            if r {
+                required.push(Value::String(name.clone()));
+            }
+        }
+    }
+    o.insert("required".into(), Value::Array(required));
+    f
 }
 
 const JSON_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object", "null"];
@@ -579,25 +605,33 @@ pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<V
             let n = context.and_then(|c| c.get("sub_tasks")).and_then(Value::as_array).map_or(0, Vec::len);
             // Bounded, so a server that constrains decoding can't be led into an endless
             // list: a few functions per sub-task, each parameter a type and a description.
-            let param = serde_json::json!({
-                "type": "object",
-                "properties": {
-                    "type": {"enum": ["string", "number", "integer", "boolean", "array", "object"]},
-                    "description": {"type": "string", "maxLength": 200}
-                },
-                "required": ["type", "description"],
-                "additionalProperties": false
-            });
+            // Whether a parameter is required is said beside it (a boolean), so a reply can't
+            // require a name that is not a parameter; the parser turns it into `required`.
+            let param = |with_required: bool| {
+                let mut p = serde_json::json!({
+                    "type": "object",
+                    "properties": {
+                        "type": {"enum": ["string", "number", "integer", "boolean", "array", "object"]},
+                        "description": {"type": "string", "maxLength": 200}
+                    },
+                    "required": ["type", "description"],
+                    "additionalProperties": false
+                });
+                if with_required {
+                    p["properties"]["required"] = serde_json::json!({"type": "boolean"});
+                    p["required"] = serde_json::json!(["type", "description", "required"]);
+                }
+                p
+            };
             let function = serde_json::json!({
                 "type": "object",
                 "properties": {
                     "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
                     "description": {"type": "string", "maxLength": 300},
-                    "parameters": {"type": "object", "additionalProperties": param, "maxProperties": 6},
-                    "required": {"type": "array", "items": {"type": "string", "maxLength": 64}, "maxItems": 6},
-                    "responses": {"type": "object", "additionalProperties": param, "maxProperties": 6}
+                    "parameters": {"type": "object", "additionalProperties": param(true), "maxProperties": 6},
+                    "responses": {"type": "object", "additionalProperties": param(false), "maxProperties": 6}
                 },
-                "required": ["name", "description", "parameters", "required", "responses"],
+                "required": ["name", "description", "parameters", "responses"],
                 "additionalProperties": false
             });
             let mut list = serde_json::json!({
@@ -764,6 +798,11 @@ mod tests {
                 .reason,
             "duplicate_function"
         );
+        // Required flags beside each parameter (the structured-output layout) make the list.
+        let flagged = "{\"name\": \"g\", \"parameters\": {\"x\": {\"type\": \"string\", \"description\": \"d\", \"required\": true}, \"y\": {\"type\": \"integer\", \"description\": \"d\", \"required\": false}}, \"responses\": {}}";
+        let g = function_generate(&format!("[{{\"func_list\": [{flagged}]}}]"), &subs[..1]).unwrap();
+        assert_eq!(g[0].functions[0].parameters["required"], serde_json::json!(["x"]));
+        assert!(g[0].functions[0].parameters["properties"]["y"].get("required").is_none());
         // The object a JSON Schema constrained reply holds.
         let wrapped = format!(
             "{{\"sub_tasks\": [{{\"sub_task\": \"a\", \"func_list\": [{f}]}}, {{\"sub_task\": \"b\", \"func_list\": []}}]}}"

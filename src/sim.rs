@@ -230,6 +230,19 @@ fn function_generate(prompt: &str, structured: bool) -> String {
         })
         .collect();
     if structured {
+        // As the schema has it: each parameter says whether it is required.
+        let mut groups = groups;
+        for f in groups.iter_mut().flat_map(|g| g["func_list"].as_array_mut().into_iter().flatten()) {
+            let required: Vec<Value> = f["required"].as_array().cloned().unwrap_or_default();
+            if let Some(o) = f.as_object_mut() {
+                o.remove("required");
+            }
+            if let Some(params) = f["parameters"].as_object_mut() {
+                for (name, p) in params.iter_mut() {
+                    p["required"] = json!(required.iter().any(|r| r == name));
+                }
+            }
+        }
         return json!({"sub_tasks": groups}).to_string();
     }
     format!("```json\n{}\n```", serde_json::to_string_pretty(&Value::Array(groups)).expect("serializes"))
