@@ -288,10 +288,8 @@ fn required_beside(mut f: Value) -> Value {
     }
     let mut required = Vec::new();
     for (name, p) in params.iter_mut() {
-        if let Some(Value::Bool(r)) = p.as_object_mut().and_then(|p| p.remove("required")) {
-            if r {
-                required.push(Value::String(name.clone()));
-            }
+        if let Some(Value::Bool(true)) = p.as_object_mut().and_then(|p| p.remove("required")) {
+            required.push(Value::String(name.clone()));
         }
     }
     o.insert("required".into(), Value::Array(required));
