@@ -52,17 +52,21 @@ pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progre
             ctrl_c.cancel();
         }
     });
+    // A line of its own, over the progress line redrawn in place.
+    let say = |message: &str| {
+        let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
+    };
     loop {
         tokio::select! {
             e = p.events.recv() => match e {
                 Some(Event::RunEnded { .. }) | None => break,
                 Some(Event::EndpointDown { message }) => {
                     // Nobody is there to resume: stop, leaving the samples unfinished.
-                    let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
+                    say(&message);
                     p.control.cancel();
                 }
                 Some(Event::Notice { message }) => {
-                    let _ = writeln!(std::io::stderr().lock(), "{}{message}", if tty { "\r\x1b[2K" } else { "" });
+                    say(&message);
                 }
                 Some(e) => progress.apply(&e, started.elapsed()),
             },

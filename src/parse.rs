@@ -585,9 +585,15 @@ pub fn vet(step: crate::llm::Step, parsed: &Value, prompt: &str, inputs: &str) -
         }
     }
     if let Step::AssistantAgent = step
-        && parsed.get("final_answer").and_then(Value::as_str).is_some_and(|a| a.trim().is_empty())
+        && let Some(answer) = parsed.get("final_answer").and_then(Value::as_str)
     {
-        return Err(err("empty_final", "the <final> answer is empty"));
+        if answer.trim().is_empty() {
+            return Err(err("empty_final", "the <final> answer is empty"));
+        }
+        // The rule lint's E13 applies to every trajectory, so nothing generated fails it.
+        if crate::lint::is_placeholder(answer) {
+            return Err(err("placeholder", format!("the final answer {:?} is a placeholder", answer.trim())));
+        }
     }
     Ok(())
 }

@@ -237,14 +237,17 @@ pub fn request_seed(run_seed: u64, sample: &str, step: Step, round: u32, reask: 
         h.update(b"\0reask");
         h.update(&reask.to_le_bytes());
     }
-    // 31 bits: every server takes it as it is (llama.cpp's seed is 32-bit), so the seed a
-    // request carries is the one the server (and the simulator) sees.
-    u64::from_le_bytes(h.finalize().as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
+    seed_of(&h.finalize())
+}
+
+/// A seed from a hash, in 31 bits: every server takes it as it is (llama.cpp's seed is
+/// 32-bit), so the seed a request carries is the one the server (and the simulator) sees.
+fn seed_of(h: &blake3::Hash) -> u64 {
+    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
 }
 
 fn rerun_seed(call: i64, prompt: &str) -> u64 {
-    let h = blake3::hash(format!("rerun {call}\0{prompt}").as_bytes());
-    u64::from_le_bytes(h.as_bytes()[..8].try_into().expect("8 bytes")) & 0x7fff_ffff
+    seed_of(&blake3::hash(format!("rerun {call}\0{prompt}").as_bytes()))
 }
 
 pub fn sample_id(seed: u64, index: usize) -> String {
@@ -329,17 +332,12 @@ impl Ctx {
             Ok(v) => Ok((v, reply.clone())),
             Err(e) => Err((reply.clone(), e)),
         };
+        let finished = |latency_ms: u64, tokens: u64, cached: bool, usable: bool| {
+            let _ = self.events.send(Event::CallFinished { call, step, latency_ms, tokens, cached, reask, usable });
+        };
         if let Some(reply) = self.cache.get(&hash) {
             let r = judged(reply);
-            let _ = self.events.send(Event::CallFinished {
-                call,
-                step,
-                latency_ms: 0,
-                tokens: 0,
-                cached: true,
-                reask,
-                usable: r.is_ok(),
-            });
+            finished(0, 0, true, r.is_ok());
             return Ok(r);
         }
         let cancel = self.sample_token(sample);
@@ -404,15 +402,7 @@ impl Ctx {
                         Err((_, e)) => e.to_string(),
                     });
                     let _ = self.persist.send(Persist::Call(Box::new(record)));
-                    let _ = self.events.send(Event::CallFinished {
-                        call,
-                        step,
-                        latency_ms,
-                        tokens,
-                        cached: false,
-                        reask,
-                        usable: judged.is_ok(),
-                    });
+                    finished(latency_ms, tokens, false, judged.is_ok());
                     return Ok(judged);
                 }
                 Err(e) => {
@@ -1403,7 +1393,10 @@ pub async fn rerun_call(
             record.prompt_tokens = reply.usage.prompt_tokens;
             record.completion_tokens = reply.usage.completion_tokens;
             record.attempts = reply.attempts;
-            let parsed = parse::by_step(step, &reply.content, &context);
+            // Judged as a run judges it: the parse, then the same checks (placeholders,
+            // copies, refusals).
+            let parsed = parse::by_step(step, &reply.content, &context)
+                .and_then(|v| vet(step, &v, &req.messages, Some(&context)).map(|()| v));
             record.parse_ok = Some(parsed.is_ok());
             record.parse_result = Some(match parsed {
                 Ok(v) => v.to_string(),

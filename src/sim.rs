@@ -9,8 +9,6 @@
 //! results; a superlative picks the right item; numbers are plausible for their unit and
 //! totals follow from prices; the final answer answers the task in sentences.
 
-use std::collections::BTreeMap;
-
 use serde_json::{Map, Value, json};
 
 use crate::llm::{ChatMessage, ChatReply, ChatRequest, Step, Usage};
@@ -173,7 +171,7 @@ const EXTRAS: &[&str] = &[
 
 fn compose(atomic: &str, parallel: bool, rng: &mut Rng) -> String {
     let d = domain_of(atomic);
-    let mut facts = Facts::read(d, atomic, rng);
+    let mut facts = Facts::read(atomic, rng);
     let subsequent = facts.fill(d.subsequent);
     let mut composition = facts.fill(if parallel { d.parallel_sequential } else { d.sequential });
     if rng.chance(0.03) {
@@ -401,15 +399,14 @@ fn groups_functions(groups: &[Group]) -> Vec<String> {
 fn make_call(f: &Value, sub_task: &str, user_text: &str, done: &Done, rng: &mut Rng) -> Value {
     let name = f.get("name").and_then(Value::as_str).unwrap_or("");
     let props = f.get("parameters").and_then(Value::as_object).cloned().unwrap_or_default();
-    let d = domain_of_function(name).unwrap_or_else(|| domain_of(sub_task));
-    let local = Facts::read(d, sub_task, rng);
-    let whole = Facts::read(d, user_text, rng);
+    let local = Facts::read(sub_task, rng);
+    let whole = Facts::read(user_text, rng);
     let mut args = Map::new();
     for p in props.keys() {
         let v = if let Some(v) = from_results(p, sub_task, done) {
             Some(v)
         } else {
-            world::argument(d, name, p, &local).or_else(|| world::argument(d, name, p, &whole))
+            world::argument(name, p, &local).or_else(|| world::argument(name, p, &whole))
         };
         // Nothing in the task says it: the argument is left out rather than made up (lint
         // then names the missing required parameter).
@@ -492,11 +489,4 @@ fn generic_result(function: &Value, args: &Value, rng: &mut Rng) -> Value {
         out.insert("status".into(), json!("done"));
     }
     Value::Object(out)
-}
-
-/// For the tests: the facts a text holds, as the simulator reads them.
-pub fn facts_of(text: &str) -> BTreeMap<&'static str, String> {
-    let d = domain_of(text);
-    let mut rng = Rng::new(0);
-    Facts::read(d, text, &mut rng).known()
 }

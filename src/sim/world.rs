@@ -973,7 +973,7 @@ fn found<'a>(text: &str, list: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
 
 impl Facts {
     /// The values a text names.
-    pub fn read(_d: &Domain, text: &str, rng: &mut Rng) -> Facts {
+    pub fn read(text: &str, rng: &mut Rng) -> Facts {
         let mut known = BTreeMap::new();
         let cities = found(text, CITIES.iter().map(|c| c.0));
         if let Some(c) = cities.first() {
@@ -1018,7 +1018,7 @@ impl Facts {
 
     /// A new task's values, with what the scenario's words choose.
     pub fn for_scenario(d: &Domain, scenario: &str, rng: &mut Rng) -> Facts {
-        let mut f = Facts::read(d, scenario, rng);
+        let mut f = Facts::read(scenario, rng);
         let lower = scenario.to_lowercase();
         for (word, slot, value) in d.hints {
             if lower.contains(word) && !f.known.contains_key(slot) {
@@ -1037,6 +1037,7 @@ impl Facts {
         self.known.get(slot).map(String::as_str)
     }
 
+    #[cfg(test)]
     pub fn known(&self) -> BTreeMap<&'static str, String> {
         self.known.clone()
     }
@@ -1104,7 +1105,7 @@ impl Facts {
 }
 
 /// A parameter's value from the task's words, or None when they don't say it.
-pub fn argument(d: &Domain, function: &str, param: &str, f: &Facts) -> Option<Value> {
+pub fn argument(function: &str, param: &str, f: &Facts) -> Option<Value> {
     let s = |slot: &str| f.get(slot).map(|v| json!(v));
     let n = |slot: &str| f.get(slot).and_then(|v| v.parse::<i64>().ok()).map(|v| json!(v));
     match (function, param) {
@@ -1129,10 +1130,7 @@ pub fn argument(d: &Domain, function: &str, param: &str, f: &Facts) -> Option<Va
         (_, "party_size" | "quantity") => n("party"),
         (_, "nights") => n("nights"),
         (_, "amount_usd") => n("amount"),
-        _ => {
-            let _ = d;
-            None
-        }
+        _ => None,
     }
 }
 
@@ -1427,7 +1425,7 @@ pub fn final_answer(functions: &[String], user: &str, result: impl Fn(&str) -> O
         return generic_answer(functions, &result);
     };
     let mut rng = Rng::new(0);
-    let f = Facts::read(d, user, &mut rng);
+    let f = Facts::read(user, &mut rng);
     let get = |k: &str| f.get(k).unwrap_or("?").to_string();
     let r = |name: &str| result(name);
     let pick = Pick::of(user);
@@ -1707,14 +1705,14 @@ mod tests {
                 let seq = f.fill(d.sequential);
                 let par = f.fill(d.parallel_sequential);
                 for sub in [&atomic, &f.fill(d.subsequent)] {
-                    for (slot, v) in Facts::read(d, sub, &mut rng).known().into_iter().filter(|(s, _)| *s != "events") {
+                    for (slot, v) in Facts::read(sub, &mut rng).known().into_iter().filter(|(s, _)| *s != "events") {
                         assert!(
                             seq.contains(&v) && par.contains(&v),
                             "{slot} {v:?} of {sub:?} not in {seq:?} / {par:?}"
                         );
                     }
                 }
-                for (slot, v) in Facts::read(d, &f.fill(d.parallel), &mut rng).known() {
+                for (slot, v) in Facts::read(&f.fill(d.parallel), &mut rng).known() {
                     assert!(par.contains(&v), "{slot} {v:?} not in {par:?}");
                 }
             }
