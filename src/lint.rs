@@ -77,11 +77,14 @@ pub struct Finding {
     /// format has one); None when the finding is about the whole line.
     pub message_index: Option<usize>,
     pub field: Option<String>,
+    /// For a record that can't be read: what it looked like there (a short, one-line
+    /// excerpt), so the person can find it.
+    pub excerpt: Option<String>,
 }
 
 impl Finding {
     pub fn new(code: Code, message: impl Into<String>) -> Finding {
-        Finding { code, message: message.into(), message_index: None, field: None }
+        Finding { code, message: message.into(), message_index: None, field: None, excerpt: None }
     }
 
     pub fn at(mut self, message_index: usize) -> Finding {

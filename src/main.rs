@@ -32,20 +32,20 @@ enum Command {
     /// Import a dataset file and open the TUI on its samples to review them
     Review {
         file: PathBuf,
-        /// auto, button, openai or sharegpt
+        /// auto, button, openai, sharegpt, hermes, xlam or glaive
         #[arg(long, default_value = "auto")]
         format: FormatChoice,
     },
     /// Load trajectories from a dataset file as samples awaiting review
     Import {
         file: PathBuf,
-        /// auto, button, openai or sharegpt
+        /// auto, button, openai, sharegpt, hermes, xlam or glaive
         #[arg(long, default_value = "auto")]
         format: FormatChoice,
     },
     /// Write samples to a dataset file (and OUT.HASH.provenance.jsonl beside it)
     Export {
-        /// button, openai or sharegpt
+        /// button, openai, sharegpt or hermes
         #[arg(long)]
         format: Format,
         /// The file to write, or - for standard output (no provenance then)
@@ -58,7 +58,7 @@ enum Command {
     /// Check a dataset file against the lint rules (no workspace needed)
     Lint {
         file: Option<PathBuf>,
-        /// auto, button, openai or sharegpt
+        /// auto, button, openai, sharegpt, hermes, xlam or glaive
         #[arg(long, default_value = "auto")]
         format: FormatChoice,
         /// One JSON document: {"findings": [...], "summary": {...}}
@@ -205,12 +205,23 @@ fn run(cli: Cli) -> Result<ExitCode> {
         None => tui(ws, cli.theme, RunArgs::default(), false, false, None),
         Some(Command::Review { file, format }) => {
             need_terminal()?;
-            let (_, line) = import_report(ws, &file, format)?;
+            let (report, line) = import_report(ws, &file, format)?;
             eprintln!("{line}");
+            // Nothing of the file is in the workspace: there is nothing to review.
+            if report.imported + report.already_present == 0 {
+                let code = import_exit(&report, &file);
+                if code == ExitCode::SUCCESS {
+                    eprintln!("error: nothing to review: {} holds no record", file.display());
+                }
+                return Ok(ExitCode::from(2));
+            }
             tui(ws, cli.theme, RunArgs::default(), false, true, Some(line))
         }
         Some(Command::Import { file, format }) => import(ws, &file, format),
         Some(Command::Export { format, out, status }) => {
+            if !format.writes() {
+                bail!("{format} is a layout button reads but does not write; export as button, openai, sharegpt or hermes");
+            }
             let store = Store::open_read_only(ws)?;
             let started = Instant::now();
             let report = ops::export(&store, format, &out, status)?;
@@ -464,9 +475,18 @@ fn need_terminal() -> Result<()> {
 }
 
 fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
-    let (_, line) = import_report(ws, file, format)?;
+    let (report, line) = import_report(ws, file, format)?;
     println!("{line}");
-    Ok(ExitCode::SUCCESS)
+    Ok(import_exit(&report, file))
+}
+
+/// An import that found nothing to import and skipped records failed: exit 1, said once.
+fn import_exit(report: &ops::ImportReport, file: &Path) -> ExitCode {
+    if report.imported == 0 && report.already_present == 0 && !report.skipped.is_empty() {
+        eprintln!("error: nothing was imported: every record of {} was skipped (reasons above)", file.display());
+        return ExitCode::from(2);
+    }
+    ExitCode::SUCCESS
 }
 
 fn note_bom(input: &ops::Spooled) {
@@ -474,6 +494,9 @@ fn note_bom(input: &ops::Spooled) {
         eprintln!("note: {} starts with a UTF-8 byte-order mark; it was read past", input.name);
     }
 }
+
+const SHOWN_SKIPS: usize = 50;
+const SHOWN_REPEATS: usize = 10;
 
 fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::ImportReport, String)> {
     let input = ops::Spooled::new(file)?;
@@ -483,17 +506,24 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
     note_bom(&input);
     let mut store = Store::open(ws, true)?;
     let started = Instant::now();
-    let mut shown = 0usize;
-    let report = ops::import_named(&mut store, &input.path, name, format, |line, f| {
-        if shown < 50 {
-            eprintln!("{}:{line}: {} {}", name, f.code.id(), sanitize(&location(f)));
-        } else if shown == 50 {
-            eprintln!("(more skipped lines are counted below, not shown)");
-        }
-        shown += 1;
-    })
-    .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;
+    let report = ops::import_named(&mut store, &input.path, name, format, |_, _| {})
+        .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;
     let secs = started.elapsed().as_secs_f64();
+    for (record, f) in report.skipped.iter().take(SHOWN_SKIPS) {
+        eprintln!("{}: {} {}", report.place(name, *record), f.code.id(), sanitize(&location(f)));
+        if let Some(e) = &f.excerpt {
+            eprintln!("    it reads: {}", sanitize(e));
+        }
+    }
+    if report.skipped.len() > SHOWN_SKIPS {
+        eprintln!("({} more skipped records are counted below, not shown)", report.skipped.len() - SHOWN_SKIPS);
+    }
+    for (record, first) in report.repeats.iter().take(SHOWN_REPEATS) {
+        eprintln!("note: {} repeats {}; imported once", report.place(name, *record), report.place(name, *first));
+    }
+    if report.repeats.len() > SHOWN_REPEATS {
+        eprintln!("({} more repeats are counted below, not shown)", report.repeats.len() - SHOWN_REPEATS);
+    }
     let mut line = format!(
         "imported {} samples from {} ({} format, {}) in {:.1} s",
         report.imported,
@@ -502,6 +532,9 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
         report.container.map_or_else(|| "?".to_string(), |c| c.describe()),
         secs
     );
+    if !report.repeats.is_empty() {
+        line.push_str(&format!("; {} repeats of earlier records in the file", report.repeats.len()));
+    }
     if report.already_present > 0 {
         line.push_str(&format!("; {} already in the workspace", report.already_present));
     }

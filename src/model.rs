@@ -134,18 +134,17 @@ fn is_object_schema(p: &Map<String, Value>) -> bool {
 /// items. `Optional[...]`-style and other names are left for lint to report.
 fn json_schema_types(schema: &mut Value) {
     let Some(o) = schema.as_object_mut() else { return };
-    if let Some(Value::String(t)) = o.get_mut("type") {
-        let json = match t.as_str() {
-            "str" => Some("string"),
-            "int" => Some("integer"),
-            "float" => Some("number"),
-            "bool" => Some("boolean"),
-            "list" | "tuple" | "array" => Some("array"),
-            "dict" => Some("object"),
-            _ => None,
-        };
-        if let Some(j) = json {
-            *t = j.to_string();
+    let named = o.get("type").and_then(Value::as_str).and_then(|t| {
+        python_type(t).map(|(json, items)| (json, items.and_then(|i| python_type(i).map(|(j, _)| j))))
+    });
+    if let Some((json, item)) = named {
+        o.insert("type".into(), Value::String(json.to_string()));
+        if let Some(item) = item
+            && !o.contains_key("items")
+        {
+            let mut schema = Map::new();
+            schema.insert("type".into(), Value::String(item.to_string()));
+            o.insert("items".into(), Value::Object(schema));
         }
     }
     if let Some(Value::Object(props)) = o.get_mut("properties") {
@@ -154,6 +153,31 @@ fn json_schema_types(schema: &mut Value) {
     if let Some(items) = o.get_mut("items") {
         json_schema_types(items);
     }
+}
+
+/// A Python type name as JSON Schema's, with the item type of a generic list
+/// (`List[int]`): `str`, `int`, `float`, `bool`, `list`/`List[...]`/`tuple`/`set`,
+/// `dict`/`Dict[...]`, `Optional[X]` as X. None for names that are not Python's.
+fn python_type(t: &str) -> Option<(&'static str, Option<&str>)> {
+    let t = t.trim();
+    let (head, inner) = match t.split_once('[') {
+        Some((h, rest)) => (h.trim(), rest.strip_suffix(']').map(str::trim)),
+        None => (t, None),
+    };
+    Some(match head {
+        "str" => ("string", None),
+        "int" => ("integer", None),
+        "float" => ("number", None),
+        "bool" => ("boolean", None),
+        "list" | "List" | "tuple" | "Tuple" | "set" | "Set" | "Sequence" => {
+            // Tuple[int, str] has no one item type.
+            ("array", inner.filter(|i| !i.contains(',')))
+        }
+        "array" => ("array", None),
+        "dict" | "Dict" | "Mapping" => ("object", None),
+        "Optional" => return inner.and_then(python_type),
+        _ => return None,
+    })
 }
 
 pub fn kind_of(v: &Value) -> &'static str {

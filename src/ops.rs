@@ -1,14 +1,14 @@
 //! What the dataset subcommands do: import, export, lint, stats. The CLI prints; these
 //! return what happened.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::formats::container::Container;
+use crate::formats::container::{Container, ElementLines, Shape};
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
 use crate::formats::{Format, line_text};
 use crate::lint::{self, Code, Finding, Severity};
@@ -23,7 +23,7 @@ pub enum OpError {
     IsDir(PathBuf),
     #[error("{0} is empty: there is nothing to read")]
     Empty(PathBuf),
-    #[error("cannot tell the format of {0} from its first lines; pass --format button, openai or sharegpt")]
+    #[error("cannot tell the format of {0} from its first lines; pass --format button, openai, sharegpt, hermes, xlam or glaive")]
     Undetected(PathBuf),
     #[error("cannot read {0}: {1}")]
     Read(PathBuf, std::io::Error),
@@ -159,13 +159,46 @@ fn too_long(n: usize) -> Finding {
     Finding::new(Code::TooLong, format!("the line is {n} bytes, over the {} MiB limit", MAX_LINE >> 20))
 }
 
-/// Parses one line of `format`; None for a blank line.
+/// Parses one line of `format`; None for a blank line. A record that can't be read has
+/// an excerpt of what it held where it went wrong.
 pub fn parse_line(format: Format, line: Line<'_>) -> Option<Result<crate::formats::Parsed, Finding>> {
     match line {
         Line::TooLong(n) => Some(Err(too_long(n))),
         Line::Text(b) if is_blank(b) => None,
-        Line::Text(b) => Some(line_text(b).and_then(|text| format.parse_line(text))),
+        Line::Text(b) => Some(line_text(b).and_then(|text| {
+            format.parse_line(text).map_err(|mut f| {
+                f.excerpt = Some(excerpt(text, &f));
+                f
+            })
+        })),
     }
+}
+
+const EXCERPT_CHARS: usize = 72;
+
+/// What a record looked like where `f` says it is wrong: around the column of a JSON
+/// syntax error, the message it names, or else its start; one line, at most 72 chars.
+pub fn excerpt(text: &str, f: &Finding) -> String {
+    let column = (f.code == Code::NotJson)
+        .then(|| f.message.rsplit_once(" column ").and_then(|(_, c)| c.trim_end_matches(|c: char| !c.is_ascii_digit()).parse::<usize>().ok()))
+        .flatten();
+    let message = f.message_index.and_then(|i| {
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        let list = ["messages", "conversations"].iter().find_map(|k| v.get(*k).and_then(|l| l.as_array()))?;
+        list.get(i).map(|m| m.to_string())
+    });
+    let (body, start) = match (message, column) {
+        (Some(m), _) => (m, 0),
+        (None, Some(c)) => (text.to_string(), c.saturating_sub(EXCERPT_CHARS / 2)),
+        (None, None) => (text.trim_start().to_string(), 0),
+    };
+    let mut start = start.min(body.len());
+    while !body.is_char_boundary(start) {
+        start -= 1;
+    }
+    let shown: String = body[start..].chars().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let more = body[start..].chars().nth(EXCERPT_CHARS).is_some();
+    format!("{}{shown}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
 }
 
 #[derive(Debug, Default)]
@@ -175,9 +208,29 @@ pub struct ImportReport {
     pub container: Option<Container>,
     pub lines_read: u64,
     pub imported: u64,
+    /// Records that were in the workspace before this import (same content).
     pub already_present: u64,
+    /// Records that repeat an earlier record of the same file: (record, the record it
+    /// repeats), in file order. Each is imported once.
+    pub repeats: Vec<(u64, u64)>,
     /// (line, finding) for every skipped line, in file order.
     pub skipped: Vec<(u64, Finding)>,
+    /// Where each element of an array began (empty for JSON Lines).
+    pub element_lines: ElementLines,
+}
+
+impl ImportReport {
+    /// "FILE:LINE" for a JSON Lines record; "FILE[INDEX] (line N)" for an array element,
+    /// with its 0-based index as in `data[i]`.
+    pub fn place(&self, file: &str, record: u64) -> String {
+        match self.container.map(|c| c.shape) {
+            Some(Shape::Array) => match self.element_lines.line_of(record) {
+                Some(line) => format!("{file}[{}] (line {line})", record - 1),
+                None => format!("{file}[{}]", record - 1),
+            },
+            _ => format!("{file}:{record}"),
+        }
+    }
 }
 
 impl ImportReport {
@@ -215,9 +268,14 @@ pub fn import_named(
     mut on_skip: impl FnMut(u64, &Finding),
 ) -> Result<ImportReport, OpError> {
     let format = resolve_format(path, choice)?;
-    let (file, container) = open_records(path)?;
+    let (file, container, element_lines) = crate::formats::container::open_tracked(open_input(path)?)
+        .map_err(|e| OpError::Read(path.to_path_buf(), e))?;
     let file_name = file_name.to_string();
-    let mut report = ImportReport { format: Some(format), container: Some(container), ..ImportReport::default() };
+    let mut report =
+        ImportReport { format: Some(format), container: Some(container), element_lines, ..ImportReport::default() };
+    // Content id -> the first record that had it, to tell repeats within the file from
+    // samples the workspace held before.
+    let mut seen: HashMap<String, u64> = HashMap::new();
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
     let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
         let n = store.insert_samples(batch)? as u64;
@@ -253,6 +311,11 @@ pub fn import_named(
             report.lines_read = line_no;
             match item {
                 Ok(s) => {
+                    if let Some(&first) = seen.get(&s.id) {
+                        report.repeats.push((line_no, first));
+                        return Ok(());
+                    }
+                    seen.insert(s.id.clone(), line_no);
                     batch.push(s);
                     if batch.len() >= INSERT_BATCH {
                         flush(store, &mut batch, &mut report)?;

@@ -372,7 +372,8 @@ fn llama_factorys_json_array_demo_imports_plain_and_compressed() {
         let said = stderr(&o) + &stdout(&o);
         assert!(
             said.contains(&format!("imported 265 samples from {file} (sharegpt format, {container})"))
-                && said.contains("35 already in the workspace")
+                && said.contains("; 35 repeats of earlier records in the file;")
+                && !said.contains("already in the workspace")
                 && said.contains("no item skipped"),
             "{said}"
         );
@@ -433,4 +434,53 @@ fn llama_factorys_v1_reason_demo_reads_parts_string_tools_and_dict_schemas() {
         device["parameters"]["properties"]["identifier"]["default"], "71491234-A",
         "nothing of the schema dropped"
     );
+}
+
+#[test]
+fn unreadable_records_are_named_with_their_place_and_what_they_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // An array (pretty-printed, as LLaMA-Factory writes them): element 1 repeats 0,
+    // element 2 has a turn with no value.
+    let good = serde_json::json!({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]});
+    let bad = serde_json::json!({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt"}]});
+    let text = serde_json::to_string_pretty(&serde_json::json!([good, good, bad])).unwrap();
+    std::fs::write(d.join("data.json"), &text).unwrap();
+    let o = button(&["--workspace", "ws", "import", "data.json"], d);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let err = stderr(&o);
+    // Where each element opens: its brace, indented two spaces.
+    let starts: Vec<usize> =
+        text.lines().enumerate().filter(|(_, l)| *l == "  {").map(|(i, _)| i + 1).collect();
+    assert_eq!(starts.len(), 3);
+    let bad_line = starts[2];
+    assert!(
+        err.contains(&format!("data.json[2] (line {bad_line}): L06 the gpt turn has no value (at messages[1])")),
+        "{err}"
+    );
+    assert!(err.contains("    it reads: {\"from\":\"gpt\"}"), "{err}");
+    assert!(
+        err.contains(&format!("note: data.json[1] (line {}) repeats data.json[0] (line {}); imported once", starts[1], starts[0])),
+        "{err}"
+    );
+    let summary = stdout(&o);
+    assert!(summary.contains("imported 1 samples") && summary.contains("; 1 repeats of earlier records in the file"), "{summary}");
+    assert!(!summary.contains("already in the workspace"), "{summary}");
+
+    // Nothing readable: exit 2, said once, and `review` does not open the TUI.
+    std::fs::write(d.join("broken.jsonl"), "{\"messages\": 3}\n{\"messages\": []}\n").unwrap();
+    let o = button(&["--workspace", "ws", "import", "--format", "button", "broken.jsonl"], d);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("error: nothing was imported: every record of broken.jsonl was skipped"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("broken.jsonl:1: "), "{}", stderr(&o));
+    // `script` gives the binary a terminal; with one it would open the TUI and wait.
+    let bin = env!("CARGO_BIN_EXE_button");
+    let o = Command::new("timeout")
+        .args(["20", "script", "-qec", &format!("{bin} --workspace ws review --format button broken.jsonl"), "/dev/null"])
+        .current_dir(d)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stdout(&o).contains("nothing was imported"), "{}", stdout(&o));
+    assert!(!stdout(&o).contains("\x1b[?1049h"), "the TUI's screen was never entered");
 }

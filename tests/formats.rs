@@ -62,7 +62,7 @@ fn portable(t: &Trajectory) -> Trajectory {
 #[test]
 fn each_format_round_trips_without_loss_and_byte_for_byte_on_its_own_output() {
     for t in samples() {
-        for f in Format::ALL {
+        for f in Format::WRITTEN {
             let line = f.write_line(&t);
             assert_eq!(detect_line(&line), Some(f), "{f} output is detected as {f}");
             let back = parse(f, &line);
@@ -81,8 +81,8 @@ fn each_format_round_trips_without_loss_and_byte_for_byte_on_its_own_output() {
 #[test]
 fn crossing_formats_keeps_the_dialogue() {
     for t in samples() {
-        for a in Format::ALL {
-            for b in Format::ALL {
+        for a in Format::WRITTEN {
+            for b in Format::WRITTEN {
                 let via = parse(b, &b.write_line(&parse(a, &a.write_line(&t))));
                 assert_eq!(portable(&via), portable(&t), "{a} -> {b}");
             }

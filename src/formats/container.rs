@@ -5,6 +5,7 @@
 //! sees JSON Lines. In an array, a record's "line" is its position in the array.
 
 use std::io::{self, BufRead, BufReader, Read};
+use std::sync::{Arc, Mutex};
 
 const GZIP: &[u8] = &[0x1f, 0x8b];
 const ZSTD: &[u8] = &[0x28, 0xb5, 0x2f, 0xfd];
@@ -45,8 +46,29 @@ impl Container {
     }
 }
 
+/// Where each element of an array began in the source (1-based line numbers, in element
+/// order), filled in as the array is read; empty for JSON Lines. Record k of the JSON
+/// Lines stream (1-based) is element k-1.
+#[derive(Clone, Debug, Default)]
+pub struct ElementLines(Arc<Mutex<Vec<u64>>>);
+
+impl ElementLines {
+    /// The source line where record `record` (1-based) began, for an array.
+    pub fn line_of(&self, record: u64) -> Option<u64> {
+        let lines = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        lines.get(usize::try_from(record).ok()?.checked_sub(1)?).copied()
+    }
+}
+
 /// The records of `input` as JSON Lines, and how they were held.
 pub fn open(input: impl Read + Send + 'static) -> io::Result<(Box<dyn Read + Send>, Container)> {
+    open_tracked(input).map(|(r, c, _)| (r, c))
+}
+
+/// `open`, and where each array element began in the source.
+pub fn open_tracked(
+    input: impl Read + Send + 'static,
+) -> io::Result<(Box<dyn Read + Send>, Container, ElementLines)> {
     let mut raw = BufReader::with_capacity(64 << 10, input);
     let head = raw.fill_buf()?;
     let (packing, decoded): (Packing, Box<dyn Read + Send>) = if head.starts_with(GZIP) {
@@ -60,14 +82,22 @@ pub fn open(input: impl Read + Send + 'static) -> io::Result<(Box<dyn Read + Sen
     let head = r.fill_buf()?;
     let head = head.strip_prefix(super::BOM).unwrap_or(head);
     let first = head.iter().find(|b| !b.is_ascii_whitespace());
+    let lines = ElementLines::default();
     if first == Some(&b'[') {
         let c = Container { packing, shape: Shape::Array };
-        return Ok((
-            Box::new(ArrayLines { inner: r, state: State::Before, in_string: false, escape: false, depth: 0 }),
-            c,
-        ));
+        let reader = ArrayLines {
+            inner: r,
+            state: State::Before,
+            in_string: false,
+            escape: false,
+            depth: 0,
+            line: 1,
+            element_next: false,
+            starts: lines.clone(),
+        };
+        return Ok((Box::new(reader), c, lines));
     }
-    Ok((Box::new(r), Container { packing, shape: Shape::Lines }))
+    Ok((Box::new(r), Container { packing, shape: Shape::Lines }, lines))
 }
 
 #[derive(PartialEq)]
@@ -85,6 +115,11 @@ struct ArrayLines<R> {
     in_string: bool,
     escape: bool,
     depth: usize,
+    /// The source line being read.
+    line: u64,
+    /// The next byte that is not blank starts an element.
+    element_next: bool,
+    starts: ElementLines,
 }
 
 impl<R: BufRead> Read for ArrayLines<R> {
@@ -103,10 +138,18 @@ impl<R: BufRead> Read for ArrayLines<R> {
                     break;
                 }
                 used += 1;
+                if b == b'\n' {
+                    self.line += 1;
+                }
+                if self.element_next && !b.is_ascii_whitespace() && b != b']' {
+                    self.element_next = false;
+                    self.starts.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(self.line);
+                }
                 let emit = match self.state {
                     State::Before => {
                         if b == b'[' {
                             self.state = State::Inside;
+                            self.element_next = true;
                         }
                         None
                     }
@@ -138,7 +181,10 @@ impl<R: BufRead> Read for ArrayLines<R> {
                             self.depth = self.depth.saturating_sub(1);
                             Some(b)
                         }
-                        b',' if self.depth == 0 => Some(b'\n'),
+                        b',' if self.depth == 0 => {
+                            self.element_next = true;
+                            Some(b'\n')
+                        }
                         b'\n' | b'\r' => Some(b' '),
                         _ => Some(b),
                     },
@@ -178,6 +224,16 @@ mod tests {
         assert_eq!(first["a"], "x, [y]\n\"}");
         assert_eq!(first["b"][1]["c"], 2);
         assert_eq!(lines[1], "{\"a\": \"z\"}");
+    }
+
+    #[test]
+    fn each_array_element_knows_the_line_it_began_on() {
+        let text = "[\n  {\"a\": 1},\n  {\"a\":\n    2},\n\n  {\"a\": \"x,\\n\"}]";
+        let (mut r, _, starts) = open_tracked(std::io::Cursor::new(text.as_bytes().to_vec())).unwrap();
+        let mut s = String::new();
+        r.read_to_string(&mut s).unwrap();
+        assert_eq!((1..=3).map(|k| starts.line_of(k)).collect::<Vec<_>>(), [Some(2), Some(3), Some(6)]);
+        assert_eq!(starts.line_of(4), None);
     }
 
     #[test]

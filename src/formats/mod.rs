@@ -4,9 +4,12 @@
 
 pub mod button;
 pub mod container;
+pub mod glaive;
+pub mod hermes;
 pub mod lines;
 pub mod openai;
 pub mod sharegpt;
+pub mod xlam;
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,17 +24,33 @@ pub enum Format {
     Button,
     OpenAi,
     ShareGpt,
+    Hermes,
+    /// xLAM / APIGen `query`/`tools`/`answers`: read, not written.
+    Xlam,
+    /// glaive-function-calling-v2's raw `system`/`chat` text: read, not written.
+    Glaive,
 }
 
 impl Format {
-    pub const ALL: [Format; 3] = [Format::Button, Format::OpenAi, Format::ShareGpt];
+    /// Every layout `button` reads.
+    pub const ALL: [Format; 6] =
+        [Format::Button, Format::OpenAi, Format::ShareGpt, Format::Hermes, Format::Xlam, Format::Glaive];
+    /// The layouts it also writes.
+    pub const WRITTEN: [Format; 4] = [Format::Button, Format::OpenAi, Format::ShareGpt, Format::Hermes];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Button => "button",
             Format::OpenAi => "openai",
             Format::ShareGpt => "sharegpt",
+            Format::Hermes => "hermes",
+            Format::Xlam => "xlam",
+            Format::Glaive => "glaive",
         }
+    }
+
+    pub fn writes(self) -> bool {
+        Format::WRITTEN.contains(&self)
     }
 
     pub fn parse_line(self, line: &str) -> Result<Parsed, Finding> {
@@ -39,15 +58,20 @@ impl Format {
             Format::Button => button::parse(line),
             Format::OpenAi => openai::parse(line),
             Format::ShareGpt => sharegpt::parse(line),
+            Format::Hermes => hermes::parse(line),
+            Format::Xlam => xlam::parse(line),
+            Format::Glaive => glaive::parse(line),
         }
     }
 
-    /// One line of this format, without the trailing newline.
+    /// One line of this format, without the trailing newline. The layouts that are only
+    /// read (`writes()` is false) are written as OpenAI; commands refuse them before.
     pub fn write_line(self, t: &Trajectory) -> String {
         match self {
             Format::Button => button::write(t),
-            Format::OpenAi => openai::write(t),
+            Format::OpenAi | Format::Xlam | Format::Glaive => openai::write(t),
             Format::ShareGpt => sharegpt::write(t),
+            Format::Hermes => hermes::write(t),
         }
     }
 }
@@ -64,8 +88,11 @@ impl FromStr for Format {
         match s.to_ascii_lowercase().as_str() {
             "button" | "buttoninstruct" => Ok(Format::Button),
             "openai" => Ok(Format::OpenAi),
-            "sharegpt" => Ok(Format::ShareGpt),
-            other => Err(format!("unknown format {other:?}: use button, openai or sharegpt")),
+            "sharegpt" | "llamafactory" => Ok(Format::ShareGpt),
+            "hermes" => Ok(Format::Hermes),
+            "xlam" | "apigen" => Ok(Format::Xlam),
+            "glaive" => Ok(Format::Glaive),
+            other => Err(format!("unknown format {other:?}: use button, openai, sharegpt, hermes, xlam or glaive")),
         }
     }
 }
@@ -81,6 +108,15 @@ pub struct Parsed {
 pub fn detect_line(line: &str) -> Option<Format> {
     let v: Value = serde_json::from_str(line).ok()?;
     let o = v.as_object()?;
+    if xlam::looks_like(o) {
+        return Some(Format::Xlam);
+    }
+    if glaive::looks_like(o) {
+        return Some(Format::Glaive);
+    }
+    if hermes::looks_like(o) {
+        return Some(Format::Hermes);
+    }
     if o.contains_key("conversations") {
         return Some(Format::ShareGpt);
     }
@@ -133,4 +169,50 @@ pub(crate) fn value_to_text(v: &Value) -> String {
 /// Parses text that should hold JSON; a tool result that is plain text stays a string.
 pub(crate) fn text_to_value(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+}
+
+/// Reads text that holds JSON, or a Python literal as datasets written with Python's
+/// `str()` hold it (single quotes, `True`, `None`): Hermes tool lists and calls, glaive's
+/// quoted arguments.
+pub(crate) fn loose_json(text: &str) -> Result<Value, String> {
+    let text = text.trim();
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
+        Err(json_err) => match text.parse::<py_literal::Value>() {
+            Ok(v) => python_to_json(v),
+            Err(_) => Err(format!("neither JSON nor a Python literal ({json_err})")),
+        },
+    }
+}
+
+fn python_to_json(v: py_literal::Value) -> Result<Value, String> {
+    use py_literal::Value as Py;
+    Ok(match v {
+        Py::String(s) => Value::String(s),
+        Py::Boolean(b) => Value::Bool(b),
+        Py::None => Value::Null,
+        Py::Integer(i) => match i64::try_from(&i) {
+            Ok(n) => Value::from(n),
+            Err(_) => Value::String(i.to_string()),
+        },
+        Py::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        Py::List(items) | Py::Tuple(items) | Py::Set(items) => {
+            Value::Array(items.into_iter().map(python_to_json).collect::<Result<_, _>>()?)
+        }
+        Py::Dict(pairs) => {
+            let mut o = serde_json::Map::with_capacity(pairs.len());
+            for (k, v) in pairs {
+                let key = match k {
+                    Py::String(s) => s,
+                    Py::Integer(i) => i.to_string(),
+                    Py::Boolean(b) => if b { "True" } else { "False" }.to_string(),
+                    other => return Err(format!("a dict key that is not a string ({other})")),
+                };
+                o.insert(key, python_to_json(v)?);
+            }
+            Value::Object(o)
+        }
+        Py::Bytes(_) => return Err("bytes are not JSON".into()),
+        Py::Complex(_) => return Err("complex numbers are not JSON".into()),
+    })
 }

@@ -27,8 +27,9 @@ struct Line {
 struct Turn {
     #[serde(default)]
     from: Option<String>,
+    /// Text; a `function_call` value may also be the call object or list itself.
     #[serde(default)]
-    value: Option<String>,
+    value: Option<Value>,
     #[serde(default)]
     thought: Option<String>,
 }
@@ -53,6 +54,18 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         let value =
             turn.value.ok_or_else(|| Finding::new(Code::Malformed, format!("the {from} turn has no value")).at(i))?;
         let thought = turn.thought.unwrap_or_default();
+        let value = match (from.as_str(), value) {
+            (_, Value::String(s)) => s,
+            ("function_call", v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
+            ("observation" | "tool", v) => v.to_string(),
+            (_, v) => {
+                return Err(Finding::new(
+                    Code::Malformed,
+                    format!("the {from} turn's value is {}, not text", crate::model::kind_of(&v)),
+                )
+                .at(i));
+            }
+        };
         let message = match from.as_str() {
             "human" | "user" => Message::User { content: value },
             "gpt" | "assistant" if i == last => {
@@ -63,7 +76,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
                 let calls = parse_calls(&value).map_err(|e| e.at(i))?;
                 Message::Assistant { thought, calls, final_answer: None }
             }
-            "observation" => {
+            "observation" | "tool" => {
                 let calls = match t.messages.last() {
                     Some(Message::Assistant { calls, .. }) => calls.as_slice(),
                     _ => &[],
@@ -77,7 +90,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
             other => {
                 return Err(Finding::new(
                     Code::UnknownRole,
-                    format!("unknown role {other:?} (ShareGPT knows human, gpt, function_call, observation)"),
+                    format!("unknown role {other:?} (ShareGPT knows human, gpt, function_call, observation or tool)"),
                 )
                 .at(i));
             }
@@ -88,7 +101,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
     Ok(Parsed { trajectory: t, layout })
 }
 
-fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
+pub(crate) fn read_tools(tools: Option<Value>) -> Result<Vec<FunctionDef>, Finding> {
     let list = match tools {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::String(s)) if s.trim().is_empty() => return Ok(Vec::new()),
