@@ -220,7 +220,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Import { file, format }) => import(ws, &file, format),
         Some(Command::Export { format, out, status }) => {
             if !format.writes() {
-                bail!("{format} is a layout button reads but does not write; export as button, openai, sharegpt or hermes");
+                bail!(
+                    "{format} is a layout button reads but does not write; export as button, openai, sharegpt or hermes"
+                );
             }
             let store = Store::open_read_only(ws)?;
             let started = Instant::now();

@@ -94,12 +94,13 @@ impl FunctionDef {
         self.parameters.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
-    /// True when the parameter schema says only type, properties and required, so the
-    /// paper's flat layout can say it all.
+    /// True when the parameter schema says type, properties and required and nothing else,
+    /// so the paper's flat layout can say it all (without `required` the flat layout would
+    /// add an empty one, and the schema would not come back as it was).
     pub fn fits_flat_layout(&self) -> bool {
-        self.parameters
-            .as_object()
-            .is_some_and(|o| o.keys().all(|k| matches!(k.as_str(), "type" | "properties" | "required")))
+        self.parameters.as_object().is_some_and(|o| {
+            o.contains_key("required") && o.keys().all(|k| matches!(k.as_str(), "type" | "properties" | "required"))
+        })
     }
 
     /// The paper's layout: `parameters` a flat map, `required` beside it.
@@ -134,9 +135,10 @@ fn is_object_schema(p: &Map<String, Value>) -> bool {
 /// items. `Optional[...]`-style and other names are left for lint to report.
 fn json_schema_types(schema: &mut Value) {
     let Some(o) = schema.as_object_mut() else { return };
-    let named = o.get("type").and_then(Value::as_str).and_then(|t| {
-        python_type(t).map(|(json, items)| (json, items.and_then(|i| python_type(i).map(|(j, _)| j))))
-    });
+    let named = o
+        .get("type")
+        .and_then(Value::as_str)
+        .and_then(|t| python_type(t).map(|(json, items)| (json, items.and_then(|i| python_type(i).map(|(j, _)| j)))));
     if let Some((json, item)) = named {
         o.insert("type".into(), Value::String(json.to_string()));
         if let Some(item) = item

@@ -23,7 +23,9 @@ pub enum OpError {
     IsDir(PathBuf),
     #[error("{0} is empty: there is nothing to read")]
     Empty(PathBuf),
-    #[error("cannot tell the format of {0} from its first lines; pass --format button, openai, sharegpt, hermes, xlam or glaive")]
+    #[error(
+        "cannot tell the format of {0} from its first lines; pass --format button, openai, sharegpt, hermes, xlam or glaive"
+    )]
     Undetected(PathBuf),
     #[error("cannot read {0}: {1}")]
     Read(PathBuf, std::io::Error),
@@ -180,7 +182,11 @@ const EXCERPT_CHARS: usize = 72;
 /// syntax error, the message it names, or else its start; one line, at most 72 chars.
 pub fn excerpt(text: &str, f: &Finding) -> String {
     let column = (f.code == Code::NotJson)
-        .then(|| f.message.rsplit_once(" column ").and_then(|(_, c)| c.trim_end_matches(|c: char| !c.is_ascii_digit()).parse::<usize>().ok()))
+        .then(|| {
+            f.message
+                .rsplit_once(" column ")
+                .and_then(|(_, c)| c.trim_end_matches(|c: char| !c.is_ascii_digit()).parse::<usize>().ok())
+        })
         .flatten();
     let message = f.message_index.and_then(|i| {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
@@ -196,7 +202,8 @@ pub fn excerpt(text: &str, f: &Finding) -> String {
     while !body.is_char_boundary(start) {
         start -= 1;
     }
-    let shown: String = body[start..].chars().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let shown: String =
+        body[start..].chars().take(EXCERPT_CHARS).map(|c| if c.is_control() { ' ' } else { c }).collect();
     let more = body[start..].chars().nth(EXCERPT_CHARS).is_some();
     format!("{}{shown}{}", if start > 0 { "…" } else { "" }, if more { "…" } else { "" })
 }
@@ -268,8 +275,8 @@ pub fn import_named(
     mut on_skip: impl FnMut(u64, &Finding),
 ) -> Result<ImportReport, OpError> {
     let format = resolve_format(path, choice)?;
-    let (file, container, element_lines) = crate::formats::container::open_tracked(open_input(path)?)
-        .map_err(|e| OpError::Read(path.to_path_buf(), e))?;
+    let (file, container, element_lines) =
+        crate::formats::container::open_tracked(open_input(path)?).map_err(|e| OpError::Read(path.to_path_buf(), e))?;
     let file_name = file_name.to_string();
     let mut report =
         ImportReport { format: Some(format), container: Some(container), element_lines, ..ImportReport::default() };
@@ -288,6 +295,17 @@ pub fn import_named(
         file,
         lines::default_workers(),
         |line_no, line| {
+            let text = match &line {
+                Line::Text(b) => line_text(b).unwrap_or_default(),
+                Line::TooLong(_) => "",
+            };
+            // The record as it came: a JSON Lines line without its line break, an array
+            // element without the blanks between its tokens (it must fit on one line).
+            let raw = if container.shape == Shape::Array {
+                std::borrow::Cow::Owned(crate::formats::container::compact(text))
+            } else {
+                std::borrow::Cow::Borrowed(text.trim_end_matches(['\r', '\n']))
+            };
             parse_line(format, line).map(|r| {
                 r.map(|parsed| {
                     let trajectory_json = serde_json::to_string(&parsed.trajectory).expect("a trajectory serializes");
@@ -303,7 +321,7 @@ pub fn import_named(
                         failure: None,
                         edits: Vec::new(),
                     };
-                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"))
+                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), &raw)
                 })
             })
         },
@@ -499,7 +517,10 @@ fn write_export(
     store.for_each_sample(status, |stored| {
         let Some(t) = &stored.sample.trajectory else { return Ok(()) };
         line += 1;
-        w.write_all(format.write_line(t).as_bytes())?;
+        match untouched_source(&stored, format) {
+            Some(raw) => w.write_all(raw.as_bytes())?,
+            None => w.write_all(format.write_line(t).as_bytes())?,
+        }
         w.write_all(b"\n")?;
         if let Some(p) = prov.as_deref_mut() {
             let s = &stored.sample;
@@ -523,6 +544,20 @@ fn write_export(
         }
         Ok(())
     })
+}
+
+/// The source record of an imported sample exported in its own layout, when the sample is
+/// as it was imported: its dialogue still hashes to its id (an edit changes the dialogue,
+/// and undoing every edit brings the record back).
+fn untouched_source(stored: &crate::store::Stored, format: Format) -> Option<&str> {
+    let raw = stored.raw.as_deref()?;
+    let Origin::Imported { format: source_format, .. } = &stored.sample.origin else { return None };
+    if source_format != format.as_str() {
+        return None;
+    }
+    let t = stored.sample.trajectory.as_ref()?;
+    let json = serde_json::to_string(t).ok()?;
+    (content_id(&json) == stored.sample.id).then_some(raw)
 }
 
 #[derive(Debug, Default)]

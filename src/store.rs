@@ -125,6 +125,9 @@ ALTER TABLE journal ADD COLUMN client TEXT;
 ALTER TABLE llm_calls ADD COLUMN reask INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE llm_calls ADD COLUMN wait_ms INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+ALTER TABLE samples ADD COLUMN raw BLOB;
+"#,
 ];
 
 /// How long a writer waits for another one before giving up.
@@ -263,12 +266,14 @@ pub struct NewSample {
     /// The sample's JSON, compressed (see `pack`).
     pub data: Vec<u8>,
     pub summary: Summary,
+    /// An imported sample's source record, compressed.
+    pub raw: Option<Vec<u8>>,
 }
 
 impl NewSample {
     /// An imported sample: `trajectory_json` is the trajectory already serialized (its
     /// hash is the sample's id), spliced in rather than serialized a second time.
-    pub fn imported(mut sample: Sample, trajectory_json: &str, source: String) -> NewSample {
+    pub fn imported(mut sample: Sample, trajectory_json: &str, source: String, raw: &str) -> NewSample {
         let trajectory = sample.trajectory.take().expect("an imported sample has a trajectory");
         let mut data = serde_json::to_string(&sample).expect("a sample always serializes");
         data.pop();
@@ -279,7 +284,7 @@ impl NewSample {
         let mut summary = Summary::of(&sample);
         summary.stage = "complete".into();
         summary.add_trajectory(&trajectory, &sample.functions, &Layout::offset(1, trajectory.messages.len()));
-        NewSample { id: sample.id, origin: "imported", source, data, summary }
+        NewSample { id: sample.id, origin: "imported", source, data, summary, raw: Some(pack(raw)) }
     }
 
     pub fn new(sample: &Sample, source: String) -> NewSample {
@@ -293,6 +298,7 @@ impl NewSample {
             source,
             data: pack(&serde_json::to_string(sample).expect("a sample always serializes")),
             summary: Summary::of(sample),
+            raw: None,
         }
     }
 }
@@ -310,6 +316,20 @@ pub fn pack(json: &str) -> Vec<u8> {
 pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
     let json = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
     serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.to_string(), e))
+}
+
+/// A sample's data, review and source record, as stored.
+type SampleRow = (Vec<u8>, Option<String>, Option<Vec<u8>>);
+
+/// Text stored with `pack`.
+fn unpack_text(id: &str, data: &[u8]) -> Result<String> {
+    let bytes = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
+    String::from_utf8(bytes).map_err(|e| {
+        StoreError::BadData(
+            id.to_string(),
+            serde_json::Error::io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)),
+        )
+    })
 }
 
 /// One finished (or failed) LLM call, as the workspace keeps it.
@@ -547,6 +567,9 @@ fn collect_text(v: &Value, out: &mut String) {
 pub struct Stored {
     pub sample: Sample,
     pub review: Option<Review>,
+    /// An imported sample's source record, byte for byte (an array element with its line
+    /// breaks as spaces); None for generated samples and workspaces made before it was kept.
+    pub raw: Option<String>,
 }
 
 impl Store {
@@ -761,12 +784,14 @@ impl Store {
     }
 
     pub fn sample(&self, id: &str) -> Result<Stored> {
-        let row: Option<(Vec<u8>, Option<String>)> = self
+        let row: Option<SampleRow> = self
             .conn
-            .query_row("SELECT data, review FROM samples WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT data, review, raw FROM samples WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?;
-        let (data, review) = row.ok_or_else(|| StoreError::NoSample(id.to_string()))?;
-        decode(id, &data, review.as_deref())
+        let (data, review, raw) = row.ok_or_else(|| StoreError::NoSample(id.to_string()))?;
+        decode(id, &data, review.as_deref(), raw.as_deref())
     }
 
     pub fn review(&self, id: &str) -> Result<Option<Review>> {
@@ -780,7 +805,7 @@ impl Store {
         mut f: impl FnMut(Stored) -> std::result::Result<(), std::io::Error>,
     ) -> std::result::Result<usize, ExportError> {
         let sql = format!(
-            "SELECT id, data, review FROM samples WHERE stage = 'complete' AND {} ORDER BY rowid",
+            "SELECT id, data, review, raw FROM samples WHERE stage = 'complete' AND {} ORDER BY rowid",
             status.sql()
         );
         let mut stmt = self.conn.prepare(&sql).map_err(StoreError::from)?;
@@ -790,7 +815,8 @@ impl Store {
             let id: String = row.get(0).map_err(StoreError::from)?;
             let data: Vec<u8> = row.get(1).map_err(StoreError::from)?;
             let review: Option<String> = row.get(2).map_err(StoreError::from)?;
-            f(decode(&id, &data, review.as_deref())?)?;
+            let raw: Option<Vec<u8>> = row.get(3).map_err(StoreError::from)?;
+            f(decode(&id, &data, review.as_deref(), raw.as_deref())?)?;
             n += 1;
         }
         Ok(n)
@@ -1093,8 +1119,8 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
     let now = now_ms();
     let mut stmt = conn.prepare_cached(&format!(
         "INSERT INTO samples (id, origin, source, stage, strategy, failure_reason, turns, calls,
-            parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at, stale)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15) {on_conflict}"
+            parallel_calls, lint_errors, lint_warnings, lint_codes, data, created_at, updated_at, stale, raw)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16) {on_conflict}"
     ))?;
     let mut written = 0;
     for s in samples {
@@ -1115,18 +1141,20 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
             s.data,
             now,
             m.stale,
+            s.raw,
         ])?;
     }
     Ok(written)
 }
 
-fn decode(id: &str, data: &[u8], review: Option<&str>) -> Result<Stored> {
+fn decode(id: &str, data: &[u8], review: Option<&str>, raw: Option<&[u8]>) -> Result<Stored> {
     let sample = unpack(id, data)?;
+    let raw = raw.map(|r| unpack_text(id, r)).transpose()?;
     let review = match review {
         Some(r) => Some(serde_json::from_str(r).map_err(|e| StoreError::BadData(id.to_string(), e))?),
         None => None,
     };
-    Ok(Stored { sample, review })
+    Ok(Stored { sample, review, raw })
 }
 
 fn read_review(conn: &Connection, id: &str) -> Result<Option<Review>> {

@@ -442,7 +442,8 @@ fn unreadable_records_are_named_with_their_place_and_what_they_read() {
     let d = dir.path();
     // An array (pretty-printed, as LLaMA-Factory writes them): element 1 repeats 0,
     // element 2 has a turn with no value.
-    let good = serde_json::json!({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]});
+    let good =
+        serde_json::json!({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello."}]});
     let bad = serde_json::json!({"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt"}]});
     let text = serde_json::to_string_pretty(&serde_json::json!([good, good, bad])).unwrap();
     std::fs::write(d.join("data.json"), &text).unwrap();
@@ -450,8 +451,7 @@ fn unreadable_records_are_named_with_their_place_and_what_they_read() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     // Where each element opens: its brace, indented two spaces.
-    let starts: Vec<usize> =
-        text.lines().enumerate().filter(|(_, l)| *l == "  {").map(|(i, _)| i + 1).collect();
+    let starts: Vec<usize> = text.lines().enumerate().filter(|(_, l)| *l == "  {").map(|(i, _)| i + 1).collect();
     assert_eq!(starts.len(), 3);
     let bad_line = starts[2];
     assert!(
@@ -460,23 +460,39 @@ fn unreadable_records_are_named_with_their_place_and_what_they_read() {
     );
     assert!(err.contains("    it reads: {\"from\":\"gpt\"}"), "{err}");
     assert!(
-        err.contains(&format!("note: data.json[1] (line {}) repeats data.json[0] (line {}); imported once", starts[1], starts[0])),
+        err.contains(&format!(
+            "note: data.json[1] (line {}) repeats data.json[0] (line {}); imported once",
+            starts[1], starts[0]
+        )),
         "{err}"
     );
     let summary = stdout(&o);
-    assert!(summary.contains("imported 1 samples") && summary.contains("; 1 repeats of earlier records in the file"), "{summary}");
+    assert!(
+        summary.contains("imported 1 samples") && summary.contains("; 1 repeats of earlier records in the file"),
+        "{summary}"
+    );
     assert!(!summary.contains("already in the workspace"), "{summary}");
 
     // Nothing readable: exit 2, said once, and `review` does not open the TUI.
     std::fs::write(d.join("broken.jsonl"), "{\"messages\": 3}\n{\"messages\": []}\n").unwrap();
     let o = button(&["--workspace", "ws", "import", "--format", "button", "broken.jsonl"], d);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("error: nothing was imported: every record of broken.jsonl was skipped"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error: nothing was imported: every record of broken.jsonl was skipped"),
+        "{}",
+        stderr(&o)
+    );
     assert!(stderr(&o).contains("broken.jsonl:1: "), "{}", stderr(&o));
     // `script` gives the binary a terminal; with one it would open the TUI and wait.
     let bin = env!("CARGO_BIN_EXE_button");
     let o = Command::new("timeout")
-        .args(["20", "script", "-qec", &format!("{bin} --workspace ws review --format button broken.jsonl"), "/dev/null"])
+        .args([
+            "20",
+            "script",
+            "-qec",
+            &format!("{bin} --workspace ws review --format button broken.jsonl"),
+            "/dev/null",
+        ])
         .current_dir(d)
         .output()
         .unwrap();

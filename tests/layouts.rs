@@ -93,7 +93,10 @@ fn xlam_reads_one_turn_of_parallel_answers_with_python_types_and_optional_marks(
 
     let t = read(&rows[1]);
     let by_name = |n: &str| t.tools.iter().find(|f| f.name == n).unwrap().parameters.clone();
-    assert_eq!(by_name("binary_search")["properties"]["arr"], json!({"description": "The sorted list of integers.", "type": "array", "items": {"type": "integer"}}));
+    assert_eq!(
+        by_name("binary_search")["properties"]["arr"],
+        json!({"description": "The sorted list of integers.", "type": "array", "items": {"type": "integer"}})
+    );
     assert_eq!(by_name("split_list")["properties"]["lst"]["type"], "array");
     let date = by_name("format_date");
     assert_eq!(date["required"], json!(["date", "input_format"]), "`, optional` marks the optional ones");

@@ -353,3 +353,127 @@ fn the_search_index_finds_words_and_prefixes_and_follows_edits() {
     assert_eq!(store.search("tromsø").unwrap(), vec![rowid]);
     assert_eq!(store.search("cafe").unwrap(), vec![rowid], "diacritics are folded");
 }
+
+fn fixture_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(rel)
+}
+
+/// The records of a fixture as text, one a line, decompressed.
+fn decompressed_lines(rel: &str) -> Vec<String> {
+    let mut text = String::new();
+    let (mut r, _) = button::formats::container::open(std::fs::File::open(fixture_path(rel)).unwrap()).unwrap();
+    std::io::Read::read_to_string(&mut r, &mut text).unwrap();
+    text.lines().map(String::from).filter(|l| !l.trim().is_empty()).collect()
+}
+
+#[test]
+fn an_untouched_sample_exported_in_its_own_layout_is_its_source_record_byte_for_byte() {
+    for (rel, format) in [
+        ("lint/clean.jsonl", Format::Button),
+        ("layouts/hermes.jsonl", Format::Hermes),
+        ("llamafactory/reason_tool_use_demo_50.jsonl.gz", Format::OpenAi),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+        let report = import(&mut store, &fixture_path(rel));
+        let skipped: Vec<u64> = report.skipped.iter().map(|(l, _)| *l).collect();
+        let repeated: Vec<u64> = report.repeats.iter().map(|(l, _)| *l).collect();
+        let out = dir.path().join("out.jsonl");
+        ops::export(&store, format, &out, StatusFilter::All).unwrap();
+        let expected: Vec<String> = decompressed_lines(rel)
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !skipped.contains(&(*i as u64 + 1)) && !repeated.contains(&(*i as u64 + 1)))
+            .map(|(_, l)| l)
+            .collect();
+        let written: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(String::from).collect();
+        assert!(!written.is_empty());
+        assert_eq!(written, expected, "{rel}");
+    }
+
+    // An array's elements come out one a line, without the blanks between tokens.
+    let rel = "llamafactory/glaive_toolcall_en_demo.json.gz";
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &fixture_path(rel));
+    let out = dir.path().join("out.jsonl");
+    ops::export(&store, Format::ShareGpt, &out, StatusFilter::All).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    let expected: Vec<String> = decompressed_lines(rel)
+        .iter()
+        .map(|l| serde_json::to_string(&serde_json::from_str::<Value>(l).unwrap()).unwrap())
+        .filter(|l| seen.insert(l.clone()))
+        .collect();
+    let written: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(String::from).collect();
+    assert_eq!(written.len(), 265);
+    assert_eq!(written, expected);
+}
+
+#[test]
+fn an_edited_sample_is_written_anew_and_undoing_the_edit_brings_the_source_record_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    let src = fixture_path("layouts/hermes.jsonl");
+    import(&mut store, &src);
+    let source: Vec<String> = decompressed_lines("layouts/hermes.jsonl");
+    let first = ids(&store, StatusFilter::All)[0].clone();
+    store.edit_field(&first, "/trajectory/messages/0/content", json!("What's Apple trading at?")).unwrap();
+    let out = dir.path().join("out.jsonl");
+    ops::export(&store, Format::Hermes, &out, StatusFilter::All).unwrap();
+    let written: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(String::from).collect();
+    assert_ne!(written[0], source[0], "the edited sample is written from its dialogue");
+    assert!(written[0].contains("What's Apple trading at?"));
+    assert_eq!(written[1..], source[1..3], "the others are their source records");
+    // In another layout, nothing is the source record.
+    ops::export(&store, Format::OpenAi, &out, StatusFilter::All).unwrap();
+    let openai = std::fs::read_to_string(&out).unwrap();
+    assert!(openai.lines().all(|l| l.contains("\"parallel_tool_calls\":")));
+    assert!(!openai.lines().any(|l| source.contains(&l.to_string())));
+
+    store.undo().unwrap();
+    ops::export(&store, Format::Hermes, &out, StatusFilter::All).unwrap();
+    let written: Vec<String> = std::fs::read_to_string(&out).unwrap().lines().map(String::from).collect();
+    assert_eq!(written[..], source[..3]);
+}
+
+#[test]
+fn a_conversion_to_button_always_carries_the_template_with_the_tools_and_passes_lint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    for rel in ["llamafactory/reason_tool_use_demo_50.jsonl.gz", "layouts/glaive.jsonl", "layouts/xlam.jsonl"] {
+        import(&mut store, &fixture_path(rel));
+    }
+    let out = dir.path().join("out.button.jsonl");
+    let written = ops::export(&store, Format::Button, &out, StatusFilter::All).unwrap().written;
+    let mut no_e01 = 0;
+    ops::lint_file(&out, FormatChoice::Named(Format::Button), |_, findings| {
+        assert!(findings.iter().all(|f| f.code != Code::from_id("E01").unwrap()), "{findings:?}");
+        no_e01 += 1;
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(no_e01, written);
+    // Each line's system message is the template with its tools, a sample's own prompt before it.
+    for line in std::fs::read_to_string(&out).unwrap().lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let system = v["messages"][0]["content"].as_str().unwrap();
+        assert!(system.contains(button::formats::button::SYSTEM_TEMPLATE.split("{tool_list}").next().unwrap()));
+    }
+    // Read back, the tools and the sample's own system prompt are what they were.
+    let back: Vec<_> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| Format::Button.parse_line(l).unwrap().trajectory)
+        .collect();
+    let mut before = Vec::new();
+    store
+        .for_each_sample(StatusFilter::All, |s| {
+            before.push(s.sample.trajectory.unwrap());
+            Ok(())
+        })
+        .unwrap();
+    for (a, b) in before.iter().zip(&back) {
+        assert_eq!(a.tools, b.tools);
+        assert_eq!(a.system, b.system);
+    }
+}

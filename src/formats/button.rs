@@ -130,13 +130,23 @@ static TEMPLATE_TAILS: LazyLock<[(bool, String); 2]> = LazyLock::new(|| {
 
 fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
     let (pre, _) = template_parts();
-    if let Some(rest) = content.strip_prefix(pre) {
+    // The template, alone or after a sample's own system prompt and a blank line (as
+    // `write` puts a prompt from another layout).
+    let (own, template) = match content.find(pre) {
+        Some(0) => (None, content),
+        Some(at) if content[..at].ends_with(OWN_SEPARATOR) => {
+            (Some(&content[..at - OWN_SEPARATOR.len()]), &content[at..])
+        }
+        _ => (None, ""),
+    };
+    if let Some(rest) = template.strip_prefix(pre) {
         let rest = rest.trim_end();
         for (on, tail) in TEMPLATE_TAILS.iter() {
             if let Some(tools) = rest.strip_suffix(tail.as_str()) {
                 t.parallel = Some(*on);
                 t.tools =
                     parse_tool_list(tools).map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+                t.system = own.map(str::to_string);
                 return Ok(());
             }
         }
@@ -316,10 +326,19 @@ pub fn tool_text(results: &[ToolResult]) -> String {
     Value::Array(list).to_string()
 }
 
+/// Between a sample's own system prompt and the template that follows it.
+const OWN_SEPARATOR: &str = "\n\n";
+
+/// One BUTTONInstruct line. The system message is always the template with the sample's
+/// tools (so the line passes lint); a system prompt of the sample's own (from another
+/// layout) comes first, a blank line before the template. A prompt read from a BUTTON
+/// line that already lists tools in `<tool>` is written as it was.
 pub fn write(t: &Trajectory) -> String {
+    let parallel = t.parallel.unwrap_or_else(|| t.has_parallel_calls());
     let system = match &t.system {
-        Some(s) => s.clone(),
-        None => render_system(&t.tools, t.parallel.unwrap_or(true)),
+        Some(s) if s.contains("<tool>") => s.clone(),
+        Some(own) => format!("{own}{OWN_SEPARATOR}{}", render_system(&t.tools, parallel)),
+        None => render_system(&t.tools, parallel),
     };
     let mut msgs = Vec::with_capacity(t.messages.len() + 1);
     msgs.push(role_content("system", system));

@@ -52,9 +52,8 @@ pub fn looks_like(o: &Map<String, Value>) -> bool {
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
     let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "Hermes function-calling"))?;
-    let turns = parsed
-        .conversations
-        .ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
+    let turns =
+        parsed.conversations.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
     if turns.is_empty() {
         return Err(Finding::new(Code::NoMessages, "the \"conversations\" list is empty"));
     }
@@ -208,7 +207,8 @@ pub fn write(t: &Trajectory) -> String {
                     if !text.is_empty() {
                         text.push('\n');
                     }
-                    let call = super::openai::obj([("name", c.name.clone().into()), ("arguments", c.arguments.clone())]);
+                    let call =
+                        super::openai::obj([("name", c.name.clone().into()), ("arguments", c.arguments.clone())]);
                     text.push_str(&format!("<tool_call>\n{call}\n</tool_call>"));
                 }
                 turn("gpt", text)
@@ -217,7 +217,8 @@ pub fn write(t: &Trajectory) -> String {
                 let blocks: Vec<String> = results
                     .iter()
                     .map(|r| {
-                        let body = super::openai::obj([("name", r.name.clone().into()), ("content", r.results.clone())]);
+                        let body =
+                            super::openai::obj([("name", r.name.clone().into()), ("content", r.results.clone())]);
                         format!("<tool_response>\n{body}\n</tool_response>")
                     })
                     .collect();

@@ -336,9 +336,8 @@ pub fn write(t: &Trajectory) -> String {
     let mut o = Map::new();
     o.insert("messages".into(), Value::Array(msgs));
     o.insert("tools".into(), Value::Array(t.tools.iter().map(tool_value).collect()));
-    if let Some(p) = t.parallel {
-        o.insert("parallel_tool_calls".into(), Value::Bool(p));
-    }
+    // Always said: when the source did not say, whether the data has parallel calls.
+    o.insert("parallel_tool_calls".into(), Value::Bool(t.parallel.unwrap_or_else(|| t.has_parallel_calls())));
     Value::Object(o).to_string()
 }
 

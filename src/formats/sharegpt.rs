@@ -225,12 +225,10 @@ pub fn write(t: &Trajectory) -> String {
         .collect();
     let mut o = Map::new();
     o.insert("conversations".into(), Value::Array(turns));
-    if let Some(s) = &t.system {
-        o.insert("system".into(), Value::String(s.clone()));
-    }
+    // Always there, empty when there is none: LLaMA-Factory's documented columns
+    // include `system`, and a column missing from a row is a KeyError there.
+    o.insert("system".into(), Value::String(t.system.clone().unwrap_or_default()));
     o.insert("tools".into(), Value::String(Value::Array(tools).to_string()));
-    if let Some(p) = t.parallel {
-        o.insert("parallel_tool_calls".into(), Value::Bool(p));
-    }
+    o.insert("parallel_tool_calls".into(), Value::Bool(t.parallel.unwrap_or_else(|| t.has_parallel_calls())));
     Value::Object(o).to_string()
 }
