@@ -45,9 +45,13 @@ enum Command {
     },
     /// Write samples to a dataset file (and OUT.HASH.provenance.jsonl beside it)
     Export {
-        /// button, openai, sharegpt or hermes
-        #[arg(long)]
-        format: Format,
+        /// A dataset layout: button, openai, sharegpt or hermes
+        #[arg(long, conflicts_with = "target", required_unless_present = "target")]
+        format: Option<Format>,
+        /// Shaped for a trainer: openai (the fine-tuning API), trl, llamafactory (its sharegpt
+        /// formatting) or llamafactory-openai; for LLaMA-Factory, dataset_info.json beside it
+        #[arg(long = "for", value_name = "TRAINER")]
+        target: Option<button::formats::trainers::Target>,
         /// The file to write, or - for standard output (no provenance then)
         #[arg(long)]
         out: PathBuf,
@@ -218,23 +222,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tui(ws, cli.theme, RunArgs::default(), false, true, Some(line))
         }
         Some(Command::Import { file, format }) => import(ws, &file, format),
-        Some(Command::Export { format, out, status }) => {
-            if !format.writes() {
-                bail!(
-                    "{format} is a layout button reads but does not write; export as button, openai, sharegpt or hermes"
-                );
-            }
+        Some(Command::Export { format, target, out, status }) => {
+            let what = match (format, target) {
+                (_, Some(t)) => ops::ExportAs::For(t),
+                (Some(f), None) if !f.writes() => {
+                    bail!(
+                        "{f} is a layout button reads but does not write; export as button, openai, sharegpt or hermes"
+                    )
+                }
+                (Some(f), None) => ops::ExportAs::Format(f),
+                (None, None) => bail!("say what to write: --format LAYOUT or --for TRAINER"),
+            };
             let store = Store::open_read_only(ws)?;
             let started = Instant::now();
-            let report = ops::export(&store, format, &out, status)?;
+            let report = ops::export_as(&store, what, &out, status)?;
+            let shape = match what {
+                ops::ExportAs::Format(f) => format!("{f} format"),
+                ops::ExportAs::For(t) => format!("for {t}"),
+            };
             eprintln!(
-                "exported {} {}samples to {} ({} format) in {:.1} s{}",
+                "exported {} {}samples to {} ({shape}) in {:.1} s{}{}",
                 report.written,
                 status_word(status),
                 out.display(),
-                format,
                 started.elapsed().as_secs_f64(),
-                report.provenance.map(|p| format!("; provenance in {}", p.display())).unwrap_or_default()
+                report.provenance.map(|p| format!("; provenance in {}", p.display())).unwrap_or_default(),
+                report.dataset_info.map(|p| format!("; entry written to {}", p.display())).unwrap_or_default()
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::formats::container::{Container, ElementLines, Shape};
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
+use crate::formats::trainers::Target;
 use crate::formats::{Format, line_text};
 use crate::lint::{self, Code, Finding, Severity};
 use crate::model::{Origin, Sample};
@@ -29,6 +30,10 @@ pub enum OpError {
     Undetected(PathBuf),
     #[error("cannot read {0}: {1}")]
     Read(PathBuf, std::io::Error),
+    #[error("cannot write {0}: the folder {1} does not exist")]
+    NoFolder(PathBuf, PathBuf),
+    #[error("{0} is not a JSON object of datasets; it was left as it is (export elsewhere, or fix it)")]
+    NotDatasetInfo(PathBuf),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
     #[error(transparent)]
@@ -377,6 +382,8 @@ impl From<OpError> for ImportFail {
 pub struct ExportReport {
     pub written: usize,
     pub provenance: Option<PathBuf>,
+    /// LLaMA-Factory's `dataset_info.json`, when the export's entry was written into it.
+    pub dataset_info: Option<PathBuf>,
 }
 
 /// The provenance of the output whose content hashes to `hash`: `OUT.HASH.provenance.jsonl`.
@@ -421,12 +428,79 @@ impl<W: Write> Write for Hashing<W> {
 /// old output with its own provenance, or the new output with its own. Provenance files of
 /// earlier outputs, and temporary files of killed exports, are removed.
 pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
+    export_as(store, ExportAs::Format(format), out, status)
+}
+
+/// What an export writes: a dataset layout, or the layout a trainer reads correctly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExportAs {
+    Format(Format),
+    For(Target),
+}
+
+impl ExportAs {
+    fn line<'a>(self, stored: &'a crate::store::Stored, t: &crate::model::Trajectory) -> std::borrow::Cow<'a, str> {
+        match self {
+            ExportAs::Format(f) => match untouched_source(stored, f) {
+                Some(raw) => std::borrow::Cow::Borrowed(raw),
+                None => std::borrow::Cow::Owned(f.write_line(t)),
+            },
+            ExportAs::For(target) => std::borrow::Cow::Owned(target.write_line(t)),
+        }
+    }
+}
+
+/// `export` in a dataset layout or for a trainer. For LLaMA-Factory, the dataset's entry is
+/// also put into `dataset_info.json` beside the output (created, or updated keeping the
+/// other entries), named after the output's file name without its extension.
+pub fn export_as(store: &Store, what: ExportAs, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
+    let file_name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let entry = match what {
+        ExportAs::For(target) if out != Path::new("-") => target.dataset_info(&file_name),
+        _ => None,
+    };
+    // Read before anything is written: a dataset_info.json we can't update stops the export.
+    let info = entry.as_ref().map(|_| read_dataset_info(out)).transpose()?;
+    let mut report = export_lines(store, what, out, status)?;
+    if let (Some(entry), Some((path, mut info))) = (entry, info) {
+        let name = out.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        info.insert(name, entry);
+        let tmp = tmp_name(&path);
+        let text = serde_json::to_string_pretty(&serde_json::Value::Object(info)).expect("JSON serializes") + "\n";
+        std::fs::write(&tmp, text).map_err(|e| OpError::Write(tmp.clone(), e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| OpError::Write(path.clone(), e))?;
+        report.dataset_info = Some(path);
+    }
+    Ok(report)
+}
+
+/// `dataset_info.json` beside `out`, and its datasets (none when it is not there yet).
+fn read_dataset_info(out: &Path) -> Result<(PathBuf, serde_json::Map<String, serde_json::Value>), OpError> {
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let path = dir.join("dataset_info.json");
+    let info = match std::fs::read_to_string(&path) {
+        Ok(text) => match serde_json::from_str::<serde_json::Value>(&text) {
+            Ok(serde_json::Value::Object(o)) => o,
+            _ => return Err(OpError::NotDatasetInfo(path)),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => serde_json::Map::new(),
+        Err(e) => return Err(OpError::Read(path, e)),
+    };
+    Ok((path, info))
+}
+
+fn export_lines(store: &Store, what: ExportAs, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
     if out == Path::new("-") {
         let stdout = std::io::stdout();
         let mut w = BufWriter::new(stdout.lock());
-        let written = write_export(store, format, status, &mut w, None).map_err(|e| export_err(e, out))?;
+        let written = write_export(store, what, status, &mut w, None).map_err(|e| export_err(e, out))?;
         w.flush().map_err(|e| OpError::Write(out.to_path_buf(), e))?;
-        return Ok(ExportReport { written, provenance: None });
+        return Ok(ExportReport { written, ..ExportReport::default() });
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && !dir.is_dir()
+    {
+        return Err(OpError::NoFolder(out.to_path_buf(), dir.to_path_buf()));
     }
     remove_leftovers(out);
     let tmp_out = tmp_name(out);
@@ -438,7 +512,7 @@ pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -
         let _ = std::fs::remove_file(&tmp_out);
         let _ = std::fs::remove_file(&tmp_prov);
     };
-    let written = match write_export(store, format, status, &mut w, Some(&mut pw)) {
+    let written = match write_export(store, what, status, &mut w, Some(&mut pw)) {
         Ok(n) => n,
         Err(e) => {
             cleanup();
@@ -465,7 +539,7 @@ pub fn export(store: &Store, format: Format, out: &Path, status: StatusFilter) -
             let _ = std::fs::remove_file(old);
         }
     }
-    Ok(ExportReport { written, provenance: Some(prov) })
+    Ok(ExportReport { written, provenance: Some(prov), dataset_info: None })
 }
 
 /// Files beside `out` whose names start with its name and a dot.
@@ -508,7 +582,7 @@ fn tmp_name(p: &Path) -> PathBuf {
 
 fn write_export(
     store: &Store,
-    format: Format,
+    what: ExportAs,
     status: StatusFilter,
     w: &mut impl Write,
     mut prov: Option<&mut BufWriter<File>>,
@@ -517,10 +591,7 @@ fn write_export(
     store.for_each_sample(status, |stored| {
         let Some(t) = &stored.sample.trajectory else { return Ok(()) };
         line += 1;
-        match untouched_source(&stored, format) {
-            Some(raw) => w.write_all(raw.as_bytes())?,
-            None => w.write_all(format.write_line(t).as_bytes())?,
-        }
+        w.write_all(what.line(&stored, t).as_bytes())?;
         w.write_all(b"\n")?;
         if let Some(p) = prov.as_deref_mut() {
             let s = &stored.sample;

@@ -500,3 +500,77 @@ fn unreadable_records_are_named_with_their_place_and_what_they_read() {
     assert!(stdout(&o).contains("nothing was imported"), "{}", stdout(&o));
     assert!(!stdout(&o).contains("\x1b[?1049h"), "the TUI's screen was never entered");
 }
+
+#[test]
+fn export_for_a_trainer_writes_its_layout_and_llamafactorys_dataset_info_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = button(&["--workspace", "ws", "run", "--headless", "--samples", "6", "--seed", "3"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::create_dir(d.join("data")).unwrap();
+    // LLaMA-Factory's data folder already lists other datasets: they stay.
+    std::fs::write(d.join("data/dataset_info.json"), r#"{"alpaca_en_demo": {"file_name": "alpaca_en_demo.json"}}"#)
+        .unwrap();
+    for t in ["llamafactory", "llamafactory-openai", "trl", "openai"] {
+        let out = format!("data/mine-{t}.jsonl");
+        let o = button(&["--workspace", "ws", "export", "--for", t, "--status", "all", "--out", &out], d);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("(for {t})")), "{}", stderr(&o));
+        assert_eq!(stderr(&o).contains("entry written to data/dataset_info.json"), t.starts_with("llamafactory"));
+    }
+    let info: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("data/dataset_info.json")).unwrap()).unwrap();
+    assert_eq!(info["alpaca_en_demo"]["file_name"], "alpaca_en_demo.json");
+    assert_eq!(info["mine-llamafactory"]["file_name"], "mine-llamafactory.jsonl");
+    assert_eq!(info["mine-llamafactory"]["formatting"], "sharegpt");
+    assert_eq!(info["mine-llamafactory"]["columns"]["system"], "system");
+    assert_eq!(info["mine-llamafactory-openai"]["formatting"], "openai");
+    assert_eq!(info["mine-llamafactory-openai"]["tags"]["function_tag"], "function_call");
+
+    let first = |t: &str| -> Value {
+        let text = std::fs::read_to_string(d.join(format!("data/mine-{t}.jsonl"))).unwrap();
+        serde_json::from_str(text.lines().next().unwrap()).unwrap()
+    };
+    // LLaMA-Factory: every value a string; a call turn with a thought in its tool-call words.
+    let lf = first("llamafactory");
+    assert!(lf["tools"].is_string() && lf["system"].is_string());
+    let call = lf["conversations"].as_array().unwrap().iter().find(|t| t["from"] == "function_call").unwrap();
+    let value = call["value"].as_str().unwrap();
+    let (thought, rest) = value.split_once("\n<tool_call>").expect("thought, then the calls");
+    assert!(!thought.is_empty());
+    let calls: Value = serde_json::from_str(rest.strip_suffix("</tool_call>").unwrap()).unwrap();
+    let one = if calls.is_array() { calls[0].clone() } else { calls };
+    assert!(one["arguments"].is_object(), "{one}");
+    let lfo = first("llamafactory-openai");
+    assert!(
+        lfo["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.as_object().unwrap().len() == 2 && m["content"].is_string())
+    );
+    // TRL: argument objects, tools as a JSON string, thought in content.
+    let trl = first("trl");
+    assert!(trl["tools"].is_string());
+    let m = trl["messages"].as_array().unwrap().iter().find(|m| m.get("tool_calls").is_some()).unwrap();
+    assert!(m["tool_calls"][0]["function"]["arguments"].is_object());
+    assert!(!m["content"].as_str().unwrap().is_empty());
+    // The OpenAI fine-tuning API: arguments as JSON text, parallel_tool_calls said.
+    let api = first("openai");
+    let m = api["messages"].as_array().unwrap().iter().find(|m| m.get("tool_calls").is_some()).unwrap();
+    assert!(m["tool_calls"][0]["function"]["arguments"].is_string());
+    assert!(api["parallel_tool_calls"].is_boolean());
+
+    // A dataset_info.json that is not an object of datasets is never overwritten.
+    std::fs::write(d.join("data/dataset_info.json"), "[1, 2]").unwrap();
+    let o = button(&["--workspace", "ws", "export", "--for", "llamafactory", "--out", "data/x.jsonl"], d);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("data/dataset_info.json is not a JSON object of datasets"), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(d.join("data/dataset_info.json")).unwrap(), "[1, 2]");
+    assert!(!d.join("data/x.jsonl").exists(), "nothing is written when the entry can't be");
+    // Layouts only read, and a missing folder, get one sentence.
+    let o = button(&["--workspace", "ws", "export", "--format", "xlam", "--out", "x.jsonl"], d);
+    assert_one_sentence(&o, "xlam is a layout button reads but does not write");
+    let o = button(&["--workspace", "ws", "export", "--for", "trl", "--out", "nowhere/x.jsonl"], d);
+    assert_one_sentence(&o, "cannot write nowhere/x.jsonl: the folder nowhere does not exist");
+}

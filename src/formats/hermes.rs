@@ -43,10 +43,15 @@ pub fn looks_like(o: &Map<String, Value>) -> bool {
         None => o.get("messages").and_then(Value::as_array).filter(|m| m.iter().all(|m| m.get("tool_calls").is_none())),
     };
     turns.is_some_and(|turns| {
-        turns.iter().any(|t| {
-            let text = t.get("value").or_else(|| t.get("content")).and_then(Value::as_str).unwrap_or("");
-            text.contains("<tool_call>") || text.contains("<tools>") || text.contains("<tool_response>")
-        })
+        // LLaMA-Factory's ShareGPT has roles of its own for calls and results.
+        let sharegpt_roles = turns
+            .iter()
+            .any(|t| matches!(t.get("from").and_then(Value::as_str), Some("function_call" | "observation")));
+        !sharegpt_roles
+            && turns.iter().any(|t| {
+                let text = t.get("value").or_else(|| t.get("content")).and_then(Value::as_str).unwrap_or("");
+                text.contains("<tool_call>") || text.contains("<tools>") || text.contains("<tool_response>")
+            })
     })
 }
 

@@ -9,6 +9,7 @@ pub mod hermes;
 pub mod lines;
 pub mod openai;
 pub mod sharegpt;
+pub mod trainers;
 pub mod xlam;
 
 use std::fmt;

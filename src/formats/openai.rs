@@ -320,10 +320,13 @@ pub fn write(t: &Trajectory) -> String {
             }
             Message::Tool { results } => {
                 for (k, r) in results.iter().enumerate() {
-                    let id =
-                        r.id.clone()
-                            .or_else(|| last_ids.get(k).cloned())
-                            .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
+                    // The id of the call it answers, as written above: a source may give
+                    // ids to results but not to calls (LLaMA-Factory's v1 parts do).
+                    let id = last_ids
+                        .get(k)
+                        .cloned()
+                        .or_else(|| r.id.clone())
+                        .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
                     msgs.push(obj([
                         ("role", "tool".into()),
                         ("tool_call_id", id.into()),

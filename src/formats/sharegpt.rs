@@ -73,6 +73,14 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
             }
             "gpt" | "assistant" => Message::Assistant { thought: value, calls: vec![], final_answer: None },
             "function_call" => {
+                // LLaMA-Factory's form with a thought: `THOUGHT\n<tool_call>CALLS</tool_call>`.
+                let (thought, value) = match value.split_once("<tool_call>") {
+                    Some((before, rest)) if thought.is_empty() => {
+                        let calls = rest.rsplit_once("</tool_call>").map_or(rest, |(c, _)| c);
+                        (before.trim_end().to_string(), calls.to_string())
+                    }
+                    _ => (thought, value),
+                };
                 let calls = parse_calls(&value).map_err(|e| e.at(i))?;
                 Message::Assistant { thought, calls, final_answer: None }
             }
@@ -155,10 +163,15 @@ fn parse_calls(value: &str) -> Result<Vec<Call>, Finding> {
 
 /// One result per call: with several calls the value is a list, one entry per call.
 fn results_for(calls: &[Call], value: &str) -> Vec<ToolResult> {
-    let v = text_to_value(value);
-    let values = match v {
-        Value::Array(items) if calls.len() > 1 => items,
-        other => vec![other],
+    const LF_JOIN: &str = "\n</tool_response>\n<tool_response>\n";
+    let values = if calls.len() > 1 && value.contains(LF_JOIN) {
+        // LLaMA-Factory's join of one turn's results.
+        value.split(LF_JOIN).map(text_to_value).collect()
+    } else {
+        match text_to_value(value) {
+            Value::Array(items) if calls.len() > 1 => items,
+            other => vec![other],
+        }
     };
     values
         .into_iter()
