@@ -198,6 +198,13 @@ pub fn excerpt(text: &str, f: &Finding) -> String {
         let list = ["messages", "conversations"].iter().find_map(|k| v.get(*k).and_then(|l| l.as_array()))?;
         list.get(i).map(|m| m.to_string())
     });
+    // A finding about one top-level field (`answers`, `tools[2]`) shows that field.
+    let message = message.or_else(|| {
+        let field = f.field.as_deref().filter(|_| f.message_index.is_none())?;
+        let key = field.split(['.', '[']).next()?;
+        let v: serde_json::Value = serde_json::from_str(text).ok()?;
+        v.get(key).map(|x| format!("\"{key}\": {x}"))
+    });
     let (body, start) = match (message, column) {
         (Some(m), _) => (m, 0),
         (None, Some(c)) => (text.to_string(), c.saturating_sub(EXCERPT_CHARS / 2)),
@@ -304,12 +311,14 @@ pub fn import_named(
                 Line::Text(b) => line_text(b).unwrap_or_default(),
                 Line::TooLong(_) => "",
             };
-            // The record as it came: a JSON Lines line without its line break, an array
-            // element without the blanks between its tokens (it must fit on one line).
-            let raw = if container.shape == Shape::Array {
-                std::borrow::Cow::Owned(crate::formats::container::compact(text))
-            } else {
-                std::borrow::Cow::Borrowed(text.trim_end_matches(['\r', '\n']))
+            // The record as it came, for an export in its own layout to give it back byte
+            // for byte: a JSON Lines line without its line break, an array element without
+            // the blanks between its tokens (it must fit on one line). Not kept for layouts
+            // button reads but does not write: nothing would use it.
+            let raw = match container.shape {
+                _ if !format.writes() => None,
+                Shape::Array => Some(std::borrow::Cow::Owned(crate::formats::container::compact(text))),
+                Shape::Lines => Some(std::borrow::Cow::Borrowed(text.trim_end_matches(['\r', '\n']))),
             };
             parse_line(format, line).map(|r| {
                 r.map(|parsed| {
@@ -326,7 +335,7 @@ pub fn import_named(
                         failure: None,
                         edits: Vec::new(),
                     };
-                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), &raw)
+                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), raw.as_deref())
                 })
             })
         },

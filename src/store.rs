@@ -273,7 +273,7 @@ pub struct NewSample {
 impl NewSample {
     /// An imported sample: `trajectory_json` is the trajectory already serialized (its
     /// hash is the sample's id), spliced in rather than serialized a second time.
-    pub fn imported(mut sample: Sample, trajectory_json: &str, source: String, raw: &str) -> NewSample {
+    pub fn imported(mut sample: Sample, trajectory_json: &str, source: String, raw: Option<&str>) -> NewSample {
         let trajectory = sample.trajectory.take().expect("an imported sample has a trajectory");
         let mut data = serde_json::to_string(&sample).expect("a sample always serializes");
         data.pop();
@@ -284,7 +284,7 @@ impl NewSample {
         let mut summary = Summary::of(&sample);
         summary.stage = "complete".into();
         summary.add_trajectory(&trajectory, &sample.functions, &Layout::offset(1, trajectory.messages.len()));
-        NewSample { id: sample.id, origin: "imported", source, data, summary, raw: Some(pack(raw)) }
+        NewSample { id: sample.id, origin: "imported", source, data, summary, raw: raw.map(pack) }
     }
 
     pub fn new(sample: &Sample, source: String) -> NewSample {

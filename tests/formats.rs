@@ -169,3 +169,27 @@ fn detect_tells_the_three_formats_apart_and_says_none_when_it_cannot() {
     assert_eq!(detect_line(r#"{"messages": [{"role": "user", "content": "x"}]}"#), None);
     assert_eq!(detect_line("not json"), None);
 }
+
+#[test]
+fn openai_tool_messages_answer_the_call_ids_written_when_only_results_had_ids() {
+    // LLaMA-Factory v1: `tool_call` parts without ids, tool messages with their own.
+    let line = json!({"messages": [
+        {"role": "user", "content": [{"type": "text", "value": "Areas for r=1 and r=2?"}]},
+        {"role": "assistant", "content": [
+            {"type": "reasoning", "value": "Two calls."},
+            {"type": "tool_call", "value": "{\"name\": \"area\", \"arguments\": {\"r\": 1}}"},
+            {"type": "tool_call", "value": "{\"name\": \"area\", \"arguments\": {\"r\": 2}}"}]},
+        {"role": "tool", "tool_call_id": "call_xyz", "content": "3.14"},
+        {"role": "tool", "tool_call_id": "call_abc", "content": "12.57"},
+        {"role": "assistant", "content": "3.14 and 12.57."}
+    ], "tools": "[{\"name\": \"area\", \"parameters\": {\"type\": \"object\", \"properties\": {\"r\": {\"type\": \"number\"}}}}]"})
+    .to_string();
+    let t = parse(Format::OpenAi, &line);
+    let out: Value = serde_json::from_str(&Format::OpenAi.write_line(&t)).unwrap();
+    let msgs = out["messages"].as_array().unwrap();
+    let ids: Vec<&str> = msgs[1]["tool_calls"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let answered: Vec<&str> =
+        msgs.iter().filter(|m| m["role"] == "tool").map(|m| m["tool_call_id"].as_str().unwrap()).collect();
+    assert_eq!(answered, ids, "each result answers the call at its place");
+    assert_eq!(msgs[1]["content"], "Two calls.");
+}

@@ -320,13 +320,15 @@ pub fn write(t: &Trajectory) -> String {
             }
             Message::Tool { results } => {
                 for (k, r) in results.iter().enumerate() {
-                    // The id of the call it answers, as written above: a source may give
-                    // ids to results but not to calls (LLaMA-Factory's v1 parts do).
-                    let id = last_ids
-                        .get(k)
-                        .cloned()
-                        .or_else(|| r.id.clone())
-                        .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
+                    // The id of a call written above: the result's own when it names one
+                    // (results may come in another order than their calls), else the call
+                    // at its place (a source may give ids to results but not to calls, as
+                    // LLaMA-Factory's v1 parts do).
+                    let id =
+                        r.id.clone()
+                            .filter(|id| last_ids.contains(id))
+                            .or_else(|| last_ids.get(k).cloned())
+                            .unwrap_or_else(|| call_id(turn.saturating_sub(1), k));
                     msgs.push(obj([
                         ("role", "tool".into()),
                         ("tool_call_id", id.into()),
