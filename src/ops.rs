@@ -294,7 +294,9 @@ pub fn import_named(
         ImportReport { format: Some(format), container: Some(container), element_lines, ..ImportReport::default() };
     // Content id -> the first record that had it, to tell repeats within the file from
     // samples the workspace held before.
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    // (The id is 64 bits of a hash, in hex: kept as the number, 16 bytes an entry.)
+    let mut seen: HashMap<u64, u64> = HashMap::new();
+    let key = |id: &str| u64::from_str_radix(id.trim_start_matches('t'), 16).unwrap_or_default();
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
     let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
         let n = store.insert_samples(batch)? as u64;
@@ -313,13 +315,9 @@ pub fn import_named(
             };
             // The record as it came, for an export in its own layout to give it back byte
             // for byte: a JSON Lines line without its line break, an array element without
-            // the blanks between its tokens (it must fit on one line). Not kept for layouts
-            // button reads but does not write: nothing would use it.
-            let raw = match container.shape {
-                _ if !format.writes() => None,
-                Shape::Array => Some(std::borrow::Cow::Owned(crate::formats::container::compact(text))),
-                Shape::Lines => Some(std::borrow::Cow::Borrowed(text.trim_end_matches(['\r', '\n']))),
-            };
+            // the blanks between its tokens (as the container hands it over: it must fit
+            // on one line). Not kept for layouts button reads but does not write.
+            let raw = format.writes().then(|| text.trim_end_matches(['\r', '\n']));
             parse_line(format, line).map(|r| {
                 r.map(|parsed| {
                     let trajectory_json = serde_json::to_string(&parsed.trajectory).expect("a trajectory serializes");
@@ -335,7 +333,7 @@ pub fn import_named(
                         failure: None,
                         edits: Vec::new(),
                     };
-                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), raw.as_deref())
+                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), raw)
                 })
             })
         },
@@ -343,11 +341,11 @@ pub fn import_named(
             report.lines_read = line_no;
             match item {
                 Ok(s) => {
-                    if let Some(&first) = seen.get(&s.id) {
+                    if let Some(&first) = seen.get(&key(&s.id)) {
                         report.repeats.push((line_no, first));
                         return Ok(());
                     }
-                    seen.insert(s.id.clone(), line_no);
+                    seen.insert(key(&s.id), line_no);
                     batch.push(s);
                     if batch.len() >= INSERT_BATCH {
                         flush(store, &mut batch, &mut report)?;

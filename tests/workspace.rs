@@ -254,10 +254,10 @@ fn migrations_run_once_and_a_newer_workspace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     let store = Store::open(&ws, true).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     drop(store);
     let store = Store::open(&ws, false).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 5);
+    assert_eq!(store.schema_version().unwrap(), 6);
     store.conn().pragma_update(None, "user_version", 99).unwrap();
     drop(store);
     let err = Store::open(&ws, false).err().unwrap();

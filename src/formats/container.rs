@@ -131,10 +131,20 @@ impl<R: BufRead> Read for ArrayLines<R> {
                 break;
             }
             let mut used = 0;
-            for &b in buf {
-                if n == out.len() {
-                    break;
+            while used < buf.len() && n < out.len() {
+                // Inside a string, copy up to the next quote or backslash in one go: that
+                // is where the bytes of a dataset are.
+                if self.in_string && !self.escape {
+                    let limit = (buf.len() - used).min(out.len() - n);
+                    let run = memchr::memchr2(b'"', b'\\', &buf[used..used + limit]).unwrap_or(limit);
+                    out[n..n + run].copy_from_slice(&buf[used..used + run]);
+                    n += run;
+                    used += run;
+                    if run == limit {
+                        continue;
+                    }
                 }
+                let b = buf[used];
                 used += 1;
                 if b == b'\n' {
                     self.line += 1;
@@ -183,7 +193,9 @@ impl<R: BufRead> Read for ArrayLines<R> {
                             self.element_next = true;
                             Some(b'\n')
                         }
-                        b'\n' | b'\r' => Some(b' '),
+                        // Blanks between tokens go: each element comes out compact, as
+                        // `jq -c` prints it, which is also the record an export gives back.
+                        b' ' | b'\t' | b'\n' | b'\r' => None,
                         _ => Some(b),
                     },
                 };
@@ -199,31 +211,6 @@ impl<R: BufRead> Read for ArrayLines<R> {
         }
         Ok(n)
     }
-}
-
-/// A JSON text without the blanks between its tokens; strings, numbers and escapes stay
-/// byte for byte (`jq -c` gives the same for most files). An array element's own record.
-pub fn compact(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escape) = (false, false);
-    for c in json.chars() {
-        if in_string {
-            if escape {
-                escape = false;
-            } else if c == '\\' {
-                escape = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-            out.push(c);
-        } else if c == '"' {
-            in_string = true;
-            out.push(c);
-        } else if !c.is_ascii_whitespace() {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]
@@ -246,7 +233,7 @@ mod tests {
         let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
         assert_eq!(first["a"], "x, [y]\n\"}");
         assert_eq!(first["b"][1]["c"], 2);
-        assert_eq!(lines[1], "{\"a\": \"z\"}");
+        assert_eq!(lines[1], "{\"a\":\"z\"}");
     }
 
     #[test]
@@ -260,9 +247,50 @@ mod tests {
     }
 
     #[test]
-    fn compact_drops_only_the_blanks_between_tokens() {
-        let text = "{ \"a b\" : [ 1.50 , \"x\\\" \\n y\" ],\n  \"c\": { } }";
-        assert_eq!(compact(text), "{\"a b\":[1.50,\"x\\\" \\n y\"],\"c\":{}}");
+    fn an_element_comes_out_without_the_blanks_between_its_tokens_and_strings_intact() {
+        let text = "[ { \"a b\" : [ 1.50 , \"x\\\" \\n y\" ],\n  \"c\": { } } ,\r\n\t{\"d\":\"  \"} ]";
+        let (lines, _) = lines_of(text.as_bytes().to_vec());
+        assert_eq!(lines, ["{\"a b\":[1.50,\"x\\\" \\n y\"],\"c\":{}}", "{\"d\":\"  \"}"]);
+    }
+
+    #[test]
+    fn tiny_buffers_on_either_side_give_the_same_lines() {
+        let text = "[{\"k\": \"a\\\\\\\"b\\\\\", \"l\": [1, {\"m\": \"]},[\"}]},\n {\"n\": \"\\u00e9t\u{e9}\"}]";
+        let whole = {
+            let (mut r, _) = open(std::io::Cursor::new(text.as_bytes().to_vec())).unwrap();
+            let mut s = String::new();
+            r.read_to_string(&mut s).unwrap();
+            s
+        };
+        for inner_cap in [1, 2, 3, 7] {
+            for out_cap in [1, 2, 5] {
+                let mut r = ArrayLines {
+                    inner: BufReader::with_capacity(inner_cap, std::io::Cursor::new(text.as_bytes().to_vec())),
+                    state: State::Before,
+                    in_string: false,
+                    escape: false,
+                    depth: 0,
+                    line: 1,
+                    element_next: false,
+                    starts: ElementLines::default(),
+                };
+                let mut got = Vec::new();
+                let mut chunk = vec![0u8; out_cap];
+                loop {
+                    let k = r.read(&mut chunk).unwrap();
+                    if k == 0 {
+                        break;
+                    }
+                    got.extend_from_slice(&chunk[..k]);
+                }
+                assert_eq!(String::from_utf8(got).unwrap(), whole, "inner {inner_cap}, out {out_cap}");
+                assert_eq!(r.starts.line_of(2), Some(2));
+            }
+        }
+        let lines: Vec<serde_json::Value> = whole.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["k"], "a\\\"b\\");
+        assert_eq!(lines[0]["l"][1]["m"], "]},[");
+        assert_eq!(lines[1]["n"], "\u{e9}t\u{e9}");
     }
 
     #[test]
