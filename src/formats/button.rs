@@ -132,7 +132,8 @@ fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
     let (pre, _) = template_parts();
     // The template, alone or after a sample's own system prompt and a blank line (as
     // `write` puts a prompt from another layout).
-    let (own, template) = match content.find(pre) {
+    let at = if content.starts_with(pre) { Some(0) } else { content.find(pre) };
+    let (own, template) = match at {
         Some(0) => (None, content),
         Some(at) if content[..at].ends_with(OWN_SEPARATOR) => {
             (Some(&content[..at - OWN_SEPARATOR.len()]), &content[at..])
