@@ -109,15 +109,22 @@ for so in on off; do
 done
 echo
 echo "## reproduction: the same 4 samples twice, seed 3, temperature 0.7 (the default), one call at a time"
-for k in a b; do
-  ws=$OUT/repro-$k; mkdir -p "$ws"
-  "$BIN" --workspace "$ws" run --headless --samples 4 --endpoint "$ENDPOINT" --model "$MODEL" --concurrency 1 \
-    --seed 3 >/dev/null 2>&1
-done
-python3 - "$OUT/repro-a/button.db" "$OUT/repro-b/button.db" <<'PY'
+# llama.cpp's prompt cache reuses the KV state of a shared prefix, and a cache hit computes
+# other floating-point sums than a recompute: with it on (its default), seeded sampling
+# does not repeat; [llm] extra_body = { cache_prompt = false } turns it off per request.
+for cache in on off; do
+  for k in a b; do
+    ws=$OUT/repro-$cache-$k; mkdir -p "$ws"
+    [ "$cache" = off ] && printf '[llm]\nextra_body = { cache_prompt = false }\n' >"$ws/button.toml"
+    "$BIN" --workspace "$ws" run --headless --samples 4 --endpoint "$ENDPOINT" --model "$MODEL" --concurrency 1 \
+      --seed 3 >/dev/null 2>&1
+  done
+  printf 'prompt cache %s: ' "$cache"
+  python3 - "$OUT/repro-$cache-a/button.db" "$OUT/repro-$cache-b/button.db" <<'PY'
 import sqlite3, sys
 a, b = (dict(sqlite3.connect(p).execute("select request_hash, raw_reply from llm_calls where raw_reply is not null")) for p in sys.argv[1:])
 same = [h for h in a if h in b and a[h] == b[h]]
 print(f"{len(same)} of {len(a)} replies of the first run came back byte for byte in the second "
       f"({len(set(a) & set(b))} requests in common)")
 PY
+done

@@ -81,6 +81,10 @@ pub struct LlmSection {
     /// Whether JSON steps send their reply's JSON Schema (`response_format`).
     #[serde(default)]
     pub structured_output: crate::llm::StructuredOutput,
+    /// Fields added to every request body, for what a server takes beyond the OpenAI API
+    /// (llama.cpp's `cache_prompt`, vLLM's `top_k`, ...).
+    #[serde(default)]
+    pub extra_body: serde_json::Map<String, serde_json::Value>,
 }
 
 /// LLM calls in flight at once: a number, or `"auto"` (start low, follow the server).
@@ -254,6 +258,9 @@ impl Config {
         if cfg.llm.deadline_s == 0 || cfg.llm.outage_after == 0 {
             return bad("[llm] deadline_s and outage_after must be at least 1");
         }
+        if let Some(k) = cfg.llm.extra_body.keys().find(|k| crate::llm::http::BODY_FIELDS.contains(&k.as_str())) {
+            return bad(&format!("[llm] extra_body can't set {k:?}: button sets it (use its own setting)"));
+        }
         if let Some(m) = cfg.run.parallel_mix
             && !(0.0..=1.0).contains(&m)
         {
@@ -296,6 +303,7 @@ impl Config {
             max_tokens: self.llm.max_tokens,
             max_reply_bytes: self.llm.max_reply_bytes,
             deadline: std::time::Duration::from_secs(self.llm.deadline_s),
+            extra_body: self.llm.extra_body.clone(),
             ..ClientConfig::default()
         }
     }
@@ -348,6 +356,8 @@ outage_after = 8              # calls in a row finding the endpoint down pause t
 # max_tokens = 2048            # default: per step (4096 for functions, 1024 for dialogue turns, 512 for lines)
 structured_output = "auto"    # JSON steps send their reply's JSON Schema (response_format); "auto" turns
                               # it off, and says so, when the endpoint rejects it; "on"; "off"
+# extra_body = { cache_prompt = false }   # fields added to every request (llama.cpp: a run
+                              # reproduces with the same seed only without its prompt cache)
 
 [run]
 # samples = 20                # the target number of samples for this seed
@@ -383,6 +393,12 @@ mod tests {
         assert_eq!(c.llm.concurrency, Concurrency::Fixed(16));
         assert_eq!(c.run_config().reasks, 2);
         assert_eq!(c.llm.structured_output, crate::llm::StructuredOutput::Auto);
+        assert!(c.llm.extra_body.is_empty());
+        let extra = Config::parse("[llm]\nextra_body = { cache_prompt = false, top_k = 20 }\n", "f").unwrap();
+        assert_eq!(extra.llm.extra_body["cache_prompt"], serde_json::json!(false));
+        assert_eq!(extra.client_config(vec![], "m".into(), None).extra_body["top_k"], serde_json::json!(20));
+        let e = Config::parse("[llm]\nextra_body = { seed = 1 }\n", "f").unwrap_err().to_string();
+        assert!(e.contains("extra_body can't set \"seed\": button sets it"), "{e}");
         let auto = Config::parse("[llm]\nconcurrency = \"auto\"\n", "f").unwrap();
         assert_eq!(auto.llm.concurrency, Concurrency::Auto);
         let e = Config::parse("[llm]\nconcurrency = \"lots\"\n", "f").unwrap_err().to_string();

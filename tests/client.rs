@@ -387,3 +387,19 @@ async fn the_step_bounds_the_reply_unless_button_toml_does() {
     assert_eq!(s.bodies[0]["seed"], 42);
     assert_eq!(s.bodies[1]["max_tokens"], 100);
 }
+
+#[tokio::test]
+async fn extra_body_fields_go_into_every_request_beside_the_clients_own() {
+    let (url, seen) = server(vec![completion("a")]).await;
+    let mut req = request();
+    req.seed = Some(7);
+    let c = client(&url, false, |cfg| {
+        cfg.extra_body.insert("cache_prompt".into(), serde_json::json!(false));
+        cfg.extra_body.insert("top_k".into(), serde_json::json!(20));
+    });
+    c.complete(&req, &CancellationToken::new(), &|_| {}).await.unwrap();
+    let s = seen.lock().unwrap();
+    assert_eq!(s.bodies[0]["cache_prompt"], false);
+    assert_eq!(s.bodies[0]["top_k"], 20);
+    assert_eq!(s.bodies[0]["seed"], 7);
+}

@@ -164,3 +164,20 @@ fn sharegpt_takes_function_call_objects_and_lists_and_tool_as_observation() {
     let Message::Tool { results } = &t.messages[4] else { panic!() };
     assert_eq!(results[0].results, json!({"temp": -4}));
 }
+
+#[test]
+fn hermes_adds_a_tools_field_to_its_system_prompts_tools_once_each() {
+    let rows = lines("hermes.jsonl");
+    let mut v: serde_json::Value = serde_json::from_str(&rows[1]).unwrap();
+    v["tools"] = json!([
+        {"type": "function", "function": {"name": "get_camera_live_feed", "description": "Again.", "parameters": {"type": "object", "properties": {}}}},
+        {"type": "function", "function": {"name": "pan_camera", "description": "Pans.", "parameters": {"type": "object", "properties": {"degrees": {"type": "integer"}}}}}
+    ]);
+    let t = Format::Hermes.parse_line(&v.to_string()).unwrap().trajectory;
+    let names: Vec<&str> = t.tools.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["get_camera_live_feed", "pan_camera"]);
+    assert_eq!(
+        t.tools[0].description, "Retrieves the live feed from a specified security camera.",
+        "the system prompt's own"
+    );
+}

@@ -63,9 +63,6 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         return Err(Finding::new(Code::NoMessages, "the \"conversations\" list is empty"));
     }
     let mut t = Trajectory { parallel: parsed.parallel_tool_calls, ..Trajectory::default() };
-    if let Some(tools) = parsed.tools {
-        t.tools = super::sharegpt::read_tools(Some(tools))?;
-    }
     let mut layout = Layout::default();
     let last = turns.len() - 1;
     for (i, turn) in turns.into_iter().enumerate() {
@@ -108,6 +105,15 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         };
         t.messages.push(message);
         layout.source_index.push(i);
+    }
+    // A record may also list its tools in a `tools` field, mostly the same ones as its
+    // system prompt: those not listed there are added.
+    if let Some(tools) = parsed.tools {
+        for f in super::sharegpt::read_tools(Some(tools))? {
+            if !t.tools.iter().any(|g| g.name == f.name) {
+                t.tools.push(f);
+            }
+        }
     }
     fill_result_names(&mut t);
     Ok(Parsed { trajectory: t, layout })

@@ -26,6 +26,10 @@ pub struct Endpoint {
     pub weight: u32,
 }
 
+/// The request fields the client sets itself, which `[llm] extra_body` can't.
+pub const BODY_FIELDS: [&str; 9] =
+    ["model", "messages", "stream", "stream_options", "temperature", "max_tokens", "seed", "response_format", "tools"];
+
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
     pub endpoints: Vec<Endpoint>,
@@ -53,6 +57,8 @@ pub struct ClientConfig {
     pub adaptive: bool,
     pub max_concurrency: usize,
     pub structured_output: StructuredOutput,
+    /// Added to every request body (keys the client sets itself are refused by the config).
+    pub extra_body: serde_json::Map<String, Value>,
 }
 
 impl Default for ClientConfig {
@@ -75,6 +81,7 @@ impl Default for ClientConfig {
             adaptive: false,
             max_concurrency: 256,
             structured_output: StructuredOutput::Auto,
+            extra_body: serde_json::Map::new(),
         }
     }
 }
@@ -441,6 +448,11 @@ impl Client {
             && self.structured()
         {
             body["response_format"] = f.clone();
+        }
+        if let Value::Object(o) = &mut body {
+            for (k, v) in &self.cfg.extra_body {
+                o.entry(k.clone()).or_insert_with(|| v.clone());
+            }
         }
         body
     }
