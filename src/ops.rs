@@ -263,6 +263,8 @@ impl ImportReport {
 }
 
 const INSERT_BATCH: usize = 2000;
+/// Skipped records whose excerpt the import report keeps (the command shows 50).
+pub const KEPT_EXCERPTS: usize = 100;
 
 /// Imports every readable line of `path` as a sample awaiting review. Lines that can't be
 /// read are reported and skipped; samples already in the workspace (same content) are left
@@ -351,8 +353,13 @@ pub fn import_named(
                         flush(store, &mut batch, &mut report)?;
                     }
                 }
-                Err(f) => {
+                Err(mut f) => {
                     on_skip(line_no, &f);
+                    // Only the first records are shown with what they read: a file of a
+                    // million bad lines keeps no million excerpts.
+                    if report.skipped.len() >= KEPT_EXCERPTS {
+                        f.excerpt = None;
+                    }
                     report.skipped.push((line_no, f));
                 }
             }
