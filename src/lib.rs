@@ -6,6 +6,7 @@ pub mod headless;
 pub mod launch;
 pub mod lint;
 pub mod llm;
+pub mod log;
 pub mod model;
 pub mod ops;
 pub mod parse;

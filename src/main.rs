@@ -176,6 +176,34 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// The end of the workspace's log (button.log): runs, failed calls and retries,
+    /// re-asks, verdicts, edits, undos, errors and every TUI message in full
+    Log {
+        /// How many lines, from the end
+        #[arg(long, default_value_t = 50)]
+        lines: usize,
+    },
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Review { .. } => "review",
+            Command::Import { .. } => "import",
+            Command::Export { .. } => "export",
+            Command::Lint { .. } => "lint",
+            Command::Stats { .. } => "stats",
+            Command::List { .. } => "list",
+            Command::Verdict { .. } => "verdict",
+            Command::Undo => "undo",
+            Command::Show { .. } => "show",
+            Command::Run { .. } => "run",
+            Command::Init => "init",
+            Command::SimServe { .. } => "sim-serve",
+            Command::Prompts { .. } => "prompts",
+            Command::Log { .. } => "log",
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
@@ -194,10 +222,26 @@ enum VerdictArg {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // An existing workspace logs what each command does (commands that create one start
+    // logging once it exists).
+    if Store::db_path(&cli.workspace).exists() {
+        button::log::init(&cli.workspace);
+    }
+    let name = cli.command.as_ref().map_or("tui", Command::name);
+    tracing::info!("command: {name}");
     match run(cli) {
-        Ok(code) => code,
+        Ok(code) => {
+            if code == ExitCode::SUCCESS {
+                tracing::info!("command {name} ended");
+            } else {
+                tracing::warn!("command {name} ended with a failing exit status");
+            }
+            code
+        }
         Err(e) => {
-            eprintln!("error: {}", sanitize(&format!("{e:#}")));
+            let text = sanitize(&format!("{e:#}")).into_owned();
+            tracing::error!("command {name} failed: {text}");
+            eprintln!("error: {text}");
             ExitCode::from(2)
         }
     }
@@ -403,6 +447,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("wrote {}", path.display());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Log { lines }) => {
+            if !Store::db_path(ws).exists() {
+                bail!("{} is not a workspace (no button.db): there is no log to show", ws.display());
+            }
+            let path = button::log::path(ws);
+            let shown = button::log::tail(ws, lines).with_context(|| format!("reading {}", path.display()))?;
+            if shown.is_empty() {
+                eprintln!("{} is empty: nothing was logged yet", path.display());
+            }
+            for line in shown {
+                println!("{}", sanitize(&line));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Prompts { check }) => {
             let prompts = button::prompts::Prompts::load(Some(ws))?;
             for step in button::llm::Step::ALL {
@@ -520,6 +578,7 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
     ops::resolve_format(&input.path, format).map_err(|e| anyhow::anyhow!(input.explain(&e)))?;
     note_bom(&input);
     let mut store = Store::open(ws, true)?;
+    button::log::init(ws);
     let started = Instant::now();
     let report = ops::import_named(&mut store, &input.path, name, format, |_, _| {})
         .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;

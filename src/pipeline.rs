@@ -286,7 +286,17 @@ impl Ctx {
             };
             match self.call_once(step, sample, asked, context, reask, &vetted).await? {
                 Ok(done) => return Ok(done),
-                Err(miss) => last = Some(miss),
+                Err(miss) => {
+                    tracing::info!(
+                        sample,
+                        step = step.id(),
+                        reask,
+                        reason = miss.1.reason,
+                        "reply unusable: {}",
+                        miss.1.detail
+                    );
+                    last = Some(miss);
+                }
             }
         }
         let (_, e) = last.expect("at least one attempt");
@@ -295,6 +305,7 @@ impl Ctx {
         } else {
             format!("{} (the last of {} asks)", e.detail, self.cfg.reasks + 1)
         };
+        tracing::warn!(sample, step = step.id(), reason = e.reason, "step failed: {detail}");
         Err(fail(step.id(), e.reason, detail))
     }
 
@@ -1156,6 +1167,7 @@ fn launch(
     jobs: Option<Vec<Job>>,
 ) -> Result<Pipeline, String> {
     let mut store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+    crate::log::init(store_dir);
     let lock = RunLock::acquire(store_dir)?;
     if cfg.retry_failed && jobs.is_none() {
         let mine: HashSet<String> = (0..cfg.samples).map(|i| sample_id(cfg.seed, i)).collect();
@@ -1246,6 +1258,15 @@ fn launch(
         if jobs.is_none() {
             summary.skipped_already_done = cfg.samples - todo.len();
         }
+        match &jobs {
+            Some(j) => tracing::info!("jobs started: {}", j.len()),
+            None => tracing::info!(
+                seed = cfg.seed,
+                "run started: {} samples to make, {} already done",
+                todo.len(),
+                summary.skipped_already_done
+            ),
+        }
         for (job, sample) in jobs.into_iter().flatten() {
             let ctx = ctx.clone();
             let cancel = cancel.clone();
@@ -1285,6 +1306,15 @@ fn launch(
         let written = writer.await.map_err(|e| format!("the workspace writer failed: {e}"))?;
         written?;
         let _ = events_tx.send(Event::RunEnded { cancelled: summary.cancelled });
+        tracing::info!(
+            "run ended{}: {} started, {} complete, {} failed, {} stopped{}",
+            if summary.cancelled { " (stopped)" } else { "" },
+            summary.started,
+            summary.complete,
+            summary.failed,
+            summary.stopped,
+            summary.endpoint_down.as_ref().map(|d| format!("; endpoint down: {d}")).unwrap_or_default()
+        );
         Ok(summary)
     });
     Ok(Pipeline { control, events: events_rx, already_done, handle })

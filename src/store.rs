@@ -845,8 +845,10 @@ impl Store {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before = read_review(&tx, id)?;
         write_review(&tx, id, review.as_ref())?;
+        let verdict = review.as_ref().map_or("cleared", |r| r.verdict.as_str());
         let seq = append(&tx, id, &Action::Verdict { before, after: review }, self.client.as_deref())?;
         tx.commit()?;
+        tracing::info!(sample = id, seq, "verdict: {verdict}");
         Ok(seq)
     }
 
@@ -859,6 +861,7 @@ impl Store {
         let seq =
             append(&tx, id, &Action::Edit { path: path.to_string(), before, after: value }, self.client.as_deref())?;
         tx.commit()?;
+        tracing::info!(sample = id, seq, "edit: {path}");
         Ok(seq)
     }
 
@@ -889,6 +892,12 @@ impl Store {
         let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq }, self.client.as_deref())?;
         tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![undo_seq, seq])?;
         tx.commit()?;
+        let what = match &action {
+            Action::Verdict { .. } => "verdict".to_string(),
+            Action::Edit { path, .. } => format!("edit of {path}"),
+            Action::Undo { .. } => "undo".to_string(),
+        };
+        tracing::info!(sample = %sample_id, seq = undo_seq, "undo of #{seq} ({what})");
         Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) }))
     }
 

@@ -574,3 +574,34 @@ fn export_for_a_trainer_writes_its_layout_and_llamafactorys_dataset_info_entry()
     let o = button(&["--workspace", "ws", "export", "--for", "trl", "--out", "nowhere/x.jsonl"], d);
     assert_one_sentence(&o, "cannot write nowhere/x.jsonl: the folder nowhere does not exist");
 }
+
+#[test]
+fn the_workspace_log_keeps_runs_verdicts_undos_and_errors_and_button_log_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = button(&["--workspace", "ws", "log"], d);
+    assert_one_sentence(&o, "ws is not a workspace (no button.db): there is no log to show");
+    let o = button(&["--workspace", "ws", "run", "--headless", "--samples", "3"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let id = stdout(&button(&["--workspace", "ws", "list"], d)).split_whitespace().next().unwrap().to_string();
+    button(&["--workspace", "ws", "verdict", &id, "accept"], d);
+    button(&["--workspace", "ws", "undo"], d);
+    let o = button(&["--workspace", "ws", "verdict", "tnope", "accept"], d);
+    assert_eq!(o.status.code(), Some(2));
+    let o = button(&["--workspace", "ws", "log", "--lines", "100"], d);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stdout(&o);
+    for needle in [
+        "INFO run started: 3 samples to make, 0 already done seed=0",
+        "INFO run ended: 3 started, 3 complete, 0 failed, 0 stopped",
+        &format!("INFO verdict: accepted sample=\"{id}\" seq=1"),
+        &format!("INFO undo of #1 (verdict) sample={id} seq=2"),
+        "ERROR command verdict failed: sample tnope is not in the workspace",
+        "INFO command: log",
+    ] {
+        assert!(log.contains(needle), "{needle:?} in\n{log}");
+    }
+    let o = button(&["--workspace", "ws", "log", "--lines", "2"], d);
+    assert_eq!(stdout(&o).lines().count(), 2);
+    assert!(std::fs::read_to_string(d.join("ws/button.log")).unwrap().lines().count() > 8);
+}

@@ -40,7 +40,7 @@ data=$work/data
 mkdir -p "$data"
 # Fresh samples from the simulator (parallel calls, thoughts, questions back), and the
 # two LLaMA-Factory demo files of tests/fixtures (imported layouts, ids, reasoning parts).
-"$bin" --workspace "$ws" run --headless --samples 40 --seed 7 > /dev/null
+"$bin" --workspace "$ws" run --headless --samples 40 --seed 7 > /dev/null 2>&1
 "$bin" --workspace "$ws" import tests/fixtures/llamafactory/reason_tool_use_demo_50.jsonl.gz > /dev/null
 "$bin" --workspace "$ws" import tests/fixtures/llamafactory/glaive_toolcall_en_demo.json.gz > /dev/null 2>&1
 "$bin" --workspace "$ws" import tests/fixtures/layouts/hermes.jsonl > /dev/null 2>&1

@@ -352,7 +352,13 @@ impl Client {
                 reply.content = self.scrub(reply.content);
                 Ok(reply)
             }
-            Err(e) => Err(e.map_message(|m| self.scrub(m))),
+            Err(e) => {
+                let e = e.map_message(|m| self.scrub(m));
+                if !matches!(e, LlmError::Cancelled) {
+                    tracing::warn!(sample = %req.sample_id, step = req.step.id(), "call failed: {e}");
+                }
+                Err(e)
+            }
         }
     }
 
@@ -415,6 +421,14 @@ impl Client {
                         return Err(e);
                     }
                     let wait = self.backoff(attempt, retry_after);
+                    tracing::warn!(
+                        sample = %req.sample_id,
+                        step = req.step.id(),
+                        attempt,
+                        wait_ms = wait.as_millis() as u64,
+                        "retry: {}",
+                        self.scrub(e.to_string())
+                    );
                     progress(CallProgress::Retrying {
                         attempt,
                         wait_ms: wait.as_millis() as u64,

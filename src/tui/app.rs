@@ -365,7 +365,10 @@ impl App {
     }
 
     pub fn toast(&mut self, text: impl Into<String>) {
-        self.toast = Some((text.into(), self.clock));
+        let text = text.into();
+        // A toast is cut to the screen and goes in seconds: the log keeps it whole.
+        tracing::info!("toast: {text}");
+        self.toast = Some((text, self.clock));
     }
 
     pub fn selected(&self) -> Option<&ListRow> {

@@ -102,6 +102,7 @@ pub fn run(opts: Options) -> Result<()> {
     init.review_queue = opts.review_queue;
     init.notice = opts.notice.clone();
     let mut store = Store::open(&ws, true)?;
+    crate::log::init(&ws);
     // This session's verdicts and edits are its own to undo; another client's are not.
     store.set_client(format!("tui-{}-{}", std::process::id(), crate::store::now_ms()));
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
