@@ -83,17 +83,7 @@ pub fn open_tracked(input: impl Read + Send + 'static) -> io::Result<(Box<dyn Re
     let lines = ElementLines::default();
     if first == Some(&b'[') {
         let c = Container { packing, shape: Shape::Array };
-        let reader = ArrayLines {
-            inner: r,
-            state: State::Before,
-            in_string: false,
-            escape: false,
-            depth: 0,
-            line: 1,
-            element_next: false,
-            starts: lines.clone(),
-        };
-        return Ok((Box::new(reader), c, lines));
+        return Ok((Box::new(ArrayLines::new(r, lines.clone())), c, lines));
     }
     Ok((Box::new(r), Container { packing, shape: Shape::Lines }, lines))
 }
@@ -118,6 +108,21 @@ struct ArrayLines<R> {
     /// The next byte that is not blank starts an element.
     element_next: bool,
     starts: ElementLines,
+}
+
+impl<R> ArrayLines<R> {
+    fn new(inner: R, starts: ElementLines) -> ArrayLines<R> {
+        ArrayLines {
+            inner,
+            state: State::Before,
+            in_string: false,
+            escape: false,
+            depth: 0,
+            line: 1,
+            element_next: false,
+            starts,
+        }
+    }
 }
 
 impl<R: BufRead> Read for ArrayLines<R> {
@@ -264,16 +269,8 @@ mod tests {
         };
         for inner_cap in [1, 2, 3, 7] {
             for out_cap in [1, 2, 5] {
-                let mut r = ArrayLines {
-                    inner: BufReader::with_capacity(inner_cap, std::io::Cursor::new(text.as_bytes().to_vec())),
-                    state: State::Before,
-                    in_string: false,
-                    escape: false,
-                    depth: 0,
-                    line: 1,
-                    element_next: false,
-                    starts: ElementLines::default(),
-                };
+                let inner = BufReader::with_capacity(inner_cap, std::io::Cursor::new(text.as_bytes().to_vec()));
+                let mut r = ArrayLines::new(inner, ElementLines::default());
                 let mut got = Vec::new();
                 let mut chunk = vec![0u8; out_cap];
                 loop {
