@@ -181,3 +181,26 @@ fn hermes_adds_a_tools_field_to_its_system_prompts_tools_once_each() {
         "the system prompt's own"
     );
 }
+
+#[test]
+fn every_reader_answers_a_cut_or_garbled_record_with_a_finding_never_a_panic() {
+    let mut records: Vec<String> = Vec::new();
+    for f in ["hermes.jsonl", "xlam.jsonl", "glaive.jsonl"] {
+        records.extend(lines(f));
+    }
+    let mut findings = 0;
+    for r in &records {
+        let cuts: Vec<usize> = (0..r.len()).step_by(5).filter(|&i| r.is_char_boundary(i)).collect();
+        for cut in cuts {
+            for text in [r[..cut].to_string(), r.replacen('"', "'", cut % 7 + 1)] {
+                for f in Format::ALL {
+                    if f.parse_line(&text).is_err() {
+                        findings += 1;
+                    }
+                }
+                let _ = detect_line(&text);
+            }
+        }
+    }
+    assert!(findings > 1000, "cut records are refused with a finding: {findings}");
+}
