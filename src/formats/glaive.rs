@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, loose_json, shape_error, text_to_value};
+use super::{Parsed, call_from_object, loose_json, shape_error, text_to_value};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -146,20 +146,7 @@ fn split_chat(chat: &str) -> Vec<(Speaker, &str)> {
 fn read_call(text: &str) -> Result<Call, Finding> {
     let text = text.trim();
     let text = text.strip_suffix(END).unwrap_or(text).trim();
-    let from_object = |v: Value| -> Option<Call> {
-        let Value::Object(mut o) = v else { return None };
-        let name = match o.remove("name") {
-            Some(Value::String(s)) => s,
-            _ => return None,
-        };
-        let arguments = match o.remove("arguments") {
-            Some(Value::String(s)) => text_to_value(&s),
-            Some(v) => v,
-            None => Value::Object(Map::new()),
-        };
-        Some(Call { name, arguments, id: None })
-    };
-    if let Some(call) = loose_json(text).ok().and_then(from_object) {
+    if let Some(call) = loose_json(text).ok().and_then(|v| call_from_object(v).ok()) {
         return Ok(call);
     }
     by_position(text).ok_or_else(|| {

@@ -12,7 +12,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, loose_json, shape_error, text_to_value};
+use super::{Parsed, call_from_object, loose_json, shape_error};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -277,17 +277,7 @@ fn read_calls(value: &str) -> Result<(String, Vec<Call>), Finding> {
             one => vec![one],
         };
         for item in items {
-            let Value::Object(mut o) = item else { return Err(bad("it is not an object".into())) };
-            let name = match o.remove("name") {
-                Some(Value::String(s)) => s,
-                _ => return Err(bad("it has no name".into())),
-            };
-            let arguments = match o.remove("arguments").or_else(|| o.remove("parameters")) {
-                Some(Value::String(s)) => text_to_value(&s),
-                Some(v) => v,
-                None => Value::Object(Map::new()),
-            };
-            calls.push(Call { name, arguments, id: None });
+            calls.push(call_from_object(item).map_err(|e| bad(format!("it {e}")))?);
         }
     }
     Ok((text, calls))

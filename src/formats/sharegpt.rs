@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::openai::obj;
-use super::{Parsed, shape_error, text_to_value, value_to_text};
+use super::{Parsed, call_from_object, shape_error, text_to_value, value_to_text};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -144,19 +144,7 @@ fn parse_calls(value: &str) -> Result<Vec<Call>, Finding> {
         .into_iter()
         .enumerate()
         .map(|(k, item)| {
-            let Value::Object(mut o) = item else {
-                return Err(Finding::new(Code::Malformed, format!("call {k} is not an object")).field("value"));
-            };
-            let name = match o.remove("name") {
-                Some(Value::String(s)) => s,
-                _ => return Err(Finding::new(Code::Malformed, format!("call {k} has no name")).field("value")),
-            };
-            let arguments = match o.remove("arguments") {
-                Some(Value::String(s)) => text_to_value(&s),
-                Some(v) => v,
-                None => Value::Object(Map::new()),
-            };
-            Ok(Call { name, arguments, id: None })
+            call_from_object(item).map_err(|e| Finding::new(Code::Malformed, format!("call {k} {e}")).field("value"))
         })
         .collect()
 }

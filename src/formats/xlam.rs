@@ -9,9 +9,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, shape_error, text_to_value};
+use super::{Parsed, call_from_object, shape_error};
 use crate::lint::{Code, Finding, Layout};
-use crate::model::{Call, FunctionDef, Message, Trajectory};
+use crate::model::{FunctionDef, Message, Trajectory};
 
 #[derive(Deserialize)]
 struct Line {
@@ -59,18 +59,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         .into_iter()
         .enumerate()
         .map(|(k, v)| {
-            let bad = |what: &str| Finding::new(Code::Malformed, format!("answer {k} {what}")).field("answers");
-            let Value::Object(mut o) = v else { return Err(bad("is not an object")) };
-            let name = match o.remove("name") {
-                Some(Value::String(s)) => s,
-                _ => return Err(bad("has no name")),
-            };
-            let arguments = match o.remove("arguments") {
-                Some(Value::String(s)) => text_to_value(&s),
-                Some(v) => v,
-                None => Value::Object(Map::new()),
-            };
-            Ok(Call { name, arguments, id: None })
+            call_from_object(v).map_err(|e| Finding::new(Code::Malformed, format!("answer {k} {e}")).field("answers"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let parallel = (calls.len() > 1).then_some(true);
