@@ -16,6 +16,13 @@ const ROTATE_AT: u64 = 4 << 20;
 const KEEP: usize = 2;
 
 static STARTED: OnceLock<PathBuf> = OnceLock::new();
+static COMMAND: OnceLock<String> = OnceLock::new();
+
+/// Names the command this process runs: the log's first line says it, whenever logging
+/// starts (a command that creates its workspace starts logging once it exists).
+pub fn set_command(name: &str) {
+    let _ = COMMAND.set(name.to_string());
+}
 
 pub fn path(workspace: &Path) -> PathBuf {
     workspace.join(FILE)
@@ -39,6 +46,9 @@ pub fn init(workspace: &Path) {
         .finish();
     if tracing::subscriber::set_global_default(subscriber).is_ok() {
         let _ = STARTED.set(path);
+        if let Some(name) = COMMAND.get() {
+            tracing::info!("command: {name}");
+        }
     }
 }
 

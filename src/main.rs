@@ -224,11 +224,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     // An existing workspace logs what each command does (commands that create one start
     // logging once it exists).
+    let name = cli.command.as_ref().map_or("tui", Command::name);
+    button::log::set_command(name);
     if Store::db_path(&cli.workspace).exists() {
         button::log::init(&cli.workspace);
     }
-    let name = cli.command.as_ref().map_or("tui", Command::name);
-    tracing::info!("command: {name}");
     match run(cli) {
         Ok(code) => {
             if code == ExitCode::SUCCESS {

@@ -591,6 +591,10 @@ fn the_workspace_log_keeps_runs_verdicts_undos_and_errors_and_button_log_shows_i
     let o = button(&["--workspace", "ws", "log", "--lines", "100"], d);
     assert!(o.status.success(), "{}", stderr(&o));
     let log = stdout(&o);
+    assert!(
+        log.lines().next().unwrap().ends_with("INFO command: run"),
+        "the first run, which made the workspace: {log}"
+    );
     for needle in [
         "INFO run started: 3 samples to make, 0 already done seed=0",
         "INFO run ended: 3 started, 3 complete, 0 failed, 0 stopped",
