@@ -193,3 +193,26 @@ fn openai_tool_messages_answer_the_call_ids_written_when_only_results_had_ids() 
     assert_eq!(answered, ids, "each result answers the call at its place");
     assert_eq!(msgs[1]["content"], "Two calls.");
 }
+
+#[test]
+fn openai_reads_legacy_function_call_messages_and_functions() {
+    let line = json!({
+        "functions": [{"name": "get_weather", "description": "Weather.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}],
+        "messages": [
+            {"role": "user", "content": "Weather in Oslo?"},
+            {"role": "assistant", "content": null, "function_call": {"name": "get_weather", "arguments": "{\"city\": \"Oslo\"}"}},
+            {"role": "function", "name": "get_weather", "content": "{\"temp\": 3}"},
+            {"role": "assistant", "content": "3 °C in Oslo."}
+        ]
+    })
+    .to_string();
+    assert_eq!(detect_line(&line), Some(Format::OpenAi));
+    let t = parse(Format::OpenAi, &line);
+    assert_eq!(t.tools.len(), 1);
+    let Message::Assistant { calls, .. } = &t.messages[1] else { panic!("{:?}", t.messages[1]) };
+    assert_eq!(calls.len(), 1, "the legacy call is read, not dropped");
+    assert_eq!(calls[0].name, "get_weather");
+    assert_eq!(calls[0].arguments, json!({"city": "Oslo"}));
+    let Message::Tool { results } = &t.messages[2] else { panic!() };
+    assert_eq!((results[0].name.as_str(), &results[0].results), ("get_weather", &json!({"temp": 3})));
+}

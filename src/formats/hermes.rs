@@ -39,8 +39,11 @@ pub fn looks_like(o: &Map<String, Value>) -> bool {
     let turns = match o.get("conversations") {
         Some(c) => c.as_array(),
         // `messages` with role/content is Hermes only without OpenAI's own tool fields.
-        None if o.contains_key("tools") => None,
-        None => o.get("messages").and_then(Value::as_array).filter(|m| m.iter().all(|m| m.get("tool_calls").is_none())),
+        None if o.contains_key("tools") || o.contains_key("functions") => None,
+        None => o
+            .get("messages")
+            .and_then(Value::as_array)
+            .filter(|m| m.iter().all(|m| m.get("tool_calls").is_none() && m.get("function_call").is_none())),
     };
     turns.is_some_and(|turns| {
         // LLaMA-Factory's ShareGPT has roles of its own for calls and results.

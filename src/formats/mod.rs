@@ -122,11 +122,11 @@ pub fn detect_line(line: &str) -> Option<Format> {
         return Some(Format::ShareGpt);
     }
     let msgs = o.get("messages")?.as_array()?;
-    if o.contains_key("tools") || o.contains_key("parallel_tool_calls") {
+    if o.contains_key("tools") || o.contains_key("functions") || o.contains_key("parallel_tool_calls") {
         return Some(Format::OpenAi);
     }
     for m in msgs {
-        if m.get("tool_calls").is_some() || m.get("tool_call_id").is_some() {
+        if m.get("tool_calls").is_some() || m.get("tool_call_id").is_some() || m.get("function_call").is_some() {
             return Some(Format::OpenAi);
         }
         let role = m.get("role").and_then(Value::as_str).unwrap_or("");

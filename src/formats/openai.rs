@@ -17,6 +17,9 @@ struct Line {
     /// schemas that differ row to row).
     #[serde(default)]
     tools: Option<Value>,
+    /// The legacy name of `tools` (function calling before tool calls).
+    #[serde(default)]
+    functions: Option<Value>,
     #[serde(default)]
     parallel_tool_calls: Option<bool>,
 }
@@ -29,6 +32,9 @@ struct Msg {
     content: Option<Value>,
     #[serde(default)]
     tool_calls: Option<Vec<RawToolCall>>,
+    /// The legacy single call of an assistant message.
+    #[serde(default)]
+    function_call: Option<RawFunction>,
     #[serde(default)]
     tool_call_id: Option<String>,
     #[serde(default)]
@@ -137,7 +143,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));
     }
     let mut t = Trajectory { parallel: parsed.parallel_tool_calls, ..Trajectory::default() };
-    for (k, v) in tool_list(parsed.tools)?.into_iter().enumerate() {
+    for (k, v) in tool_list(parsed.tools.or(parsed.functions))?.into_iter().enumerate() {
         t.tools.push(
             FunctionDef::from_owned(v).map_err(|e| Finding::new(Code::Malformed, e).field(format!("tools[{k}]")))?,
         );
@@ -162,6 +168,11 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
                     .unwrap_or_default()
                     .into_iter()
                     .map(|c| Call { name: c.function.name, arguments: arguments_value(c.function.arguments), id: c.id })
+                    .chain(m.function_call.map(|f| Call {
+                        name: f.name,
+                        arguments: arguments_value(f.arguments),
+                        id: None,
+                    }))
                     .collect();
                 calls.extend(c.calls);
                 let message = if calls.is_empty() && i == last {
