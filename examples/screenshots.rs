@@ -178,8 +178,7 @@ fn main() {
     });
     let mut store = Store::open(ws, false).unwrap();
     for f in ["E05-unknown-argument", "W02-repeated-call"] {
-        ops::import(&mut store, Path::new(&format!("tests/fixtures/lint/{f}.jsonl")), FormatChoice::Auto, |_, _| {})
-            .unwrap();
+        ops::import(&mut store, Path::new(&format!("tests/fixtures/lint/{f}.jsonl")), FormatChoice::Auto).unwrap();
     }
     let mut s = Shot { d: Driver::new(store, init(), Simulator { seed: 5, malformed_rate: 0.0 }), out };
     s.keys("jj");

@@ -269,11 +269,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Export { format, target, out, status }) => {
             let what = match (format, target) {
                 (_, Some(t)) => ops::ExportAs::For(t),
-                (Some(f), None) if !f.writes() => {
-                    bail!(
-                        "{f} is a layout button reads but does not write; export as button, openai, sharegpt or hermes"
-                    )
-                }
                 (Some(f), None) => ops::ExportAs::Format(f),
                 (None, None) => bail!("say what to write: --format LAYOUT or --for TRAINER"),
             };
@@ -553,7 +548,7 @@ fn import(ws: &Path, file: &Path, format: FormatChoice) -> Result<ExitCode> {
     Ok(import_exit(&report, file))
 }
 
-/// An import that found nothing to import and skipped records failed: exit 1, said once.
+/// An import that found nothing to import and skipped records failed: exit 2, said once.
 fn import_exit(report: &ops::ImportReport, file: &Path) -> ExitCode {
     if report.imported == 0 && report.already_present == 0 && !report.skipped.is_empty() {
         eprintln!("error: nothing was imported: every record of {} was skipped (reasons above)", file.display());
@@ -580,7 +575,7 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
     let mut store = Store::open(ws, true)?;
     button::log::init(ws);
     let started = Instant::now();
-    let report = ops::import_named(&mut store, &input.path, name, format, |_, _| {})
+    let report = ops::import_named(&mut store, &input.path, name, format)
         .map_err(|e| anyhow::anyhow!("importing {name}: {}", input.explain(&e)))?;
     let secs = started.elapsed().as_secs_f64();
     for (record, f) in report.skipped.iter().take(SHOWN_SKIPS) {

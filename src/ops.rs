@@ -30,6 +30,8 @@ pub enum OpError {
     Undetected(PathBuf),
     #[error("cannot read {0}: {1}")]
     Read(PathBuf, std::io::Error),
+    #[error("{0} is a layout button reads but does not write; export as button, openai, sharegpt or hermes")]
+    ReadOnlyLayout(Format),
     #[error("cannot write {0}: the folder {1} does not exist")]
     NoFolder(PathBuf, PathBuf),
     #[error("{0} is not a JSON object of datasets; it was left as it is (export elsewhere, or fix it)")]
@@ -169,11 +171,16 @@ fn too_long(n: usize) -> Finding {
 /// Parses one line of `format`; None for a blank line. A record that can't be read has
 /// an excerpt of what it held where it went wrong.
 pub fn parse_line(format: Format, line: Line<'_>) -> Option<Result<crate::formats::Parsed, Finding>> {
+    parse_record(format, line).map(|r| r.map(|(parsed, _)| parsed))
+}
+
+/// `parse_line`, with the record's text beside what was read from it.
+fn parse_record(format: Format, line: Line<'_>) -> Option<Result<(crate::formats::Parsed, &str), Finding>> {
     match line {
         Line::TooLong(n) => Some(Err(too_long(n))),
         Line::Text(b) if is_blank(b) => None,
         Line::Text(b) => Some(line_text(b).and_then(|text| {
-            format.parse_line(text).map_err(|mut f| {
+            format.parse_line(text).map(|parsed| (parsed, text)).map_err(|mut f| {
                 f.excerpt = Some(excerpt(text, &f));
                 f
             })
@@ -267,16 +274,11 @@ const INSERT_BATCH: usize = 2000;
 pub const KEPT_EXCERPTS: usize = 100;
 
 /// Imports every readable line of `path` as a sample awaiting review. Lines that can't be
-/// read are reported and skipped; samples already in the workspace (same content) are left
-/// alone, so running it again after an interruption imports only what is missing. Each
-/// batch is one transaction.
-pub fn import(
-    store: &mut Store,
-    path: &Path,
-    choice: FormatChoice,
-    on_skip: impl FnMut(u64, &Finding),
-) -> Result<ImportReport, OpError> {
-    import_named(store, path, &path.display().to_string(), choice, on_skip)
+/// read are reported in the report (`skipped`) and skipped; samples already in the workspace
+/// (same content) are left alone, so running it again after an interruption imports only
+/// what is missing. Each batch is one transaction.
+pub fn import(store: &mut Store, path: &Path, choice: FormatChoice) -> Result<ImportReport, OpError> {
+    import_named(store, path, &path.display().to_string(), choice)
 }
 
 /// `import`, with the samples' origin recorded as `file_name` (standard input's copy is
@@ -286,7 +288,6 @@ pub fn import_named(
     path: &Path,
     file_name: &str,
     choice: FormatChoice,
-    mut on_skip: impl FnMut(u64, &Finding),
 ) -> Result<ImportReport, OpError> {
     let format = resolve_format(path, choice)?;
     let (file, container, element_lines) =
@@ -311,17 +312,14 @@ pub fn import_named(
         file,
         lines::default_workers(),
         |line_no, line| {
-            let text = match &line {
-                Line::Text(b) => line_text(b).unwrap_or_default(),
-                Line::TooLong(_) => "",
-            };
-            // The record as it came, for an export in its own layout to give it back byte
-            // for byte: a JSON Lines line without its line break, an array element without
-            // the blanks between its tokens (as the container hands it over: it must fit
-            // on one line). Not kept for layouts button reads but does not write.
-            let raw = format.writes().then(|| text.trim_end_matches(['\r', '\n']));
-            parse_line(format, line).map(|r| {
-                r.map(|parsed| {
+            parse_record(format, line).map(|r| {
+                r.map(|(parsed, text)| {
+                    // The record as it came, for an export in its own layout to give it back
+                    // byte for byte: a JSON Lines line without its line break, an array
+                    // element without the blanks between its tokens (as the container hands
+                    // it over: it must fit on one line). Not kept for layouts button reads
+                    // but does not write.
+                    let raw = format.writes().then(|| text.trim_end_matches(['\r', '\n']));
                     let trajectory_json = serde_json::to_string(&parsed.trajectory).expect("a trajectory serializes");
                     let sample = Sample {
                         id: content_id(&trajectory_json),
@@ -354,7 +352,6 @@ pub fn import_named(
                     }
                 }
                 Err(mut f) => {
-                    on_skip(line_no, &f);
                     // Only the first records are shown with what they read: a file of a
                     // million bad lines keeps no million excerpts.
                     if report.skipped.len() >= KEPT_EXCERPTS {
@@ -468,6 +465,11 @@ impl ExportAs {
 /// also put into `dataset_info.json` beside the output (created, or updated keeping the
 /// other entries), named after the output's file name without its extension.
 pub fn export_as(store: &Store, what: ExportAs, out: &Path, status: StatusFilter) -> Result<ExportReport, OpError> {
+    if let ExportAs::Format(f) = what
+        && !f.writes()
+    {
+        return Err(OpError::ReadOnlyLayout(f));
+    }
     let file_name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let entry = match what {
         ExportAs::For(target) if out != Path::new("-") => target.dataset_info(&file_name),

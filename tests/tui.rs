@@ -49,7 +49,7 @@ fn workspace(imported: bool) -> tempfile::TempDir {
             let src = Path::new("tests/fixtures/lint").join(format!("{f}.jsonl"));
             let dst = ws.join(format!("{f}.jsonl"));
             std::fs::copy(&src, &dst).unwrap();
-            ops::import(&mut store, &dst, FormatChoice::Auto, |_, _| {}).unwrap();
+            ops::import(&mut store, &dst, FormatChoice::Auto).unwrap();
         }
     }
     dir
@@ -451,7 +451,7 @@ fn model_text_never_reaches_the_terminal_raw() {
     user["content"] = serde_json::Value::String("\u{1b}]0;pwned\u{7}\u{1b}[2J tab\there".into());
     std::fs::write(&file, format!("{v}\n")).unwrap();
     let mut store = Store::open(dir.path(), false).unwrap();
-    ops::import(&mut store, &file, FormatChoice::Auto, |_, _| {}).unwrap();
+    ops::import(&mut store, &file, FormatChoice::Auto).unwrap();
     drop(store);
     let mut h = H::on(dir, false);
     h.keys("G<enter>");

@@ -37,7 +37,7 @@ fn write_file(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
 }
 
 fn import(store: &mut Store, path: &Path) -> ops::ImportReport {
-    ops::import(store, path, FormatChoice::Auto, |_, _| {}).unwrap()
+    ops::import(store, path, FormatChoice::Auto).unwrap()
 }
 
 fn ids(store: &Store, status: StatusFilter) -> Vec<String> {
@@ -101,7 +101,7 @@ fn bad_lines_are_reported_skipped_and_the_rest_imported_and_the_input_left_alone
     let before = blake3::hash(&std::fs::read(&input).unwrap());
 
     let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
-    let r = ops::import(&mut store, &input, FormatChoice::Named(Format::Button), |_, _| {}).unwrap();
+    let r = ops::import(&mut store, &input, FormatChoice::Named(Format::Button)).unwrap();
     assert_eq!(r.imported, 3);
     let skipped: Vec<(u64, Code)> = r.skipped.iter().map(|(l, f)| (*l, f.code)).collect();
     assert_eq!(
@@ -119,7 +119,7 @@ fn bad_lines_are_reported_skipped_and_the_rest_imported_and_the_input_left_alone
     assert_eq!(blake3::hash(&std::fs::read(&input).unwrap()), before, "the input file is never modified");
 
     // Again: nothing new, nothing twice.
-    let r2 = ops::import(&mut store, &input, FormatChoice::Named(Format::Button), |_, _| {}).unwrap();
+    let r2 = ops::import(&mut store, &input, FormatChoice::Named(Format::Button)).unwrap();
     assert_eq!((r2.imported, r2.already_present), (0, 3));
     assert_eq!(store.sample_count().unwrap(), 3);
 }

@@ -66,7 +66,7 @@ impl Format {
     }
 
     /// One line of this format, without the trailing newline. The layouts that are only
-    /// read (`writes()` is false) are written as OpenAI; commands refuse them before.
+    /// read (`writes()` is false) are written as OpenAI; `ops::export_as` refuses them before.
     pub fn write_line(self, t: &Trajectory) -> String {
         match self {
             Format::Button => button::write(t),
