@@ -9,9 +9,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use button::domain::Step;
 use button::formats::button::message_text;
 use button::llm::http::{Client, ClientConfig, Endpoint};
-use button::llm::{ChatMessage, ChatRequest, Step};
+use button::llm::{ChatMessage, ChatRequest};
 use button::model::Message;
 use button::pipeline::{self, RunConfig};
 use button::prompts::Prompts;
@@ -34,7 +35,7 @@ fn main() {
     // The inputs: simulated samples.
     rt.block_on(async {
         let cfg = RunConfig { samples: n, seed: 21, ..RunConfig::default() };
-        let backend = button::llm::Backend::Sim(Simulator { seed: 21, malformed_rate: 0.0 });
+        let backend = button::backend::Backend::Sim(Simulator { seed: 21, malformed_rate: 0.0 });
         let p = pipeline::start(dir.path(), backend, Prompts::load(None).unwrap(), cfg, button::sources::builtin())
             .unwrap();
         p.wait().await.unwrap();

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use button::llm::{Backend, Paced};
+use button::backend::{Backend, Paced};
 use button::ops::{self, FormatChoice};
 use button::pipeline::{self, RunConfig};
 use button::prompts::Prompts;
@@ -182,7 +182,7 @@ fn main() {
     }
     let mut s = Shot { d: Driver::new(store, init(), Simulator { seed: 5, malformed_rate: 0.0 }), out };
     s.keys("jj");
-    while s.d.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.summary.calls < 3) {
+    while s.d.app.selected().is_some_and(|r| !r.summary.stage.is_complete() || r.summary.calls < 3) {
         s.keys("j");
     }
     s.save("samples");
@@ -230,7 +230,7 @@ fn main() {
     // whole list: the queue would drop a reviewed sample when the list is read again).
     s.keys("20");
     s.keys("<home>");
-    while s.d.app.selected().is_some_and(|r| r.summary.stage != "complete" || r.id.starts_with('t')) {
+    while s.d.app.selected().is_some_and(|r| !r.summary.stage.is_complete() || r.id.starts_with('t')) {
         s.keys("j");
     }
     s.keys("<tab>");

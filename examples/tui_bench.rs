@@ -62,7 +62,7 @@ fn main() {
     draw(&mut term, &d.app);
     println!(
         "list of {} samples loaded and drawn, first sample's lineage shown: {:.0} ms after start",
-        d.app.rows.len(),
+        d.app.list.rows.len(),
         started.elapsed().as_secs_f64() * 1e3
     );
 
@@ -107,7 +107,7 @@ fn main() {
     // and applies at most 20,000 queued messages between two looks at the keyboard, so a
     // key waits at most for one such batch and a frame.
     {
-        use button::llm::Step;
+        use button::domain::Step;
         use button::pipeline::Event;
         let mut pipe = Vec::new();
         let _ =
@@ -137,7 +137,10 @@ fn main() {
                     sample: format!("s0-{:06}", next % 5000),
                 });
                 pipe.push(Event::CallSent { call: next });
-                pipe.push(Event::SampleStage { sample: format!("s0-{:06}", next % 5000), stage: "trajectory" });
+                pipe.push(Event::SampleStage {
+                    sample: format!("s0-{:06}", next % 5000),
+                    stage: button::domain::Part::Trajectory,
+                });
                 next += 1;
             }
             let t = Instant::now();
@@ -186,7 +189,7 @@ fn main() {
         draw(&mut term, &d.app);
         println!(
             "search {q:?}: {} matches in {:.1} ms (query, refilter, frame)",
-            d.app.search.as_ref().map_or(0, |s| s.1.len()),
+            d.app.list.search.as_ref().map_or(0, |s| s.1.len()),
             t.elapsed().as_secs_f64() * 1e3
         );
         let _ = key(&mut d.app, KeyCode::Esc);

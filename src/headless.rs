@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::pipeline::{Event, Pipeline, RunSummary, STAGES};
+use crate::domain::Part;
+use crate::pipeline::{Event, Pipeline, RunSummary};
 use crate::progress::RunState;
 
 /// The run as the progress line tells it.
@@ -12,11 +13,11 @@ pub type Progress = RunState;
 
 /// One progress line: samples, the stages they are at, calls, tokens, retries, errors.
 pub fn line(p: &Progress, target: usize, already: usize, elapsed: Duration, calls_per_s: f64) -> String {
-    let mut by_stage: BTreeMap<usize, usize> = BTreeMap::new();
-    for i in p.stage_of.values() {
-        *by_stage.entry(*i).or_insert(0) += 1;
+    let mut by_stage: BTreeMap<Part, usize> = BTreeMap::new();
+    for p in p.stage_of.values() {
+        *by_stage.entry(*p).or_insert(0) += 1;
     }
-    let stages: Vec<String> = by_stage.iter().map(|(i, n)| format!("{} {n}", STAGES[*i])).collect();
+    let stages: Vec<String> = by_stage.iter().map(|(p, n)| format!("{p} {n}")).collect();
     format!(
         "[{:>5.1}s] samples {}/{} done, {} failed | at: {} | calls {} ({:.0}/s, {} in flight, {} reused) | tokens {} | retries {} | re-asks {} ({} rescued) | errors {}",
         elapsed.as_secs_f64(),

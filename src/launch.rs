@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
+use crate::backend::Backend;
 use crate::config::Config;
-use crate::llm::Backend;
 use crate::llm::http::{Client, Endpoint};
 use crate::pipeline::{RunConfig, ScenarioSource};
 use crate::prompts::Prompts;
@@ -75,7 +75,7 @@ pub async fn prepare(ws: &Path, cfg: &Config, a: &RunArgs, paced: bool) -> Resul
         let sim = crate::sim::Simulator { seed: run.seed, malformed_rate: cfg.sim.malformed_rate };
         let concurrency = a.concurrency.unwrap_or(cfg.llm.concurrency.start()).max(1);
         if paced {
-            (Backend::Paced(Box::new(crate::llm::Paced::new(sim, cfg.sim.latency_ms, concurrency))), concurrency)
+            (Backend::Paced(Box::new(crate::backend::Paced::new(sim, cfg.sim.latency_ms, concurrency))), concurrency)
         } else {
             (Backend::Sim(sim), concurrency)
         }

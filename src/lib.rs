@@ -1,6 +1,8 @@
 //! button: generate multi-turn function-calling data with the BUTTON method, and curate it.
 
+pub mod backend;
 pub mod config;
+pub mod domain;
 pub mod formats;
 pub mod headless;
 pub mod launch;

@@ -342,7 +342,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         out,
                         "{}  {:<8}  {:<9}  {:<24}  {:>2} turns  {:>2} calls  {:<11}  {}",
                         r.id,
-                        r.verdict.as_deref().unwrap_or("pending"),
+                        r.verdict.map_or("pending", |v| v.as_str()),
                         m.stage,
                         m.strategy.as_deref().unwrap_or("-"),
                         m.turns,
@@ -458,7 +458,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Some(Command::Prompts { check }) => {
             let prompts = button::prompts::Prompts::load(Some(ws))?;
-            for step in button::llm::Step::ALL {
+            for step in button::domain::Step::ALL {
                 let i = prompts.info(step);
                 println!("{:<28} {}  {}", step.id(), i.version, i.file);
             }
@@ -470,7 +470,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 if !errors.is_empty() {
                     return Ok(ExitCode::from(1));
                 }
-                println!("all {} templates render", button::llm::Step::ALL.len());
+                println!("all {} templates render", button::domain::Step::ALL.len());
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -201,6 +201,34 @@ pub struct Call {
     pub id: Option<String>,
 }
 
+impl Call {
+    /// The one rule for a call written as an object, in every layout and every reply:
+    /// `{"name", "arguments"}` (`parameters` is read as `arguments`, as Hermes and some
+    /// models write it). The name must be a non-empty string. The error says what is wrong
+    /// with the object ("has no name").
+    pub fn from_value(v: Value) -> Result<Call, &'static str> {
+        let Value::Object(mut o) = v else { return Err("is not an object") };
+        let name = match o.remove("name") {
+            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            _ => return Err("has no name"),
+        };
+        let arguments = Call::arguments_from(o.remove("arguments").or_else(|| o.remove("parameters")));
+        Ok(Call { name, arguments, id: None })
+    }
+
+    /// The one rule for a call's arguments as written: an object is kept; JSON text is read
+    /// (the OpenAI layout and many datasets encode arguments as a string); text that is not
+    /// JSON stays a string, and anything not an object is kept as it is, for lint to report
+    /// (E02); none at all is a call without arguments, `{}`.
+    pub fn arguments_from(v: Option<Value>) -> Value {
+        match v {
+            None => Value::Object(serde_json::Map::new()),
+            Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
+            Some(other) => other,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolResult {
     pub name: String,
@@ -375,7 +403,7 @@ impl Sample {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Accepted,
@@ -455,6 +483,24 @@ mod tests {
         let flat = json!({"name": "f", "parameters": {"type": {"type": "string"}}});
         let f = FunctionDef::from_value(&flat).unwrap();
         assert!(f.properties().unwrap().contains_key("type"));
+    }
+
+    #[test]
+    fn one_rule_reads_a_call_in_every_layout_and_reply() {
+        let call = |v: serde_json::Value| Call::from_value(v).map(|c| c.arguments);
+        assert_eq!(call(json!({"name": "f", "arguments": {"a": 1}})), Ok(json!({"a": 1})));
+        assert_eq!(call(json!({"name": "f", "arguments": "{\"a\": 1}"})), Ok(json!({"a": 1})), "JSON text is read");
+        assert_eq!(call(json!({"name": "f", "arguments": "12 degrees"})), Ok(json!("12 degrees")), "kept for E02");
+        assert_eq!(call(json!({"name": "f", "parameters": {"a": 1}})), Ok(json!({"a": 1})));
+        assert_eq!(call(json!({"name": "f"})), Ok(json!({})), "no arguments");
+        assert_eq!(call(json!({"name": " "})), Err("has no name"));
+        assert_eq!(call(json!(["f"])), Err("is not an object"));
+        // The BUTTON layout, a model's reply and ShareGPT agree on a call without arguments.
+        let button = crate::formats::button::parse_calls(r#"[{"name": "f"}]"#).unwrap();
+        let reply =
+            crate::parse::assistant_turn(r#"<thought>t</thought><func_call>[{"name": "f"}]</func_call>"#).unwrap();
+        assert_eq!(button, reply.calls);
+        assert_eq!(button[0].arguments, json!({}));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::domain::{Stage, Verdict};
 use crate::formats::container::{Container, ElementLines, Shape};
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
 use crate::formats::trainers::Target;
@@ -724,20 +725,17 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn add(&mut self, s: &Summary, verdict: Option<&str>) {
+    pub fn add(&mut self, s: &Summary, verdict: Option<Verdict>) {
         self.samples += 1;
-        let status = match verdict {
-            None => "pending",
-            Some(v) => v,
-        };
+        let status = verdict.map_or("pending", Verdict::as_str);
         *self.by_status.entry(status.to_string()).or_insert(0) += 1;
-        *self.by_stage.entry(s.stage.clone()).or_insert(0) += 1;
+        *self.by_stage.entry(s.stage.id().to_string()).or_insert(0) += 1;
         let strategy = s.strategy.clone().unwrap_or_else(|| "unknown".into());
         *self.by_strategy.entry(strategy).or_insert(0) += 1;
         if let Some(r) = &s.failure_reason {
             *self.by_failure.entry(r.clone()).or_insert(0) += 1;
         }
-        if s.stage == "complete" {
+        if s.stage.is_complete() {
             self.with_trajectory += 1;
             *self.by_turns.entry(s.turns).or_insert(0) += 1;
             *self.by_calls.entry(s.calls).or_insert(0) += 1;
@@ -843,7 +841,7 @@ fn histogram(m: &BTreeMap<usize, u64>, max: usize) -> String {
 
 pub fn stats_workspace(store: &Store) -> Result<Stats, OpError> {
     let mut stats = Stats::default();
-    store.list(StatusFilter::All, |r| stats.add(&r.summary, r.verdict.as_deref()))?;
+    store.list(StatusFilter::All, |r| stats.add(&r.summary, r.verdict))?;
     stats.by_step = store.step_stats()?;
     Ok(stats)
 }
@@ -858,7 +856,7 @@ pub fn stats_file(path: &Path, choice: FormatChoice) -> Result<Stats, OpError> {
         |_, line| {
             parse_line(format, line).map(|r| {
                 r.map(|p| {
-                    let mut s = Summary { stage: "complete".into(), ..Summary::default() };
+                    let mut s = Summary { stage: Stage::Complete, ..Summary::default() };
                     s.add_trajectory(&p.trajectory, &[], &p.layout);
                     s
                 })

@@ -4,6 +4,7 @@
 
 use serde_json::Value;
 
+use crate::domain::Step;
 use crate::model::{Call, FunctionDef, SubTaskFunctions, kind_of};
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -406,21 +407,7 @@ fn parse_calls(body: &str) -> Result<Vec<Call>> {
     items
         .into_iter()
         .enumerate()
-        .map(|(k, item)| {
-            let Value::Object(mut o) = item else {
-                return Err(err("bad_call", format!("call {} is not an object", k + 1)));
-            };
-            let name = match o.remove("name") {
-                Some(Value::String(s)) if !s.is_empty() => s,
-                _ => return Err(err("bad_call", format!("call {} has no name", k + 1))),
-            };
-            let arguments = match o.remove("arguments").or_else(|| o.remove("parameters")) {
-                Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
-                Some(v) => v,
-                None => Value::Object(Default::default()),
-            };
-            Ok(Call { name, arguments, id: None })
-        })
+        .map(|(k, item)| Call::from_value(item).map_err(|e| err("bad_call", format!("call {} {e}", k + 1))))
         .collect()
 }
 
@@ -435,8 +422,7 @@ pub fn tool_return(reply: &str) -> Result<Value> {
 pub const REASK_OPENING: &str = "Your reply can't be used:";
 
 /// The shape a step's reply takes, for the message that asks again.
-pub fn shape(step: crate::llm::Step) -> &'static str {
-    use crate::llm::Step;
+pub fn shape(step: Step) -> &'static str {
     match step {
         Step::ScenarioExtract | Step::ScenarioExpand | Step::AtomicTask => "one plain line",
         Step::ComposeSequential => "the two lines \"### Subsequent Task: ...\" and \"### Composition Task: ...\"",
@@ -553,8 +539,7 @@ fn first_chars(s: &str, n: usize) -> String {
 /// Checks the fields of a parsed reply where quality is decided (tasks, messages, the final
 /// answer) with [`vet_text`]. `prompt` is the rendered template; `inputs` is what was filled
 /// into it and the conversation.
-pub fn vet(step: crate::llm::Step, parsed: &Value, prompt: &str, inputs: &str) -> Result<()> {
-    use crate::llm::Step;
+pub fn vet(step: Step, parsed: &Value, prompt: &str, inputs: &str) -> Result<()> {
     let fields: Vec<&str> = match step {
         Step::ScenarioExtract | Step::ScenarioExpand | Step::AtomicTask | Step::UserAgent => {
             parsed.as_str().into_iter().collect()
@@ -602,8 +587,7 @@ pub fn vet(step: crate::llm::Step, parsed: &Value, prompt: &str, inputs: &str) -
 /// request (OpenAI's `json_schema` form, which vLLM, SGLang and llama.cpp's server take
 /// too); None for steps that answer in text. Not `strict`: function parameters are open
 /// JSON Schema objects, which strict mode forbids.
-pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<Value> {
-    use crate::llm::Step;
+pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
     let (name, schema) = match step {
         Step::FunctionGenerate => {
             let n = context.and_then(|c| c.get("sub_tasks")).and_then(Value::as_array).map_or(0, Vec::len);
@@ -685,8 +669,7 @@ pub fn reply_format(step: crate::llm::Step, context: Option<&Value>) -> Option<V
 
 /// Any step's reply parsed as that step's parser does, as JSON (what the call records
 /// keep). `context` is the template's variables: function generation needs the sub-tasks.
-pub fn by_step(step: crate::llm::Step, reply: &str, context: &Value) -> Result<Value> {
-    use crate::llm::Step;
+pub fn by_step(step: Step, reply: &str, context: &Value) -> Result<Value> {
     fn json<T: serde::Serialize>(r: Result<T>) -> Result<Value> {
         r.map(|v| serde_json::to_value(v).expect("parsed values serialize"))
     }
@@ -781,10 +764,7 @@ mod tests {
         );
         // Names the inputs gave are the task's own.
         vet_text("Find a flight to Rome and book it.", prompt, "Find a flight to Rome.").unwrap();
-        assert_eq!(
-            vet(crate::llm::Step::AtomicTask, &serde_json::json!("No."), prompt, inputs).unwrap_err().reason,
-            "too_short"
-        );
+        assert_eq!(vet(Step::AtomicTask, &serde_json::json!("No."), prompt, inputs).unwrap_err().reason, "too_short");
     }
 
     #[test]

@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 use tokio::sync::{OnceCell, Semaphore, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::Backend;
+use crate::domain::{self, Part, Step};
 use crate::formats::button::message_text;
-use crate::llm::{Backend, CallProgress, ChatMessage, ChatRequest, Step};
+use crate::llm::{CallProgress, ChatMessage, ChatRequest};
 use crate::model::{
     Call, Composition, Failure, FilterVerdict, FunctionDef, Message, Origin, Sample, Strategy, SubTaskFunctions,
     ToolResult, Trajectory,
@@ -86,9 +88,10 @@ pub enum ScenarioSource {
 /// What the pipeline tells its observers.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Event {
+    /// A sample started on making this part.
     SampleStage {
         sample: String,
-        stage: &'static str,
+        stage: Part,
     },
     SampleEnded {
         sample: String,
@@ -168,9 +171,6 @@ pub enum Outcome {
     /// sample ended; it stays unfinished and the next run resumes it.
     Stopped,
 }
-
-/// The stages as the progress display counts them.
-pub const STAGES: [&str; 6] = ["scenario", "atomic_task", "composition", "filter", "functions", "trajectory"];
 
 enum Persist {
     Sample(Box<NewSample>),
@@ -610,31 +610,31 @@ async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
 }
 
 async fn stages(ctx: &Ctx, index: usize, s: &mut Sample) -> Result<(), Failure> {
-    let _ = ctx.events.send(Event::SampleStage { sample: s_id(ctx, index), stage: "scenario" });
+    let _ = ctx.events.send(Event::SampleStage { sample: s_id(ctx, index), stage: Part::Scenario });
     let scenario_index = index / ctx.cfg.atomic_per_scenario.max(1);
     let scenario = ctx.scenario(scenario_index).await?;
     s.scenario = Some(scenario.clone());
-    stages_from(ctx, s, 1, strategy_for(ctx.cfg.seed, index, ctx.cfg.parallel_mix)).await
+    stages_from(ctx, s, Part::AtomicTask, strategy_for(ctx.cfg.seed, index, ctx.cfg.parallel_mix)).await
 }
 
-/// Makes the parts of `s` from part `from` on (1 = the atomic task, ..., 5 = the
-/// trajectory), each from the parts before it, which must be there.
-async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy) -> Result<(), Failure> {
+/// Makes the parts of `s` from `from` on (the atomic task at the earliest), each from the
+/// parts before it, which must be there.
+async fn stages_from(ctx: &Ctx, s: &mut Sample, from: Part, strategy: Strategy) -> Result<(), Failure> {
     let id = s.id.clone();
-    let stage = |name: &'static str| {
-        let _ = ctx.events.send(Event::SampleStage { sample: id.clone(), stage: name });
+    let stage = |part: Part| {
+        let _ = ctx.events.send(Event::SampleStage { sample: id.clone(), stage: part });
     };
     let missing = |part: &str| fail(part, "missing_part", format!("the sample has no {part} to start from"));
-    if from <= 1 {
-        stage("atomic_task");
+    if from <= Part::AtomicTask {
+        stage(Part::AtomicTask);
         let scenario = s.scenario.clone().ok_or_else(|| missing("scenario"))?;
         // The k-th atomic task of a scenario: the sample id makes each request distinct.
         let atomic = ctx.ask(Step::AtomicTask, &s.id, json!({"scenario": scenario}), parse::atomic_task).await?;
         s.atomic_task = Some(atomic);
         ctx.save(s);
     }
-    if from <= 2 {
-        stage("composition");
+    if from <= Part::Composition {
+        stage(Part::Composition);
         let atomic = s.atomic_task.clone().ok_or_else(|| missing("atomic_task"))?;
         let step = match strategy {
             Strategy::Sequential => Step::ComposeSequential,
@@ -653,8 +653,8 @@ async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy)
     }
     let composition = s.composition.clone().ok_or_else(|| missing("composition"))?;
     let ctx_json = json!({"composition": composition.task, "sub_tasks": composition.sub_tasks});
-    if from <= 3 {
-        stage("filter");
+    if from <= Part::Filter {
+        stage(Part::Filter);
         let (passed, analysis) =
             ctx.ask(Step::CompositionFilter, &s.id, ctx_json.clone(), parse::composition_filter).await?;
         s.filter = Some(FilterVerdict { passed, analysis });
@@ -667,8 +667,8 @@ async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy)
         }
         ctx.save(s);
     }
-    if from <= 4 {
-        stage("functions");
+    if from <= Part::Functions {
+        stage(Part::Functions);
         let subs = composition.sub_tasks.clone();
         let functions =
             ctx.ask(Step::FunctionGenerate, &s.id, ctx_json, |r| parse::function_generate(r, &subs)).await?;
@@ -678,7 +678,7 @@ async fn stages_from(ctx: &Ctx, s: &mut Sample, from: usize, strategy: Strategy)
         s.functions = functions;
         ctx.save(s);
     }
-    stage("trajectory");
+    stage(Part::Trajectory);
     let mut messages = Vec::new();
     let functions = s.functions.clone();
     match dialogue(ctx, &s.id, &composition, &functions, &mut messages).await {
@@ -727,27 +727,27 @@ impl Job {
 async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
     let id = s.id.clone();
     let result = match job {
-        Job::Regenerate(_) => match crate::store::first_stale(&s) {
+        Job::Regenerate(_) => match domain::stale(&s).first() {
             None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
             Some(from) => {
                 let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
-                if from <= 1 {
+                if from <= Part::AtomicTask {
                     s.atomic_task = None;
                 }
-                if from <= 2 {
+                if from <= Part::Composition {
                     s.composition = None;
                 }
-                if from <= 3 {
+                if from <= Part::Filter {
                     s.filter = None;
                 }
-                if from <= 4 {
+                if from <= Part::Functions {
                     s.functions.clear();
                 }
                 s.trajectory = None;
                 s.failure = None;
                 // Edits before `from` are now applied; edits of the parts made again are
                 // superseded (the previous version keeps them).
-                s.edits.retain(|e| crate::store::part_of(&e.path).is_some_and(|i| i < from));
+                s.edits.retain(|e| Part::of_path(&e.path).is_some_and(|p| p < from));
                 s.edits.iter_mut().for_each(|e| e.regenerated = true);
                 let strategy = s.strategy().unwrap_or(Strategy::Sequential);
                 let r = stages_from(ctx, &mut s, from, strategy).await;

@@ -4,8 +4,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::Duration;
 
-use crate::llm::Step;
-use crate::pipeline::{Event, Outcome, STAGES};
+use crate::domain::Part;
+use crate::domain::Step;
+use crate::pipeline::{Event, Outcome};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunStatus {
@@ -58,7 +59,7 @@ pub struct RunState {
     /// The limit at each second of the run, while it is adaptive.
     pub limits: Vec<usize>,
     pub message: String,
-    pub stage_of: HashMap<String, usize>,
+    pub stage_of: HashMap<String, Part>,
     pub entered: [u64; 6],
     pub failed_at: [u64; 6],
     pub filtered_out: u64,
@@ -130,14 +131,15 @@ impl RunState {
     /// Per stage: waiting, in flight, done, failed, filtered out.
     pub fn stage_counts(&self) -> [[u64; 5]; 6] {
         let mut here = [0u64; 6];
-        for i in self.stage_of.values() {
-            here[*i] += 1;
+        for p in self.stage_of.values() {
+            here[p.index()] += 1;
         }
         let todo = self.target.saturating_sub(self.already_done) as u64;
         let mut lost_before = 0u64;
         let mut out = [[0u64; 5]; 6];
-        for i in 0..6 {
-            let filtered = if STAGES[i] == "filter" { self.filtered_out } else { 0 };
+        for part in Part::ALL {
+            let i = part.index();
+            let filtered = if part == Part::Filter { self.filtered_out } else { 0 };
             let failed = self.failed_at[i] - filtered.min(self.failed_at[i]);
             let done = self.entered[i].saturating_sub(here[i] + self.failed_at[i]);
             let waiting = todo.saturating_sub(self.entered[i] + lost_before);
@@ -151,10 +153,9 @@ impl RunState {
     pub fn apply(&mut self, e: &Event, now: Duration) {
         match e {
             Event::SampleStage { sample, stage } => {
-                let i = STAGES.iter().position(|s| s == stage).unwrap_or(0);
-                if self.stage_of.get(sample) != Some(&i) {
-                    self.entered[i] += 1;
-                    self.stage_of.insert(sample.clone(), i);
+                if self.stage_of.get(sample) != Some(stage) {
+                    self.entered[stage.index()] += 1;
+                    self.stage_of.insert(sample.clone(), *stage);
                 }
             }
             Event::SampleEnded { sample, outcome } => {
@@ -164,7 +165,7 @@ impl RunState {
                     Outcome::Stopped => {}
                     Outcome::Failed { stage, reason } => {
                         self.failed += 1;
-                        let i = at.or_else(|| STAGES.iter().position(|s| s == stage)).unwrap_or(5);
+                        let i = at.or_else(|| Part::of_failure(stage)).unwrap_or(Part::Trajectory).index();
                         if at.is_none() {
                             self.entered[i] += 1;
                         }

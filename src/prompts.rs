@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Value, json};
 
-use crate::llm::Step;
+use crate::domain::Step;
 
 const DEFAULTS: [(Step, &str); 10] = [
     (Step::ScenarioExtract, include_str!("../prompts/scenario_extract.jinja")),

@@ -11,7 +11,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::llm::{ChatMessage, Step};
+use crate::domain::Step;
+use crate::llm::ChatMessage;
 use crate::rng::Rng;
 use crate::sim::Simulator;
 

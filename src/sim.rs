@@ -11,7 +11,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::llm::{ChatMessage, ChatReply, ChatRequest, Step, Usage};
+use crate::domain::Step;
+use crate::llm::{ChatMessage, ChatReply, ChatRequest, Usage};
 use crate::parse;
 use crate::rng::Rng;
 

@@ -11,6 +11,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::{self, Parts, Stage, Verdict};
 use crate::lint::{self, Code, Layout, Severity};
 use crate::model::{FieldEdit, Review, Sample, SubTaskFunctions, Trajectory};
 
@@ -161,7 +162,7 @@ pub struct Store {
 /// What the list, the filters and the stats need of a sample, without its JSON.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
-    pub stage: String,
+    pub stage: Stage,
     pub strategy: Option<String>,
     pub failure_reason: Option<String>,
     pub turns: usize,
@@ -170,44 +171,17 @@ pub struct Summary {
     pub lint_errors: usize,
     pub lint_warnings: usize,
     pub lint_codes: Vec<Code>,
-    /// The lineage parts made from something edited since: space-separated part names.
-    pub stale: String,
-}
-
-/// The lineage parts in order; an edit of one makes every later one stale.
-pub const PARTS: [&str; 6] = ["scenario", "atomic_task", "composition", "filter", "functions", "trajectory"];
-
-/// The lineage part (index into `PARTS`) that a JSON pointer into a sample is in.
-pub fn part_of(path: &str) -> Option<usize> {
-    let top = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    PARTS.iter().position(|p| *p == top)
-}
-
-/// The first stale part: the one after the earliest part with an edit not made again since
-/// (regeneration starts there). None when nothing is stale.
-pub fn first_stale(sample: &Sample) -> Option<usize> {
-    sample
-        .edits
-        .iter()
-        .filter(|e| !e.regenerated)
-        .filter_map(|e| part_of(&e.path))
-        .min()
-        .map(|i| i + 1)
-        .filter(|i| *i < PARTS.len())
-}
-
-/// The stale parts of a sample, space-separated.
-pub fn sample_stale(sample: &Sample) -> String {
-    first_stale(sample).map(|i| PARTS[i..].join(" ")).unwrap_or_default()
+    /// The lineage parts made from something edited since.
+    pub stale: Parts,
 }
 
 impl Summary {
     pub fn of(sample: &Sample) -> Summary {
         let mut s = Summary {
-            stage: stage_of(sample).to_string(),
+            stage: Stage::of(sample),
             strategy: sample.strategy().map(|s| s.as_str().to_string()),
             failure_reason: sample.failure.as_ref().map(|f| format!("{}:{}", f.stage, f.reason)),
-            stale: sample_stale(sample),
+            stale: domain::stale(sample),
             ..Summary::default()
         };
         if let Some(t) = &sample.trajectory {
@@ -239,25 +213,6 @@ impl Summary {
     }
 }
 
-/// How far a sample has come: the last lineage part it has, or `failed`.
-pub fn stage_of(s: &Sample) -> &'static str {
-    if s.failure.is_some() {
-        "failed"
-    } else if s.trajectory.is_some() {
-        "complete"
-    } else if !s.functions.is_empty() {
-        "functions"
-    } else if s.filter.is_some() {
-        "filter"
-    } else if s.composition.is_some() {
-        "composition"
-    } else if s.atomic_task.is_some() {
-        "atomic_task"
-    } else {
-        "scenario"
-    }
-}
-
 /// A sample ready to be written: its JSON already serialized (by a worker thread).
 pub struct NewSample {
     pub id: String,
@@ -282,7 +237,7 @@ impl NewSample {
         data.push('}');
         let data = pack(&data);
         let mut summary = Summary::of(&sample);
-        summary.stage = "complete".into();
+        summary.stage = Stage::Complete;
         summary.add_trajectory(&trajectory, &sample.functions, &Layout::offset(1, trajectory.messages.len()));
         NewSample { id: sample.id, origin: "imported", source, data, summary, raw: raw.map(pack) }
     }
@@ -438,7 +393,7 @@ pub struct JournalEntry {
 pub struct ListRow {
     pub rowid: i64,
     pub id: String,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     pub source: Option<String>,
     pub summary: Summary,
 }
@@ -451,10 +406,11 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
     Ok(ListRow {
         rowid: r.get(13)?,
         id: r.get(0)?,
-        verdict: r.get(1)?,
+        verdict: r.get::<_, Option<String>>(1)?.as_deref().and_then(Verdict::from_id),
         source: r.get(2)?,
         summary: Summary {
-            stage: r.get(3)?,
+            stage: Stage::from_stored(&r.get::<_, String>(3)?, r.get::<_, Option<String>>(5)?.as_deref())
+                .unwrap_or_default(),
             strategy: r.get(4)?,
             failure_reason: r.get(5)?,
             turns: r.get::<_, i64>(6)? as usize,
@@ -463,7 +419,7 @@ fn list_row(r: &rusqlite::Row) -> rusqlite::Result<ListRow> {
             lint_errors: r.get::<_, i64>(9)? as usize,
             lint_warnings: r.get::<_, i64>(10)? as usize,
             lint_codes: codes.split_whitespace().filter_map(Code::from_id).collect(),
-            stale: r.get(12)?,
+            stale: Parts::from_ids(&r.get::<_, String>(12)?),
         },
     })
 }
@@ -1064,7 +1020,7 @@ impl Store {
             tx.execute(
                 "UPDATE samples SET stage = ?2, failure_reason = NULL, data = ?3, updated_at = ?4, indexed = 0
                  WHERE id = ?1",
-                params![id, fresh.summary.stage, fresh.data, now_ms()],
+                params![id, fresh.summary.stage.id(), fresh.data, now_ms()],
             )?;
             n += 1;
         }
@@ -1138,7 +1094,7 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
             s.id,
             s.origin,
             s.source,
-            m.stage,
+            m.stage.id(),
             m.strategy,
             m.failure_reason,
             m.turns as i64,
@@ -1149,7 +1105,7 @@ fn write_samples(conn: &Connection, samples: &[NewSample], on_conflict: &str) ->
             m.codes_text(),
             s.data,
             now,
-            m.stale,
+            m.stale.ids(),
             s.raw,
         ])?;
     }
@@ -1206,7 +1162,7 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
         params![
             id,
             pack(&serde_json::to_string(&sample).expect("a sample always serializes")),
-            summary.stage,
+            summary.stage.id(),
             summary.turns as i64,
             summary.calls as i64,
             summary.parallel_calls,
@@ -1214,7 +1170,7 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
             summary.lint_warnings as i64,
             summary.codes_text(),
             now_ms(),
-            summary.stale
+            summary.stale.ids()
         ],
     )?;
     Ok(before)

@@ -4,8 +4,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use button::domain::Step;
 use button::llm::http::{Client, ClientConfig, Endpoint};
-use button::llm::{ChatMessage, ChatRequest, LlmError, Step};
+use button::llm::{ChatMessage, ChatRequest, LlmError};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use button::llm::Backend;
+use button::backend::Backend;
 use button::model::Message;
 use button::pipeline::{self, Job, RunConfig};
 use button::prompts::Prompts;
@@ -30,7 +30,7 @@ fn generate(ws: &Path) -> String {
     let mut complete = Vec::new();
     store
         .list(StatusFilter::All, |r| {
-            if r.summary.stage == "complete" {
+            if r.summary.stage.is_complete() {
                 complete.push(r.id)
             }
         })
@@ -53,10 +53,10 @@ fn an_upstream_edit_makes_later_parts_stale_and_regenerating_remakes_them() {
     let id = generate(ws);
     let mut store = Store::open(ws, false).unwrap();
     let before = store.sample(&id).unwrap().sample;
-    assert_eq!(store.row(&id).unwrap().summary.stale, "");
+    assert_eq!(store.row(&id).unwrap().summary.stale.ids(), "");
     let task = "Find a vegan restaurant in Lyon and book a table for two at 8pm.";
     store.edit_field(&id, "/composition/task", json!(task)).unwrap();
-    assert_eq!(store.row(&id).unwrap().summary.stale, "filter functions trajectory");
+    assert_eq!(store.row(&id).unwrap().summary.stale.ids(), "filter functions trajectory");
     // Nothing stale: the job says so and changes nothing.
     let other = {
         let mut v = Vec::new();
@@ -77,7 +77,7 @@ fn an_upstream_edit_makes_later_parts_stale_and_regenerating_remakes_them() {
 
     let store = Store::open(ws, false).unwrap();
     let row = store.row(&id).unwrap();
-    assert_eq!(row.summary.stale, "", "made again, so no longer stale");
+    assert_eq!(row.summary.stale.ids(), "", "made again, so no longer stale");
     let after = store.sample(&id).unwrap().sample;
     assert_eq!(after.composition.as_ref().unwrap().task, task);
     assert_eq!(after.edits.len(), 1, "the edit that caused it is kept");

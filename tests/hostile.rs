@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use button::domain::Step;
 use button::llm::http::{Client, ClientConfig, Endpoint};
-use button::llm::{ChatMessage, ChatRequest, LlmError, Step};
+use button::llm::{ChatMessage, ChatRequest, LlmError};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone, Copy, Debug)]

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use button::backend::Backend;
 use button::formats::Format;
-use button::llm::Backend;
 use button::llm::http::{Client, ClientConfig, Endpoint};
 use button::ops::{self, FormatChoice};
 use button::pipeline::{self, RunConfig, RunSummary};
@@ -50,7 +50,7 @@ async fn a_simulated_run_reaches_its_target_and_its_export_lints_clean() {
     // Every failure says where and why.
     store
         .list(StatusFilter::All, |r| {
-            if r.summary.stage == "failed" {
+            if r.summary.stage.is_failed() {
                 let reason = r.summary.failure_reason.clone().unwrap();
                 assert!(reason.contains(':') && !reason.ends_with(':'), "{reason}");
             }

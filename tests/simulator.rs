@@ -6,7 +6,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use button::llm::{Backend, ChatMessage, Step};
+use button::backend::Backend;
+use button::domain::Step;
+use button::llm::ChatMessage;
 use button::model::{Message, Sample};
 use button::pipeline::{self, RunConfig};
 use button::prompts::Prompts;

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use button::llm::{Backend, Step};
+use button::backend::Backend;
+use button::domain::Step;
 use button::model::{RejectReason, Review, Verdict};
 use button::ops::{self, FormatChoice};
 use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
@@ -151,7 +152,7 @@ fn both_sizes(h: &H, name: &str) {
 fn samples_view_lists_and_shows_the_lineage() {
     let mut h = H::new(true);
     assert_eq!(h.app.view, View::Samples);
-    assert_eq!(h.app.rows.len(), 16);
+    assert_eq!(h.app.list.rows.len(), 16);
     both_sizes(&h, "samples");
     h.keys("<tab>jj");
     both_sizes(&h, "lineage_focused");
@@ -161,7 +162,7 @@ fn samples_view_lists_and_shows_the_lineage() {
 fn trajectory_view_steps_through_turns_and_opens_the_call() {
     let mut h = H::new(false);
     // The first complete sample.
-    while h.app.selected().unwrap().summary.stage != "complete" {
+    while !h.app.selected().unwrap().summary.stage.is_complete() {
         h.keys("j");
     }
     h.keys("<enter>");
@@ -207,7 +208,7 @@ fn imported_sample_pins_lint_findings_to_their_message() {
 fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
     let mut h = H::new(true);
     h.keys("R");
-    assert!(h.app.queue);
+    assert!(h.app.list.queue);
     assert_eq!(h.app.view, View::Trajectory);
     let first = h.selected_id();
     h.keys("a");
@@ -232,7 +233,7 @@ fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
     h.keys("f");
     assert_eq!(h.verdict(&fifth), Some(Verdict::Flagged));
     both_sizes(&h, "review_progress");
-    let (_, reviewed, acc, rej, flag) = h.app.review_progress();
+    let (_, reviewed, acc, rej, flag) = h.app.list.review_progress();
     assert_eq!((reviewed, acc, rej, flag), (4, 1, 2, 1));
 
     // Undo goes back to the sample it undid.
@@ -265,45 +266,45 @@ fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
 #[test]
 fn filters_search_and_sort_narrow_the_list() {
     let mut h = H::new(true);
-    let all = h.app.visible.len();
+    let all = h.app.list.visible.len();
     h.keys("F<right>");
-    let complete = h.app.visible.len();
+    let complete = h.app.list.visible.len();
     assert!(
         complete < all && complete > 0,
         "{complete} of {all}: {:?}",
-        h.app.rows.iter().map(|r| r.summary.stage.clone()).collect::<Vec<_>>()
+        h.app.list.rows.iter().map(|r| r.summary.stage.id()).collect::<Vec<_>>()
     );
-    assert!(h.app.visible.iter().all(|i| h.app.rows[*i].summary.stage == "complete"));
+    assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].summary.stage.is_complete()));
     both_sizes(&h, "filters");
     h.keys("<down><down><down><right><right>");
     // lint = errors
-    assert!(h.app.visible.iter().all(|i| h.app.rows[*i].summary.lint_errors > 0));
+    assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].summary.lint_errors > 0));
     h.keys("<esc>0");
-    assert_eq!(h.app.visible.len(), all);
+    assert_eq!(h.app.list.visible.len(), all);
 
     // Search looks into every text of the samples, words as prefixes.
     h.keys("/flig");
-    let found = h.app.visible.len();
+    let found = h.app.list.visible.len();
     assert!(found > 0 && found < all, "{found} of {all}");
-    for i in &h.app.visible {
-        let id = h.app.rows[*i].id.clone();
+    for i in &h.app.list.visible {
+        let id = h.app.list.rows[*i].id.clone();
         let text = serde_json::to_string(&h.store.sample(&id).unwrap().sample).unwrap().to_lowercase();
         assert!(text.contains("flig"), "{id} does not mention it");
     }
     both_sizes(&h, "search");
     h.keys("<enter>");
-    assert_eq!(h.app.visible.len(), found);
+    assert_eq!(h.app.list.visible.len(), found);
     h.keys("<esc>");
-    assert_eq!(h.app.visible.len(), all);
+    assert_eq!(h.app.list.visible.len(), all);
     h.keys("/zzqqxx");
-    assert_eq!(h.app.visible.len(), 0);
+    assert_eq!(h.app.list.visible.len(), 0);
     h.keys("<esc>");
 
     h.keys("o");
-    let turns: Vec<usize> = h.app.visible.iter().map(|i| h.app.rows[*i].summary.turns).collect();
+    let turns: Vec<usize> = h.app.list.visible.iter().map(|i| h.app.list.rows[*i].summary.turns).collect();
     assert!(turns.windows(2).all(|w| w[0] >= w[1]), "{turns:?}");
     h.keys("O");
-    let turns: Vec<usize> = h.app.visible.iter().map(|i| h.app.rows[*i].summary.turns).collect();
+    let turns: Vec<usize> = h.app.list.visible.iter().map(|i| h.app.list.rows[*i].summary.turns).collect();
     assert!(turns.windows(2).all(|w| w[0] <= w[1]), "{turns:?}");
 }
 
@@ -318,7 +319,7 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
     h.keys("<enter>");
     assert_eq!(h.app.theme.name, "light");
     h.keys(":revqu<enter>");
-    assert!(h.app.queue);
+    assert!(h.app.list.queue);
     let id = h.selected_id();
     h.keys(":accept<enter>");
     assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
@@ -348,8 +349,8 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     h.msg(Msg::Tick(t(1000)));
     for i in 0..8u64 {
         let sample = format!("s3-{:06}", 12 + i);
-        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: "scenario" }));
-        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: "atomic_task" }));
+        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: button::domain::Part::Scenario }));
+        h.msg(Msg::Pipeline(Event::SampleStage { sample: sample.clone(), stage: button::domain::Part::AtomicTask }));
         if i < 3 {
             h.msg(Msg::Pipeline(Event::CallStarted { call: i, step: Step::AtomicTask, sample }));
             if i < 2 {
@@ -426,14 +427,14 @@ fn the_mouse_selects_rows_tabs_and_scrolls() {
         modifiers: KeyModifiers::NONE,
     };
     h.msg(Msg::Mouse(click(10, 6)));
-    assert_eq!(h.app.cursor, 3);
+    assert_eq!(h.app.list.cursor, 3);
     h.msg(Msg::Mouse(MouseEvent {
         kind: MouseEventKind::ScrollDown,
         column: 10,
         row: 6,
         modifiers: KeyModifiers::NONE,
     }));
-    assert_eq!(h.app.cursor, 6);
+    assert_eq!(h.app.list.cursor, 6);
     let tabs = h.app.areas.get().tabs;
     h.msg(Msg::Mouse(click(tabs[0].x + 1, 0)));
     assert_eq!(h.app.view, View::Pipeline);
@@ -464,7 +465,7 @@ fn model_text_never_reaches_the_terminal_raw() {
 fn button_review_opens_on_the_queue() {
     let dir = workspace(true);
     let h = H::on(dir, true);
-    assert!(h.app.queue);
+    assert!(h.app.list.queue);
     assert_eq!(h.app.view, View::Trajectory);
     assert!(h.app.selected().unwrap().verdict.is_none());
 }
@@ -472,7 +473,7 @@ fn button_review_opens_on_the_queue() {
 /// The first complete generated sample, selected.
 fn select_complete(h: &mut H) {
     h.keys("<home>");
-    while h.app.selected().unwrap().summary.stage != "complete" {
+    while !h.app.selected().unwrap().summary.stage.is_complete() {
         h.keys("j");
     }
 }
@@ -483,7 +484,7 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     select_complete(&mut h);
     let id = h.selected_id();
     h.keys("<tab>jj");
-    assert_eq!(h.app.lineage_part, 2);
+    assert_eq!(h.app.lineage_part, button::domain::Part::Composition);
     h.keys("e");
     assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))));
     h.keys("Urgent: ");
@@ -495,7 +496,7 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     h.keys("<c-d><c-s>");
     assert!(h.app.overlay.is_none());
     let row = h.store.row(&id).unwrap();
-    assert_eq!(row.summary.stale, "filter functions trajectory");
+    assert_eq!(row.summary.stale.ids(), "filter functions trajectory");
     assert!(h.app.toast.as_ref().unwrap().0.contains("stale now: filter functions trajectory"));
     let task = h.store.sample(&id).unwrap().sample.composition.unwrap().task;
     assert!(task.starts_with("Urgent: "), "{task}");
@@ -504,11 +505,11 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     both_sizes(&h, "lineage_stale");
     // The stale filter finds it.
     h.keys("F<down><down><down><down><down><right><esc>");
-    assert_eq!(h.app.visible.len(), 1);
+    assert_eq!(h.app.list.visible.len(), 1);
     h.keys("0");
 
     h.keys("g");
-    assert_eq!(h.store.row(&id).unwrap().summary.stale, "", "made again");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "", "made again");
     let calls = h.store.calls_for(&id).unwrap();
     assert!(calls.iter().any(|c| c.step == "composition_filter" && c.prompt.contains("Urgent: ")));
     assert_eq!(h.store.versions(&id).unwrap().len(), 1);
@@ -546,7 +547,7 @@ fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     let after = h.store.sample(&id).unwrap().sample;
     assert_eq!(after.functions.len(), before.len() + 1);
     assert_eq!(after.edits[0].original, serde_json::to_value(&before).unwrap(), "the original is kept");
-    assert_eq!(h.store.row(&id).unwrap().summary.stale, "trajectory");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "trajectory");
 }
 
 #[test]
@@ -581,7 +582,7 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     let mut h = H::new(false);
     select_complete(&mut h);
     h.keys("<tab>j");
-    assert_eq!(h.app.lineage_part, 1);
+    assert_eq!(h.app.lineage_part, button::domain::Part::AtomicTask);
     h.keys("l");
     let Some(Overlay::Call { index, .. }) = &h.app.overlay else { panic!("no call: {:?}", h.app.toast) };
     let old = h.app.detail.as_ref().unwrap().calls[*index].clone();
@@ -637,12 +638,12 @@ fn reasked_workspace() -> tempfile::TempDir {
 fn the_lineage_shows_re_asks_and_where_a_failed_dialogue_stopped() {
     let mut h = H::on(reasked_workspace(), false);
     // A sample whose dialogue failed part way keeps it, and says where and why.
-    let failed_in_dialogue = (0..h.app.rows.len()).find(|i| {
-        let r = &h.app.rows[*i].summary;
-        r.stage == "failed" && r.turns > 0
+    let failed_in_dialogue = (0..h.app.list.rows.len()).find(|i| {
+        let r = &h.app.list.rows[*i].summary;
+        r.stage.is_failed() && r.turns > 0
     });
     let i = failed_in_dialogue.expect("a sample failed in its dialogue");
-    while h.selected_id() != h.app.rows[i].id {
+    while h.selected_id() != h.app.list.rows[i].id {
         h.keys("j");
     }
     // Each part of the lineage says how often its step was asked again.

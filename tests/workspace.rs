@@ -326,7 +326,7 @@ fn kill_9_during_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
     assert_eq!(store.sample_count().unwrap(), total as u64);
     let mut by_status = BTreeMap::new();
     store.list(StatusFilter::All, |r| *by_status.entry(r.verdict).or_insert(0) += 1).unwrap();
-    assert_eq!(by_status.get(&Some("accepted".to_string())), Some(&1));
+    assert_eq!(by_status.get(&Some(button::domain::Verdict::Accepted)), Some(&1));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use button::llm::Backend;
+use button::backend::Backend;
 use button::pipeline::{self, Event, RunConfig};
 use button::prompts::Prompts;
 use button::serve::ServeConfig;
@@ -119,7 +119,7 @@ fn a_resumed_run_reuses_every_finished_attempt() {
     let third = ok(whole.path()) / 3;
     rt.block_on(async {
         let paced =
-            Backend::Paced(Box::new(button::llm::Paced::new(Simulator { seed: 9, malformed_rate: 0.25 }, 3, 8)));
+            Backend::Paced(Box::new(button::backend::Paced::new(Simulator { seed: 9, malformed_rate: 0.25 }, 3, 8)));
         let mut p =
             pipeline::start(parts.path(), paced, Prompts::load(None).unwrap(), cfg.clone(), button::sources::builtin())
                 .unwrap();
@@ -225,7 +225,8 @@ fn latency_is_the_time_on_the_wire_and_the_wait_for_a_slot_is_kept_apart() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Replies take 40 ms, one at a time, for 6 samples in progress at once: most calls wait.
-    let paced = Backend::Paced(Box::new(button::llm::Paced::new(Simulator { seed: 1, malformed_rate: 0.0 }, 40, 1)));
+    let paced =
+        Backend::Paced(Box::new(button::backend::Paced::new(Simulator { seed: 1, malformed_rate: 0.0 }, 40, 1)));
     let cfg = RunConfig { samples: 6, seed: 1, ..RunConfig::default() };
     rt.block_on(async {
         let p =

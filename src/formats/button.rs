@@ -219,16 +219,10 @@ pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
         .into_iter()
         .enumerate()
         .map(|(k, item)| {
-            let Value::Object(mut o) = item else {
-                return Err(
-                    Finding::new(Code::Malformed, format!("call {k} is not an object")).field(format!("calls[{k}]"))
-                );
-            };
-            let name = take_name(&mut o).ok_or_else(|| {
-                Finding::new(Code::Malformed, format!("call {k} has no name")).field(format!("calls[{k}].name"))
-            })?;
-            let arguments = o.remove("arguments").unwrap_or(Value::Null);
-            Ok(Call { name, arguments, id: None })
+            Call::from_value(item).map_err(|e| {
+                let field = if e == "has no name" { format!("calls[{k}].name") } else { format!("calls[{k}]") };
+                Finding::new(Code::Malformed, format!("call {k} {e}")).field(field)
+            })
         })
         .collect()
 }

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, call_from_object, loose_json, shape_error, text_to_value};
+use super::{Parsed, loose_json, shape_error, text_to_value};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -146,7 +146,7 @@ fn split_chat(chat: &str) -> Vec<(Speaker, &str)> {
 fn read_call(text: &str) -> Result<Call, Finding> {
     let text = text.trim();
     let text = text.strip_suffix(END).unwrap_or(text).trim();
-    if let Some(call) = loose_json(text).ok().and_then(|v| call_from_object(v).ok()) {
+    if let Some(call) = loose_json(text).ok().and_then(|v| Call::from_value(v).ok()) {
         return Ok(call);
     }
     by_position(text).ok_or_else(|| {

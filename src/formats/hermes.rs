@@ -12,7 +12,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, call_from_object, loose_json, shape_error};
+use super::{Parsed, loose_json, shape_error};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -280,7 +280,7 @@ fn read_calls(value: &str) -> Result<(String, Vec<Call>), Finding> {
             one => vec![one],
         };
         for item in items {
-            calls.push(call_from_object(item).map_err(|e| bad(format!("it {e}")))?);
+            calls.push(Call::from_value(item).map_err(|e| bad(format!("it {e}")))?);
         }
     }
     Ok((text, calls))

@@ -172,24 +172,6 @@ pub(crate) fn text_to_value(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
 }
 
-/// A call object of the dataset layouts that write calls as `{"name", "arguments"}`
-/// (ShareGPT, Hermes, glaive, xLAM): `arguments` an object, or JSON text holding one (kept
-/// as text when it is not JSON, for lint to report), or missing for a call without any;
-/// Hermes also writes it `parameters`. The error says what is wrong with the object.
-pub(crate) fn call_from_object(v: Value) -> Result<crate::model::Call, &'static str> {
-    let Value::Object(mut o) = v else { return Err("is not an object") };
-    let name = match o.remove("name") {
-        Some(Value::String(s)) => s,
-        _ => return Err("has no name"),
-    };
-    let arguments = match o.remove("arguments").or_else(|| o.remove("parameters")) {
-        Some(Value::String(s)) => text_to_value(&s),
-        Some(v) => v,
-        None => Value::Object(serde_json::Map::new()),
-    };
-    Ok(crate::model::Call { name, arguments, id: None })
-}
-
 /// Reads text that holds JSON, or a Python literal as datasets written with Python's
 /// `str()` hold it (single quotes, `True`, `None`): Hermes tool lists and calls, glaive's
 /// quoted arguments.

@@ -90,7 +90,7 @@ fn content(v: Option<Value>) -> Result<Content, String> {
                             .ok_or_else(|| format!("content[{k}]: a tool_call part without a \"name\""))?;
                         c.calls.push(Call {
                             name: name.to_string(),
-                            arguments: arguments_value(call.get("arguments").cloned()),
+                            arguments: Call::arguments_from(call.get("arguments").cloned()),
                             id: None,
                         });
                     }
@@ -167,10 +167,14 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
                     .tool_calls
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|c| Call { name: c.function.name, arguments: arguments_value(c.function.arguments), id: c.id })
+                    .map(|c| Call {
+                        name: c.function.name,
+                        arguments: Call::arguments_from(c.function.arguments),
+                        id: c.id,
+                    })
                     .chain(m.function_call.map(|f| Call {
                         name: f.name,
-                        arguments: arguments_value(f.arguments),
+                        arguments: Call::arguments_from(f.arguments),
                         id: None,
                     }))
                     .collect();
@@ -230,16 +234,6 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         }
     }
     Ok(Parsed { trajectory: t, layout })
-}
-
-/// OpenAI sends arguments as a JSON string; a string that is not JSON stays a string, for
-/// lint to report.
-fn arguments_value(v: Option<Value>) -> Value {
-    match v {
-        None => Value::Object(Map::new()),
-        Some(Value::String(s)) => text_to_value(&s),
-        Some(other) => other,
-    }
 }
 
 /// A result takes its name and arguments from the call it answers (by id, else by position

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::openai::obj;
-use super::{Parsed, call_from_object, shape_error, text_to_value, value_to_text};
+use super::{Parsed, shape_error, text_to_value, value_to_text};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -144,7 +144,7 @@ fn parse_calls(value: &str) -> Result<Vec<Call>, Finding> {
         .into_iter()
         .enumerate()
         .map(|(k, item)| {
-            call_from_object(item).map_err(|e| Finding::new(Code::Malformed, format!("call {k} {e}")).field("value"))
+            Call::from_value(item).map_err(|e| Finding::new(Code::Malformed, format!("call {k} {e}")).field("value"))
         })
         .collect()
 }

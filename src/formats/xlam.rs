@@ -9,9 +9,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, call_from_object, shape_error};
+use super::{Parsed, shape_error};
 use crate::lint::{Code, Finding, Layout};
-use crate::model::{FunctionDef, Message, Trajectory};
+use crate::model::{Call, FunctionDef, Message, Trajectory};
 
 #[derive(Deserialize)]
 struct Line {
@@ -59,7 +59,7 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
         .into_iter()
         .enumerate()
         .map(|(k, v)| {
-            call_from_object(v).map_err(|e| Finding::new(Code::Malformed, format!("answer {k} {e}")).field("answers"))
+            Call::from_value(v).map_err(|e| Finding::new(Code::Malformed, format!("answer {k} {e}")).field("answers"))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let parallel = (calls.len() > 1).then_some(true);

@@ -1,78 +1,11 @@
-//! Talking to models: the request and reply types, the step ids, and the two backends —
-//! `Http` (any OpenAI-compatible endpoint) and `Sim` (the offline simulator).
+//! The OpenAI-compatible client: the request and reply types, the errors, and `http`, which
+//! talks to any endpoint that speaks the chat completions API. It knows nothing of the
+//! simulator; `backend` chooses between the two.
 
 pub mod http;
 
-use std::fmt;
-
+use crate::domain::Step;
 use serde::{Deserialize, Serialize};
-use tokio_util::sync::CancellationToken;
-
-/// The LLM steps of SPEC §1; `id()` is the name used everywhere (prompt files, the
-/// `X-Button-Step` header, logs, the UI).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Step {
-    ScenarioExtract,
-    ScenarioExpand,
-    AtomicTask,
-    ComposeSequential,
-    ComposeParallelSequential,
-    CompositionFilter,
-    FunctionGenerate,
-    UserAgent,
-    AssistantAgent,
-    ToolAgent,
-}
-
-impl Step {
-    pub const ALL: [Step; 10] = [
-        Step::ScenarioExtract,
-        Step::ScenarioExpand,
-        Step::AtomicTask,
-        Step::ComposeSequential,
-        Step::ComposeParallelSequential,
-        Step::CompositionFilter,
-        Step::FunctionGenerate,
-        Step::UserAgent,
-        Step::AssistantAgent,
-        Step::ToolAgent,
-    ];
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Step::ScenarioExtract => "scenario_extract",
-            Step::ScenarioExpand => "scenario_expand",
-            Step::AtomicTask => "atomic_task",
-            Step::ComposeSequential => "compose_sequential",
-            Step::ComposeParallelSequential => "compose_parallel_sequential",
-            Step::CompositionFilter => "composition_filter",
-            Step::FunctionGenerate => "function_generate",
-            Step::UserAgent => "user_agent",
-            Step::AssistantAgent => "assistant_agent",
-            Step::ToolAgent => "tool_agent",
-        }
-    }
-
-    pub fn from_id(id: &str) -> Option<Step> {
-        Step::ALL.into_iter().find(|s| s.id() == id)
-    }
-
-    /// The reply's length bound when `button.toml` sets none: room for what the step
-    /// answers, so a model that rambles on can't hold a slot for minutes.
-    pub fn default_max_tokens(self) -> u32 {
-        match self {
-            Step::FunctionGenerate => 4096,
-            Step::AssistantAgent | Step::ToolAgent | Step::CompositionFilter => 1024,
-            Step::ScenarioExtract
-            | Step::ScenarioExpand
-            | Step::AtomicTask
-            | Step::ComposeSequential
-            | Step::ComposeParallelSequential
-            | Step::UserAgent => 512,
-        }
-    }
-}
 
 /// Whether JSON replies are constrained by a JSON Schema (`response_format`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,12 +16,6 @@ pub enum StructuredOutput {
     Auto,
     On,
     Off,
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,88 +188,3 @@ pub enum CallProgress {
 }
 
 pub type ProgressFn<'a> = &'a (dyn Fn(CallProgress) + Send + Sync);
-
-/// Where replies come from.
-pub enum Backend {
-    Http(Box<http::Client>),
-    Sim(crate::sim::Simulator),
-    /// The simulator answering like a server would: each reply after `latency_ms`, with at
-    /// most `concurrency` in flight (resizable). The TUI uses it so a run can be watched.
-    Paced(Box<Paced>),
-}
-
-pub struct Paced {
-    pub sim: crate::sim::Simulator,
-    pub latency_ms: u64,
-    limiter: http::Limiter,
-}
-
-impl Paced {
-    pub fn new(sim: crate::sim::Simulator, latency_ms: u64, concurrency: usize) -> Paced {
-        Paced { sim, latency_ms, limiter: http::Limiter::new(concurrency) }
-    }
-}
-
-impl Backend {
-    pub async fn complete(
-        &self,
-        req: &ChatRequest,
-        cancel: &CancellationToken,
-        progress: ProgressFn<'_>,
-    ) -> Result<ChatReply, LlmError> {
-        match self {
-            Backend::Http(c) => c.complete(req, cancel, progress).await,
-            Backend::Sim(s) => {
-                if cancel.is_cancelled() {
-                    return Err(LlmError::Cancelled);
-                }
-                progress(CallProgress::Sent);
-                Ok(s.complete(req))
-            }
-            Backend::Paced(p) => {
-                let _permit = p.limiter.slot(cancel, progress).await?;
-                tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
-                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
-                }
-                Ok(p.sim.complete(req))
-            }
-        }
-    }
-
-    pub fn is_simulated(&self) -> bool {
-        matches!(self, Backend::Sim(_) | Backend::Paced(_))
-    }
-
-    pub fn model(&self) -> &str {
-        match self {
-            Backend::Http(c) => c.model(),
-            Backend::Sim(_) | Backend::Paced(_) => "simulator",
-        }
-    }
-
-    /// Why the adaptive concurrency limit last changed; empty when it is fixed.
-    pub fn concurrency_note(&self) -> String {
-        match self {
-            Backend::Http(c) => c.concurrency_note(),
-            Backend::Sim(_) | Backend::Paced(_) => String::new(),
-        }
-    }
-
-    pub fn set_concurrency(&self, n: usize) {
-        match self {
-            Backend::Http(c) => c.set_concurrency(n),
-            Backend::Paced(p) => p.limiter.resize(n),
-            Backend::Sim(_) => {}
-        }
-    }
-
-    /// LLM calls in flight at most; None when unlimited (the instant simulator).
-    pub fn concurrency(&self) -> Option<usize> {
-        match self {
-            Backend::Http(c) => Some(c.concurrency()),
-            Backend::Paced(p) => Some(p.limiter.size()),
-            Backend::Sim(_) => None,
-        }
-    }
-}

@@ -2,7 +2,6 @@
 //! terminal, the store or the pipeline; it asks for those through effects, and their
 //! answers come back as messages. Tests script keys against it.
 
-use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -12,11 +11,12 @@ use ratatui_textarea::TextArea;
 use super::diff::{self, Tag};
 use super::edit::{self, Field, Problem};
 use super::keymap::{Action, Context, Key, Keymap};
+pub use super::list::{Filter, Filters, SampleList, SortKey, Status};
 use super::theme::Theme;
-use crate::lint::{Code, Finding};
-use crate::llm::Step;
+use crate::domain::{Part, Step};
+use crate::lint::Finding;
 use crate::model::{RejectReason, Review, Sample, Verdict};
-use crate::pipeline::{Event, RunSummary, STAGES};
+use crate::pipeline::{Event, RunSummary};
 pub use crate::progress::{RunState, RunStatus};
 use crate::store::{CallRow, JournalEntry, ListRow};
 
@@ -181,59 +181,6 @@ pub enum Effect {
     ExternalEdit { text: String, extension: &'static str },
 }
 
-/// The six list filters, each an index into its choices (0 = any).
-pub const FILTER_NAMES: [&str; 6] = ["status", "strategy", "stage", "lint", "verdict", "stale"];
-
-pub fn filter_choices(f: usize) -> Vec<String> {
-    let v: Vec<&str> = match f {
-        0 => vec!["any", "complete", "failed", "in progress"],
-        1 => vec!["any", "sequential", "parallel_then_sequential"],
-        2 => {
-            let mut v = vec!["any"];
-            v.extend(STAGES);
-            v
-        }
-        3 => {
-            let mut v: Vec<String> = vec!["any".into(), "clean".into(), "errors".into(), "warnings".into()];
-            v.extend(Code::ALL.iter().filter(|c| !c.id().starts_with('L')).map(|c| c.id().to_string()));
-            return v;
-        }
-        4 => vec!["any", "pending", "accepted", "rejected", "flagged"],
-        _ => vec!["any", "stale", "not stale"],
-    };
-    v.into_iter().map(String::from).collect()
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SortKey {
-    Order,
-    Turns,
-    Calls,
-    Lint,
-    Verdict,
-}
-
-impl SortKey {
-    pub fn word(self) -> &'static str {
-        match self {
-            SortKey::Order => "order",
-            SortKey::Turns => "turns",
-            SortKey::Calls => "calls",
-            SortKey::Lint => "lint findings",
-            SortKey::Verdict => "verdict",
-        }
-    }
-    fn next(self) -> SortKey {
-        match self {
-            SortKey::Order => SortKey::Turns,
-            SortKey::Turns => SortKey::Calls,
-            SortKey::Calls => SortKey::Lint,
-            SortKey::Lint => SortKey::Verdict,
-            SortKey::Verdict => SortKey::Order,
-        }
-    }
-}
-
 pub const REASONS: [(RejectReason, &str); 7] = [
     (RejectReason::HallucinatedFunction, "hallucinated function"),
     (RejectReason::BadArguments, "bad arguments"),
@@ -282,21 +229,10 @@ pub struct App {
     pub clock: Duration,
     pub quit: bool,
 
-    pub rows: Vec<ListRow>,
-    pub rows_loaded: bool,
-    by_id: HashMap<String, usize>,
-    pub visible: Vec<usize>,
-    pub cursor: usize,
-    pub filters: [usize; 6],
-    pub search: Option<(String, HashSet<i64>)>,
-    pub search_note: String,
-    pub sort: SortKey,
-    pub sort_reverse: bool,
-    pub queue: bool,
-    pub unindexed: u64,
+    pub list: SampleList,
 
     pub detail: Option<Detail>,
-    pub lineage_part: usize,
+    pub lineage_part: Part,
     pub lineage_scroll: u16,
     pub turn: usize,
     pub traj_scroll: u16,
@@ -330,20 +266,9 @@ impl App {
             simulated: init.simulated,
             clock: Duration::ZERO,
             quit: false,
-            rows: Vec::new(),
-            rows_loaded: false,
-            by_id: HashMap::new(),
-            visible: Vec::new(),
-            cursor: 0,
-            filters: [0; 6],
-            search: None,
-            search_note: String::new(),
-            sort: SortKey::Order,
-            sort_reverse: false,
-            queue: false,
-            unindexed: 0,
+            list: SampleList::default(),
             detail: None,
-            lineage_part: 0,
+            lineage_part: Part::Scenario,
             lineage_scroll: 0,
             turn: 0,
             traj_scroll: 0,
@@ -372,7 +297,7 @@ impl App {
     }
 
     pub fn selected(&self) -> Option<&ListRow> {
-        self.visible.get(self.cursor).map(|i| &self.rows[*i])
+        self.list.selected()
     }
 
     /// The loaded sample, when it is the selected one (the worker may still be reading it).
@@ -387,24 +312,6 @@ impl App {
             View::Samples => Context::Samples,
             View::Trajectory => Context::Trajectory,
         }
-    }
-
-    /// Complete samples; reviewed (any verdict); accepted; rejected; flagged.
-    pub fn review_progress(&self) -> (usize, usize, usize, usize, usize) {
-        let (mut total, mut acc, mut rej, mut flag) = (0, 0, 0, 0);
-        for r in &self.rows {
-            if r.summary.stage != "complete" {
-                continue;
-            }
-            total += 1;
-            match r.verdict.as_deref() {
-                Some("accepted") => acc += 1,
-                Some("rejected") => rej += 1,
-                Some("flagged") => flag += 1,
-                _ => {}
-            }
-        }
-        (total, acc + rej + flag, acc, rej, flag)
     }
 
     pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
@@ -487,11 +394,9 @@ impl App {
                 }
             }
             Msg::Rows(rows) => {
-                let first = !self.rows_loaded;
-                self.rows = rows;
-                self.rows_loaded = true;
-                self.by_id = self.rows.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-                if first && self.rows.is_empty() && !self.open_queue_when_loaded {
+                let first = !self.list.loaded;
+                self.list.set_rows(rows);
+                if first && self.list.rows.is_empty() && !self.open_queue_when_loaded {
                     self.view = View::Pipeline;
                 }
                 self.refilter(&mut fx);
@@ -505,13 +410,7 @@ impl App {
                     self.start_queue(&mut fx);
                 }
             }
-            Msg::Row(row) => match self.by_id.get(&row.id) {
-                Some(i) => self.rows[*i] = row,
-                None => {
-                    self.by_id.insert(row.id.clone(), self.rows.len());
-                    self.rows.push(row);
-                }
-            },
+            Msg::Row(row) => self.list.upsert(row),
             Msg::Sample(d) => {
                 if self.selected().is_some_and(|r| r.id == d.id) {
                     let same = self.detail.as_ref().is_some_and(|x| x.id == d.id);
@@ -528,20 +427,20 @@ impl App {
             Msg::SearchResult { query, rowids, unindexed } => {
                 let current = match &self.overlay {
                     Some(Overlay::Search { input }) => input.lines().join(" "),
-                    _ => self.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                    _ => self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 };
                 if current.trim() != query.trim() {
                     return fx;
                 }
-                self.unindexed = unindexed;
+                self.list.unindexed = unindexed;
                 match rowids {
                     Ok(ids) => {
-                        self.search_note =
+                        self.list.search_note =
                             if unindexed > 0 { format!("{unindexed} samples not indexed yet") } else { String::new() };
-                        self.search = Some((query, ids.into_iter().collect()));
+                        self.list.search = Some((query, ids.into_iter().collect()));
                         self.refilter(&mut fx);
                     }
-                    Err(e) => self.search_note = e,
+                    Err(e) => self.list.search_note = e,
                 }
             }
             Msg::Undone(None) => {
@@ -558,14 +457,14 @@ impl App {
                 };
                 self.toast(format!("undid {what} on {}", entry.sample_id));
                 // Go back to the sample, so the undone verdict can be given again.
-                if let Some(pos) = self.visible.iter().position(|i| self.rows[*i].id == entry.sample_id) {
-                    self.cursor = pos;
+                if let Some(pos) = self.list.visible.iter().position(|i| self.list.rows[*i].id == entry.sample_id) {
+                    self.list.cursor = pos;
                 }
                 if self.selected().is_some_and(|r| r.id == entry.sample_id) {
                     fx.push(Effect::LoadSample(entry.sample_id));
                 }
             }
-            Msg::Indexed { remaining } => self.unindexed = remaining,
+            Msg::Indexed { remaining } => self.list.unindexed = remaining,
             Msg::StoreChanged => {
                 // Verdicts, imports and runs of other processes: the list follows within the
                 // second (with a run's own reloads), the sample shown when nothing is open over it.
@@ -649,16 +548,16 @@ impl App {
 
     /// Esc: close, leave, or step back one level.
     fn back(&mut self, fx: &mut Vec<Effect>) {
-        if self.queue {
-            self.queue = false;
+        if self.list.queue {
+            self.list.queue = false;
             self.toast("left the review queue");
         } else if self.view == View::Trajectory {
             self.view = View::Samples;
         } else if self.focus == Focus::Lineage {
             self.focus = Focus::List;
-        } else if self.search.is_some() {
-            self.search = None;
-            self.search_note.clear();
+        } else if self.list.search.is_some() {
+            self.list.search = None;
+            self.list.search_note.clear();
             self.refilter(fx);
         }
     }
@@ -765,25 +664,25 @@ impl App {
             Action::PageDown => self.page(1, fx),
             Action::PageUp => self.page(-1, fx),
             Action::Top => self.set_cursor(0, fx),
-            Action::Bottom => self.set_cursor(self.visible.len().saturating_sub(1), fx),
+            Action::Bottom => self.set_cursor(self.list.visible.len().saturating_sub(1), fx),
             Action::Search => {
-                let q = self.search.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                let q = self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default();
                 self.overlay = Some(Overlay::Search { input: line_input(&q) });
             }
             Action::Filters => self.overlay = Some(Overlay::Filters { row: 0 }),
             Action::ClearFilters => {
-                self.filters = [0; 6];
-                self.search = None;
-                self.search_note.clear();
-                self.queue = false;
+                self.list.filters = Filters::default();
+                self.list.search = None;
+                self.list.search_note.clear();
+                self.list.queue = false;
                 self.refilter(fx);
             }
             Action::Sort => {
-                self.sort = self.sort.next();
+                self.list.sort = self.list.sort.next();
                 self.refilter(fx);
             }
             Action::SortReverse => {
-                self.sort_reverse = !self.sort_reverse;
+                self.list.sort_reverse = !self.list.sort_reverse;
                 self.refilter(fx);
             }
             Action::Accept | Action::TrajAccept => self.verdict(Some(Verdict::Accepted), vec![], fx),
@@ -795,16 +694,18 @@ impl App {
             }
             Action::Skip | Action::TrajSkip => self.advance(fx),
             Action::CallOfPart => {
-                let steps: &[&str] = if self.lineage_part >= 5 {
-                    &["assistant_agent"]
+                let steps: &[Step] = if self.lineage_part == Part::Trajectory {
+                    &[Step::AssistantAgent]
                 } else {
-                    super::view::part_steps(self.lineage_part)
+                    self.lineage_part.steps()
                 };
-                let found =
-                    self.detail.as_ref().and_then(|d| d.calls.iter().position(|c| steps.contains(&c.step.as_str())));
+                let found = self
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.calls.iter().position(|c| steps.iter().any(|s| s.id() == c.step)));
                 match found {
                     Some(index) => self.overlay = Some(Overlay::Call { index, scroll: 0 }),
-                    None => self.toast(self.no_call_reason(steps[0])),
+                    None => self.toast(self.no_call_reason(steps[0].id())),
                 }
             }
             Action::NextTurn | Action::PrevTurn => {
@@ -824,19 +725,19 @@ impl App {
             }
             Action::Edit | Action::ExternalEdit => {
                 let field = match self.lineage_part {
-                    0 => Some(Field::Scenario),
-                    1 => Some(Field::AtomicTask),
-                    2 => Some(Field::Composition),
-                    4 => Some(if self.detail.as_ref().is_some_and(|d| d.sample.functions.is_empty()) {
+                    Part::Scenario => Some(Field::Scenario),
+                    Part::AtomicTask => Some(Field::AtomicTask),
+                    Part::Composition => Some(Field::Composition),
+                    Part::Functions => Some(if self.detail.as_ref().is_some_and(|d| d.sample.functions.is_empty()) {
                         Field::Tools
                     } else {
                         Field::Functions
                     }),
-                    3 => {
+                    Part::Filter => {
                         self.toast("the filter's verdict is the model's: edit the composition, then g asks it again");
                         None
                     }
-                    _ => {
+                    Part::Trajectory => {
                         self.toast("open the trajectory (enter), step to a turn with n/p, and press e there");
                         None
                     }
@@ -865,9 +766,10 @@ impl App {
             },
             Action::RegenerateAll => {
                 let ids: Vec<String> = self
+                    .list
                     .visible
                     .iter()
-                    .map(|i| &self.rows[*i])
+                    .map(|i| &self.list.rows[*i])
                     .filter(|r| !r.summary.stale.is_empty())
                     .map(|r| r.id.clone())
                     .collect();
@@ -992,7 +894,7 @@ impl App {
                 self.toast("no sample selected");
                 false
             }
-            Some(r) if r.summary.stage != "complete" => {
+            Some(r) if !r.summary.stage.is_complete() => {
                 let msg = format!("{} is {}: only complete samples are reviewed", r.id, r.summary.stage);
                 self.toast(msg);
                 false
@@ -1019,8 +921,8 @@ impl App {
         let id = row.id.clone();
         let review = v.map(|verdict| Review { verdict, reasons, note, at: crate::store::now_ms() });
         // The row shows the verdict at once; the store's answer (Msg::Row) confirms it.
-        if let Some(i) = self.by_id.get(&id).copied() {
-            self.rows[i].verdict = review.as_ref().map(|r| r.verdict.as_str().to_string());
+        if let Some(r) = self.list.row_mut(&id) {
+            r.verdict = review.as_ref().map(|r| r.verdict);
         }
         fx.push(Effect::SetReview { id, review });
         self.advance(fx);
@@ -1028,55 +930,53 @@ impl App {
 
     /// The next sample: in the review queue the next one still awaiting a verdict.
     fn advance(&mut self, fx: &mut Vec<Effect>) {
-        if self.visible.is_empty() {
+        if self.list.visible.is_empty() {
             return;
         }
-        if self.queue {
-            let n = self.visible.len();
+        if self.list.queue {
+            let n = self.list.visible.len();
             let pending = |app: &App, pos: usize| {
-                let r = &app.rows[app.visible[pos]];
-                r.verdict.is_none() && r.summary.stage == "complete"
+                let r = &app.list.rows[app.list.visible[pos]];
+                r.verdict.is_none() && r.summary.stage.is_complete()
             };
-            let next = (1..=n).map(|d| (self.cursor + d) % n).find(|p| pending(self, *p));
+            let next = (1..=n).map(|d| (self.list.cursor + d) % n).find(|p| pending(self, *p));
             match next {
-                Some(p) if p != self.cursor || pending(self, p) => self.set_cursor(p, fx),
+                Some(p) if p != self.list.cursor || pending(self, p) => self.set_cursor(p, fx),
                 _ => {
-                    self.queue = false;
+                    self.list.queue = false;
                     self.toast("review queue done: every complete sample has a verdict");
                 }
             }
-        } else if self.cursor + 1 < self.visible.len() {
-            self.set_cursor(self.cursor + 1, fx);
+        } else if self.list.cursor + 1 < self.list.visible.len() {
+            self.set_cursor(self.list.cursor + 1, fx);
         } else {
             self.toast("that was the last sample of the list");
         }
     }
 
     fn start_queue(&mut self, fx: &mut Vec<Effect>) {
-        self.filters = [0; 6];
-        self.filters[0] = 1; // complete
-        self.filters[4] = 1; // pending
-        self.search = None;
-        self.sort = SortKey::Order;
-        self.sort_reverse = false;
+        self.list.filters = Filters { status: Some(Status::Complete), verdict: Some(None), ..Filters::default() };
+        self.list.search = None;
+        self.list.sort = SortKey::Order;
+        self.list.sort_reverse = false;
         self.refilter(fx);
-        if self.visible.is_empty() {
-            self.filters = [0; 6];
+        if self.list.visible.is_empty() {
+            self.list.filters = Filters::default();
             self.refilter(fx);
             self.toast("the review queue is empty: every complete sample has a verdict");
             return;
         }
-        self.queue = true;
+        self.list.queue = true;
         self.view = View::Trajectory;
         self.set_cursor(0, fx);
     }
 
     fn move_or_scroll(&mut self, d: i64, fx: &mut Vec<Effect>) {
         if self.focus == Focus::Lineage && self.view == View::Samples {
-            self.lineage_part = (self.lineage_part as i64 + d).clamp(0, 5) as usize;
+            self.lineage_part = self.lineage_part.step_by(d);
             self.lineage_scroll = 0;
         } else {
-            let c = (self.cursor as i64 + d).clamp(0, self.visible.len().saturating_sub(1) as i64) as usize;
+            let c = (self.list.cursor as i64 + d).clamp(0, self.list.visible.len().saturating_sub(1) as i64) as usize;
             self.set_cursor(c, fx);
         }
     }
@@ -1093,7 +993,7 @@ impl App {
 
     pub fn set_cursor(&mut self, c: usize, fx: &mut Vec<Effect>) {
         let before = self.selected().map(|r| r.id.clone());
-        self.cursor = c.min(self.visible.len().saturating_sub(1));
+        self.list.cursor = c.min(self.list.visible.len().saturating_sub(1));
         let after = self.selected().map(|r| r.id.clone());
         if (after != before || self.detail.as_ref().map(|d| &d.id) != after.as_ref())
             && let Some(id) = after
@@ -1102,98 +1002,15 @@ impl App {
         }
     }
 
-    /// `code`: the lint code the lint filter asks for, when it asks for one.
-    fn row_passes(&self, r: &ListRow, code: Option<&str>) -> bool {
-        let f = &self.filters;
-        let s = &r.summary;
-        let status_ok = match f[0] {
-            1 => s.stage == "complete",
-            2 => s.stage == "failed",
-            3 => s.stage != "complete" && s.stage != "failed",
-            _ => true,
-        };
-        let strategy_ok = match f[1] {
-            1 => s.strategy.as_deref() == Some("sequential"),
-            2 => s.strategy.as_deref() == Some("parallel_then_sequential"),
-            _ => true,
-        };
-        let stage_ok = f[2] == 0 || {
-            let want = STAGES[f[2] - 1];
-            let reached = if s.stage == "complete" { "trajectory" } else { s.stage.as_str() };
-            reached == want || s.failure_reason.as_deref().is_some_and(|x| x.split(':').next() == Some(want))
-        };
-        let lint_ok = match f[3] {
-            0 => true,
-            1 => s.lint_errors == 0 && s.lint_warnings == 0 && s.stage == "complete",
-            2 => s.lint_errors > 0,
-            3 => s.lint_warnings > 0,
-            _ => s.lint_codes.iter().any(|c| Some(c.id()) == code),
-        };
-        let verdict_ok = match f[4] {
-            1 => r.verdict.is_none(),
-            2 => r.verdict.as_deref() == Some("accepted"),
-            3 => r.verdict.as_deref() == Some("rejected"),
-            4 => r.verdict.as_deref() == Some("flagged"),
-            _ => true,
-        };
-        let stale_ok = match f[5] {
-            1 => !s.stale.is_empty(),
-            2 => s.stale.is_empty(),
-            _ => true,
-        };
-        let search_ok = self.search.as_ref().is_none_or(|(_, ids)| ids.contains(&r.rowid));
-        status_ok && strategy_ok && stage_ok && lint_ok && verdict_ok && stale_ok && search_ok
-    }
-
     /// Applies the filters, the search and the sort; the cursor stays on its sample when
     /// that sample is still listed.
     pub fn refilter(&mut self, fx: &mut Vec<Effect>) {
-        let keep = self.selected().map(|r| r.id.clone());
-        let code = (self.filters[3] >= 4).then(|| filter_choices(3).swap_remove(self.filters[3]));
-        let mut visible: Vec<usize> =
-            (0..self.rows.len()).filter(|i| self.row_passes(&self.rows[*i], code.as_deref())).collect();
-        let rows = &self.rows;
-        let verdict_rank = |r: &ListRow| match r.verdict.as_deref() {
-            None => 0,
-            Some("flagged") => 1,
-            Some("rejected") => 2,
-            _ => 3,
-        };
-        match self.sort {
-            SortKey::Order => {}
-            SortKey::Turns => visible.sort_by_key(|i| std::cmp::Reverse(rows[*i].summary.turns)),
-            SortKey::Calls => visible.sort_by_key(|i| std::cmp::Reverse(rows[*i].summary.calls)),
-            SortKey::Lint => visible.sort_by_key(|i| {
-                let s = &rows[*i].summary;
-                std::cmp::Reverse((s.lint_errors, s.lint_warnings))
-            }),
-            SortKey::Verdict => visible.sort_by_key(|i| verdict_rank(&rows[*i])),
-        }
-        if self.sort_reverse {
-            visible.reverse();
-        }
-        self.visible = visible;
-        let pos = keep.as_ref().and_then(|id| self.visible.iter().position(|i| &self.rows[*i].id == id));
-        self.cursor = pos.unwrap_or(0).min(self.visible.len().saturating_sub(1));
+        self.list.refilter();
         match self.selected().map(|r| r.id.clone()) {
             Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => fx.push(Effect::LoadSample(id)),
             Some(_) => {}
             None => self.detail = None,
         }
-    }
-
-    /// The filters in words, for the list's title ("" when there are none).
-    pub fn filter_text(&self) -> String {
-        let mut parts = Vec::new();
-        for (f, &v) in self.filters.iter().enumerate() {
-            if v != 0 {
-                parts.push(format!("{}={}", FILTER_NAMES[f], filter_choices(f)[v]));
-            }
-        }
-        if let Some((q, ids)) = &self.search {
-            parts.push(format!("/{q} ({})", ids.len()));
-        }
-        parts.join(" ")
     }
 
     fn overlay_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
@@ -1242,8 +1059,8 @@ impl App {
             },
             Overlay::Search { input } => match k.code {
                 KeyCode::Esc => {
-                    self.search = None;
-                    self.search_note.clear();
+                    self.list.search = None;
+                    self.list.search_note.clear();
                     self.refilter(fx);
                     false
                 }
@@ -1252,7 +1069,7 @@ impl App {
                     if input.input(k) {
                         let q = input.lines().join(" ");
                         if q.trim().is_empty() {
-                            self.search = None;
+                            self.list.search = None;
                             self.refilter(fx);
                         } else {
                             fx.push(Effect::Search(q));
@@ -1264,7 +1081,7 @@ impl App {
             Overlay::Filters { row } => match k.code {
                 KeyCode::Esc | KeyCode::Enter | KeyCode::Char('F') | KeyCode::Char('q') => false,
                 KeyCode::Down | KeyCode::Char('j') => {
-                    *row = (*row + 1).min(5);
+                    *row = (*row + 1).min(Filter::ALL.len() - 1);
                     true
                 }
                 KeyCode::Up | KeyCode::Char('k') => {
@@ -1272,19 +1089,17 @@ impl App {
                     true
                 }
                 KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => {
-                    let n = filter_choices(*row).len();
-                    self.filters[*row] = (self.filters[*row] + 1) % n;
+                    self.list.filters.cycle(Filter::ALL[*row], 1);
                     self.refilter(fx);
                     true
                 }
                 KeyCode::Left | KeyCode::Char('h') => {
-                    let n = filter_choices(*row).len();
-                    self.filters[*row] = (self.filters[*row] + n - 1) % n;
+                    self.list.filters.cycle(Filter::ALL[*row], -1);
                     self.refilter(fx);
                     true
                 }
                 KeyCode::Char('0') => {
-                    self.filters = [0; 6];
+                    self.list.filters = Filters::default();
                     self.refilter(fx);
                     true
                 }
@@ -1475,7 +1290,7 @@ impl App {
                     // The list has a border and a header line.
                     if m.row >= a.list.y + 2 {
                         let row = a.list_offset + (m.row - a.list.y - 2) as usize;
-                        if row < self.visible.len() {
+                        if row < self.list.visible.len() {
                             self.set_cursor(row, fx);
                         }
                     }
@@ -1490,7 +1305,8 @@ impl App {
                 } else if self.view == View::Samples && inside(a.lineage) {
                     self.lineage_scroll = (self.lineage_scroll as i64 + d).clamp(0, u16::MAX as i64) as u16;
                 } else if self.view == View::Samples {
-                    let c = (self.cursor as i64 + d).clamp(0, self.visible.len().saturating_sub(1) as i64) as usize;
+                    let c = (self.list.cursor as i64 + d).clamp(0, self.list.visible.len().saturating_sub(1) as i64)
+                        as usize;
                     self.set_cursor(c, fx);
                 }
             }

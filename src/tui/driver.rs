@@ -10,7 +10,7 @@ use ratatui::backend::TestBackend;
 
 use super::app::{App, Effect, Init, Msg};
 use super::{view, worker};
-use crate::llm::Backend;
+use crate::backend::Backend;
 use crate::pipeline::{self, Job, RunConfig};
 use crate::prompts::Prompts;
 use crate::sim::Simulator;

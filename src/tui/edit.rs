@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::llm::Step;
+use crate::domain::Step;
 use crate::model::{Composition, FunctionDef, Message, Sample, SubTaskFunctions, ToolResult};
 
 /// One editable field of a sample (or a template of the workspace).

@@ -7,6 +7,7 @@ pub mod diff;
 pub mod driver;
 pub mod edit;
 pub mod keymap;
+pub mod list;
 pub mod theme;
 pub mod view;
 pub mod worker;

@@ -8,14 +8,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{
-    App, Detail, EditorState, FILTER_NAMES, Focus, Overlay, REASONS, RunStatus, View, filter_choices, palette_items,
-};
+use super::app::{App, Detail, EditorState, Filter, Focus, Overlay, REASONS, RunStatus, View, palette_items};
 use super::diff::Tag;
 use super::keymap::{Action, Context};
+use crate::domain::{self, Part, Stage, Verdict};
 use crate::lint::Severity;
 use crate::model::{Message, Origin};
-use crate::pipeline::STAGES;
 use crate::text::{display_lines, sanitize};
 
 pub const MIN_W: u16 = 80;
@@ -161,10 +159,10 @@ fn draw_top(f: &mut Frame, app: &App, area: Rect) {
 
 fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let (total, reviewed, acc, rej, flag) = app.review_progress();
+    let (total, reviewed, acc, rej, flag) = app.list.review_progress();
     let rate = if acc + rej > 0 { format!("{:.0}%", 100.0 * acc as f64 / (acc + rej) as f64) } else { "-".into() };
     let mut spans = Vec::new();
-    if app.queue {
+    if app.list.queue {
         spans.push(Span::styled(" REVIEW QUEUE ", Style::default().fg(t.bg).bg(t.ok).add_modifier(Modifier::BOLD)));
         spans.push(Span::raw(" "));
     }
@@ -172,8 +170,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         format!("reviewed {reviewed}/{total} · accepted {acc} ({rate}) · rejected {rej} · flagged {flag}"),
         Style::default().fg(t.fg),
     ));
-    if app.unindexed > 0 {
-        spans.push(Span::styled(format!(" · indexing {} for search", app.unindexed), Style::default().fg(t.dim)));
+    if app.list.unindexed > 0 {
+        spans.push(Span::styled(format!(" · indexing {} for search", app.list.unindexed), Style::default().fg(t.dim)));
     }
     if let Some((msg, _)) = &app.toast {
         spans.push(Span::raw("  "));
@@ -319,10 +317,10 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         ["stage", "waiting", "in flight", "done", "failed", "filtered"]
     })
     .style(Style::default().fg(t.dim).add_modifier(Modifier::BOLD));
-    let rows = STAGES.iter().enumerate().map(|(i, s)| {
-        let c = counts[i];
+    let rows = Part::ALL.iter().map(|p| {
+        let c = counts[p.index()];
         Row::new(vec![
-            Cell::from(s.replace('_', " ")),
+            Cell::from(p.title().to_lowercase()),
             Cell::from(c[0].to_string()),
             Cell::from(c[1].to_string()).style(if c[1] > 0 { Style::default().fg(t.accent) } else { Style::default() }),
             Cell::from(c[2].to_string()).style(Style::default().fg(t.ok)),
@@ -419,13 +417,13 @@ fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(lines).block(block(app, " Errors by reason ", false)), err_a);
 }
 
-fn verdict_mark(app: &App, v: Option<&str>) -> Span<'static> {
+fn verdict_mark(app: &App, v: Option<Verdict>) -> Span<'static> {
     let t = &app.theme;
     match v {
-        Some("accepted") => Span::styled("✓", Style::default().fg(t.ok)),
-        Some("rejected") => Span::styled("✗", Style::default().fg(t.error)),
-        Some("flagged") => Span::styled("⚑", Style::default().fg(t.warn)),
-        _ => Span::styled("·", Style::default().fg(t.dim)),
+        Some(Verdict::Accepted) => Span::styled("✓", Style::default().fg(t.ok)),
+        Some(Verdict::Rejected) => Span::styled("✗", Style::default().fg(t.error)),
+        Some(Verdict::Flagged) => Span::styled("⚑", Style::default().fg(t.warn)),
+        None => Span::styled("·", Style::default().fg(t.dim)),
     }
 }
 
@@ -438,28 +436,28 @@ fn draw_samples(f: &mut Frame, app: &App, area: Rect) {
 fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
     let focused = app.focus == Focus::List;
-    let sort = if app.sort == super::app::SortKey::Order && !app.sort_reverse {
+    let sort = if app.list.sort == super::app::SortKey::Order && !app.list.sort_reverse {
         String::new()
     } else {
-        format!(" · by {}{}", app.sort.word(), if app.sort_reverse { " ↑" } else { "" })
+        format!(" · by {}{}", app.list.sort.word(), if app.list.sort_reverse { " ↑" } else { "" })
     };
-    let filt = app.filter_text();
+    let filt = app.list.filter_text();
     let title = format!(
         " Samples {}/{}{}{} ",
-        app.visible.len(),
-        app.rows.len(),
+        app.list.visible.len(),
+        app.list.rows.len(),
         if filt.is_empty() { String::new() } else { format!(" · {}", sanitize(&filt)) },
         sort
     );
     let b = block(app, truncate(&title, area.width.saturating_sub(2) as usize), focused);
     let inner = b.inner(area);
     f.render_widget(b, area);
-    if !app.rows_loaded {
+    if !app.list.loaded {
         f.render_widget(Paragraph::new(Span::styled("loading the samples…", Style::default().fg(t.dim))), inner);
         return;
     }
-    if app.visible.is_empty() {
-        let msg = if app.rows.is_empty() {
+    if app.list.visible.is_empty() {
+        let msg = if app.list.rows.is_empty() {
             "no samples yet: start a run in the pipeline view (1), or import a file (button review FILE)".to_string()
         } else {
             "no sample passes the filters: 0 clears them".to_string()
@@ -474,25 +472,25 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     let h = inner.height.saturating_sub(1) as usize;
     let narrow = inner.width < 46;
     let mut areas = app.areas.get();
-    let mut offset = areas.list_offset.min(app.visible.len().saturating_sub(1));
-    if app.cursor < offset {
-        offset = app.cursor;
-    } else if app.cursor >= offset + h {
-        offset = app.cursor + 1 - h;
+    let mut offset = areas.list_offset.min(app.list.visible.len().saturating_sub(1));
+    if app.list.cursor < offset {
+        offset = app.list.cursor;
+    } else if app.list.cursor >= offset + h {
+        offset = app.list.cursor + 1 - h;
     }
     areas.list = area;
     areas.list_offset = offset;
     app.areas.set(areas);
-    let rows = app.visible[offset..(offset + h).min(app.visible.len())].iter().enumerate().map(|(i, idx)| {
-        let r = &app.rows[*idx];
+    let rows = app.list.visible[offset..(offset + h).min(app.list.visible.len())].iter().enumerate().map(|(i, idx)| {
+        let r = &app.list.rows[*idx];
         let s = &r.summary;
-        let status = match s.stage.as_str() {
-            "complete" => Cell::from("complete").style(Style::default().fg(t.ok)),
-            "failed" => Cell::from("failed").style(Style::default().fg(t.error)),
-            other => Cell::from(other.replace('_', " ")).style(Style::default().fg(t.accent)),
+        let status = match s.stage {
+            Stage::Complete => Cell::from("complete").style(Style::default().fg(t.ok)),
+            Stage::Failed(_) => Cell::from("failed").style(Style::default().fg(t.error)),
+            Stage::At(p) => Cell::from(p.title().to_lowercase()).style(Style::default().fg(t.accent)),
         };
         let lint = if s.lint_errors + s.lint_warnings == 0 {
-            Cell::from(if s.stage == "complete" { "clean" } else { "" }).style(Style::default().fg(t.dim))
+            Cell::from(if s.stage.is_complete() { "clean" } else { "" }).style(Style::default().fg(t.dim))
         } else {
             Cell::from(s.codes_text()).style(Style::default().fg(if s.lint_errors > 0 { t.error } else { t.warn }))
         };
@@ -502,7 +500,7 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
             _ => "-",
         };
         let mark = Line::from(vec![
-            verdict_mark(app, r.verdict.as_deref()),
+            verdict_mark(app, r.verdict),
             if s.stale.is_empty() { Span::raw(" ") } else { Span::styled("~", Style::default().fg(t.warn)) },
         ]);
         let mut cells = vec![Cell::from(mark), Cell::from(sanitize(&r.id).into_owned()), status];
@@ -511,7 +509,7 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
         }
         cells.extend([Cell::from(format!("{:>2}", s.turns)), Cell::from(format!("{:>2}", s.calls)), lint]);
         let mut row = Row::new(cells);
-        if offset + i == app.cursor {
+        if offset + i == app.list.cursor {
             row = row.style(Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD));
         }
         row
@@ -546,15 +544,13 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Table::new(rows, widths).header(header).column_spacing(1), inner);
 }
 
-const PART_TITLES: [&str; 6] = ["Scenario", "Atomic task", "Composition", "Filter", "Functions", "Trajectory"];
-
 /// The lineage as lines, and the line where each part starts.
 fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [usize; 6]) {
     let t = &app.theme;
     let s = &d.sample;
     let mut lines: Vec<Line<'static>> = Vec::new();
     let mut starts = [0usize; 6];
-    let first_stale = crate::store::first_stale(s);
+    let (stale, edited) = (domain::stale(s), domain::edited(s));
     let text = |lines: &mut Vec<Line<'static>>, body: &str, style: Style| {
         for l in wrap(body, width.saturating_sub(2)) {
             lines.push(Line::from(Span::styled(format!("  {l}"), style)));
@@ -562,44 +558,43 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
     };
     let dim = Style::default().fg(t.dim);
     let plain = Style::default().fg(t.fg);
-    for (i, title) in PART_TITLES.iter().enumerate() {
-        starts[i] = lines.len();
-        let selected = i == app.lineage_part;
+    for part in Part::ALL {
+        starts[part.index()] = lines.len();
+        let selected = part == app.lineage_part;
         let mut head = vec![Span::styled(
-            format!("{} {}", if selected { "▶" } else { " " }, title),
+            format!("{} {}", if selected { "▶" } else { " " }, part.title()),
             if selected && app.focus == Focus::Lineage {
                 Style::default().fg(t.bg).bg(t.accent).add_modifier(Modifier::BOLD)
             } else {
                 Style::default().fg(t.accent).add_modifier(Modifier::BOLD)
             },
         )];
-        if first_stale.is_some_and(|f| i >= f) {
+        if stale.contains(part) {
             head.push(Span::styled(" STALE", Style::default().fg(t.warn).add_modifier(Modifier::BOLD)));
         }
-        if s.edits.iter().any(|e| crate::store::part_of(&e.path) == Some(i)) {
+        if edited.contains(part) {
             head.push(Span::styled(" edited", Style::default().fg(t.warn)));
         }
-        let steps = part_steps(i);
-        let asked = d.calls.iter().filter(|c| c.reask > 0 && steps.contains(&c.step.as_str()));
+        let asked = d.calls.iter().filter(|c| c.reask > 0 && part.steps().iter().any(|s| s.id() == c.step));
         let (reasks, rescued) = asked.fold((0, 0), |(n, ok), c| (n + 1, ok + usize::from(c.parse_ok == Some(true))));
         if reasks > 0 {
             head.push(Span::styled(format!(" re-asked {reasks}× ({rescued} usable)"), Style::default().fg(t.dim)));
         }
         lines.push(Line::from(head));
-        match i {
-            0 => match (&s.scenario, &s.origin) {
+        match part {
+            Part::Scenario => match (&s.scenario, &s.origin) {
                 (Some(x), _) => text(&mut lines, x, plain),
                 (None, Origin::Imported { file, line, format }) => {
                     text(&mut lines, &format!("imported from {file}:{line} ({format} format)"), dim)
                 }
                 _ => text(&mut lines, "(not made yet)", dim),
             },
-            1 => text(
+            Part::AtomicTask => text(
                 &mut lines,
                 s.atomic_task.as_deref().unwrap_or("(none)"),
                 if s.atomic_task.is_some() { plain } else { dim },
             ),
-            2 => match &s.composition {
+            Part::Composition => match &s.composition {
                 Some(c) => {
                     text(&mut lines, &format!("strategy: {}", c.strategy.as_str()), dim);
                     text(&mut lines, &c.task, plain);
@@ -609,7 +604,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                 }
                 None => text(&mut lines, "(none)", dim),
             },
-            3 => match &s.filter {
+            Part::Filter => match &s.filter {
                 Some(fv) => {
                     let (w, st) = if fv.passed { ("passed", t.ok) } else { ("filtered out", t.error) };
                     lines.push(Line::from(Span::styled(format!("  {w}"), Style::default().fg(st))));
@@ -617,7 +612,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                 }
                 None => text(&mut lines, "(none)", dim),
             },
-            4 => {
+            Part::Functions => {
                 let groups: Vec<(String, Vec<&crate::model::FunctionDef>)> = if !s.functions.is_empty() {
                     s.functions.iter().map(|g| (g.sub_task.clone(), g.functions.iter().collect())).collect()
                 } else if let Some(tr) = &s.trajectory {
@@ -642,7 +637,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                     }
                 }
             }
-            _ => match (&s.trajectory, &s.failure) {
+            Part::Trajectory => match (&s.trajectory, &s.failure) {
                 (Some(tr), fail) => {
                     // A dialogue that stopped part way: where, and why.
                     if let Some(fail) = fail {
@@ -723,8 +718,11 @@ fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
         return;
     };
     let (lines, starts) = lineage_lines(app, d, inner.width as usize);
-    let scroll =
-        if focused { starts[app.lineage_part] + app.lineage_scroll as usize } else { app.lineage_scroll as usize };
+    let scroll = if focused {
+        starts[app.lineage_part.index()] + app.lineage_scroll as usize
+    } else {
+        app.lineage_scroll as usize
+    };
     let scroll = scroll.min(lines.len().saturating_sub(1));
     f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
 }
@@ -1068,8 +1066,9 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
             let list = app.areas.get().list;
             let area = Rect::new(list.x, list.y + list.height.saturating_sub(3), list.width, 3);
             f.render_widget(Clear, area);
-            let count = app.search.as_ref().map(|(_, ids)| format!(" {} matches ", ids.len())).unwrap_or_default();
-            let note = if app.search_note.is_empty() { String::new() } else { format!("· {} ", app.search_note) };
+            let count = app.list.search.as_ref().map(|(_, ids)| format!(" {} matches ", ids.len())).unwrap_or_default();
+            let note =
+                if app.list.search_note.is_empty() { String::new() } else { format!("· {} ", app.list.search_note) };
             let b =
                 block(app, " Search all text (enter keeps, esc clears) ", true).title_bottom(format!("{count}{note}"));
             let inner = b.inner(area);
@@ -1084,9 +1083,8 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
             let area = centered(main, 56, 12);
             f.render_widget(Clear, area);
             let mut lines = Vec::new();
-            for (i, name) in FILTER_NAMES.iter().enumerate() {
-                let choices = filter_choices(i);
-                let v = &choices[app.filters[i]];
+            for (i, filter) in Filter::ALL.into_iter().enumerate() {
+                let (name, v) = (filter.name(), app.list.filters.text(filter));
                 let style = if i == *row {
                     Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
                 } else {
@@ -1094,12 +1092,15 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
                 };
                 lines.push(Line::from(vec![
                     Span::styled(format!(" {name:<10}"), style.fg(t.fg)),
-                    Span::styled(format!("◀ {v} ▶"), style.fg(if app.filters[i] == 0 { t.dim } else { t.accent })),
+                    Span::styled(
+                        format!("◀ {v} ▶"),
+                        style.fg(if app.list.filters.is_set(filter) { t.accent } else { t.dim }),
+                    ),
                 ]));
             }
             lines.push(Line::from(""));
             lines.push(Line::from(Span::styled(
-                format!(" {} of {} samples pass", app.visible.len(), app.rows.len()),
+                format!(" {} of {} samples pass", app.list.visible.len(), app.list.rows.len()),
                 dim,
             )));
             lines.push(Line::from(Span::styled(" ↑↓ choose · ←→ change · 0 clears · esc closes", dim)));
@@ -1234,18 +1235,6 @@ fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
             ];
             f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Quit? ", true)), area);
         }
-    }
-}
-
-/// The steps whose calls make a lineage part.
-pub(crate) fn part_steps(part: usize) -> &'static [&'static str] {
-    match part {
-        0 => &["scenario_expand", "scenario_extract"],
-        1 => &["atomic_task"],
-        2 => &["compose_sequential", "compose_parallel_sequential"],
-        3 => &["composition_filter"],
-        4 => &["function_generate"],
-        _ => &["user_agent", "assistant_agent", "tool_agent"],
     }
 }
 
