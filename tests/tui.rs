@@ -15,7 +15,7 @@ use button::sim::Simulator;
 use button::store::Store;
 use button::tui::app::{Effect, Init, Msg, Overlay, View};
 use button::tui::driver::Driver;
-use button::tui::keymap::{Action, Keymap};
+use button::tui::keymap::{Action, Context, Keymap};
 use button::tui::theme::Theme;
 use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 
@@ -314,7 +314,7 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
     h.keys(":");
     both_sizes(&h, "palette");
     h.keys("ligh");
-    let items = button::tui::app::palette_items(&h.app, "ligh");
+    let items = button::tui::overlay::palette_items(&h.app, "ligh");
     assert_eq!(items[0].name, "theme light");
     h.keys("<enter>");
     assert_eq!(h.app.theme.name, "light");
@@ -326,14 +326,54 @@ fn palette_finds_actions_fuzzily_and_runs_them() {
 }
 
 #[test]
+fn overlay_keys_are_keymap_actions_and_the_hint_bar_shows_only_those() {
+    let mut h = H::new(false);
+    let mut o = std::collections::BTreeMap::new();
+    o.insert("filter_next".to_string(), vec!["n".to_string()]);
+    h.app.keymap = Keymap::with_overrides(&o).unwrap();
+    let id = h.selected_id();
+    h.keys("F");
+    let hints = h.screen(100, 30).lines().last().unwrap().to_string();
+    assert!(hints.contains("n change") && !hints.contains("l change"), "{hints}");
+    assert!(!hints.contains("accept"), "the view's keys do nothing here: {hints}");
+    h.keys("l");
+    assert!(h.app.list.filters.is_empty(), "l is no longer bound");
+    h.keys("n");
+    assert_eq!(h.app.list.filters.text(button::tui::list::Filter::Status), "complete");
+    h.keys("a");
+    assert_eq!(h.verdict(&id), None, "a view key does nothing in an overlay");
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
+    // Each overlay's contexts bind a key to one action at most.
+    let km = Keymap::default();
+    for ctxs in
+        [&[Context::Help, Context::Reader][..], &[Context::Call, Context::Reader], &[Context::Diff, Context::Reader]]
+    {
+        let mut seen = std::collections::BTreeMap::new();
+        for a in Action::ALL.iter().filter(|a| ctxs.contains(&a.context())) {
+            for k in km.keys(*a) {
+                if let Some(other) = seen.insert(*k, *a) {
+                    panic!("{} does both {} and {}", k.label(), other.id(), a.id());
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn help_is_generated_from_the_keymap() {
     let mut h = H::new(false);
     h.keys("?");
-    let s = h.screen(120, 100);
+    both_sizes(&h, "help");
+    // Every action of every view and overlay, read page by page.
+    let mut s = h.screen(120, 60);
+    for _ in 0..12 {
+        h.keys("<pgdn>");
+        s.push_str(&h.screen(120, 60));
+    }
     for a in Action::ALL {
         assert!(s.contains(a.describe()), "help lacks {}", a.id());
     }
-    both_sizes(&h, "help");
     h.keys("<esc>");
     assert!(h.app.overlay.is_none());
 }
@@ -584,7 +624,9 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     h.keys("<tab>j");
     assert_eq!(h.app.lineage_part, button::domain::Part::AtomicTask);
     h.keys("l");
-    let Some(Overlay::Call { index, .. }) = &h.app.overlay else { panic!("no call: {:?}", h.app.toast) };
+    let Some(Overlay::Call(button::tui::overlay::CallView { index, .. })) = &h.app.overlay else {
+        panic!("no call: {:?}", h.app.toast)
+    };
     let old = h.app.detail.as_ref().unwrap().calls[*index].clone();
     assert_eq!(old.step, "atomic_task");
     both_sizes(&h, "call_side_by_side");
@@ -596,7 +638,8 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     assert!(saved.starts_with("Be brief. "));
     h.keys("l");
     h.keys("r");
-    let Some(Overlay::CallCompare { old: o, new, .. }) = &h.app.overlay else { panic!("no comparison") };
+    let Some(Overlay::CallCompare(cc)) = &h.app.overlay else { panic!("no comparison") };
+    let (o, new) = (&cc.old, &cc.new);
     assert_eq!(o.id, old.id);
     assert_ne!(new.template_version, old.template_version);
     assert!(new.prompt.contains("Be brief. "));

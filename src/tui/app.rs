@@ -4,14 +4,19 @@
 
 use std::time::Duration;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Rect;
 use ratatui_textarea::TextArea;
 
 use super::diff::{self, Tag};
-use super::edit::{self, Field, Problem};
+use super::edit::{self, Field};
 use super::keymap::{Action, Context, Key, Keymap};
 pub use super::list::{Filter, Filters, SampleList, SortKey, Status};
+pub use super::overlay::Overlay;
+use super::overlay::{
+    CallCompare, CallView, Cmd, Compare, ConfirmQuit, DiffView, Editor, FiltersPanel, Help, Palette, Purpose, Reason,
+    Scroll, Search,
+};
 use super::theme::Theme;
 use crate::domain::{Part, Step};
 use crate::lint::Finding;
@@ -31,69 +36,6 @@ pub enum View {
 pub enum Focus {
     List,
     Lineage,
-}
-
-pub enum Overlay {
-    Help { scroll: u16 },
-    Palette { input: TextArea<'static>, selected: usize },
-    Search { input: TextArea<'static> },
-    Filters { row: usize },
-    Reason { selected: usize, note: Option<TextArea<'static>> },
-    Call { index: usize, scroll: u16 },
-    ConfirmQuit,
-    Editor(Box<EditorState>),
-    Diff { title: String, lines: Vec<(Tag, String)>, scroll: u16 },
-    Compare(Box<CompareState>),
-    CallCompare { old: Box<CallRow>, new: Box<CallRow>, scroll: u16 },
-}
-
-/// What saving the editor does.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Purpose {
-    /// Saves the field (journaled, the original kept).
-    Save,
-    /// Forks the dialogue from this turn with the edited message.
-    Fork(usize),
-}
-
-pub struct EditorState {
-    pub sample_id: String,
-    pub field: Field,
-    pub purpose: Purpose,
-    pub original: String,
-    pub input: TextArea<'static>,
-    /// What is wrong with the text now (checked on every change).
-    pub problems: Vec<Problem>,
-    pub show_diff: bool,
-    /// The sample as it was when the editor opened, for the checks that need it.
-    pub sample: Option<Box<Sample>>,
-}
-
-impl EditorState {
-    pub fn text(&self) -> String {
-        self.input.lines().join("\n")
-    }
-
-    fn check(&mut self) {
-        let text = self.text();
-        self.problems = match &self.sample {
-            Some(s) => edit::from_text(s, &self.field, &text).err().unwrap_or_default(),
-            None => match &self.field {
-                Field::Template(step) => edit::check_template(*step, &text).err().into_iter().collect(),
-                _ => Vec::new(),
-            },
-        };
-    }
-}
-
-/// Two branches of a dialogue side by side: the sample's and a fork's.
-pub struct CompareState {
-    pub sample_id: String,
-    pub version: i64,
-    pub current: crate::model::Trajectory,
-    pub fork: Option<crate::model::Trajectory>,
-    pub fork_failure: Option<String>,
-    pub turn: usize,
 }
 
 /// A loaded sample with what the views need of it.
@@ -180,16 +122,6 @@ pub enum Effect {
     Rerun(i64),
     ExternalEdit { text: String, extension: &'static str },
 }
-
-pub const REASONS: [(RejectReason, &str); 7] = [
-    (RejectReason::HallucinatedFunction, "hallucinated function"),
-    (RejectReason::BadArguments, "bad arguments"),
-    (RejectReason::UserLeaksPlan, "user message leaks the plan"),
-    (RejectReason::PrematureFinal, "premature final answer"),
-    (RejectReason::InconsistentToolResult, "inconsistent tool result"),
-    (RejectReason::NotCompositional, "not compositional"),
-    (RejectReason::Other, "other (with a note)"),
-];
 
 /// Screen areas of the last frame, for the mouse.
 #[derive(Clone, Copy, Debug, Default)]
@@ -426,7 +358,7 @@ impl App {
             Msg::SampleMissing(id) => self.toast(format!("sample {id} is no longer in the workspace")),
             Msg::SearchResult { query, rowids, unindexed } => {
                 let current = match &self.overlay {
-                    Some(Overlay::Search { input }) => input.lines().join(" "),
+                    Some(Overlay::Search(s)) => s.query(),
                     _ => self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
                 };
                 if current.trim() != query.trim() {
@@ -482,7 +414,11 @@ impl App {
                     let old_call = self.detail.as_ref().and_then(|d| d.calls.iter().find(|c| c.id == old)).cloned();
                     match old_call {
                         Some(o) => {
-                            self.overlay = Some(Overlay::CallCompare { old: Box::new(o), new, scroll: 0 });
+                            self.overlay = Some(Overlay::CallCompare(Box::new(CallCompare {
+                                old: o,
+                                new: *new,
+                                scroll: Scroll::default(),
+                            })));
                         }
                         None => self.toast(format!("call #{} asked again: see its sample's calls", new.id)),
                     }
@@ -494,8 +430,7 @@ impl App {
             },
             Msg::ExternalEdited(r) => match (r, self.overlay.as_mut()) {
                 (Ok(text), Some(Overlay::Editor(st))) => {
-                    st.input = TextArea::new(text.lines().map(str::to_string).collect());
-                    st.check();
+                    st.set_text(&text);
                     let n = st.problems.len();
                     self.toast(if n == 0 {
                         "back from $EDITOR: the text checks out; ctrl-s saves".to_string()
@@ -507,17 +442,7 @@ impl App {
                 (Err(e), _) => self.toast(e),
             },
             Msg::Template { step, text } => {
-                let mut st = EditorState {
-                    sample_id: String::new(),
-                    field: Field::Template(step),
-                    purpose: Purpose::Save,
-                    original: text.clone(),
-                    input: TextArea::new(text.lines().map(str::to_string).collect()),
-                    problems: Vec::new(),
-                    show_diff: false,
-                    sample: None,
-                };
-                st.check();
+                let st = Editor::new(String::new(), Field::Template(step), Purpose::Save, text, None);
                 self.overlay = Some(Overlay::Editor(Box::new(st)));
             }
         }
@@ -525,23 +450,18 @@ impl App {
     }
 
     fn key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
-        if k.code == KeyCode::Char('c') && k.modifiers.contains(KeyModifiers::CONTROL) {
-            // Ctrl-C quits from anywhere, overlays included: the run is cancelled, nothing
-            // committed is lost.
-            self.quit = true;
-            fx.push(Effect::Quit);
+        let key = Key::from_event(&k);
+        if key.is_some_and(|key| self.keymap.keys(Action::ForceQuit).contains(&key)) {
+            // Quits from anywhere, overlays included: the run is cancelled, nothing committed
+            // is lost.
+            self.dispatch(Action::ForceQuit, fx);
             return;
         }
         if self.overlay.is_some() {
             self.overlay_key(k, fx);
             return;
         }
-        if k.code == KeyCode::Esc {
-            self.back(fx);
-            return;
-        }
-        let Some(key) = Key::from_event(&k) else { return };
-        if let Some(a) = self.keymap.lookup(self.context(), &key) {
+        if let Some(a) = key.and_then(|key| self.keymap.lookup(self.context(), &key)) {
             self.dispatch(a, fx);
         }
     }
@@ -564,16 +484,21 @@ impl App {
 
     pub fn dispatch(&mut self, a: Action, fx: &mut Vec<Effect>) {
         match a {
+            Action::ForceQuit => {
+                self.quit = true;
+                fx.push(Effect::Quit);
+            }
+            Action::Back => self.back(fx),
             Action::Quit => {
                 if self.run.status.in_flight() {
-                    self.overlay = Some(Overlay::ConfirmQuit);
+                    self.overlay = Some(Overlay::ConfirmQuit(ConfirmQuit));
                 } else {
                     self.quit = true;
                     fx.push(Effect::Quit);
                 }
             }
-            Action::Help => self.overlay = Some(Overlay::Help { scroll: 0 }),
-            Action::Palette => self.overlay = Some(Overlay::Palette { input: line_input(""), selected: 0 }),
+            Action::Help => self.overlay = Some(Overlay::Help(Help::default())),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
             Action::FocusNext | Action::FocusPrev => {
                 if self.view == View::Samples {
                     self.focus = if self.focus == Focus::List { Focus::Lineage } else { Focus::List };
@@ -667,9 +592,9 @@ impl App {
             Action::Bottom => self.set_cursor(self.list.visible.len().saturating_sub(1), fx),
             Action::Search => {
                 let q = self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default();
-                self.overlay = Some(Overlay::Search { input: line_input(&q) });
+                self.overlay = Some(Overlay::Search(Search::new(&q)));
             }
-            Action::Filters => self.overlay = Some(Overlay::Filters { row: 0 }),
+            Action::Filters => self.overlay = Some(Overlay::Filters(FiltersPanel::default())),
             Action::ClearFilters => {
                 self.list.filters = Filters::default();
                 self.list.search = None;
@@ -687,11 +612,10 @@ impl App {
             }
             Action::Accept | Action::TrajAccept => self.verdict(Some(Verdict::Accepted), vec![], fx),
             Action::Flag | Action::TrajFlag => self.verdict(Some(Verdict::Flagged), vec![], fx),
-            Action::Reject | Action::TrajReject => {
-                if self.reviewable() {
-                    self.overlay = Some(Overlay::Reason { selected: 0, note: None });
-                }
+            Action::Reject | Action::TrajReject if self.reviewable() => {
+                self.overlay = Some(Overlay::Reason(Reason::default()));
             }
+            Action::Reject | Action::TrajReject => {}
             Action::Skip | Action::TrajSkip => self.advance(fx),
             Action::CallOfPart => {
                 let steps: &[Step] = if self.lineage_part == Part::Trajectory {
@@ -704,7 +628,7 @@ impl App {
                     .as_ref()
                     .and_then(|d| d.calls.iter().position(|c| steps.iter().any(|s| s.id() == c.step)));
                 match found {
-                    Some(index) => self.overlay = Some(Overlay::Call { index, scroll: 0 }),
+                    Some(index) => self.overlay = Some(Overlay::Call(CallView::new(index))),
                     None => self.toast(self.no_call_reason(steps[0].id())),
                 }
             }
@@ -719,7 +643,7 @@ impl App {
             Action::CallOfTurn => {
                 let found = self.detail.as_ref().and_then(|d| d.turn_calls.get(self.turn).copied().flatten());
                 match found {
-                    Some(index) => self.overlay = Some(Overlay::Call { index, scroll: 0 }),
+                    Some(index) => self.overlay = Some(Overlay::Call(CallView::new(index))),
                     None => self.toast(self.no_call_reason("this turn")),
                 }
             }
@@ -782,12 +706,18 @@ impl App {
             Action::Diff | Action::TrajDiff => match &self.detail {
                 Some(d) => {
                     let lines = sample_diff(d);
-                    self.overlay = Some(Overlay::Diff { title: format!("Changes to {}", d.id), lines, scroll: 0 });
+                    self.overlay = Some(Overlay::Diff(DiffView {
+                        title: format!("Changes to {}", d.id),
+                        lines,
+                        scroll: Scroll::default(),
+                    }));
                 }
                 None => self.toast("no sample loaded"),
             },
             Action::ScrollDown => self.traj_scroll = self.traj_scroll_now().saturating_add(1),
             Action::ScrollUp => self.traj_scroll = self.traj_scroll_now().saturating_sub(1),
+            // The actions of the overlays: each overlay handles its own (`Overlay::key`).
+            _ => {}
         }
     }
 
@@ -811,17 +741,7 @@ impl App {
             return;
         };
         let ext = field.extension();
-        let mut st = EditorState {
-            sample_id: d.id.clone(),
-            field,
-            purpose,
-            original: text.clone(),
-            input: TextArea::new(text.lines().map(str::to_string).collect()),
-            problems: Vec::new(),
-            show_diff: false,
-            sample: Some(Box::new(d.sample.clone())),
-        };
-        st.check();
+        let st = Editor::new(d.id.clone(), field, purpose, text.clone(), Some(Box::new(d.sample.clone())));
         self.overlay = Some(Overlay::Editor(Box::new(st)));
         if external {
             fx.push(Effect::ExternalEdit { text, extension: ext });
@@ -854,7 +774,7 @@ impl App {
             return;
         };
         let Some(current) = d.sample.trajectory.clone() else { return };
-        self.overlay = Some(Overlay::Compare(Box::new(CompareState {
+        self.overlay = Some(Overlay::Compare(Box::new(Compare {
             sample_id: d.id.clone(),
             version: *version,
             current,
@@ -1013,265 +933,54 @@ impl App {
         }
     }
 
+    /// A key while an overlay is open: the overlay decides, the app carries it out.
     fn overlay_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
         let Some(mut ov) = self.overlay.take() else { return };
-        let keep = match &mut ov {
-            Overlay::Help { scroll } => match k.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('?') => false,
-                code => scroll_key(code, scroll),
-            },
-            Overlay::ConfirmQuit => {
-                if matches!(k.code, KeyCode::Char('y') | KeyCode::Enter) {
-                    self.quit = true;
-                    fx.push(Effect::Quit);
-                }
-                false
-            }
-            Overlay::Palette { input, selected } => match k.code {
-                KeyCode::Esc => false,
-                KeyCode::Down => {
-                    *selected += 1;
-                    true
-                }
-                KeyCode::Up => {
-                    *selected = selected.saturating_sub(1);
-                    true
-                }
-                KeyCode::Enter => {
-                    let query = input.lines().join(" ");
-                    let items = palette_items(self, &query);
-                    if let Some(item) = items.get((*selected).min(items.len().saturating_sub(1))) {
-                        let item = item.clone();
-                        self.overlay = None;
-                        match item.target {
-                            PaletteTarget::Action(a) => self.dispatch(a, fx),
-                            PaletteTarget::Theme(name) => self.set_theme_by_name(&name),
-                        }
-                        return;
-                    }
-                    false
-                }
-                _ => {
-                    input.input(k);
-                    *selected = 0;
-                    true
-                }
-            },
-            Overlay::Search { input } => match k.code {
-                KeyCode::Esc => {
-                    self.list.search = None;
-                    self.list.search_note.clear();
-                    self.refilter(fx);
-                    false
-                }
-                KeyCode::Enter => false,
-                _ => {
-                    if input.input(k) {
-                        let q = input.lines().join(" ");
-                        if q.trim().is_empty() {
-                            self.list.search = None;
-                            self.refilter(fx);
-                        } else {
-                            fx.push(Effect::Search(q));
-                        }
-                    }
-                    true
-                }
-            },
-            Overlay::Filters { row } => match k.code {
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('F') | KeyCode::Char('q') => false,
-                KeyCode::Down | KeyCode::Char('j') => {
-                    *row = (*row + 1).min(Filter::ALL.len() - 1);
-                    true
-                }
-                KeyCode::Up | KeyCode::Char('k') => {
-                    *row = row.saturating_sub(1);
-                    true
-                }
-                KeyCode::Right | KeyCode::Char('l') | KeyCode::Char(' ') => {
-                    self.list.filters.cycle(Filter::ALL[*row], 1);
-                    self.refilter(fx);
-                    true
-                }
-                KeyCode::Left | KeyCode::Char('h') => {
-                    self.list.filters.cycle(Filter::ALL[*row], -1);
-                    self.refilter(fx);
-                    true
-                }
-                KeyCode::Char('0') => {
-                    self.list.filters = Filters::default();
-                    self.refilter(fx);
-                    true
-                }
-                _ => true,
-            },
-            Overlay::Reason { selected, note } => {
-                if let Some(text) = note {
-                    match k.code {
-                        KeyCode::Esc => {
-                            *note = None;
-                            true
-                        }
-                        KeyCode::Enter => {
-                            let body = text.lines().join(" ").trim().to_string();
-                            if body.is_empty() {
-                                self.toast("\"other\" needs a note saying why");
-                                true
-                            } else {
-                                self.overlay = None;
-                                self.verdict_with_note(Some(Verdict::Rejected), vec![RejectReason::Other], body, fx);
-                                return;
-                            }
-                        }
-                        _ => {
-                            text.input(k);
-                            true
-                        }
-                    }
-                } else {
-                    let pick = match k.code {
-                        KeyCode::Char(c @ '1'..='7') => Some(c as usize - '1' as usize),
-                        KeyCode::Enter => Some(*selected),
-                        _ => None,
-                    };
-                    match (k.code, pick) {
-                        (_, Some(i)) if REASONS[i].0 == RejectReason::Other => {
-                            *selected = i;
-                            *note = Some(line_input(""));
-                            true
-                        }
-                        (_, Some(i)) => {
-                            self.overlay = None;
-                            self.verdict(Some(Verdict::Rejected), vec![REASONS[i].0], fx);
-                            return;
-                        }
-                        (KeyCode::Esc, _) => false,
-                        (KeyCode::Down | KeyCode::Char('j'), _) => {
-                            *selected = (*selected + 1).min(REASONS.len() - 1);
-                            true
-                        }
-                        (KeyCode::Up | KeyCode::Char('k'), _) => {
-                            *selected = selected.saturating_sub(1);
-                            true
-                        }
-                        _ => true,
-                    }
-                }
-            }
-            Overlay::Editor(st) => {
-                let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
-                match k.code {
-                    KeyCode::Esc if st.show_diff => {
-                        st.show_diff = false;
-                        true
-                    }
-                    KeyCode::Esc => {
-                        self.toast("edit cancelled: nothing saved");
-                        false
-                    }
-                    KeyCode::Char('d') if ctrl => {
-                        st.show_diff = !st.show_diff;
-                        true
-                    }
-                    KeyCode::Char('e') if ctrl => {
-                        fx.push(Effect::ExternalEdit { text: st.text(), extension: st.field.extension() });
-                        true
-                    }
-                    KeyCode::Char('s') if ctrl => self.save_editor(st, fx),
-                    _ if st.show_diff => true,
-                    _ => {
-                        if st.input.input(k) {
-                            st.check();
-                        }
-                        true
-                    }
-                }
-            }
-            Overlay::Diff { scroll, .. } | Overlay::CallCompare { scroll, .. } => match k.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('D') => false,
-                code => scroll_key(code, scroll),
-            },
-            Overlay::Compare(c) => match k.code {
-                KeyCode::Esc | KeyCode::Char('q') => {
-                    self.toast("the fork is kept aside: b again forks anew; D shows the versions");
-                    false
-                }
-                KeyCode::Char('n') | KeyCode::Down | KeyCode::Char('j') => {
-                    let n = c.current.messages.len().max(c.fork.as_ref().map_or(0, |f| f.messages.len()));
-                    c.turn = (c.turn + 1).min(n.saturating_sub(1));
-                    true
-                }
-                KeyCode::Char('p') | KeyCode::Up | KeyCode::Char('k') => {
-                    c.turn = c.turn.saturating_sub(1);
-                    true
-                }
-                KeyCode::Char('1') => {
-                    fx.push(Effect::DropVersion { id: c.sample_id.clone(), version: c.version });
-                    self.toast("kept the current branch; the fork is dropped");
-                    false
-                }
-                KeyCode::Char('2') => match &c.fork {
-                    Some(t) => {
-                        fx.push(Effect::Edit {
-                            id: c.sample_id.clone(),
-                            path: "/trajectory".into(),
-                            value: serde_json::to_value(t).expect("serializes"),
-                        });
-                        fx.push(Effect::DropVersion { id: c.sample_id.clone(), version: c.version });
-                        self.toast("kept the fork: it is the sample's trajectory now (u undoes)");
-                        false
-                    }
-                    None => {
-                        self.toast("the fork failed: there is no branch to keep");
-                        true
-                    }
-                },
-                _ => true,
-            },
-            Overlay::Call { index, .. } if matches!(k.code, KeyCode::Char('t') | KeyCode::Char('r')) => {
-                let call = self.detail.as_ref().and_then(|d| d.calls.get(*index));
-                match (k.code, call) {
-                    (KeyCode::Char('t'), Some(c)) => match Step::from_id(&c.step) {
-                        Some(step) => {
-                            fx.push(Effect::LoadTemplate(step));
-                            false
-                        }
-                        None => true,
-                    },
-                    (KeyCode::Char('r'), Some(c)) => {
-                        if self.run.status.in_flight() {
-                            self.toast("a run is in flight: ask the step again when it ends");
-                        } else {
-                            fx.push(Effect::Rerun(c.id));
-                            self.toast(format!("asking {} again with the templates as they are now…", c.step));
-                        }
-                        true
-                    }
-                    _ => true,
-                }
-            }
-            Overlay::Call { scroll, .. } => match k.code {
-                KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('l') => false,
-                code => scroll_key(code, scroll),
-            },
-        };
-        if keep && self.overlay.is_none() {
+        let action = Key::from_event(&k).and_then(|key| self.keymap.lookup_in(ov.contexts(), &key));
+        let out = ov.key(k, action, self);
+        if !out.close {
             self.overlay = Some(ov);
+        }
+        for c in out.cmds {
+            self.apply(c, fx);
+        }
+    }
+
+    /// Carries out what an overlay asked for.
+    fn apply(&mut self, c: Cmd, fx: &mut Vec<Effect>) {
+        match c {
+            Cmd::Effect(e) => fx.push(e),
+            Cmd::Toast(t) => self.toast(t),
+            Cmd::Dispatch(a) => self.dispatch(a, fx),
+            Cmd::Theme(name) => self.set_theme_by_name(&name),
+            Cmd::Quit => {
+                self.quit = true;
+                fx.push(Effect::Quit);
+            }
+            Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
+            Cmd::SetFilters(f) => {
+                self.list.filters = f;
+                self.refilter(fx);
+            }
+            Cmd::Search(q) if q.is_empty() => {
+                self.list.search = None;
+                self.list.search_note.clear();
+                self.refilter(fx);
+            }
+            Cmd::Search(q) => fx.push(Effect::Search(q)),
+            Cmd::Fork { id, turn, message } => {
+                self.pending_fork = Some(id.clone());
+                self.run.status = RunStatus::Starting;
+                self.toast("forking: the dialogue goes on from the edited turn…");
+                fx.push(Effect::Fork { id, turn, message });
+            }
         }
     }
 
     fn mouse(&mut self, m: MouseEvent, fx: &mut Vec<Effect>) {
         if self.overlay.is_some() {
-            if let (
-                MouseEventKind::ScrollDown | MouseEventKind::ScrollUp,
-                Some(Overlay::Help { scroll } | Overlay::Call { scroll, .. }),
-            ) = (m.kind, self.overlay.as_mut())
-            {
-                *scroll = if m.kind == MouseEventKind::ScrollDown {
-                    scroll.saturating_add(3)
-                } else {
-                    scroll.saturating_sub(3)
-                };
+            if let (MouseEventKind::ScrollDown | MouseEventKind::ScrollUp, Some(ov)) = (m.kind, self.overlay.as_mut()) {
+                ov.wheel(m.kind == MouseEventKind::ScrollDown);
             }
             return;
         }
@@ -1312,59 +1021,6 @@ impl App {
             }
             _ => {}
         }
-    }
-}
-
-impl App {
-    /// Saves the editor if its text checks out; returns whether it stays open.
-    fn save_editor(&mut self, st: &mut EditorState, fx: &mut Vec<Effect>) -> bool {
-        st.check();
-        if !st.problems.is_empty() {
-            self.toast(format!("not saved: {}", st.problems[0]));
-            return true;
-        }
-        let text = st.text();
-        if let Field::Template(step) = st.field {
-            fx.push(Effect::SaveTemplate { step, text });
-            return false;
-        }
-        let Some(sample) = &st.sample else { return true };
-        let value = match edit::from_text(sample, &st.field, &text) {
-            Ok(v) => v,
-            Err(p) => {
-                st.problems = p;
-                return true;
-            }
-        };
-        match st.purpose {
-            Purpose::Save => {
-                if text == st.original {
-                    self.toast("no change: nothing saved");
-                    return false;
-                }
-                fx.push(Effect::Edit { id: st.sample_id.clone(), path: st.field.path(), value });
-            }
-            Purpose::Fork(turn) => {
-                let message = match &st.field {
-                    Field::UserMessage(_) => {
-                        crate::model::Message::User { content: value.as_str().unwrap_or("").to_string() }
-                    }
-                    Field::ToolResults(_) => {
-                        crate::model::Message::Tool { results: serde_json::from_value(value).expect("checked") }
-                    }
-                    _ => serde_json::from_value(value).expect("checked"),
-                };
-                if self.run.status.in_flight() {
-                    self.toast("a run is in flight: fork when it ends");
-                    return true;
-                }
-                self.pending_fork = Some(st.sample_id.clone());
-                self.run.status = RunStatus::Starting;
-                self.toast("forking: the dialogue goes on from the edited turn…");
-                fx.push(Effect::Fork { id: st.sample_id.clone(), turn, message });
-            }
-        }
-        false
     }
 }
 
@@ -1416,89 +1072,8 @@ pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
     out
 }
 
-/// j/k, arrows, space and page keys scroll a text overlay; the overlay stays open.
-fn scroll_key(code: KeyCode, scroll: &mut u16) -> bool {
-    *scroll = match code {
-        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
-        KeyCode::Up | KeyCode::Char('k') => scroll.saturating_sub(1),
-        KeyCode::PageDown | KeyCode::Char(' ') => scroll.saturating_add(15),
-        KeyCode::PageUp => scroll.saturating_sub(15),
-        _ => *scroll,
-    };
-    true
-}
-
 pub fn line_input(text: &str) -> TextArea<'static> {
     let mut t = TextArea::new(vec![text.to_string()]);
     t.move_cursor(ratatui_textarea::CursorMove::End);
     t
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub enum PaletteTarget {
-    Action(Action),
-    Theme(String),
-}
-
-#[derive(Clone, Debug)]
-pub struct PaletteItem {
-    pub name: String,
-    pub describe: String,
-    pub key: String,
-    pub target: PaletteTarget,
-}
-
-/// Fuzzy score: every query character in order in the text; fewer gaps score higher.
-pub fn fuzzy(query: &str, text: &str) -> Option<i64> {
-    let text: Vec<char> = text.to_lowercase().chars().collect();
-    let mut score = 0i64;
-    let mut pos = 0usize;
-    let mut last: Option<usize> = None;
-    for q in query.to_lowercase().chars().filter(|c| !c.is_whitespace()) {
-        let found = text[pos..].iter().position(|c| *c == q)? + pos;
-        score += match last {
-            Some(l) if found == l + 1 => 3,
-            _ => 1,
-        };
-        if found == 0 || text[found - 1] == ' ' {
-            score += 2;
-        }
-        last = Some(found);
-        pos = found + 1;
-    }
-    Some(score * 100 - text.len() as i64)
-}
-
-/// The palette's entries matching `query`, best first: every action, then every theme.
-pub fn palette_items(app: &App, query: &str) -> Vec<PaletteItem> {
-    let mut items: Vec<PaletteItem> = Action::ALL
-        .iter()
-        .map(|a| PaletteItem {
-            name: a.id().replace('_', " "),
-            describe: a.describe().to_string(),
-            key: app.keymap.labels(*a),
-            target: PaletteTarget::Action(*a),
-        })
-        .collect();
-    for t in &app.themes {
-        items.push(PaletteItem {
-            name: format!("theme {}", t.name),
-            describe: format!("switch to the {} theme", t.name),
-            key: String::new(),
-            target: PaletteTarget::Theme(t.name.clone()),
-        });
-    }
-    if query.trim().is_empty() {
-        return items;
-    }
-    let mut scored: Vec<(i64, PaletteItem)> = items
-        .into_iter()
-        .filter_map(|i| {
-            let name = fuzzy(query, &i.name).map(|s| s + 1000);
-            let desc = fuzzy(query, &i.describe);
-            name.or(desc).map(|s| (s, i))
-        })
-        .collect();
-    scored.sort_by_key(|(s, _)| std::cmp::Reverse(*s));
-    scored.into_iter().map(|(_, i)| i).collect()
 }

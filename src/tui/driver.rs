@@ -103,7 +103,7 @@ impl Driver {
     }
 
     /// Types keys: characters as they are; `<enter>`, `<esc>`, `<tab>`, `<home>`, `<end>`,
-    /// `<up>`, `<down>`, `<left>`, `<right>`, `<space>` by name; `<c-s>` for ctrl-s.
+    /// `<up>`, `<down>`, `<left>`, `<right>`, `<space>`, `<pgdn>`, `<pgup>` by name; `<c-s>` for ctrl-s.
     pub fn keys(&mut self, s: &str) {
         let mut rest = s;
         while !rest.is_empty() {
@@ -125,6 +125,8 @@ impl Driver {
                         "left" => KeyCode::Left,
                         "right" => KeyCode::Right,
                         "space" => KeyCode::Char(' '),
+                        "pgdn" => KeyCode::PageDown,
+                        "pgup" => KeyCode::PageUp,
                         other => panic!("unknown key <{other}>"),
                     };
                     KeyEvent::new(code, KeyModifiers::NONE)

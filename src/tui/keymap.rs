@@ -6,23 +6,73 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-/// Where a binding applies. Global keys work everywhere no overlay is open.
+/// Where a binding applies. Global keys work in every view while no overlay is open; an
+/// overlay's keys are looked up in its own contexts only (`Overlay::contexts`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Context {
     Global,
     Pipeline,
     Samples,
     Trajectory,
+    /// Every overlay that shows text to read: the keys, a diff, an LLM call.
+    Reader,
+    Help,
+    Palette,
+    Search,
+    Filters,
+    Reason,
+    Note,
+    Call,
+    Diff,
+    Editor,
+    Compare,
+    Confirm,
 }
 
 impl Context {
+    pub const ALL: [Context; 16] = [
+        Context::Global,
+        Context::Pipeline,
+        Context::Samples,
+        Context::Trajectory,
+        Context::Reader,
+        Context::Help,
+        Context::Palette,
+        Context::Search,
+        Context::Filters,
+        Context::Reason,
+        Context::Note,
+        Context::Call,
+        Context::Diff,
+        Context::Editor,
+        Context::Compare,
+        Context::Confirm,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             Context::Global => "Everywhere",
             Context::Pipeline => "Pipeline view",
             Context::Samples => "Samples view (list and lineage)",
             Context::Trajectory => "Trajectory view",
+            Context::Reader => "Reading (keys, diffs, LLM calls)",
+            Context::Help => "The keys",
+            Context::Palette => "Command palette (typing filters it)",
+            Context::Search => "Search (typing searches)",
+            Context::Filters => "Filters",
+            Context::Reason => "Reject: why?",
+            Context::Note => "Reject: the note (typing writes it)",
+            Context::Call => "An LLM call",
+            Context::Diff => "Diffs",
+            Context::Editor => "Editor (typing edits)",
+            Context::Compare => "Comparing a fork",
+            Context::Confirm => "Quit while a run is in flight",
         }
+    }
+
+    /// A view's context (the ones the palette offers actions of).
+    pub fn is_view(self) -> bool {
+        matches!(self, Context::Global | Context::Pipeline | Context::Samples | Context::Trajectory)
     }
 }
 
@@ -52,7 +102,9 @@ macro_rules! actions {
 }
 
 actions! {
-    Quit "quit" Global ["q", "ctrl-c"] "quit (asks first only while a run is in flight)";
+    Quit "quit" Global ["q"] "quit (asks first only while a run is in flight)";
+    ForceQuit "force_quit" Global ["ctrl-c"] "quit at once from anywhere; a run is cancelled, nothing committed is lost";
+    Back "back" Global ["esc"] "step back: leave the queue, the trajectory, the lineage or the search";
     Help "help" Global ["?"] "show every key";
     Palette "palette" Global [":"] "command palette: every action by name";
     FocusNext "focus_next" Global ["tab"] "move focus to the next pane";
@@ -106,6 +158,98 @@ actions! {
     Fork "fork" Trajectory ["b"] "fork: edit this turn, let the dialogue go on from it, compare the branches";
     TrajDiff "traj_diff" Trajectory ["D"] "the sample's edits and regenerations as diffs";
     TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again";
+    ReadClose "read_close" Reader ["esc", "q"] "close";
+    ReadDown "read_down" Reader ["j", "down"] "scroll down";
+    ReadUp "read_up" Reader ["k", "up"] "scroll up";
+    ReadPageDown "read_page_down" Reader ["pagedown", "space", "ctrl-d"] "a page down";
+    ReadPageUp "read_page_up" Reader ["pageup", "ctrl-u"] "a page up";
+    ReadTop "read_top" Reader ["home", "g"] "back to the top";
+    HelpClose "help_close" Help ["?"] "close the keys";
+    PaletteDown "palette_down" Palette ["down"] "next action";
+    PaletteUp "palette_up" Palette ["up"] "previous action";
+    PaletteRun "palette_run" Palette ["enter"] "do the chosen action";
+    PaletteClose "palette_close" Palette ["esc"] "close, doing nothing";
+    SearchKeep "search_keep" Search ["enter"] "keep the search and go back to the list";
+    SearchClear "search_clear" Search ["esc"] "clear the search";
+    FilterDown "filter_down" Filters ["j", "down"] "next filter";
+    FilterUp "filter_up" Filters ["k", "up"] "previous filter";
+    FilterNext "filter_next" Filters ["l", "right", "space"] "the filter's next choice";
+    FilterPrev "filter_prev" Filters ["h", "left"] "the filter's previous choice";
+    FilterClear "filter_clear" Filters ["0"] "clear every filter";
+    FilterClose "filter_close" Filters ["esc", "enter", "F", "q"] "close";
+    ReasonDown "reason_down" Reason ["j", "down"] "next reason";
+    ReasonUp "reason_up" Reason ["k", "up"] "previous reason";
+    ReasonPick "reason_pick" Reason ["enter"] "reject for the chosen reason";
+    ReasonCancel "reason_cancel" Reason ["esc"] "no verdict";
+    ReasonHallucinated "reason_hallucinated_function" Reason ["1"] "reject: hallucinated function";
+    ReasonBadArguments "reason_bad_arguments" Reason ["2"] "reject: bad arguments";
+    ReasonLeaksPlan "reason_user_leaks_plan" Reason ["3"] "reject: the user message leaks the plan";
+    ReasonPrematureFinal "reason_premature_final" Reason ["4"] "reject: premature final answer";
+    ReasonInconsistent "reason_inconsistent_tool_result" Reason ["5"] "reject: inconsistent tool result";
+    ReasonNotCompositional "reason_not_compositional" Reason ["6"] "reject: not compositional";
+    ReasonOther "reason_other" Reason ["7"] "reject for another reason, with a note";
+    NoteSave "note_save" Note ["enter"] "reject with this note";
+    NoteBack "note_back" Note ["esc"] "back to the reasons";
+    CallClose "call_close" Call ["l"] "close the call";
+    CallTemplate "call_template" Call ["t"] "edit this step's prompt template";
+    CallRerun "call_rerun" Call ["r"] "ask this step again with the templates as they are now";
+    DiffClose "diff_close" Diff ["D"] "close the diff";
+    EditorSave "editor_save" Editor ["ctrl-s"] "save (only text that checks out)";
+    EditorDiff "editor_diff" Editor ["ctrl-d"] "show or hide the diff against the original";
+    EditorExternal "editor_external" Editor ["ctrl-e"] "hand the text to $EDITOR";
+    EditorCancel "editor_cancel" Editor ["esc"] "cancel (closes the diff first)";
+    CompareNext "compare_next" Compare ["n", "j", "down"] "next turn";
+    ComparePrev "compare_prev" Compare ["p", "k", "up"] "previous turn";
+    KeepCurrent "keep_current" Compare ["1"] "keep the current branch, drop the fork";
+    KeepFork "keep_fork" Compare ["2"] "keep the fork as the sample's trajectory";
+    CompareLater "compare_later" Compare ["esc", "q"] "decide later";
+    ConfirmQuit "confirm_quit" Confirm ["y", "enter"] "quit and cancel the run";
+    ConfirmStay "confirm_stay" Confirm ["n", "esc"] "stay (any other key does too)";
+}
+
+impl Action {
+    /// The word the hint bar shows.
+    pub fn word(self) -> String {
+        let fixed = match self {
+            Action::PauseResume => "pause",
+            Action::ConcurrencyUp => "conc+",
+            Action::ConcurrencyDown => "conc-",
+            Action::TargetUp => "target+",
+            Action::TargetDown => "target-",
+            Action::ViewSamples => "samples",
+            Action::CallOfTurn => "llm call",
+            Action::ReviewQueue => "queue",
+            Action::StartRun => "start",
+            Action::CancelRun => "cancel",
+            Action::ReadPageDown => "page down",
+            Action::ReadTop => "top",
+            Action::FilterNext => "change",
+            Action::ReasonPick => "reject",
+            Action::ReasonOther => "other…",
+            Action::CallTemplate => "edit template",
+            Action::CallRerun => "ask again",
+            Action::KeepCurrent => "keep current",
+            Action::KeepFork => "keep fork",
+            Action::CompareLater => "decide later",
+            Action::ConfirmQuit => "quit",
+            Action::ConfirmStay => "stay",
+            Action::PaletteRun => "run",
+            Action::SearchKeep => "keep",
+            Action::SearchClear => "clear",
+            Action::NoteSave => "reject",
+            Action::NoteBack => "back",
+            _ => "",
+        };
+        if !fixed.is_empty() {
+            return fixed.to_string();
+        }
+        let id = self.id();
+        let id = ["traj_", "read_", "palette_", "filter_", "reason_", "call_", "editor_", "compare_", "help_", "diff_"]
+            .iter()
+            .find_map(|p| id.strip_prefix(p))
+            .unwrap_or(id);
+        id.replace('_', " ")
+    }
 }
 
 /// A key with its modifiers, written like `a`, `G`, `ctrl-d`, `enter`, `pagedown`.
@@ -269,10 +413,16 @@ impl Keymap {
         self.keys(a).iter().map(Key::label).collect::<Vec<_>>().join(" ")
     }
 
-    /// The action a key does in `ctx`: the context's own bindings first, then the global ones.
+    /// The action a key does in a view: the view's own bindings first, then the global ones.
     pub fn lookup(&self, ctx: Context, key: &Key) -> Option<Action> {
-        let find = |c: Context| Action::ALL.iter().copied().find(|a| a.context() == c && self.keys(*a).contains(key));
-        find(ctx).or_else(|| find(Context::Global))
+        self.lookup_in(&[ctx, Context::Global], key)
+    }
+
+    /// The action a key does in the first of `contexts` that binds it.
+    pub fn lookup_in(&self, contexts: &[Context], key: &Key) -> Option<Action> {
+        contexts
+            .iter()
+            .find_map(|c| Action::ALL.iter().copied().find(|a| a.context() == *c && self.keys(*a).contains(key)))
     }
 }
 
@@ -283,7 +433,7 @@ mod tests {
     #[test]
     fn no_key_does_two_things_in_one_context() {
         let km = Keymap::default();
-        for ctx in [Context::Global, Context::Pipeline, Context::Samples, Context::Trajectory] {
+        for ctx in Context::ALL {
             let mut seen: BTreeMap<Key, Action> = BTreeMap::new();
             for a in Action::ALL.iter().filter(|a| a.context() == ctx) {
                 for k in km.keys(*a) {

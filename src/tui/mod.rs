@@ -8,8 +8,10 @@ pub mod driver;
 pub mod edit;
 pub mod keymap;
 pub mod list;
+pub mod overlay;
 pub mod theme;
 pub mod view;
+pub mod widgets;
 pub mod worker;
 
 use std::io::Write;

@@ -5,78 +5,19 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Cell, Clear, Paragraph, Row, Sparkline, Table};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 use unicode_width::UnicodeWidthStr;
 
-use super::app::{App, Detail, EditorState, Filter, Focus, Overlay, REASONS, RunStatus, View, palette_items};
-use super::diff::Tag;
+use super::app::{App, Detail, Focus, RunStatus, View};
 use super::keymap::{Action, Context};
+use super::widgets::{block, pretty, role_color, truncate, wrap};
 use crate::domain::{self, Part, Stage, Verdict};
 use crate::lint::Severity;
 use crate::model::{Message, Origin};
-use crate::text::{display_lines, sanitize};
+use crate::text::sanitize;
 
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;
-
-/// Wraps display lines to `width` columns, breaking at spaces where it can.
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
-    let mut out = Vec::new();
-    for line in display_lines(text) {
-        if line.width() <= width {
-            out.push(line);
-            continue;
-        }
-        let mut cur = String::new();
-        for word in line.split(' ') {
-            let w = word.width();
-            if !cur.is_empty() && cur.width() + 1 + w > width {
-                out.push(std::mem::take(&mut cur));
-            }
-            if w > width {
-                for ch in word.chars() {
-                    if cur.width() + 1 > width {
-                        out.push(std::mem::take(&mut cur));
-                    }
-                    cur.push(ch);
-                }
-                continue;
-            }
-            if !cur.is_empty() {
-                cur.push(' ');
-            }
-            cur.push_str(word);
-        }
-        out.push(cur);
-    }
-    out
-}
-
-fn truncate(s: &str, width: usize) -> String {
-    if s.width() <= width {
-        return s.to_string();
-    }
-    let mut out = String::new();
-    for ch in s.chars() {
-        if out.width() + 2 > width {
-            break;
-        }
-        out.push(ch);
-    }
-    out.push('…');
-    out
-}
-
-fn block<'a>(app: &App, title: impl Into<Line<'a>>, focused: bool) -> Block<'a> {
-    let t = &app.theme;
-    Block::default()
-        .borders(Borders::ALL)
-        .border_type(if focused { BorderType::Thick } else { BorderType::Rounded })
-        .border_style(Style::default().fg(if focused { t.border_focus } else { t.border }))
-        .title(title)
-        .title_style(Style::default().fg(if focused { t.border_focus } else { t.fg }).add_modifier(Modifier::BOLD))
-}
 
 pub fn draw(f: &mut Frame, app: &App) {
     let area = f.area();
@@ -107,7 +48,7 @@ pub fn draw(f: &mut Frame, app: &App) {
     draw_status(f, app, status);
     draw_hints(f, app, hints);
     if let Some(ov) = &app.overlay {
-        draw_overlay(f, app, ov, main);
+        ov.draw(f, app, main);
     }
 }
 
@@ -181,9 +122,39 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
 }
 
 /// The hint bar: the main keys of what has focus, read from the keymap.
+/// The hint bar: the keys of what has the keyboard, as bound now. With an overlay open,
+/// only the overlay's keys (nothing else works then).
 fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
-    let actions: &[Action] = match app.context() {
+    let actions: Vec<Action> = match &app.overlay {
+        Some(ov) => ov.actions(),
+        None => [Action::Help, Action::Palette, Action::Quit]
+            .into_iter()
+            .chain(view_hints(app.context()).iter().copied())
+            .collect(),
+    };
+    let mut spans = Vec::new();
+    let mut used = 0usize;
+    let room = area.width as usize;
+    for a in actions {
+        let key = app.keymap.label(a);
+        if key.is_empty() {
+            continue;
+        }
+        let rest = format!(" {}  ", a.word());
+        used += key.width() + rest.width();
+        if used > room {
+            break;
+        }
+        spans.push(Span::styled(key, Style::default().fg(t.accent).add_modifier(Modifier::BOLD)));
+        spans.push(Span::styled(rest, Style::default().fg(t.dim)));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The actions a view's hint bar shows first (help has them all).
+fn view_hints(ctx: Context) -> &'static [Action] {
+    match ctx {
         Context::Pipeline => &[
             Action::StartRun,
             Action::PauseResume,
@@ -215,35 +186,7 @@ fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
             Action::TrajFlag,
             Action::Undo,
         ],
-    };
-    let mut spans = Vec::new();
-    let mut used = 0usize;
-    let room = area.width as usize;
-    for a in [Action::Help, Action::Palette, Action::Quit].iter().chain(actions.iter()) {
-        let word = a.id().trim_start_matches("traj_").replace('_', " ");
-        let word = match *a {
-            Action::PauseResume => "pause".to_string(),
-            Action::ConcurrencyUp => "conc+".to_string(),
-            Action::ConcurrencyDown => "conc-".to_string(),
-            Action::TargetUp => "target+".to_string(),
-            Action::TargetDown => "target-".to_string(),
-            Action::ViewSamples => "samples".to_string(),
-            Action::CallOfTurn => "llm call".to_string(),
-            Action::ReviewQueue => "queue".to_string(),
-            Action::StartRun => "start".to_string(),
-            Action::CancelRun => "cancel".to_string(),
-            _ => word,
-        };
-        let key = app.keymap.label(*a);
-        let rest = format!(" {word}  ");
-        used += key.width() + rest.width();
-        if used > room {
-            break;
-        }
-        spans.push(Span::styled(key, Style::default().fg(t.accent).add_modifier(Modifier::BOLD)));
-        spans.push(Span::styled(rest, Style::default().fg(t.dim)));
     }
-    f.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
 fn fmt_secs(d: std::time::Duration) -> String {
@@ -727,24 +670,12 @@ fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
     f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
 }
 
-fn role_color(app: &App, m: &Message) -> ratatui::style::Color {
-    match m {
-        Message::User { .. } => app.theme.user,
-        Message::Assistant { .. } => app.theme.assistant,
-        Message::Tool { .. } => app.theme.tool,
-    }
-}
-
 fn agent_of(m: &Message) -> &'static str {
     match m {
         Message::User { .. } => "user_agent",
         Message::Assistant { .. } => "assistant_agent",
         Message::Tool { .. } => "tool_agent",
     }
-}
-
-fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_default()
 }
 
 /// The trajectory as lines, and the line where each message starts.
@@ -970,448 +901,4 @@ fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines).block(block(app, " Turn ", false)), area);
-}
-
-fn centered(area: Rect, w: u16, h: u16) -> Rect {
-    let w = w.min(area.width);
-    let h = h.min(area.height);
-    Rect::new(area.x + (area.width - w) / 2, area.y + (area.height - h) / 2, w, h)
-}
-
-fn draw_overlay(f: &mut Frame, app: &App, ov: &Overlay, main: Rect) {
-    let t = &app.theme;
-    let dim = Style::default().fg(t.dim);
-    let base = Style::default().bg(t.bg).fg(t.fg);
-    match ov {
-        Overlay::Help { scroll } => {
-            let area = centered(main, main.width.saturating_sub(4).min(100), main.height);
-            let mut lines: Vec<Line> = Vec::new();
-            for ctx in [Context::Global, Context::Pipeline, Context::Samples, Context::Trajectory] {
-                lines.push(Line::from(Span::styled(
-                    ctx.title(),
-                    Style::default().fg(t.accent).add_modifier(Modifier::BOLD),
-                )));
-                for a in Action::ALL.iter().filter(|a| a.context() == ctx) {
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("  {:<14}", app.keymap.labels(*a)), Style::default().fg(t.accent)),
-                        Span::raw(a.describe()),
-                    ]));
-                }
-                lines.push(Line::from(""));
-            }
-            lines.push(Line::from(Span::styled(
-                "In every overlay: esc closes it; ↑↓ move; enter chooses. The mouse selects and scrolls.",
-                dim,
-            )));
-            lines.push(Line::from(Span::styled(
-                "In an editor: ctrl-s saves (only text that checks out), esc cancels, ctrl-d shows the diff, \
-                 ctrl-e hands the text to $EDITOR. In an LLM call: t edits the step's template, r asks the step \
-                 again. Comparing a fork: n/p turn by turn, 1 keeps the current branch, 2 keeps the fork.",
-                dim,
-            )));
-            lines.push(Line::from(Span::styled("Keys can be changed in button.toml's [keys].", dim)));
-            f.render_widget(Clear, area);
-            f.render_widget(
-                Paragraph::new(lines)
-                    .style(base)
-                    .wrap(ratatui::widgets::Wrap { trim: false })
-                    .scroll((*scroll, 0))
-                    .block(block(app, " Keys (esc closes) ", true)),
-                area,
-            );
-        }
-        Overlay::Palette { input, selected } => {
-            let area = centered(main, 72, main.height.min(18));
-            f.render_widget(Clear, area);
-            let b = block(app, " Command palette ", true);
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            let [in_a, list_a] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
-            f.render_widget(Span::styled(": ", Style::default().fg(t.accent)), Rect::new(in_a.x, in_a.y, 2, 1));
-            let mut ta = input.clone();
-            ta.set_cursor_line_style(Style::default());
-            ta.set_style(base);
-            f.render_widget(&ta, Rect::new(in_a.x + 2, in_a.y, in_a.width.saturating_sub(2), 1));
-            let items = palette_items(app, &input.lines().join(" "));
-            let sel = (*selected).min(items.len().saturating_sub(1));
-            let h = list_a.height as usize;
-            let off = sel.saturating_sub(h.saturating_sub(1));
-            let lines: Vec<Line> = items
-                .iter()
-                .enumerate()
-                .skip(off)
-                .take(h)
-                .map(|(i, it)| {
-                    let style = if i == sel {
-                        Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
-                    } else {
-                        Style::default()
-                    };
-                    let key = format!("{:>10}", it.key);
-                    let room = (list_a.width as usize).saturating_sub(12 + 22);
-                    Line::from(vec![
-                        Span::styled(format!("{:<22}", truncate(&it.name, 21)), style.fg(t.fg)),
-                        Span::styled(format!("{:<room$}", truncate(&it.describe, room)), style.fg(t.dim)),
-                        Span::styled(key, style.fg(t.accent)),
-                    ])
-                })
-                .collect();
-            if lines.is_empty() {
-                f.render_widget(Paragraph::new(Span::styled("no action matches", dim)), list_a);
-            } else {
-                f.render_widget(Paragraph::new(lines), list_a);
-            }
-        }
-        Overlay::Search { input } => {
-            let list = app.areas.get().list;
-            let area = Rect::new(list.x, list.y + list.height.saturating_sub(3), list.width, 3);
-            f.render_widget(Clear, area);
-            let count = app.list.search.as_ref().map(|(_, ids)| format!(" {} matches ", ids.len())).unwrap_or_default();
-            let note =
-                if app.list.search_note.is_empty() { String::new() } else { format!("· {} ", app.list.search_note) };
-            let b =
-                block(app, " Search all text (enter keeps, esc clears) ", true).title_bottom(format!("{count}{note}"));
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            f.render_widget(Span::styled("/", Style::default().fg(t.accent)), Rect::new(inner.x, inner.y, 1, 1));
-            let mut ta = input.clone();
-            ta.set_cursor_line_style(Style::default());
-            ta.set_style(base);
-            f.render_widget(&ta, Rect::new(inner.x + 1, inner.y, inner.width.saturating_sub(1), 1));
-        }
-        Overlay::Filters { row } => {
-            let area = centered(main, 56, 12);
-            f.render_widget(Clear, area);
-            let mut lines = Vec::new();
-            for (i, filter) in Filter::ALL.into_iter().enumerate() {
-                let (name, v) = (filter.name(), app.list.filters.text(filter));
-                let style = if i == *row {
-                    Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
-                } else {
-                    Style::default()
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {name:<10}"), style.fg(t.fg)),
-                    Span::styled(
-                        format!("◀ {v} ▶"),
-                        style.fg(if app.list.filters.is_set(filter) { t.accent } else { t.dim }),
-                    ),
-                ]));
-            }
-            lines.push(Line::from(""));
-            lines.push(Line::from(Span::styled(
-                format!(" {} of {} samples pass", app.list.visible.len(), app.list.rows.len()),
-                dim,
-            )));
-            lines.push(Line::from(Span::styled(" ↑↓ choose · ←→ change · 0 clears · esc closes", dim)));
-            f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Filters ", true)), area);
-        }
-        Overlay::Reason { selected, note } => {
-            let area = centered(main, 52, 13);
-            f.render_widget(Clear, area);
-            let b = block(app, " Reject: why? ", true);
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            let mut lines = Vec::new();
-            for (i, (_, label)) in REASONS.iter().enumerate() {
-                let style = if i == *selected {
-                    Style::default().bg(t.selected_bg).add_modifier(Modifier::BOLD)
-                } else {
-                    Style::default()
-                };
-                lines.push(Line::from(vec![
-                    Span::styled(format!(" {} ", i + 1), style.fg(t.accent)),
-                    Span::styled(label.to_string(), style.fg(t.fg)),
-                ]));
-            }
-            lines.push(Line::from(""));
-            let help = if note.is_some() {
-                " type the note · enter saves · esc back"
-            } else {
-                " 1-7 or enter · esc cancels"
-            };
-            lines.push(Line::from(Span::styled(help, dim)));
-            f.render_widget(Paragraph::new(lines), inner);
-            if let Some(ta) = note {
-                let y = inner.y + inner.height.saturating_sub(1);
-                let mut ta = ta.clone();
-                ta.set_style(Style::default().bg(t.selected_bg).fg(t.fg));
-                ta.set_cursor_line_style(Style::default());
-                f.render_widget(Span::styled("note: ", Style::default().fg(t.accent)), Rect::new(inner.x, y, 6, 1));
-                f.render_widget(&ta, Rect::new(inner.x + 6, y, inner.width.saturating_sub(6), 1));
-            }
-        }
-        Overlay::Call { index, scroll } => {
-            let Some(c) = app.detail.as_ref().and_then(|d| d.calls.get(*index)) else { return };
-            let area = centered(main, main.width.saturating_sub(2), main.height);
-            f.render_widget(Clear, area);
-            let title = format!(" LLM call #{} · {} · esc closes · j/k scroll ", c.id, c.step);
-            let b = block(app, title, true).title_bottom(Line::from(Span::styled(
-                " t edits this step's template · r asks it again with the templates as they are now ",
-                Style::default().fg(t.accent),
-            )));
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            let [head_a, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
-            f.render_widget(Paragraph::new(call_head(app, c)), head_a);
-            let cols =
-                Layout::horizontal([Constraint::Ratio(2, 5), Constraint::Ratio(3, 10), Constraint::Ratio(3, 10)])
-                    .spacing(1)
-                    .split(body);
-            let parts = [
-                ("rendered prompt", prompt_text(&c.prompt)),
-                ("raw reply", c.raw_reply.clone().unwrap_or_else(|| c.error.clone().unwrap_or("(none)".into()))),
-                ("parsed", parsed_text(c)),
-            ];
-            for (i, (name, text)) in parts.iter().enumerate() {
-                column(f, app, cols[i], name, text, *scroll);
-            }
-        }
-        Overlay::CallCompare { old, new, scroll } => {
-            let area = centered(main, main.width.saturating_sub(2), main.height);
-            f.render_widget(Clear, area);
-            let title =
-                format!(" {} asked again: #{} (before) beside #{} (now) · esc closes ", new.step, old.id, new.id);
-            let b = block(app, title, true);
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
-            for (i, c) in [old, new].iter().enumerate() {
-                let [h, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(cols[i]);
-                f.render_widget(Paragraph::new(call_head(app, c)), h);
-                let text = format!(
-                    "{}\n\n── parsed ──\n{}",
-                    c.raw_reply.clone().unwrap_or_else(|| c.error.clone().unwrap_or("(none)".into())),
-                    parsed_text(c)
-                );
-                column(f, app, body, if i == 0 { "raw reply before" } else { "raw reply now" }, &text, *scroll);
-            }
-        }
-        Overlay::Editor(st) => draw_editor(f, app, st, main),
-        Overlay::Diff { title, lines, scroll } => {
-            let area = centered(main, main.width.saturating_sub(2), main.height);
-            f.render_widget(Clear, area);
-            let width = area.width.saturating_sub(4) as usize;
-            let mut out: Vec<Line> = Vec::new();
-            for (tag, text) in lines {
-                let (mark, style) = match tag {
-                    Tag::Added => ("+ ", Style::default().fg(t.ok)),
-                    Tag::Removed => ("- ", Style::default().fg(t.error)),
-                    Tag::Same if text.starts_with("──") => {
-                        ("", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))
-                    }
-                    Tag::Same => ("  ", Style::default().fg(t.dim)),
-                };
-                for (k, l) in wrap(text, width).into_iter().enumerate() {
-                    out.push(Line::from(Span::styled(format!("{}{l}", if k == 0 { mark } else { "  " }), style)));
-                }
-            }
-            let title = format!(" {} · esc closes · j/k scroll ", sanitize(title));
-            f.render_widget(Paragraph::new(out).style(base).scroll((*scroll, 0)).block(block(app, title, true)), area);
-        }
-        Overlay::Compare(c) => {
-            let area = centered(main, main.width.saturating_sub(2), main.height);
-            f.render_widget(Clear, area);
-            let b = block(app, " Fork: the sample's branch beside the new one · n/p turn by turn ", true).title_bottom(
-                Line::from(Span::styled(
-                    " 1 keeps the current branch · 2 keeps the fork · esc decides later ",
-                    Style::default().fg(t.accent),
-                )),
-            );
-            let inner = b.inner(area);
-            f.render_widget(b.style(base), area);
-            let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
-            draw_branch(f, app, cols[0], "current", Some(&c.current), None, c.turn);
-            draw_branch(f, app, cols[1], "fork", c.fork.as_ref(), c.fork_failure.as_deref(), c.turn);
-        }
-        Overlay::ConfirmQuit => {
-            let area = centered(main, 60, 7);
-            f.render_widget(Clear, area);
-            let lines = vec![
-                Line::from("A run is in flight. Quit and cancel it?"),
-                Line::from(Span::styled("Finished calls and samples are kept; the next run resumes.", dim)),
-                Line::from(""),
-                Line::from(Span::styled("y quits · any other key stays", Style::default().fg(t.accent))),
-            ];
-            f.render_widget(Paragraph::new(lines).style(base).block(block(app, " Quit? ", true)), area);
-        }
-    }
-}
-
-fn or_dash(s: &str) -> &str {
-    if s.is_empty() { "-" } else { s }
-}
-
-fn call_head<'a>(app: &App, c: &crate::store::CallRow) -> Vec<Line<'a>> {
-    let t = &app.theme;
-    vec![
-        Line::from(format!(
-            "{}template {} · parse {} · {} + {} tokens · {} ms on the wire{} · {} attempt{}",
-            if c.reask > 0 { format!("re-ask {} · ", c.reask) } else { String::new() },
-            or_dash(&c.template_version),
-            match c.parse_ok {
-                Some(true) => "ok",
-                Some(false) => "FAILED",
-                None => "-",
-            },
-            c.prompt_tokens,
-            c.completion_tokens,
-            c.latency_ms,
-            if c.wait_ms > 0 { format!(" ({} ms waiting for a slot)", c.wait_ms) } else { String::new() },
-            c.attempts,
-            if c.attempts == 1 { "" } else { "s" },
-        )),
-        Line::from(Span::styled(
-            format!("model {} · {}", sanitize(or_dash(&c.model)), sanitize(or_dash(&c.endpoint))),
-            Style::default().fg(t.dim),
-        )),
-    ]
-}
-
-/// The prompt's chat messages as text: `[role]` then the content.
-fn prompt_text(prompt: &str) -> String {
-    match serde_json::from_str::<Vec<serde_json::Value>>(prompt) {
-        Ok(msgs) => msgs
-            .iter()
-            .map(|m| {
-                format!(
-                    "[{}]\n{}",
-                    m.get("role").and_then(|r| r.as_str()).unwrap_or("?"),
-                    m.get("content").and_then(|r| r.as_str()).unwrap_or("")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Err(_) => prompt.to_string(),
-    }
-}
-
-fn parsed_text(c: &crate::store::CallRow) -> String {
-    c.parse_result
-        .as_deref()
-        .map(|p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()))
-        .unwrap_or_else(|| "(none)".into())
-}
-
-/// A column's `── name ──` line; the area under it.
-fn column_title(f: &mut Frame, app: &App, area: Rect, name: &str) -> Rect {
-    let [h, body] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(area);
-    let style = Style::default().fg(app.theme.accent).add_modifier(Modifier::BOLD);
-    f.render_widget(Paragraph::new(Span::styled(format!("── {name} ──"), style)), h);
-    body
-}
-
-/// A titled, wrapped, scrolled column of text.
-fn column(f: &mut Frame, app: &App, area: Rect, name: &str, text: &str, scroll: u16) {
-    let body = column_title(f, app, area, name);
-    let lines: Vec<Line> = wrap(text, body.width as usize).into_iter().map(Line::from).collect();
-    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
-}
-
-/// One branch of a fork, turn by turn, the turn `turn` marked and in sight.
-fn draw_branch(
-    f: &mut Frame,
-    app: &App,
-    area: Rect,
-    name: &str,
-    tr: Option<&crate::model::Trajectory>,
-    failure: Option<&str>,
-    turn: usize,
-) {
-    let t = &app.theme;
-    let body = column_title(f, app, area, name);
-    let width = body.width as usize;
-    let mut lines: Vec<Line> = Vec::new();
-    let mut start = 0;
-    if let Some(fail) = failure {
-        for l in wrap(&format!("the fork failed: {fail}"), width) {
-            lines.push(Line::from(Span::styled(l, Style::default().fg(t.error))));
-        }
-    }
-    for (i, m) in tr.map(|t| t.messages.as_slice()).unwrap_or(&[]).iter().enumerate() {
-        if i == turn {
-            start = lines.len();
-        }
-        let mut style = Style::default().fg(role_color(app, m)).add_modifier(Modifier::BOLD);
-        if i == turn {
-            style = style.bg(t.selected_bg);
-        }
-        lines.push(Line::from(Span::styled(
-            format!("{} {} {}", if i == turn { "▶" } else { " " }, i + 1, m.role().to_uppercase()),
-            style,
-        )));
-        for l in wrap(&crate::formats::button::message_text(m), width.saturating_sub(2)) {
-            lines.push(Line::from(format!("  {l}")));
-        }
-    }
-    f.render_widget(Paragraph::new(lines).scroll((start.saturating_sub(1) as u16, 0)), body);
-}
-
-fn draw_editor(f: &mut Frame, app: &App, st: &EditorState, main: Rect) {
-    let t = &app.theme;
-    let base = Style::default().bg(t.bg).fg(t.fg);
-    let area = centered(main, main.width.saturating_sub(2), main.height);
-    f.render_widget(Clear, area);
-    let what = match st.purpose {
-        super::app::Purpose::Save => "Edit",
-        super::app::Purpose::Fork(_) => "Fork from",
-    };
-    let title = format!(" {what}: {} ", st.field.title());
-    let b = block(app, title, true).title_bottom(Line::from(Span::styled(
-        if st.show_diff {
-            " the diff against the original · esc or ctrl-d back to editing "
-        } else {
-            " ctrl-s saves · esc cancels · ctrl-d diff · ctrl-e $EDITOR "
-        },
-        Style::default().fg(t.accent),
-    )));
-    let inner = b.inner(area);
-    f.render_widget(b.style(base), area);
-    let n = st.problems.len().min(4) as u16;
-    let [edit_a, check_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(n.max(1))]).areas(inner);
-    if st.show_diff {
-        let now = st.text();
-        let mut lines: Vec<Line> = Vec::new();
-        let parsed =
-            (serde_json::from_str::<serde_json::Value>(&st.original), serde_json::from_str::<serde_json::Value>(&now));
-        if let (true, (Ok(a), Ok(b))) =
-            (matches!(st.field, super::edit::Field::Functions | super::edit::Field::Tools), parsed)
-        {
-            for (tag, text) in super::diff::schema_diff(&a, &b) {
-                lines.push(diff_line(app, tag, &text));
-            }
-            lines.push(Line::from(""));
-        }
-        for (tag, text) in super::diff::line_diff(&st.original, &now) {
-            lines.push(diff_line(app, tag, &sanitize(&text)));
-        }
-        f.render_widget(Paragraph::new(lines), edit_a);
-    } else {
-        let mut ta = st.input.clone();
-        ta.set_style(base);
-        ta.set_cursor_line_style(Style::default());
-        if st.field.is_json() || matches!(st.field, super::edit::Field::Template(_)) {
-            ta.set_line_number_style(Style::default().fg(t.dim));
-        }
-        f.render_widget(&ta, edit_a);
-    }
-    let checks: Vec<Line> = if st.problems.is_empty() {
-        vec![Line::from(Span::styled("✓ checks out", Style::default().fg(t.ok)))]
-    } else {
-        st.problems
-            .iter()
-            .take(4)
-            .map(|p| Line::from(Span::styled(format!("✗ {}", sanitize(&p.to_string())), Style::default().fg(t.error))))
-            .collect()
-    };
-    f.render_widget(Paragraph::new(checks), check_a);
-}
-
-fn diff_line<'a>(app: &App, tag: Tag, text: &str) -> Line<'a> {
-    let t = &app.theme;
-    match tag {
-        Tag::Added => Line::from(Span::styled(format!("+ {text}"), Style::default().fg(t.ok))),
-        Tag::Removed => Line::from(Span::styled(format!("- {text}"), Style::default().fg(t.error))),
-        Tag::Same => Line::from(Span::styled(format!("  {text}"), Style::default().fg(t.dim))),
-    }
 }

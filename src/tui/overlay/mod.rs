@@ -1,0 +1,179 @@
+//! The overlays: each a component in its own file, with its state, its keys (actions of its
+//! own keymap contexts), how it draws, and so its hints. A component never holds the app:
+//! `key` reads it and returns an `Outcome`, the commands the app then carries out.
+
+mod call;
+mod compare;
+mod confirm;
+mod editor;
+mod filters;
+mod help;
+mod palette;
+mod reader;
+mod reason;
+mod search;
+
+use crossterm::event::KeyEvent;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+
+pub use call::{CallCompare, CallView};
+pub use compare::Compare;
+pub use confirm::ConfirmQuit;
+pub use editor::{Editor, Purpose};
+pub use filters::FiltersPanel;
+pub use help::Help;
+pub use palette::{Palette, PaletteItem, PaletteTarget, fuzzy, palette_items};
+pub use reader::{DiffView, Scroll};
+pub use reason::{REASONS, Reason};
+pub use search::Search;
+
+use super::app::{App, Effect};
+use super::keymap::{Action, Context};
+use super::list::Filters;
+use crate::model::{Message, RejectReason};
+
+/// What the app does for an overlay after a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Cmd {
+    Effect(Effect),
+    Toast(String),
+    /// Do an action of the view under the overlay (the palette's choice).
+    Dispatch(Action),
+    Theme(String),
+    Quit,
+    /// Reject the selected sample for these reasons (and with this note).
+    Reject(Vec<RejectReason>, String),
+    SetFilters(Filters),
+    /// Search for this text (empty: no search).
+    Search(String),
+    /// Fork the dialogue of a sample from an edited turn.
+    Fork {
+        id: String,
+        turn: usize,
+        message: Message,
+    },
+}
+
+/// What a key did to an overlay: whether it stays open, and what the app does next.
+#[derive(Debug, Default, PartialEq)]
+pub struct Outcome {
+    pub close: bool,
+    pub cmds: Vec<Cmd>,
+}
+
+impl Outcome {
+    pub fn keep() -> Outcome {
+        Outcome::default()
+    }
+
+    pub fn close() -> Outcome {
+        Outcome { close: true, cmds: Vec::new() }
+    }
+
+    pub fn then(mut self, c: Cmd) -> Outcome {
+        self.cmds.push(c);
+        self
+    }
+
+    pub fn toast(self, text: impl Into<String>) -> Outcome {
+        self.then(Cmd::Toast(text.into()))
+    }
+}
+
+pub enum Overlay {
+    Help(Help),
+    Palette(Palette),
+    Search(Search),
+    Filters(FiltersPanel),
+    Reason(Reason),
+    Call(CallView),
+    CallCompare(Box<CallCompare>),
+    Editor(Box<Editor>),
+    Diff(DiffView),
+    Compare(Box<Compare>),
+    ConfirmQuit(ConfirmQuit),
+}
+
+impl Overlay {
+    /// The keymap contexts its keys are looked up in, first match wins.
+    pub fn contexts(&self) -> &'static [Context] {
+        match self {
+            Overlay::Help(_) => &[Context::Help, Context::Reader],
+            Overlay::Palette(_) => &[Context::Palette],
+            Overlay::Search(_) => &[Context::Search],
+            Overlay::Filters(_) => &[Context::Filters],
+            Overlay::Reason(r) if r.note.is_some() => &[Context::Note],
+            Overlay::Reason(_) => &[Context::Reason],
+            Overlay::Call(_) => &[Context::Call, Context::Reader],
+            Overlay::CallCompare(_) => &[Context::Reader],
+            Overlay::Editor(_) => &[Context::Editor],
+            Overlay::Diff(_) => &[Context::Diff, Context::Reader],
+            Overlay::Compare(_) => &[Context::Compare],
+            Overlay::ConfirmQuit(_) => &[Context::Confirm],
+        }
+    }
+
+    /// A key, with the action it is bound to in `contexts()` (None: a key of no action,
+    /// which text fields take as typing).
+    pub fn key(&mut self, k: KeyEvent, action: Option<Action>, app: &App) -> Outcome {
+        match self {
+            Overlay::Help(o) => o.key(action),
+            Overlay::Palette(o) => o.key(k, action, app),
+            Overlay::Search(o) => o.key(k, action),
+            Overlay::Filters(o) => o.key(action, app),
+            Overlay::Reason(o) => o.key(k, action),
+            Overlay::Call(o) => o.key(action, app),
+            Overlay::CallCompare(o) => o.key(action),
+            Overlay::Editor(o) => o.key(k, action, app),
+            Overlay::Diff(o) => o.key(action),
+            Overlay::Compare(o) => o.key(action),
+            Overlay::ConfirmQuit(o) => o.key(action),
+        }
+    }
+
+    /// `main` is the area between the top line and the status line.
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+        match self {
+            Overlay::Help(o) => o.draw(f, app, main),
+            Overlay::Palette(o) => o.draw(f, app, main),
+            Overlay::Search(o) => o.draw(f, app),
+            Overlay::Filters(o) => o.draw(f, app, main),
+            Overlay::Reason(o) => o.draw(f, app, main),
+            Overlay::Call(o) => o.draw(f, app, main),
+            Overlay::CallCompare(o) => o.draw(f, app, main),
+            Overlay::Editor(o) => o.draw(f, app, main),
+            Overlay::Diff(o) => o.draw(f, app, main),
+            Overlay::Compare(o) => o.draw(f, app, main),
+            Overlay::ConfirmQuit(o) => o.draw(f, app, main),
+        }
+    }
+
+    /// The mouse wheel, on the overlays that scroll.
+    pub fn wheel(&mut self, down: bool) {
+        let by = if down { 3 } else { -3 };
+        match self {
+            Overlay::Help(o) => o.scroll.by(by),
+            Overlay::Call(o) => o.scroll.by(by),
+            Overlay::CallCompare(o) => o.scroll.by(by),
+            Overlay::Diff(o) => o.scroll.by(by),
+            _ => {}
+        }
+    }
+
+    /// The actions the hint bar shows while it is open: every action of its contexts, its
+    /// own first.
+    pub fn actions(&self) -> Vec<Action> {
+        self.contexts().iter().flat_map(|c| Action::ALL.iter().copied().filter(move |a| a.context() == *c)).collect()
+    }
+}
+
+/// `key word · key word` for these actions, with the keys as bound now.
+pub fn hint_text(app: &App, actions: &[Action]) -> String {
+    actions
+        .iter()
+        .filter(|a| !app.keymap.keys(**a).is_empty())
+        .map(|a| format!("{} {}", app.keymap.label(*a), a.word()))
+        .collect::<Vec<_>>()
+        .join(" · ")
+}

@@ -1,0 +1,85 @@
+//! Reading text: the scroll every text overlay shares (`Context::Reader`), and the diff of a
+//! sample's edits and versions.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::{Outcome, hint_text};
+use crate::text::sanitize;
+use crate::tui::app::App;
+use crate::tui::diff::Tag;
+use crate::tui::keymap::Action;
+use crate::tui::widgets::{block, centered, wrap};
+
+/// How far a text overlay is scrolled, in lines.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Scroll(pub u16);
+
+/// Lines a page key moves.
+const PAGE: i32 = 15;
+
+impl Scroll {
+    pub fn by(&mut self, d: i32) {
+        self.0 = (i32::from(self.0) + d).clamp(0, i32::from(u16::MAX)) as u16;
+    }
+
+    /// The reading keys: scroll and close. None when `a` is not one of them.
+    pub fn key(&mut self, a: Option<Action>) -> Option<Outcome> {
+        match a? {
+            Action::ReadDown => self.by(1),
+            Action::ReadUp => self.by(-1),
+            Action::ReadPageDown => self.by(PAGE),
+            Action::ReadPageUp => self.by(-PAGE),
+            Action::ReadTop => self.0 = 0,
+            Action::ReadClose => return Some(Outcome::close()),
+            _ => return None,
+        }
+        Some(Outcome::keep())
+    }
+}
+
+/// A sample's edits and regenerations as diffs.
+pub struct DiffView {
+    pub title: String,
+    pub lines: Vec<(Tag, String)>,
+    pub scroll: Scroll,
+}
+
+impl DiffView {
+    pub fn key(&mut self, a: Option<Action>) -> Outcome {
+        match a {
+            Some(Action::DiffClose) => Outcome::close(),
+            a => self.scroll.key(a).unwrap_or_default(),
+        }
+    }
+
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+        let t = &app.theme;
+        let area = centered(main, main.width.saturating_sub(2), main.height);
+        f.render_widget(Clear, area);
+        let width = area.width.saturating_sub(4) as usize;
+        let mut out: Vec<Line> = Vec::new();
+        for (tag, text) in &self.lines {
+            let (mark, style) = match tag {
+                Tag::Added => ("+ ", Style::default().fg(t.ok)),
+                Tag::Removed => ("- ", Style::default().fg(t.error)),
+                Tag::Same if text.starts_with("──") => {
+                    ("", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))
+                }
+                Tag::Same => ("  ", Style::default().fg(t.dim)),
+            };
+            for (k, l) in wrap(text, width).into_iter().enumerate() {
+                out.push(Line::from(Span::styled(format!("{}{l}", if k == 0 { mark } else { "  " }), style)));
+            }
+        }
+        let title = format!(" {} · {} ", sanitize(&self.title), hint_text(app, &[Action::ReadClose, Action::ReadDown]));
+        let base = Style::default().bg(t.bg).fg(t.fg);
+        f.render_widget(
+            Paragraph::new(out).style(base).scroll((self.scroll.0, 0)).block(block(app, title, true)),
+            area,
+        );
+    }
+}
