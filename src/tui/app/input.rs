@@ -1,0 +1,367 @@
+//! Keys and the mouse: what each action does, and what an overlay asked for.
+
+use super::*;
+
+impl App {
+    pub(super) fn key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let key = Key::from_event(&k);
+        if key.is_some_and(|key| self.keymap.keys(Action::ForceQuit).contains(&key)) {
+            // Quits from anywhere, overlays included: the run is cancelled, nothing committed
+            // is lost.
+            self.dispatch(Action::ForceQuit, fx);
+            return;
+        }
+        if self.overlay.is_some() {
+            self.overlay_key(k, fx);
+            return;
+        }
+        if let Some(a) = key.and_then(|key| self.keymap.lookup(self.context(), &key)) {
+            self.dispatch(a, fx);
+        }
+    }
+
+    /// Esc: close, leave, or step back one level.
+    pub(super) fn back(&mut self, fx: &mut Vec<Effect>) {
+        if self.list.queue {
+            self.list.queue = false;
+            self.toast("left the review queue");
+        } else if self.view == View::Trajectory {
+            self.view = View::Samples;
+        } else if self.focus == Focus::Lineage {
+            self.focus = Focus::List;
+        } else if self.list.search.is_some() {
+            self.list.search = None;
+            self.list.search_note.clear();
+            self.refilter(fx);
+        }
+    }
+
+    pub fn dispatch(&mut self, a: Action, fx: &mut Vec<Effect>) {
+        match a {
+            Action::ForceQuit => {
+                self.quit = true;
+                fx.push(Effect::Quit);
+            }
+            Action::Back => self.back(fx),
+            Action::Quit => {
+                if self.run.status.in_flight() {
+                    self.overlay = Some(Overlay::ConfirmQuit(ConfirmQuit));
+                } else {
+                    self.quit = true;
+                    fx.push(Effect::Quit);
+                }
+            }
+            Action::Help => self.overlay = Some(Overlay::Help(Help::default())),
+            Action::Palette => self.overlay = Some(Overlay::Palette(Palette::default())),
+            Action::FocusNext | Action::FocusPrev => {
+                if self.view == View::Samples {
+                    self.focus = if self.focus == Focus::List { Focus::Lineage } else { Focus::List };
+                } else {
+                    let order = [View::Pipeline, View::Samples, View::Trajectory];
+                    let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
+                    let j = if a == Action::FocusNext { (i + 1) % 3 } else { (i + 2) % 3 };
+                    self.view = order[j];
+                }
+            }
+            Action::ViewPipeline => self.view = View::Pipeline,
+            Action::ViewSamples => self.view = View::Samples,
+            Action::ViewTrajectory | Action::Open => {
+                if self.selected().is_some() {
+                    self.view = View::Trajectory;
+                } else {
+                    self.toast("no sample selected");
+                }
+            }
+            Action::Undo => fx.push(Effect::Undo),
+            Action::ReviewQueue => self.start_queue(fx),
+            Action::NextTheme => {
+                let i = self
+                    .themes
+                    .iter()
+                    .position(|t| t.name == self.theme.name)
+                    .map_or(0, |i| (i + 1) % self.themes.len());
+                let name = self.themes[i].name.clone();
+                self.set_theme_by_name(&name);
+            }
+            Action::StartRun => match self.run.status {
+                RunStatus::Paused => {
+                    self.run.status = RunStatus::Running;
+                    fx.push(Effect::Resume);
+                }
+                s if s.in_flight() => self.toast("a run is already in flight"),
+                _ => {
+                    self.run.status = RunStatus::Starting;
+                    self.run.message = "starting…".into();
+                    fx.push(Effect::StartRun { target: self.target, concurrency: self.run.concurrency });
+                }
+            },
+            Action::PauseResume => match self.run.status {
+                RunStatus::Running => {
+                    self.run.status = RunStatus::Paused;
+                    fx.push(Effect::Pause);
+                }
+                RunStatus::Paused => {
+                    self.run.status = RunStatus::Running;
+                    fx.push(Effect::Resume);
+                }
+                _ => self.toast("no run in flight to pause"),
+            },
+            Action::CancelRun => {
+                if matches!(self.run.status, RunStatus::Running | RunStatus::Paused | RunStatus::Starting) {
+                    self.run.status = RunStatus::Cancelling;
+                    fx.push(Effect::CancelRun);
+                } else {
+                    self.toast("no run in flight to cancel");
+                }
+            }
+            Action::ConcurrencyUp | Action::ConcurrencyDown => {
+                let c = self.run.concurrency.unwrap_or(16);
+                let n = if a == Action::ConcurrencyUp { (c * 2).min(1024) } else { (c / 2).max(1) };
+                self.run.concurrency = Some(n);
+                if self.run.status.in_flight() {
+                    fx.push(Effect::SetConcurrency(n));
+                }
+            }
+            Action::TargetUp | Action::TargetDown => {
+                let t = self.target;
+                let step = if t >= 1000 {
+                    100
+                } else if t >= 100 {
+                    50
+                } else {
+                    10
+                };
+                self.target = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
+                if self.run.status.in_flight() {
+                    self.toast(format!("target {}: for the next run (s after this one ends)", self.target));
+                } else {
+                    self.run.target = self.target;
+                }
+            }
+            Action::Down => self.move_or_scroll(1, fx),
+            Action::Up => self.move_or_scroll(-1, fx),
+            Action::PageDown => self.page(1, fx),
+            Action::PageUp => self.page(-1, fx),
+            Action::Top => self.set_cursor(0, fx),
+            Action::Bottom => self.set_cursor(self.list.visible.len().saturating_sub(1), fx),
+            Action::Search => {
+                let q = self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default();
+                self.overlay = Some(Overlay::Search(Search::new(&q)));
+            }
+            Action::Filters => self.overlay = Some(Overlay::Filters(FiltersPanel::default())),
+            Action::ClearFilters => {
+                self.list.filters = Filters::default();
+                self.list.search = None;
+                self.list.search_note.clear();
+                self.list.queue = false;
+                self.refilter(fx);
+            }
+            Action::Sort => {
+                self.list.sort = self.list.sort.next();
+                self.refilter(fx);
+            }
+            Action::SortReverse => {
+                self.list.sort_reverse = !self.list.sort_reverse;
+                self.refilter(fx);
+            }
+            Action::Accept | Action::TrajAccept => self.verdict(Some(Verdict::Accepted), vec![], fx),
+            Action::Flag | Action::TrajFlag => self.verdict(Some(Verdict::Flagged), vec![], fx),
+            Action::Reject | Action::TrajReject if self.reviewable() => {
+                self.overlay = Some(Overlay::Reason(Reason::default()));
+            }
+            Action::Reject | Action::TrajReject => {}
+            Action::Skip | Action::TrajSkip => self.advance(fx),
+            Action::CallOfPart => {
+                let steps: &[Step] = if self.lineage_part == Part::Trajectory {
+                    &[Step::AssistantAgent]
+                } else {
+                    self.lineage_part.steps()
+                };
+                let found = self
+                    .detail
+                    .as_ref()
+                    .and_then(|d| d.calls.iter().position(|c| steps.iter().any(|s| s.id() == c.step)));
+                match found {
+                    Some(index) => self.overlay = Some(Overlay::Call(CallView::new(index))),
+                    None => self.toast(self.no_call_reason(steps[0].id())),
+                }
+            }
+            Action::NextTurn | Action::PrevTurn => {
+                let n = self.detail.as_ref().and_then(|d| d.sample.trajectory.as_ref()).map_or(0, |t| t.messages.len());
+                if n > 0 {
+                    self.turn =
+                        if a == Action::NextTurn { (self.turn + 1).min(n - 1) } else { self.turn.saturating_sub(1) };
+                    self.traj_scroll = u16::MAX; // the view scrolls the turn into sight
+                }
+            }
+            Action::CallOfTurn => {
+                let found = self.detail.as_ref().and_then(|d| d.turn_calls.get(self.turn).copied().flatten());
+                match found {
+                    Some(index) => self.overlay = Some(Overlay::Call(CallView::new(index))),
+                    None => self.toast(self.no_call_reason("this turn")),
+                }
+            }
+            Action::Edit | Action::ExternalEdit => {
+                let field = match self.lineage_part {
+                    Part::Scenario => Some(Field::Scenario),
+                    Part::AtomicTask => Some(Field::AtomicTask),
+                    Part::Composition => Some(Field::Composition),
+                    Part::Functions => Some(if self.detail.as_ref().is_some_and(|d| d.sample.functions.is_empty()) {
+                        Field::Tools
+                    } else {
+                        Field::Functions
+                    }),
+                    Part::Filter => {
+                        self.toast("the filter's verdict is the model's: edit the composition, then g asks it again");
+                        None
+                    }
+                    Part::Trajectory => {
+                        self.toast("open the trajectory (enter), step to a turn with n/p, and press e there");
+                        None
+                    }
+                };
+                if let Some(f) = field {
+                    self.open_editor(f, Purpose::Save, a == Action::ExternalEdit, fx);
+                }
+            }
+            Action::TrajEdit | Action::TrajExternalEdit | Action::Fork => {
+                let field = self.turn_field();
+                match field {
+                    Some(f) => {
+                        let purpose = if a == Action::Fork { Purpose::Fork(self.turn) } else { Purpose::Save };
+                        self.open_editor(f, purpose, a == Action::TrajExternalEdit, fx);
+                    }
+                    None => self.toast("no turn to edit here"),
+                }
+            }
+            Action::Regenerate | Action::TrajRegenerate => match self.selected() {
+                Some(r) if !r.summary.stale.is_empty() => {
+                    let id = r.id.clone();
+                    self.start_jobs(vec![id], fx);
+                }
+                Some(_) => self.toast("nothing in this sample is stale: edit a part first (e)"),
+                None => self.toast("no sample selected"),
+            },
+            Action::RegenerateAll => {
+                let ids: Vec<String> = self
+                    .list
+                    .visible
+                    .iter()
+                    .map(|i| &self.list.rows[*i])
+                    .filter(|r| !r.summary.stale.is_empty())
+                    .map(|r| r.id.clone())
+                    .collect();
+                if ids.is_empty() {
+                    self.toast("no listed sample is stale");
+                } else {
+                    self.start_jobs(ids, fx);
+                }
+            }
+            Action::Diff | Action::TrajDiff => match &self.detail {
+                Some(d) => {
+                    let lines = sample_diff(d);
+                    self.overlay = Some(Overlay::Diff(DiffView {
+                        title: format!("Changes to {}", d.id),
+                        lines,
+                        scroll: Scroll::default(),
+                    }));
+                }
+                None => self.toast("no sample loaded"),
+            },
+            Action::ScrollDown => self.traj_scroll = self.traj_scroll_now().saturating_add(1),
+            Action::ScrollUp => self.traj_scroll = self.traj_scroll_now().saturating_sub(1),
+            // The actions of the overlays: each overlay handles its own (`Overlay::key`).
+            _ => {}
+        }
+    }
+
+    /// A key while an overlay is open: the overlay decides, the app carries it out.
+    pub(super) fn overlay_key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
+        let Some(mut ov) = self.overlay.take() else { return };
+        let action = Key::from_event(&k).and_then(|key| self.keymap.lookup_in(ov.contexts(), &key));
+        let out = ov.key(k, action, self);
+        if !out.close {
+            self.overlay = Some(ov);
+        }
+        for c in out.cmds {
+            self.apply(c, fx);
+        }
+    }
+
+    /// Carries out what an overlay asked for.
+    pub(super) fn apply(&mut self, c: Cmd, fx: &mut Vec<Effect>) {
+        match c {
+            Cmd::Effect(e) => fx.push(e),
+            Cmd::Toast(t) => self.toast(t),
+            Cmd::Dispatch(a) => self.dispatch(a, fx),
+            Cmd::Theme(name) => self.set_theme_by_name(&name),
+            Cmd::Quit => {
+                self.quit = true;
+                fx.push(Effect::Quit);
+            }
+            Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
+            Cmd::SetFilters(f) => {
+                self.list.filters = f;
+                self.refilter(fx);
+            }
+            Cmd::Search(q) if q.is_empty() => {
+                self.list.search = None;
+                self.list.search_note.clear();
+                self.refilter(fx);
+            }
+            Cmd::Search(q) => fx.push(Effect::Search(q)),
+            Cmd::Fork { id, turn, message } => {
+                self.pending_fork = Some(id.clone());
+                self.run.status = RunStatus::Starting;
+                self.toast("forking: the dialogue goes on from the edited turn…");
+                fx.push(Effect::Fork { id, turn, message });
+            }
+        }
+    }
+
+    pub(super) fn mouse(&mut self, m: MouseEvent, fx: &mut Vec<Effect>) {
+        if self.overlay.is_some() {
+            if let (MouseEventKind::ScrollDown | MouseEventKind::ScrollUp, Some(ov)) = (m.kind, self.overlay.as_mut()) {
+                ov.wheel(m.kind == MouseEventKind::ScrollDown);
+            }
+            return;
+        }
+        let a = self.areas.get();
+        let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                for (i, r) in a.tabs.iter().enumerate() {
+                    if inside(*r) {
+                        self.view = [View::Pipeline, View::Samples, View::Trajectory][i];
+                        return;
+                    }
+                }
+                if self.view == View::Samples && inside(a.list) {
+                    self.focus = Focus::List;
+                    // The list has a border and a header line.
+                    if m.row >= a.list.y + 2 {
+                        let row = a.list_offset + (m.row - a.list.y - 2) as usize;
+                        if row < self.list.visible.len() {
+                            self.set_cursor(row, fx);
+                        }
+                    }
+                } else if self.view == View::Samples && inside(a.lineage) {
+                    self.focus = Focus::Lineage;
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let d: i64 = if m.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
+                if self.view == View::Trajectory {
+                    self.traj_scroll = (self.traj_scroll_now() as i64 + d).clamp(0, u16::MAX as i64 - 1) as u16;
+                } else if self.view == View::Samples && inside(a.lineage) {
+                    self.lineage_scroll = (self.lineage_scroll as i64 + d).clamp(0, u16::MAX as i64) as u16;
+                } else if self.view == View::Samples {
+                    let c = (self.list.cursor as i64 + d).clamp(0, self.list.visible.len().saturating_sub(1) as i64)
+                        as usize;
+                    self.set_cursor(c, fx);
+                }
+            }
+            _ => {}
+        }
+    }
+}

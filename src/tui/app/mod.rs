@@ -1,0 +1,456 @@
+//! The TUI's model: all its state, and `update(msg) -> effects`. It knows nothing of the
+//! terminal, the store or the pipeline; it asks for those through effects, and their
+//! answers come back as messages. Tests script keys against it.
+
+mod input;
+mod review;
+mod samples;
+
+use std::time::Duration;
+
+use crossterm::event::{KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui::layout::Rect;
+use ratatui_textarea::TextArea;
+
+use super::diff::{self, Tag};
+use super::edit::{self, Field};
+use super::keymap::{Action, Context, Key, Keymap};
+pub use super::list::{Filter, Filters, SampleList, SortKey, Status};
+pub use super::overlay::Overlay;
+use super::overlay::{
+    CallCompare, CallView, Cmd, Compare, ConfirmQuit, DiffView, Editor, FiltersPanel, Help, Palette, Purpose, Reason,
+    Scroll, Search,
+};
+use super::theme::Theme;
+use crate::domain::{Part, Step};
+use crate::lint::Finding;
+use crate::model::{RejectReason, Review, Sample, Verdict};
+use crate::pipeline::{Event, RunSummary};
+pub use crate::progress::{RunState, RunStatus};
+use crate::store::{CallRow, JournalEntry, ListRow};
+pub use samples::{line_input, sample_diff, trajectory_text};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Pipeline,
+    Samples,
+    Trajectory,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Lineage,
+}
+
+/// A loaded sample with what the views need of it.
+#[derive(Clone, Debug)]
+pub struct Detail {
+    pub id: String,
+    pub sample: Sample,
+    pub review: Option<Review>,
+    pub calls: Vec<CallRow>,
+    /// Lint findings, `message_index` pointing into the trajectory's messages.
+    pub findings: Vec<Finding>,
+    /// For each trajectory message, the call (index into `calls`) that produced it.
+    pub turn_calls: Vec<Option<usize>>,
+    /// Versions kept beside it, newest first: (id, kind, sample).
+    pub versions: Vec<(i64, String, Sample)>,
+}
+
+pub enum Msg {
+    Key(KeyEvent),
+    /// Nothing changed but the frame is needed again (the terminal was resized).
+    Redraw,
+    Mouse(MouseEvent),
+    /// The clock advanced (time since the TUI started).
+    Tick(Duration),
+    Pipeline(Event),
+    RunStarted {
+        target: usize,
+        already_done: usize,
+        concurrency: Option<usize>,
+        simulated: bool,
+    },
+    RunNotStarted(String),
+    RunFinished(Result<RunSummary, String>),
+    Rows(Vec<ListRow>),
+    Row(ListRow),
+    Sample(Box<Detail>),
+    SampleMissing(String),
+    SearchResult {
+        query: String,
+        rowids: Result<Vec<i64>, String>,
+        unindexed: u64,
+    },
+    Undone(Option<JournalEntry>),
+    Indexed {
+        remaining: u64,
+    },
+    /// Another process (or this one's run) committed to the workspace.
+    StoreChanged,
+    Error(String),
+    Toast(String),
+    /// A step asked again with the templates as they are now.
+    Rerun {
+        old: i64,
+        new: Result<Box<CallRow>, String>,
+    },
+    /// The text back from $EDITOR (or why it could not be run).
+    ExternalEdited(Result<String, String>),
+    /// A template's text, to edit: the workspace override, or the built-in one.
+    Template {
+        step: Step,
+        text: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    LoadRows,
+    LoadSample(String),
+    Search(String),
+    SetReview { id: String, review: Option<Review> },
+    Undo,
+    StartRun { target: usize, concurrency: Option<usize> },
+    Pause,
+    Resume,
+    CancelRun,
+    SetConcurrency(usize),
+    Quit,
+    Edit { id: String, path: String, value: serde_json::Value },
+    Regenerate(Vec<String>),
+    Fork { id: String, turn: usize, message: crate::model::Message },
+    DropVersion { id: String, version: i64 },
+    LoadTemplate(Step),
+    SaveTemplate { step: Step, text: String },
+    Rerun(i64),
+    ExternalEdit { text: String, extension: &'static str },
+}
+
+/// Screen areas of the last frame, for the mouse.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Areas {
+    pub tabs: [Rect; 3],
+    pub list: Rect,
+    pub list_offset: usize,
+    pub lineage: Rect,
+    pub trajectory: Rect,
+    /// The trajectory's scroll as last drawn (after n/p scrolled the turn into sight).
+    pub traj_scroll: u16,
+}
+
+pub struct Init {
+    pub workspace_label: String,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    /// Every theme, loaded and checked at start, to switch between at run time.
+    pub themes: Vec<Theme>,
+    pub simulated: bool,
+    pub target: usize,
+    pub concurrency: Option<usize>,
+    /// Open on the review queue (button review FILE).
+    pub review_queue: bool,
+    pub notice: Option<String>,
+}
+
+pub struct App {
+    pub view: View,
+    pub focus: Focus,
+    pub overlay: Option<Overlay>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub themes: Vec<Theme>,
+    pub workspace_label: String,
+    pub simulated: bool,
+    pub clock: Duration,
+    pub quit: bool,
+
+    pub list: SampleList,
+
+    pub detail: Option<Detail>,
+    pub lineage_part: Part,
+    pub lineage_scroll: u16,
+    pub turn: usize,
+    pub traj_scroll: u16,
+
+    pub run: RunState,
+    /// The target of the next run (`]` and `[` move it).
+    pub target: usize,
+    rows_dirty: bool,
+    rows_requested_at: Duration,
+    open_queue_when_loaded: bool,
+    /// A fork in flight for this sample: its branches are compared when it ends.
+    pending_fork: Option<String>,
+    show_fork_for: Option<String>,
+
+    pub toast: Option<(String, Duration)>,
+    pub areas: std::cell::Cell<Areas>,
+}
+
+pub const TOAST_FOR: Duration = Duration::from_secs(4);
+
+impl App {
+    pub fn new(init: Init) -> (App, Vec<Effect>) {
+        let mut app = App {
+            view: View::Samples,
+            focus: Focus::List,
+            overlay: None,
+            keymap: init.keymap,
+            theme: init.theme,
+            themes: init.themes,
+            workspace_label: init.workspace_label,
+            simulated: init.simulated,
+            clock: Duration::ZERO,
+            quit: false,
+            list: SampleList::default(),
+            detail: None,
+            lineage_part: Part::Scenario,
+            lineage_scroll: 0,
+            turn: 0,
+            traj_scroll: 0,
+            run: RunState::new(init.target),
+            target: init.target,
+            rows_dirty: false,
+            rows_requested_at: Duration::ZERO,
+            open_queue_when_loaded: init.review_queue,
+            pending_fork: None,
+            show_fork_for: None,
+            toast: None,
+            areas: Default::default(),
+        };
+        app.run.concurrency = init.concurrency;
+        if let Some(n) = init.notice {
+            app.toast(n);
+        }
+        (app, vec![Effect::LoadRows])
+    }
+
+    pub fn toast(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        // A toast is cut to the screen and goes in seconds: the log keeps it whole.
+        tracing::info!("toast: {text}");
+        self.toast = Some((text, self.clock));
+    }
+
+    pub fn selected(&self) -> Option<&ListRow> {
+        self.list.selected()
+    }
+
+    /// The loaded sample, when it is the selected one (the worker may still be reading it).
+    pub fn shown_detail(&self) -> Option<&Detail> {
+        self.detail.as_ref().filter(|d| self.selected().is_some_and(|r| r.id == d.id))
+    }
+
+    /// The key context of what has focus.
+    pub fn context(&self) -> Context {
+        match self.view {
+            View::Pipeline => Context::Pipeline,
+            View::Samples => Context::Samples,
+            View::Trajectory => Context::Trajectory,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        match msg {
+            Msg::Key(k) => {
+                if k.kind == crossterm::event::KeyEventKind::Press {
+                    self.key(k, &mut fx);
+                }
+            }
+            Msg::Mouse(m) => self.mouse(m, &mut fx),
+            Msg::Redraw => {}
+            Msg::Tick(now) => {
+                self.clock = now;
+                self.run.tick(now);
+                if self.toast.as_ref().is_some_and(|(_, at)| now.saturating_sub(*at) > TOAST_FOR) {
+                    self.toast = None;
+                }
+                if self.rows_dirty && now.saturating_sub(self.rows_requested_at) >= Duration::from_secs(1) {
+                    self.rows_dirty = false;
+                    self.rows_requested_at = now;
+                    fx.push(Effect::LoadRows);
+                }
+            }
+            Msg::Pipeline(e) => {
+                if matches!(e, Event::SampleEnded { .. }) {
+                    self.rows_dirty = true;
+                }
+                self.run.apply(&e, self.clock);
+                if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. } | Event::Notice { .. }) {
+                    // Said where it is seen from any view, not only in the pipeline view.
+                    self.toast(self.run.message.clone());
+                }
+            }
+            Msg::RunStarted { target, already_done, concurrency, simulated } => {
+                self.run = RunState::new(target);
+                self.run.status = RunStatus::Running;
+                self.run.already_done = already_done;
+                self.run.concurrency = concurrency;
+                self.run.started_at = Some(self.clock);
+                self.run.bucket_start = self.clock;
+                self.simulated = simulated;
+                self.run.message = if already_done > 0 {
+                    format!("{already_done} of {target} were done before; this run makes the rest")
+                } else {
+                    String::new()
+                };
+            }
+            Msg::RunNotStarted(e) => {
+                self.run.status = RunStatus::Failed;
+                self.run.message = e.clone();
+                self.toast(format!("the run did not start: {e}"));
+            }
+            Msg::RunFinished(r) => {
+                self.run.ended_at = Some(self.clock);
+                self.run.in_flight.clear();
+                match r {
+                    Ok(s) => {
+                        self.run.status = if s.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
+                        let text = format!(
+                            "run {}: {} complete, {} failed this run",
+                            if s.cancelled { "cancelled" } else { "finished" },
+                            s.complete,
+                            s.failed
+                        );
+                        self.run.message = text.clone();
+                        self.toast(text);
+                    }
+                    Err(e) => {
+                        self.run.status = RunStatus::Failed;
+                        self.run.message = e.clone();
+                        self.toast(format!("the run stopped: {e}"));
+                    }
+                }
+                self.run.stage_of.clear();
+                fx.push(Effect::LoadRows);
+                if let Some(id) = self.pending_fork.take() {
+                    self.show_fork_for = Some(id.clone());
+                    fx.push(Effect::LoadSample(id));
+                }
+            }
+            Msg::Rows(rows) => {
+                let first = !self.list.loaded;
+                self.list.set_rows(rows);
+                if first && self.list.rows.is_empty() && !self.open_queue_when_loaded {
+                    self.view = View::Pipeline;
+                }
+                self.refilter(&mut fx);
+                // The selected sample may have moved on (a run in flight): read it again.
+                if let Some(id) = self.selected().map(|r| r.id.clone())
+                    && !fx.contains(&Effect::LoadSample(id.clone()))
+                {
+                    fx.push(Effect::LoadSample(id));
+                }
+                if std::mem::take(&mut self.open_queue_when_loaded) {
+                    self.start_queue(&mut fx);
+                }
+            }
+            Msg::Row(row) => self.list.upsert(row),
+            Msg::Sample(d) => {
+                if self.selected().is_some_and(|r| r.id == d.id) {
+                    let same = self.detail.as_ref().is_some_and(|x| x.id == d.id);
+                    if !same {
+                        self.turn = 0;
+                        self.traj_scroll = 0;
+                        self.lineage_scroll = 0;
+                    }
+                    self.detail = Some(*d);
+                    self.open_fork_compare();
+                }
+            }
+            Msg::SampleMissing(id) => self.toast(format!("sample {id} is no longer in the workspace")),
+            Msg::SearchResult { query, rowids, unindexed } => {
+                let current = match &self.overlay {
+                    Some(Overlay::Search(s)) => s.query(),
+                    _ => self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                };
+                if current.trim() != query.trim() {
+                    return fx;
+                }
+                self.list.unindexed = unindexed;
+                match rowids {
+                    Ok(ids) => {
+                        self.list.search_note =
+                            if unindexed > 0 { format!("{unindexed} samples not indexed yet") } else { String::new() };
+                        self.list.search = Some((query, ids.into_iter().collect()));
+                        self.refilter(&mut fx);
+                    }
+                    Err(e) => self.list.search_note = e,
+                }
+            }
+            Msg::Undone(None) => {
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)")
+            }
+            Msg::Undone(Some(entry)) => {
+                let what = match &entry.action {
+                    crate::store::Action::Verdict { after: Some(r), .. } => {
+                        format!("the {} verdict", r.verdict.as_str())
+                    }
+                    crate::store::Action::Verdict { after: None, .. } => "the cleared verdict".into(),
+                    crate::store::Action::Edit { path, .. } => format!("the edit of {path}"),
+                    crate::store::Action::Undo { .. } => "an undo".into(),
+                };
+                self.toast(format!("undid {what} on {}", entry.sample_id));
+                // Go back to the sample, so the undone verdict can be given again.
+                if let Some(pos) = self.list.visible.iter().position(|i| self.list.rows[*i].id == entry.sample_id) {
+                    self.list.cursor = pos;
+                }
+                if self.selected().is_some_and(|r| r.id == entry.sample_id) {
+                    fx.push(Effect::LoadSample(entry.sample_id));
+                }
+            }
+            Msg::Indexed { remaining } => self.list.unindexed = remaining,
+            Msg::StoreChanged => {
+                // Verdicts, imports and runs of other processes: the list follows within the
+                // second (with a run's own reloads), the sample shown when nothing is open over it.
+                self.rows_dirty = true;
+                if self.overlay.is_none()
+                    && let Some(d) = &self.detail
+                {
+                    fx.push(Effect::LoadSample(d.id.clone()));
+                }
+            }
+            Msg::Error(e) => self.toast(e),
+            Msg::Toast(t) => self.toast(t),
+            Msg::Rerun { old, new } => match new {
+                Ok(new) => {
+                    let old_call = self.detail.as_ref().and_then(|d| d.calls.iter().find(|c| c.id == old)).cloned();
+                    match old_call {
+                        Some(o) => {
+                            self.overlay = Some(Overlay::CallCompare(Box::new(CallCompare {
+                                old: o,
+                                new: *new,
+                                scroll: Scroll::default(),
+                            })));
+                        }
+                        None => self.toast(format!("call #{} asked again: see its sample's calls", new.id)),
+                    }
+                    if let Some(id) = self.selected().map(|r| r.id.clone()) {
+                        fx.push(Effect::LoadSample(id));
+                    }
+                }
+                Err(e) => self.toast(format!("the step was not asked again: {e}")),
+            },
+            Msg::ExternalEdited(r) => match (r, self.overlay.as_mut()) {
+                (Ok(text), Some(Overlay::Editor(st))) => {
+                    st.set_text(&text);
+                    let n = st.problems.len();
+                    self.toast(if n == 0 {
+                        "back from $EDITOR: the text checks out; ctrl-s saves".to_string()
+                    } else {
+                        format!("back from $EDITOR: {n} problem{} to fix", if n == 1 { "" } else { "s" })
+                    });
+                }
+                (Ok(_), _) => self.toast("back from $EDITOR, but the editor was closed: nothing saved"),
+                (Err(e), _) => self.toast(e),
+            },
+            Msg::Template { step, text } => {
+                let st = Editor::new(String::new(), Field::Template(step), Purpose::Save, text, None);
+                self.overlay = Some(Overlay::Editor(Box::new(st)));
+            }
+        }
+        fx
+    }
+}

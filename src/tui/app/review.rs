@@ -1,0 +1,130 @@
+//! Verdicts, the review queue, and moving through the list.
+
+use super::*;
+
+impl App {
+    pub(super) fn reviewable(&mut self) -> bool {
+        match self.selected() {
+            None => {
+                self.toast("no sample selected");
+                false
+            }
+            Some(r) if !r.summary.stage.is_complete() => {
+                let msg = format!("{} is {}: only complete samples are reviewed", r.id, r.summary.stage);
+                self.toast(msg);
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
+    pub(super) fn verdict(&mut self, v: Option<Verdict>, reasons: Vec<RejectReason>, fx: &mut Vec<Effect>) {
+        self.verdict_with_note(v, reasons, String::new(), fx);
+    }
+
+    pub(super) fn verdict_with_note(
+        &mut self,
+        v: Option<Verdict>,
+        reasons: Vec<RejectReason>,
+        note: String,
+        fx: &mut Vec<Effect>,
+    ) {
+        if !self.reviewable() {
+            return;
+        }
+        let Some(row) = self.selected() else { return };
+        let id = row.id.clone();
+        let review = v.map(|verdict| Review { verdict, reasons, note, at: crate::store::now_ms() });
+        // The row shows the verdict at once; the store's answer (Msg::Row) confirms it.
+        if let Some(r) = self.list.row_mut(&id) {
+            r.verdict = review.as_ref().map(|r| r.verdict);
+        }
+        fx.push(Effect::SetReview { id, review });
+        self.advance(fx);
+    }
+
+    /// The next sample: in the review queue the next one still awaiting a verdict.
+    pub(super) fn advance(&mut self, fx: &mut Vec<Effect>) {
+        if self.list.visible.is_empty() {
+            return;
+        }
+        if self.list.queue {
+            let n = self.list.visible.len();
+            let pending = |app: &App, pos: usize| {
+                let r = &app.list.rows[app.list.visible[pos]];
+                r.verdict.is_none() && r.summary.stage.is_complete()
+            };
+            let next = (1..=n).map(|d| (self.list.cursor + d) % n).find(|p| pending(self, *p));
+            match next {
+                Some(p) if p != self.list.cursor || pending(self, p) => self.set_cursor(p, fx),
+                _ => {
+                    self.list.queue = false;
+                    self.toast("review queue done: every complete sample has a verdict");
+                }
+            }
+        } else if self.list.cursor + 1 < self.list.visible.len() {
+            self.set_cursor(self.list.cursor + 1, fx);
+        } else {
+            self.toast("that was the last sample of the list");
+        }
+    }
+
+    pub(super) fn start_queue(&mut self, fx: &mut Vec<Effect>) {
+        self.list.filters = Filters { status: Some(Status::Complete), verdict: Some(None), ..Filters::default() };
+        self.list.search = None;
+        self.list.sort = SortKey::Order;
+        self.list.sort_reverse = false;
+        self.refilter(fx);
+        if self.list.visible.is_empty() {
+            self.list.filters = Filters::default();
+            self.refilter(fx);
+            self.toast("the review queue is empty: every complete sample has a verdict");
+            return;
+        }
+        self.list.queue = true;
+        self.view = View::Trajectory;
+        self.set_cursor(0, fx);
+    }
+
+    pub(super) fn move_or_scroll(&mut self, d: i64, fx: &mut Vec<Effect>) {
+        if self.focus == Focus::Lineage && self.view == View::Samples {
+            self.lineage_part = self.lineage_part.step_by(d);
+            self.lineage_scroll = 0;
+        } else {
+            let c = (self.list.cursor as i64 + d).clamp(0, self.list.visible.len().saturating_sub(1) as i64) as usize;
+            self.set_cursor(c, fx);
+        }
+    }
+
+    pub(super) fn page(&mut self, d: i64, fx: &mut Vec<Effect>) {
+        if self.focus == Focus::Lineage && self.view == View::Samples {
+            self.lineage_scroll =
+                if d > 0 { self.lineage_scroll.saturating_add(10) } else { self.lineage_scroll.saturating_sub(10) };
+        } else {
+            let h = self.areas.get().list.height.saturating_sub(3).max(1) as i64;
+            self.move_or_scroll(d * h, fx);
+        }
+    }
+
+    pub fn set_cursor(&mut self, c: usize, fx: &mut Vec<Effect>) {
+        let before = self.selected().map(|r| r.id.clone());
+        self.list.cursor = c.min(self.list.visible.len().saturating_sub(1));
+        let after = self.selected().map(|r| r.id.clone());
+        if (after != before || self.detail.as_ref().map(|d| &d.id) != after.as_ref())
+            && let Some(id) = after
+        {
+            fx.push(Effect::LoadSample(id));
+        }
+    }
+
+    /// Applies the filters, the search and the sort; the cursor stays on its sample when
+    /// that sample is still listed.
+    pub fn refilter(&mut self, fx: &mut Vec<Effect>) {
+        self.list.refilter();
+        match self.selected().map(|r| r.id.clone()) {
+            Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => fx.push(Effect::LoadSample(id)),
+            Some(_) => {}
+            None => self.detail = None,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The loaded sample: editing it, regenerating, forks, its calls and diffs.
+
+use super::*;
+
+impl App {
+    /// The editable field of the current turn.
+    pub(super) fn turn_field(&self) -> Option<Field> {
+        let t = self.detail.as_ref()?.sample.trajectory.as_ref()?;
+        Some(match t.messages.get(self.turn)? {
+            crate::model::Message::User { .. } => Field::UserMessage(self.turn),
+            crate::model::Message::Assistant { .. } => Field::AssistantMessage(self.turn),
+            crate::model::Message::Tool { .. } => Field::ToolResults(self.turn),
+        })
+    }
+
+    pub(super) fn open_editor(&mut self, field: Field, purpose: Purpose, external: bool, fx: &mut Vec<Effect>) {
+        let Some(d) = self.shown_detail() else {
+            self.toast("no sample loaded");
+            return;
+        };
+        let Some(text) = edit::to_text(&d.sample, &field) else {
+            self.toast(format!("this sample has no {} to edit", field.title()));
+            return;
+        };
+        let ext = field.extension();
+        let st = Editor::new(d.id.clone(), field, purpose, text.clone(), Some(Box::new(d.sample.clone())));
+        self.overlay = Some(Overlay::Editor(Box::new(st)));
+        if external {
+            fx.push(Effect::ExternalEdit { text, extension: ext });
+        }
+    }
+
+    pub(super) fn start_jobs(&mut self, ids: Vec<String>, fx: &mut Vec<Effect>) {
+        if self.run.status.in_flight() {
+            self.toast("a run is in flight: regenerate when it ends");
+            return;
+        }
+        self.run.status = RunStatus::Starting;
+        self.run.message = format!("regenerating {} samples", ids.len());
+        self.toast(format!(
+            "regenerating {} sample{}: the pipeline view (1) shows it",
+            ids.len(),
+            if ids.len() == 1 { "" } else { "s" }
+        ));
+        fx.push(Effect::Regenerate(ids));
+    }
+
+    pub(super) fn open_fork_compare(&mut self) {
+        let Some(d) = &self.detail else { return };
+        if self.show_fork_for.as_deref() != Some(d.id.as_str()) {
+            return;
+        }
+        self.show_fork_for = None;
+        let Some((version, _, fork)) = d.versions.iter().find(|v| v.1 == "fork") else {
+            self.toast("the fork left no branch to compare");
+            return;
+        };
+        let Some(current) = d.sample.trajectory.clone() else { return };
+        self.overlay = Some(Overlay::Compare(Box::new(Compare {
+            sample_id: d.id.clone(),
+            version: *version,
+            current,
+            fork: fork.trajectory.clone(),
+            fork_failure: fork.failure.as_ref().map(|f| format!("{}: {} ({})", f.stage, f.reason, f.detail)),
+            turn: self.turn,
+        })));
+    }
+
+    pub(super) fn traj_scroll_now(&self) -> u16 {
+        if self.traj_scroll == u16::MAX { self.areas.get().traj_scroll } else { self.traj_scroll }
+    }
+
+    pub(super) fn no_call_reason(&self, what: &str) -> String {
+        match &self.detail {
+            Some(d) if matches!(d.sample.origin, crate::model::Origin::Imported { .. }) => {
+                "this sample was imported: no LLM call of this workspace made it".into()
+            }
+            Some(_) => format!("no LLM call recorded for {what} of this sample"),
+            None => "no sample loaded".into(),
+        }
+    }
+
+    pub fn set_theme_by_name(&mut self, name: &str) {
+        match self.themes.iter().find(|t| t.name == name) {
+            Some(t) => {
+                self.theme = t.clone();
+                self.toast(format!("theme: {name}"));
+            }
+            None => self.toast(format!("no theme named {name}")),
+        }
+    }
+}
+
+/// The text of a JSON value for a line diff: strings as they are, the rest pretty.
+fn diff_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => serde_json::to_string_pretty(other).unwrap_or_default(),
+    }
+}
+
+/// A trajectory as lines of text, for diffs.
+pub fn trajectory_text(t: &crate::model::Trajectory) -> String {
+    t.messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("[{} {}]\n{}", i + 1, m.role(), crate::formats::button::message_text(m)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Every edit of a sample (original -> now; schemas semantically) and, when it was made
+/// again, the previous trajectory -> the current one.
+pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
+    let mut out = Vec::new();
+    if d.sample.edits.is_empty() && d.versions.is_empty() {
+        out.push((Tag::Same, "no edits and no earlier versions".to_string()));
+    }
+    for e in &d.sample.edits {
+        out.push((
+            Tag::Same,
+            format!("── edit of {}{} ──", e.path, if e.regenerated { " (regenerated since)" } else { "" }),
+        ));
+        if e.path.starts_with("/functions") || e.path.starts_with("/trajectory/tools") {
+            out.extend(diff::schema_diff(&e.original, &e.edited));
+        } else {
+            out.extend(diff::line_diff(&diff_text(&e.original), &diff_text(&e.edited)));
+        }
+    }
+    for (id, kind, v) in &d.versions {
+        out.push((Tag::Same, format!("── {kind} version #{id} -> the sample now ──")));
+        match (&v.trajectory, &d.sample.trajectory) {
+            (Some(a), Some(b)) => out.extend(diff::line_diff(&trajectory_text(a), &trajectory_text(b))),
+            (None, Some(_)) => out.push((Tag::Added, "a trajectory now (none before)".into())),
+            (Some(_), None) => out.push((Tag::Removed, "no trajectory now".into())),
+            (None, None) => out.push((Tag::Same, "no trajectory in either".into())),
+        }
+    }
+    out
+}
+
+pub fn line_input(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_string()]);
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}

@@ -1,0 +1,169 @@
+//! The pipeline view: the run, the stages, the calls, the errors.
+
+use super::*;
+
+pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
+    let t = &app.theme;
+    let r = &app.run;
+    let [left, right] = if area.width < 100 {
+        Layout::horizontal([Constraint::Fill(1), Constraint::Length(38)]).areas(area)
+    } else {
+        Layout::horizontal([Constraint::Percentage(58), Constraint::Percentage(42)]).areas(area)
+    };
+    let [run_a, stages_a, tput_a] =
+        Layout::vertical([Constraint::Length(5), Constraint::Length(9), Constraint::Fill(1)]).areas(left);
+
+    let ended = r.complete + r.failed;
+    let elapsed = match (r.started_at, r.ended_at) {
+        (Some(s), Some(e)) => e.saturating_sub(s),
+        (Some(s), None) => app.clock.saturating_sub(s),
+        _ => Default::default(),
+    };
+    let status_style = match r.status {
+        RunStatus::Running => Style::default().fg(t.ok),
+        RunStatus::Paused | RunStatus::Cancelling | RunStatus::Starting => Style::default().fg(t.warn),
+        RunStatus::Failed => Style::default().fg(t.error),
+        _ => Style::default().fg(t.fg),
+    };
+    let conc = match r.concurrency {
+        Some(c) if !r.concurrency_note.is_empty() => format!("{c} (auto)"),
+        Some(c) => c.to_string(),
+        None => "unlimited".into(),
+    };
+    let lines = vec![
+        Line::from(vec![
+            Span::styled(r.status.word(), status_style.add_modifier(Modifier::BOLD)),
+            Span::raw(format!(
+                " · done {}/{} · {} {} · {}",
+                r.already_done as u64 + ended,
+                r.target,
+                if run_a.width < 60 { "conc" } else { "concurrency" },
+                conc,
+                fmt_secs(elapsed)
+            )),
+        ]),
+        Line::from(Span::styled(
+            format!(
+                "{} complete, {} failed · {} calls ({} reused) · {} tokens",
+                r.complete, r.failed, r.calls_done, r.calls_reused, r.tokens
+            ),
+            Style::default().fg(t.fg),
+        )),
+        Line::from(Span::styled(
+            if r.message.is_empty() && r.status == RunStatus::Idle {
+                format!("press {} to start a run of {} samples", app.keymap.label(Action::StartRun), app.target)
+            } else {
+                sanitize(&r.message).into_owned()
+            },
+            Style::default().fg(t.dim),
+        )),
+    ];
+    f.render_widget(Paragraph::new(lines).block(block(app, " Run ", false)), run_a);
+
+    let counts = r.stage_counts();
+    let narrow = stages_a.width < 58;
+    let header = Row::new(if narrow {
+        ["stage", "wait", "now", "done", "fail", "filt"]
+    } else {
+        ["stage", "waiting", "in flight", "done", "failed", "filtered"]
+    })
+    .style(Style::default().fg(t.dim).add_modifier(Modifier::BOLD));
+    let rows = Part::ALL.iter().map(|p| {
+        let c = counts[p.index()];
+        Row::new(vec![
+            Cell::from(p.title().to_lowercase()),
+            Cell::from(c[0].to_string()),
+            Cell::from(c[1].to_string()).style(if c[1] > 0 { Style::default().fg(t.accent) } else { Style::default() }),
+            Cell::from(c[2].to_string()).style(Style::default().fg(t.ok)),
+            Cell::from(c[3].to_string()).style(if c[3] > 0 { Style::default().fg(t.error) } else { Style::default() }),
+            Cell::from(c[4].to_string()).style(if c[4] > 0 { Style::default().fg(t.warn) } else { Style::default() }),
+        ])
+    });
+    let widths =
+        if narrow { [11, 5, 4, 5, 5, 5].map(Constraint::Length) } else { [12, 8, 10, 6, 7, 8].map(Constraint::Length) };
+    let title = if narrow { " Stages (now = in flight) " } else { " Stages " };
+    f.render_widget(Table::new(rows, widths).header(header).block(block(app, title, false)), stages_a);
+
+    let last = |v: &std::collections::VecDeque<u64>| v.back().copied().unwrap_or(0);
+    let avg = |v: &std::collections::VecDeque<u64>| {
+        let n = v.len().min(10);
+        if n == 0 { 0.0 } else { v.iter().rev().take(n).sum::<u64>() as f64 / n as f64 }
+    };
+    let title = format!(
+        " Throughput: {} calls/s ({:.0} avg) · {} tokens/s ",
+        last(&r.calls_per_s),
+        avg(&r.calls_per_s),
+        last(&r.tokens_per_s)
+    );
+    let inner_w = tput_a.width.saturating_sub(2) as usize;
+    let data: Vec<u64> = r.calls_per_s.iter().rev().take(inner_w).rev().copied().collect();
+    f.render_widget(
+        Sparkline::default().block(block(app, title, false)).data(&data).style(Style::default().fg(t.accent)),
+        tput_a,
+    );
+
+    let err_h = (5 + r.errors.len() + r.failures.len()).min(12) as u16;
+    let [flight_a, err_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(err_h)]).areas(right);
+    // Calls out (by how long they have been out), then those waiting for a slot.
+    let mut flights: Vec<_> = r.in_flight.iter().collect();
+    flights.sort_by_key(|(id, fl)| (fl.sent.is_none(), fl.sent.unwrap_or(fl.started), **id));
+    let out = flights.iter().filter(|(_, fl)| fl.sent.is_some()).count();
+    let rows = flights.iter().map(|(_, fl)| {
+        let (time, style) = match fl.sent {
+            Some(at) => {
+                let el = format!("{:.1}s", app.clock.saturating_sub(at).as_secs_f64());
+                if fl.attempt > 1 {
+                    (format!("{el} try {}", fl.attempt), Style::default().fg(t.warn))
+                } else {
+                    (el, Style::default().fg(t.fg))
+                }
+            }
+            None => ("waiting".to_string(), Style::default().fg(t.dim)),
+        };
+        Row::new(vec![
+            Cell::from(fl.step.id().to_string()),
+            Cell::from(sanitize(&fl.sample).into_owned()),
+            Cell::from(time).style(style),
+        ])
+    });
+    let widths = [Constraint::Length(16), Constraint::Length(11), Constraint::Fill(1)];
+    let waiting = flights.len() - out;
+    let title = if waiting > 0 {
+        format!(" In flight: {out} · waiting: {waiting} ")
+    } else {
+        format!(" Calls in flight: {out} ")
+    };
+    f.render_widget(
+        Table::new(rows, widths)
+            .header(Row::new(["step", "sample", "out for"]).style(Style::default().fg(t.dim)))
+            .block(block(app, title, false)),
+        flight_a,
+    );
+    let mut lines = vec![
+        Line::from(format!("retries {} · failed calls {}", r.retries, r.calls_failed)),
+        Line::from(format!("re-asks {} ({} rescued) · unusable {}", r.reasks, r.rescued, r.unusable)),
+        Line::from(format!("failed samples {}", r.failed)),
+    ];
+    for (step, (asked, rescued)) in &r.reasks_by_step {
+        lines.push(Line::from(Span::styled(
+            format!("{asked:>5}  re-asked {step} ({rescued} rescued)"),
+            Style::default().fg(t.dim),
+        )));
+    }
+    if !r.concurrency_note.is_empty() {
+        lines.push(Line::from(Span::styled(
+            format!("concurrency {}", sanitize(&r.concurrency_note)),
+            Style::default().fg(t.dim),
+        )));
+    }
+    for (k, v) in &r.errors {
+        lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
+    }
+    for (k, v) in &r.failures {
+        lines.push(Line::from(Span::styled(format!("{v:>5}  {}", sanitize(k)), Style::default().fg(t.warn))));
+    }
+    if r.errors.is_empty() && r.failures.is_empty() {
+        lines.push(Line::from(Span::styled("no errors", Style::default().fg(t.dim))));
+    }
+    f.render_widget(Paragraph::new(lines).block(block(app, " Errors by reason ", false)), err_a);
+}
