@@ -111,7 +111,7 @@ impl Shot {
     fn keys(&mut self, keys: &str) {
         self.d.keys(keys);
     }
-    fn save(&self, name: &str) {
+    fn save(&mut self, name: &str) {
         let term = self.d.draw(W, H);
         std::fs::write(self.out.join(format!("{name}.svg")), svg(&term, &self.d.app.theme)).unwrap();
         println!("{name}.svg");
@@ -162,7 +162,10 @@ fn main() {
         }
         app.clock = start.elapsed();
         let mut term = Terminal::new(TestBackend::new(W, H)).unwrap();
-        term.draw(|f| view::draw(f, &app)).unwrap();
+        term.draw(|f| {
+            view::draw(f, &app);
+        })
+        .unwrap();
         std::fs::write(out.join("pipeline.svg"), svg(&term, &app.theme)).unwrap();
         println!("pipeline.svg");
         p.control.cancel();

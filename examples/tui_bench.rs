@@ -16,8 +16,10 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
-fn draw(term: &mut Terminal<TestBackend>, app: &App) {
-    term.draw(|f| view::draw(f, app)).unwrap();
+fn draw(term: &mut Terminal<TestBackend>, app: &mut App) {
+    let mut areas = app.areas;
+    term.draw(|f| areas = view::draw(f, app)).unwrap();
+    app.areas = areas;
 }
 
 fn key(app: &mut App, c: KeyCode) -> Vec<Effect> {
@@ -53,13 +55,13 @@ fn main() {
         review_queue: false,
         notice: None,
     };
-    let (app, fx) = App::new(init);
+    let (mut app, fx) = App::new(init);
     let mut term = Terminal::new(TestBackend::new(100, 30)).unwrap();
-    draw(&mut term, &app);
+    draw(&mut term, &mut app);
     let mut d = Driver::from_app(app, store, Simulator { seed: 0, malformed_rate: 0.0 });
     println!("first frame (loading the list): {:.0} ms after start", started.elapsed().as_secs_f64() * 1e3);
     d.run(fx);
-    draw(&mut term, &d.app);
+    draw(&mut term, &mut d.app);
     println!(
         "list of {} samples loaded and drawn, first sample's lineage shown: {:.0} ms after start",
         d.app.list.rows.len(),
@@ -83,11 +85,11 @@ fn main() {
     for i in 0..2000 {
         let t = Instant::now();
         let fx = key(&mut d.app, if i % 500 < 400 { KeyCode::Char('j') } else { KeyCode::Char('k') });
-        draw(&mut term, &d.app);
+        draw(&mut term, &mut d.app);
         moves.push(t.elapsed());
         let t = Instant::now();
         d.run(fx);
-        draw(&mut term, &d.app);
+        draw(&mut term, &mut d.app);
         loads.push(t.elapsed());
     }
     stats("cursor move: key -> frame", moves);
@@ -96,7 +98,7 @@ fn main() {
     for _ in 0..200 {
         let t = Instant::now();
         let fx = key(&mut d.app, KeyCode::PageDown);
-        draw(&mut term, &d.app);
+        draw(&mut term, &mut d.app);
         pages.push(t.elapsed());
         d.run(fx);
     }
@@ -150,7 +152,7 @@ fn main() {
             batches.push(t.elapsed());
             let t = Instant::now();
             let _ = key(&mut d.app, KeyCode::Char('j'));
-            draw(&mut term, &d.app);
+            draw(&mut term, &mut d.app);
             keys.push(t.elapsed());
         }
         stats("a batch of 20,000 pipeline events applied (128 calls in flight)", batches);
@@ -167,7 +169,7 @@ fn main() {
         for _ in 0..steps {
             let t = Instant::now();
             let fx = key(&mut d.app, KeyCode::Right);
-            draw(&mut term, &d.app);
+            draw(&mut term, &mut d.app);
             filters.push(t.elapsed());
             d.run(fx);
         }
@@ -185,8 +187,8 @@ fn main() {
             let _ = key(&mut d.app, KeyCode::Char(c));
         }
         let t = Instant::now();
-        d.run(vec![Effect::Search(q.to_string())]);
-        draw(&mut term, &d.app);
+        d.run(vec![Effect::Store(button::tui::app::StoreFx::Search(q.to_string()))]);
+        draw(&mut term, &mut d.app);
         println!(
             "search {q:?}: {} matches in {:.1} ms (query, refilter, frame)",
             d.app.list.search.as_ref().map_or(0, |s| s.1.len()),

@@ -195,6 +195,8 @@ struct Ctx {
     /// How many failed attempts each retried sample has behind it; varies its request seeds.
     rounds: HashMap<String, u32>,
     next_call: std::sync::atomic::AtomicU64,
+    /// The recorded calls the jobs ask again, by id.
+    rerun_calls: HashMap<i64, crate::store::CallRow>,
     /// The concurrency limit last reported, to report a change made by the client.
     limit_seen: std::sync::atomic::AtomicUsize,
     sources: Vec<ScenarioSource>,
@@ -714,12 +716,15 @@ pub enum Job {
     /// Replaces message `turn` of the trajectory with `message` and lets the dialogue go on
     /// from there; the result is kept as a `fork` version to compare, the sample untouched.
     Fork { sample: String, turn: usize, message: Message },
+    /// Asks the step of a recorded call (of this sample) again with the templates as they
+    /// are now; the new call is recorded beside the old one, the sample untouched.
+    Rerun { call: i64, sample: String },
 }
 
 impl Job {
     fn sample(&self) -> &str {
         match self {
-            Job::Regenerate(id) | Job::Fork { sample: id, .. } => id,
+            Job::Regenerate(id) | Job::Fork { sample: id, .. } | Job::Rerun { sample: id, .. } => id,
         }
     }
 }
@@ -768,6 +773,7 @@ async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
             let _ = ctx.persist.send(Persist::Version(Box::new(forked), "fork"));
             r.map(|_| ())
         }
+        Job::Rerun { call, .. } => rerun_job(ctx, call).await,
     };
     ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
     let outcome = match result {
@@ -1184,6 +1190,12 @@ fn launch(
                 .collect::<Result<_, _>>()?,
         ),
     };
+    let mut rerun_calls = HashMap::new();
+    for (job, _) in jobs.iter().flatten() {
+        if let Job::Rerun { call, .. } = job {
+            rerun_calls.insert(*call, store.call(*call).map_err(|e| e.to_string())?);
+        }
+    }
     let cache = store.finished_replies().map_err(|e| e.to_string())?;
     let ended = store.ended_ids().map_err(|e| e.to_string())?;
     let already_done = match &jobs {
@@ -1217,6 +1229,7 @@ fn launch(
         down: Mutex::new(None),
         rounds,
         next_call: Default::default(),
+        rerun_calls,
         limit_seen: std::sync::atomic::AtomicUsize::new(limit_at_start),
         seen_scenarios: Mutex::new(
             sources
@@ -1368,10 +1381,43 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
 /// Asks a recorded call's step again for the same sample: its template rendered from
 /// `prompts` (which may hold an edited workspace override) with the recorded variables, the
 /// rest of the prompt as it was. Returns the new call, for the caller to record.
+/// A call asked again as a job of the run: shown in the pipeline as its calls are,
+/// cancelled with the run, and recorded by the run's writer.
+async fn rerun_job(ctx: &Ctx, call: i64) -> Result<(), Failure> {
+    let old = ctx.rerun_calls.get(&call).expect("loaded at launch");
+    let step = Step::from_id(&old.step);
+    let n = ctx.next_call.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(step) = step {
+        let _ = ctx.events.send(Event::CallStarted { call: n, step, sample: old.sample_id.clone() });
+    }
+    // A failure before the step is asked says why in its reason (a job is not counted in
+    // the run's failure statistics).
+    let record = rerun_call(&ctx.backend, &ctx.prompts, old, &ctx.run_cancel)
+        .await
+        .map_err(|e| fail(&old.step, format!("not asked again: {e}"), e))?;
+    if let Some(step) = step {
+        let _ = ctx.events.send(match &record.error {
+            Some(e) => Event::CallFailed { call: n, step, reason: "rerun".into(), error: e.clone() },
+            None => Event::CallFinished {
+                call: n,
+                step,
+                latency_ms: record.latency_ms,
+                tokens: record.prompt_tokens + record.completion_tokens,
+                cached: false,
+                reask: 0,
+                usable: record.parse_ok == Some(true),
+            },
+        });
+    }
+    let _ = ctx.persist.send(Persist::Call(Box::new(record)));
+    Ok(())
+}
+
 pub async fn rerun_call(
     backend: &Backend,
     prompts: &Prompts,
     call: &crate::store::CallRow,
+    cancel: &CancellationToken,
 ) -> Result<CallRecord, String> {
     let step =
         Step::from_id(&call.step).ok_or_else(|| format!("call #{} has an unknown step {:?}", call.id, call.step))?;
@@ -1417,7 +1463,7 @@ pub async fn rerun_call(
         started_at,
         ..CallRecord::default()
     };
-    match backend.complete(&req, &CancellationToken::new(), &|_| {}).await {
+    match backend.complete(&req, cancel, &|_| {}).await {
         Ok(reply) => {
             record.endpoint = reply.endpoint.clone();
             record.prompt_tokens = reply.usage.prompt_tokens;

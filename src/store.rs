@@ -942,6 +942,17 @@ impl Store {
         self.conn.query_row(&sql, [id], call_row).optional()?.ok_or(StoreError::NoCall(id))
     }
 
+    /// The newest call asked again (`rerun`) of the same sample and step as call `old`,
+    /// made after it.
+    pub fn latest_rerun_of(&self, old: i64) -> Result<Option<CallRow>> {
+        let sql = format!(
+            "SELECT {CALL_COLUMNS} FROM llm_calls WHERE run_id = 'rerun' AND id > ?1
+               AND (sample_id, step) = (SELECT sample_id, step FROM llm_calls WHERE id = ?1)
+             ORDER BY id DESC LIMIT 1"
+        );
+        Ok(self.conn.query_row(&sql, [old], call_row).optional()?)
+    }
+
     /// Records one call made outside a run (a step asked again with an edited template).
     pub fn add_call(&mut self, c: &CallRecord) -> Result<i64> {
         self.write_progress(&[], std::slice::from_ref(c))?;

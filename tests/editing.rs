@@ -129,7 +129,7 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
     std::fs::write(ws.join("prompts/atomic_task.jinja"), format!("Be brief. EDITED MARK\n{default}")).unwrap();
     let prompts = Prompts::load(Some(ws)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let new = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &old)).unwrap();
+    let new = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &old, &Default::default())).unwrap();
     assert!(new.prompt.contains("EDITED MARK"));
     assert_ne!(new.template_version, old.template_version);
     assert_eq!(new.parse_ok, Some(true), "{:?}", new.parse_result);
@@ -137,6 +137,6 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
     // A call recorded before contexts were kept cannot be asked again, and says why.
     let mut blind = old.clone();
     blind.context = None;
-    let e = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &blind)).unwrap_err();
+    let e = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &blind, &Default::default())).unwrap_err();
     assert!(e.contains("without its template variables"), "{e}");
 }

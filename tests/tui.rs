@@ -13,7 +13,7 @@ use button::pipeline::{self, Event, Outcome, RunConfig, RunSummary};
 use button::prompts::Prompts;
 use button::sim::Simulator;
 use button::store::Store;
-use button::tui::app::{Effect, Init, Msg, Overlay, View};
+use button::tui::app::{Effect, Init, Msg, Overlay, RunFx, View};
 use button::tui::driver::Driver;
 use button::tui::keymap::{Action, Context, Keymap};
 use button::tui::theme::Theme;
@@ -98,7 +98,7 @@ impl H {
         H { d: Driver::new(store, init(queue), Simulator { seed: 3, malformed_rate: 0.0 }), dir }
     }
 
-    fn screen(&self, w: u16, h: u16) -> String {
+    fn screen(&mut self, w: u16, h: u16) -> String {
         let term = self.d.draw(w, h);
         let buf = term.backend().buffer();
         let mut out = String::new();
@@ -143,7 +143,7 @@ fn redact_ms(s: &str) -> String {
     out.into_iter().collect()
 }
 
-fn both_sizes(h: &H, name: &str) {
+fn both_sizes(h: &mut H, name: &str) {
     insta::assert_snapshot!(format!("{name}_100x30"), h.screen(100, 30));
     insta::assert_snapshot!(format!("{name}_80x24"), h.screen(80, 24));
 }
@@ -153,9 +153,9 @@ fn samples_view_lists_and_shows_the_lineage() {
     let mut h = H::new(true);
     assert_eq!(h.app.view, View::Samples);
     assert_eq!(h.app.list.rows.len(), 16);
-    both_sizes(&h, "samples");
+    both_sizes(&mut h, "samples");
     h.keys("<tab>jj");
-    both_sizes(&h, "lineage_focused");
+    both_sizes(&mut h, "lineage_focused");
 }
 
 #[test]
@@ -167,14 +167,14 @@ fn trajectory_view_steps_through_turns_and_opens_the_call() {
     }
     h.keys("<enter>");
     assert_eq!(h.app.view, View::Trajectory);
-    both_sizes(&h, "trajectory");
+    both_sizes(&mut h, "trajectory");
     h.keys("nn");
     assert_eq!(h.app.turn, 2);
-    both_sizes(&h, "trajectory_turn3");
+    both_sizes(&mut h, "trajectory_turn3");
     h.keys("l");
     let s = h.screen(100, 30);
     assert!(s.contains("LLM call #") && s.contains("rendered prompt"), "{s}");
-    both_sizes(&h, "call");
+    both_sizes(&mut h, "call");
     h.keys("<esc>p");
     assert_eq!(h.app.turn, 1);
 }
@@ -199,7 +199,7 @@ fn imported_sample_pins_lint_findings_to_their_message() {
     let f = lines.iter().position(|l| l.contains("⚠ E05")).unwrap_or_else(|| panic!("{s}"));
     let head = lines[..f].iter().rposition(|l| l.contains(&format!("{} ASSISTANT", at + 1))).unwrap();
     assert!(!lines[head..f].iter().any(|l| l.contains(" TOOL ") || l.contains(" USER ")), "{s}");
-    both_sizes(&h, "trajectory_imported");
+    both_sizes(&mut h, "trajectory_imported");
     h.keys("l");
     assert!(h.app.toast.as_ref().unwrap().0.contains("imported"));
 }
@@ -232,7 +232,7 @@ fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
     let fifth = h.selected_id();
     h.keys("f");
     assert_eq!(h.verdict(&fifth), Some(Verdict::Flagged));
-    both_sizes(&h, "review_progress");
+    both_sizes(&mut h, "review_progress");
     let (_, reviewed, acc, rej, flag) = h.app.list.review_progress();
     assert_eq!((reviewed, acc, rej, flag), (4, 1, 2, 1));
 
@@ -275,7 +275,7 @@ fn filters_search_and_sort_narrow_the_list() {
         h.app.list.rows.iter().map(|r| r.summary.stage.id()).collect::<Vec<_>>()
     );
     assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].summary.stage.is_complete()));
-    both_sizes(&h, "filters");
+    both_sizes(&mut h, "filters");
     h.keys("<down><down><down><right><right>");
     // lint = errors
     assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].summary.lint_errors > 0));
@@ -291,7 +291,7 @@ fn filters_search_and_sort_narrow_the_list() {
         let text = serde_json::to_string(&h.store.sample(&id).unwrap().sample).unwrap().to_lowercase();
         assert!(text.contains("flig"), "{id} does not mention it");
     }
-    both_sizes(&h, "search");
+    both_sizes(&mut h, "search");
     h.keys("<enter>");
     assert_eq!(h.app.list.visible.len(), found);
     h.keys("<esc>");
@@ -312,7 +312,7 @@ fn filters_search_and_sort_narrow_the_list() {
 fn palette_finds_actions_fuzzily_and_runs_them() {
     let mut h = H::new(true);
     h.keys(":");
-    both_sizes(&h, "palette");
+    both_sizes(&mut h, "palette");
     h.keys("ligh");
     let items = button::tui::overlay::palette_items(&h.app, "ligh");
     assert_eq!(items[0].name, "theme light");
@@ -364,7 +364,7 @@ fn overlay_keys_are_keymap_actions_and_the_hint_bar_shows_only_those() {
 fn help_is_generated_from_the_keymap() {
     let mut h = H::new(false);
     h.keys("?");
-    both_sizes(&h, "help");
+    both_sizes(&mut h, "help");
     // Every action of every view and overlay, read page by page.
     let mut s = h.screen(120, 60);
     for _ in 0..12 {
@@ -383,7 +383,7 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     let mut h = H::new(false);
     h.keys("1");
     h.keys("s");
-    assert_eq!(h.asked, vec![Effect::StartRun { target: 20, concurrency: Some(16) }]);
+    assert_eq!(h.asked, vec![Effect::Run(RunFx::StartRun { target: 20, concurrency: Some(16) })]);
     h.msg(Msg::RunStarted { target: 20, already_done: 12, concurrency: Some(16), simulated: true });
     let t = |s: u64| Duration::from_millis(s);
     h.msg(Msg::Tick(t(1000)));
@@ -425,9 +425,12 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     let counts = h.app.run.stage_counts();
     assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
     assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)
-    both_sizes(&h, "pipeline");
+    both_sizes(&mut h, "pipeline");
     h.keys("p+-]");
-    assert_eq!(h.asked[1..], [Effect::Pause, Effect::SetConcurrency(32), Effect::SetConcurrency(16)]);
+    assert_eq!(
+        h.asked[1..],
+        [Effect::Run(RunFx::Pause), Effect::Run(RunFx::SetConcurrency(32)), Effect::Run(RunFx::SetConcurrency(16))]
+    );
     assert_eq!(h.app.target, 30, "for the next run");
     assert_eq!(h.app.run.target, 20, "this run keeps its own");
     // A run in flight: q asks first.
@@ -436,7 +439,7 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     h.keys("n");
     assert!(!h.app.quit);
     h.keys("c");
-    assert_eq!(h.asked.last(), Some(&Effect::CancelRun));
+    assert_eq!(h.asked.last(), Some(&Effect::Run(RunFx::CancelRun)));
     h.msg(Msg::RunFinished(Ok(RunSummary {
         started: 8,
         complete: 0,
@@ -450,7 +453,7 @@ fn pipeline_view_counts_stages_calls_and_errors() {
 
 #[test]
 fn too_small_a_terminal_is_told_plainly() {
-    let h = H::new(false);
+    let mut h = H::new(false);
     let s = h.screen(79, 24);
     assert!(s.contains("at least 80x24") && s.contains("79x24"), "{s}");
     insta::assert_snapshot!("too_small", h.screen(60, 20));
@@ -475,7 +478,7 @@ fn the_mouse_selects_rows_tabs_and_scrolls() {
         modifiers: KeyModifiers::NONE,
     }));
     assert_eq!(h.app.list.cursor, 6);
-    let tabs = h.app.areas.get().tabs;
+    let tabs = h.app.areas.tabs;
     h.msg(Msg::Mouse(click(tabs[0].x + 1, 0)));
     assert_eq!(h.app.view, View::Pipeline);
 }
@@ -528,11 +531,11 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     h.keys("e");
     assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))));
     h.keys("Urgent: ");
-    both_sizes(&h, "editor_composition");
+    both_sizes(&mut h, "editor_composition");
     h.keys("<c-d>");
     let s = h.screen(100, 30);
     assert!(s.contains("+ Urgent: "), "{s}");
-    both_sizes(&h, "editor_diff");
+    both_sizes(&mut h, "editor_diff");
     h.keys("<c-d><c-s>");
     assert!(h.app.overlay.is_none());
     let row = h.store.row(&id).unwrap();
@@ -542,7 +545,7 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     assert!(task.starts_with("Urgent: "), "{task}");
     let s = h.screen(100, 30);
     assert!(s.contains("STALE") && s.contains("~"), "{s}");
-    both_sizes(&h, "lineage_stale");
+    both_sizes(&mut h, "lineage_stale");
     // The stale filter finds it.
     h.keys("F<down><down><down><down><down><right><esc>");
     assert_eq!(h.app.list.visible.len(), 1);
@@ -556,7 +559,7 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     h.keys("D");
     let s = h.screen(100, 30);
     assert!(s.contains("edit of /composition (regenerated since)") && s.contains("previous version"), "{s}");
-    both_sizes(&h, "diff");
+    both_sizes(&mut h, "diff");
 }
 
 #[test]
@@ -569,7 +572,7 @@ fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     h.keys("}");
     let s = h.screen(100, 30);
     assert!(s.contains("✗ line 1, column 1: JSON syntax"), "{s}");
-    both_sizes(&h, "editor_functions_error");
+    both_sizes(&mut h, "editor_functions_error");
     h.keys("<c-s>");
     assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))), "stays open");
     assert!(h.app.toast.as_ref().unwrap().0.starts_with("not saved: line 1, column 1"));
@@ -582,7 +585,7 @@ fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     h.keys("<c-d>");
     let s = h.screen(100, 30);
     assert!(s.contains("+ function get_time added"), "{s}");
-    both_sizes(&h, "editor_schema_diff");
+    both_sizes(&mut h, "editor_schema_diff");
     h.keys("<c-d><c-s>");
     let after = h.store.sample(&id).unwrap().sample;
     assert_eq!(after.functions.len(), before.len() + 1);
@@ -604,7 +607,7 @@ fn a_fork_is_compared_side_by_side_and_the_kept_branch_can_be_undone() {
     let fork = c.fork.clone().unwrap();
     assert!(matches!(&fork.messages[0], button::model::Message::User { content } if content.starts_with("Actually, ")));
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), before, "untouched until kept");
-    both_sizes(&h, "fork_compare");
+    both_sizes(&mut h, "fork_compare");
     h.keys("nn2");
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), fork);
     // The kept branch's turns point at the calls that made them, the fork's own.
@@ -629,7 +632,7 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     };
     let old = h.app.detail.as_ref().unwrap().calls[*index].clone();
     assert_eq!(old.step, "atomic_task");
-    both_sizes(&h, "call_side_by_side");
+    both_sizes(&mut h, "call_side_by_side");
     h.keys("t");
     assert!(matches!(&h.app.overlay, Some(Overlay::Editor(st)) if st.text().contains("{{ scenario }}")));
     h.keys("Be brief. ");
@@ -641,9 +644,11 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     let Some(Overlay::CallCompare(cc)) = &h.app.overlay else { panic!("no comparison") };
     let (o, new) = (&cc.old, &cc.new);
     assert_eq!(o.id, old.id);
+    // The step was asked again as a job of the pipeline: shown there as a call.
+    assert_eq!(h.app.run.calls_done, 1, "the re-ask is a call of the pipeline view");
     assert_ne!(new.template_version, old.template_version);
     assert!(new.prompt.contains("Be brief. "));
-    both_sizes(&h, "call_rerun");
+    both_sizes(&mut h, "call_rerun");
     // A template that does not render is not saved.
     h.keys("<esc>lt{{ nope }}");
     let s = h.screen(100, 30);
@@ -667,7 +672,7 @@ fn an_endpoint_that_goes_down_pauses_the_run_says_so_and_p_resumes() {
         "{toast}"
     );
     h.keys("p");
-    assert_eq!(h.asked, vec![Effect::Resume]);
+    assert_eq!(h.asked, vec![Effect::Run(RunFx::Resume)]);
     assert_eq!(h.app.run.status, button::progress::RunStatus::Running);
 }
 

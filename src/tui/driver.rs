@@ -39,15 +39,16 @@ impl Driver {
         Driver { app, store, sim, asked: Vec::new() }
     }
 
-    /// Runs effects the way the event loop does, feeding their answers back until quiet.
+    /// Runs effects the way the event loop does, feeding their answers back until quiet:
+    /// store effects by the worker's own `execute`, the jobs of a run effect (regenerations,
+    /// forks, steps asked again) on the simulator.
     pub fn run(&mut self, fx: Vec<Effect>) {
         let mut queue: VecDeque<Effect> = fx.into();
         while let Some(e) = queue.pop_front() {
-            let msgs = match e.clone() {
-                Effect::Regenerate(ids) => self.jobs(ids.into_iter().map(Job::Regenerate).collect()),
-                Effect::Fork { id, turn, message } => self.jobs(vec![Job::Fork { sample: id, turn, message }]),
-                Effect::Rerun(call) => vec![self.rerun(call)],
-                e => worker::execute(&mut self.store, e),
+            let msgs = match &e {
+                Effect::Store(s) => worker::execute(&mut self.store, s.clone()),
+                Effect::Run(r) => r.jobs().map(|jobs| self.jobs(jobs)).unwrap_or_default(),
+                Effect::Terminal(_) => Vec::new(),
             };
             if msgs.is_empty() {
                 self.asked.push(e);
@@ -60,19 +61,6 @@ impl Driver {
 
     fn backend(&self) -> Backend {
         Backend::Sim(self.sim.clone())
-    }
-
-    fn rerun(&mut self, call: i64) -> Msg {
-        let old = self.store.call(call).expect("the call is in the workspace");
-        let prompts = Prompts::load(Some(self.store.dir())).expect("the templates load");
-        let rt = tokio::runtime::Runtime::new().expect("a runtime");
-        let new = rt
-            .block_on(pipeline::rerun_call(&self.backend(), &prompts, &old))
-            .and_then(|record| {
-                self.store.add_call(&record).and_then(|id| self.store.call(id)).map_err(|e| e.to_string())
-            })
-            .map(Box::new);
-        Msg::Rerun { old: call, new }
     }
 
     /// A pipeline of jobs on the simulator, its events fed to the app as the loop does.
@@ -140,10 +128,13 @@ impl Driver {
         }
     }
 
-    /// The app drawn on a TestBackend of `w` x `h`.
-    pub fn draw(&self, w: u16, h: u16) -> Terminal<TestBackend> {
+    /// The app drawn on a TestBackend of `w` x `h`; where things landed goes back to the
+    /// app, as the loop does.
+    pub fn draw(&mut self, w: u16, h: u16) -> Terminal<TestBackend> {
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");
-        term.draw(|f| view::draw(f, &self.app)).expect("drawn");
+        let mut areas = self.app.areas;
+        term.draw(|f| areas = view::draw(f, &self.app)).expect("drawn");
+        self.app.areas = areas;
         term
     }
 }

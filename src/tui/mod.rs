@@ -30,7 +30,7 @@ use crate::config::Config;
 use crate::launch::RunArgs;
 use crate::pipeline::Control;
 use crate::store::Store;
-use app::{App, Effect, Init, Msg};
+use app::{App, Effect, Init, Msg, RunFx, StoreFx, TerminalFx};
 use keymap::{Action, Keymap};
 use theme::Theme;
 
@@ -115,7 +115,40 @@ pub fn run(opts: Options) -> Result<()> {
     rt.block_on(event_loop(&mut terminal, init, store, ws, cfg, opts))
 }
 
-type Shared = Arc<Mutex<Option<Control>>>;
+/// The one owner of the pipeline on the TUI's side: whether a run (or jobs) is in flight,
+/// and its controls once it has started. Claimed before a run starts, released when it ends.
+#[derive(Clone, Default)]
+pub struct RunHandle(Arc<Mutex<RunSlot>>);
+
+#[derive(Default)]
+struct RunSlot {
+    busy: bool,
+    control: Option<Control>,
+}
+
+impl RunHandle {
+    /// Takes the handle for a new run; false while one is in flight.
+    fn claim(&self) -> bool {
+        let mut g = self.0.lock().expect("not poisoned");
+        !std::mem::replace(&mut g.busy, true)
+    }
+
+    fn started(&self, c: Control) {
+        self.0.lock().expect("not poisoned").control = Some(c);
+    }
+
+    fn ended(&self) {
+        *self.0.lock().expect("not poisoned") = RunSlot::default();
+    }
+
+    pub fn busy(&self) -> bool {
+        self.0.lock().expect("not poisoned").busy
+    }
+
+    fn control(&self) -> Option<Control> {
+        self.0.lock().expect("not poisoned").control.clone()
+    }
+}
 
 async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
@@ -127,7 +160,7 @@ async fn event_loop(
 ) -> Result<()> {
     let (msg_tx, mut msg_rx) = unbounded_channel::<Msg>();
     let (input_tx, mut input_rx) = unbounded_channel::<Msg>();
-    let (work_tx, work_rx) = std::sync::mpsc::channel::<Effect>();
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<StoreFx>();
     {
         let tx = msg_tx.clone();
         std::thread::Builder::new().name("store".into()).spawn(move || worker::run(store, work_rx, tx))?;
@@ -137,17 +170,16 @@ async fn event_loop(
         let gate = gate.clone();
         std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx, gate))?;
     }
-    let control: Shared = Arc::new(Mutex::new(None));
-    let mut running = false;
-    let ctx = EffectCtx { ws, cfg, args: opts.run.clone(), msg_tx: msg_tx.clone(), work_tx, control: control.clone() };
+    let run = RunHandle::default();
+    let ctx = EffectCtx { ws, cfg, args: opts.run.clone(), msg_tx: msg_tx.clone(), work_tx, run: run.clone() };
 
     let (mut app, fx) = App::new(init);
     let start = Instant::now();
-    let _ = run_effects(&ctx, fx, &mut running);
+    let _ = run_effects(&ctx, fx);
     if opts.start_run {
         let mut fx = Vec::new();
         app.dispatch(Action::StartRun, &mut fx);
-        let _ = run_effects(&ctx, fx, &mut running);
+        let _ = run_effects(&ctx, fx);
     }
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -159,7 +191,9 @@ async fn event_loop(
     loop {
         if draw_at.is_some_and(|t| Instant::now() >= t) {
             app.clock = start.elapsed();
-            terminal.draw(|f| view::draw(f, &app))?;
+            let mut areas = app.areas;
+            terminal.draw(|f| areas = view::draw(f, &app))?;
+            app.areas = areas;
             last_draw = Instant::now();
             draw_at = None;
         }
@@ -181,23 +215,21 @@ async fn event_loop(
             _ = hup.recv() => { app.quit = true; }
             Some(m) = msg_rx.recv() => {
                 app.clock = start.elapsed();
-                if ends_run(&m) { running = false; }
                 fx.extend(app.update(m));
                 for _ in 0..20_000 {
                     let Ok(m) = msg_rx.try_recv() else { break };
-                    if ends_run(&m) { running = false; }
                     fx.extend(app.update(m));
                 }
             }
             _ = tick.tick() => { fx.extend(app.update(Msg::Tick(start.elapsed()))); }
             _ = tokio::time::sleep(wait) => {}
         }
-        let mut external = run_effects(&ctx, fx, &mut running);
+        let mut external = run_effects(&ctx, fx);
         while let Some((text, ext)) = external.pop() {
             let r = external_edit(terminal, &gate, &text, ext);
             app.clock = start.elapsed();
             let fx = app.update(Msg::ExternalEdited(r));
-            external.extend(run_effects(&ctx, fx, &mut running));
+            external.extend(run_effects(&ctx, fx));
             draw_at = Some(Instant::now());
         }
         if app.quit {
@@ -209,18 +241,13 @@ async fn event_loop(
     }
     // Quitting cancels a run in flight; wait (briefly) for its writer to keep every call
     // that finished.
-    let c = control.lock().expect("not poisoned").clone();
-    if let Some(c) = c {
+    if let Some(c) = run.control() {
         c.cancel();
-        if running {
-            let _ = tokio::time::timeout(Duration::from_secs(5), wait_finished(&mut msg_rx)).await;
-        }
+    }
+    if run.busy() {
+        let _ = tokio::time::timeout(Duration::from_secs(5), wait_finished(&mut msg_rx)).await;
     }
     Ok(())
-}
-
-fn ends_run(m: &Msg) -> bool {
-    matches!(m, Msg::RunFinished(_) | Msg::RunNotStarted(_))
 }
 
 async fn wait_finished(rx: &mut UnboundedReceiver<Msg>) {
@@ -258,84 +285,62 @@ struct EffectCtx {
     cfg: Config,
     args: RunArgs,
     msg_tx: UnboundedSender<Msg>,
-    work_tx: std::sync::mpsc::Sender<Effect>,
-    control: Shared,
+    work_tx: std::sync::mpsc::Sender<StoreFx>,
+    run: RunHandle,
 }
 
-/// Hands the effects to the store worker and the pipeline; returns the $EDITOR sessions to
-/// run (they need the terminal).
-fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>, running: &mut bool) -> Vec<(String, &'static str)> {
+/// Hands each effect to what runs it: the store worker, the run handle, the terminal.
+/// Returns the $EDITOR sessions to run (they need the terminal).
+fn run_effects(ctx: &EffectCtx, fx: Vec<Effect>) -> Vec<(String, &'static str)> {
     let mut external = Vec::new();
     for e in fx {
-        let control = ctx.control.lock().expect("not poisoned").clone();
         match e {
-            Effect::StartRun { target, concurrency } => {
-                if *running {
-                    continue;
-                }
-                *running = true;
-                let mut args = ctx.args.clone();
-                args.samples = Some(target);
-                args.concurrency = concurrency;
-                let (ws, cfg, tx, c) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.control.clone());
-                tokio::spawn(start_run(ws, cfg, args, Work::Run, tx, c));
+            Effect::Store(s) => {
+                let _ = ctx.work_tx.send(s);
             }
-            Effect::Regenerate(_) | Effect::Fork { .. } => {
-                if *running {
-                    let _ = ctx.msg_tx.send(Msg::Toast("a run is in flight: try again when it ends".into()));
-                    continue;
-                }
-                *running = true;
-                let jobs = match e {
-                    Effect::Regenerate(ids) => ids.into_iter().map(crate::pipeline::Job::Regenerate).collect(),
-                    Effect::Fork { id, turn, message } => {
-                        vec![crate::pipeline::Job::Fork { sample: id, turn, message }]
-                    }
-                    _ => unreachable!("matched above"),
-                };
-                let (ws, cfg, tx, c) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.control.clone());
-                tokio::spawn(start_run(ws, cfg, ctx.args.clone(), Work::Jobs(jobs), tx, c));
-            }
-            Effect::Rerun(call) => {
-                let (ws, cfg, args, tx) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.args.clone(), ctx.msg_tx.clone());
-                tokio::spawn(async move {
-                    let new = rerun(&ws, &cfg, &args, call).await.map(Box::new);
-                    let _ = tx.send(Msg::Rerun { old: call, new });
-                });
-            }
-            Effect::ExternalEdit { text, extension } => external.push((text, extension)),
-            Effect::Pause => control.iter().for_each(Control::pause),
-            Effect::Resume => control.iter().for_each(Control::resume),
-            Effect::CancelRun => control.iter().for_each(Control::cancel),
-            Effect::SetConcurrency(n) => control.iter().for_each(|c| c.set_concurrency(n)),
-            Effect::Quit => {}
-            store_effect => {
-                let _ = ctx.work_tx.send(store_effect);
-            }
+            Effect::Run(r) => run_effect(ctx, r),
+            Effect::Terminal(TerminalFx::ExternalEdit { text, extension }) => external.push((text, extension)),
+            Effect::Terminal(TerminalFx::Quit) => {}
         }
     }
     external
 }
 
-/// Asks a recorded call's step again with the workspace's templates as they are now, and
-/// records the new call.
-async fn rerun(ws: &Path, cfg: &Config, args: &RunArgs, call: i64) -> Result<crate::store::CallRow, String> {
-    let ws2 = ws.to_path_buf();
-    let old = tokio::task::spawn_blocking(move || Store::open(&ws2, false).and_then(|s| s.call(call)))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    let prepared = crate::launch::prepare(ws, cfg, args, false).await.map_err(|e| format!("{e:#}"))?;
-    let record = crate::pipeline::rerun_call(&prepared.backend, &prepared.prompts, &old).await?;
-    let ws2 = ws.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let mut store = Store::open(&ws2, false)?;
-        let id = store.add_call(&record)?;
-        store.call(id)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-    .map_err(|e| e.to_string())
+/// A run, jobs (regenerations, forks, steps asked again), or a control of the run in flight.
+fn run_effect(ctx: &EffectCtx, r: RunFx) {
+    let work = match (&r, r.jobs()) {
+        (RunFx::StartRun { target, concurrency }, _) => {
+            let mut args = ctx.args.clone();
+            args.samples = Some(*target);
+            args.concurrency = *concurrency;
+            Some((Work::Run, args))
+        }
+        (_, Some(jobs)) => Some((Work::Jobs(jobs), ctx.args.clone())),
+        (_, None) => None,
+    };
+    match work {
+        Some((work, args)) => {
+            if !ctx.run.claim() {
+                // A run toward the target asked for twice (a key held down) is the same run.
+                if !matches!(r, RunFx::StartRun { .. }) {
+                    let _ = ctx.msg_tx.send(Msg::Toast("a run is in flight: try again when it ends".into()));
+                }
+                return;
+            }
+            let (ws, cfg, tx, run) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.run.clone());
+            tokio::spawn(start_run(ws, cfg, args, work, tx, run));
+        }
+        None => {
+            let Some(c) = ctx.run.control() else { return };
+            match r {
+                RunFx::Pause => c.pause(),
+                RunFx::Resume => c.resume(),
+                RunFx::CancelRun => c.cancel(),
+                RunFx::SetConcurrency(n) => c.set_concurrency(n),
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Lets the input thread stop reading while $EDITOR owns the terminal.
@@ -433,10 +438,11 @@ enum Work {
     Jobs(Vec<crate::pipeline::Job>),
 }
 
-async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: UnboundedSender<Msg>, control: Shared) {
+async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: UnboundedSender<Msg>, run: RunHandle) {
     let prepared = match crate::launch::prepare(&ws, &cfg, &args, true).await {
         Ok(p) => p,
         Err(e) => {
+            run.ended();
             let _ = tx.send(Msg::RunNotStarted(crate::text::sanitize(&format!("{e:#}")).into_owned()));
             return;
         }
@@ -455,11 +461,12 @@ async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: Unbo
     let mut p = match started {
         Ok(p) => p,
         Err(e) => {
+            run.ended();
             let _ = tx.send(Msg::RunNotStarted(e));
             return;
         }
     };
-    *control.lock().expect("not poisoned") = Some(p.control.clone());
+    run.started(p.control.clone());
     let _ = tx.send(Msg::RunStarted { target, already_done: p.already_done, concurrency, simulated });
     while let Some(e) = p.events.recv().await {
         if tx.send(Msg::Pipeline(e)).is_err() {
@@ -467,7 +474,7 @@ async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: Unbo
         }
     }
     let result = p.wait().await;
-    *control.lock().expect("not poisoned") = None;
+    run.ended();
     let _ = tx.send(Msg::RunFinished(result));
 }
 

@@ -5,7 +5,7 @@
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use super::app::{Detail, Effect, Msg};
+use super::app::{Detail, Msg, StoreFx};
 use crate::lint::{self, Layout};
 use crate::model::{Message, Origin};
 use crate::store::{CallRow, StatusFilter, Store};
@@ -16,22 +16,22 @@ const INDEX_CHUNK: usize = 500;
 /// How often the workspace is checked for other processes' commits.
 const CHANGE_POLL: Duration = Duration::from_secs(1);
 
-/// Runs one store effect; effects for the pipeline are not its business and yield nothing.
-pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
+/// Runs one store effect: what it answers.
+pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
     match effect {
-        Effect::LoadRows => {
+        StoreFx::LoadRows => {
             let mut rows = Vec::new();
             match store.list(StatusFilter::All, |r| rows.push(r)) {
                 Ok(()) => vec![Msg::Rows(rows)],
                 Err(e) => vec![Msg::Error(format!("cannot read the samples: {e}"))],
             }
         }
-        Effect::LoadSample(id) => match load_detail(store, &id) {
+        StoreFx::LoadSample(id) => match load_detail(store, &id) {
             Ok(d) => vec![Msg::Sample(Box::new(d))],
             Err(crate::store::StoreError::NoSample(id)) => vec![Msg::SampleMissing(id)],
             Err(e) => vec![Msg::Error(format!("cannot read sample {id}: {e}"))],
         },
-        Effect::Search(query) => {
+        StoreFx::Search(query) => {
             // Samples written since the index was last brought up to date (a run in
             // flight writes some every second) are indexed first, when they are few.
             let mut unindexed = store.unindexed_count().unwrap_or(0);
@@ -46,16 +46,16 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
             let rowids = store.search(&query).map_err(|e| format!("search failed: {e}"));
             vec![Msg::SearchResult { query, rowids, unindexed }]
         }
-        Effect::SetReview { id, review } => match store.set_review(&id, review) {
+        StoreFx::SetReview { id, review } => match store.set_review(&id, review) {
             Ok(_) => row_msg(store, &id),
             Err(e) => {
                 // The row shows the verdict already: read the list again so it shows the truth.
                 let mut out = vec![Msg::Error(format!("the verdict on {id} was not saved: {e}"))];
-                out.extend(execute(store, Effect::LoadRows));
+                out.extend(execute(store, StoreFx::LoadRows));
                 out
             }
         },
-        Effect::Undo => match store.undo() {
+        StoreFx::Undo => match store.undo() {
             Ok(entry) => {
                 let mut out = Vec::new();
                 if let Some(e) = &entry {
@@ -66,7 +66,7 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
             }
             Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
         },
-        Effect::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
+        StoreFx::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
             Ok(_) => {
                 let mut out = row_msg(store, &id);
                 let stale = store.row(&id).map(|r| r.summary.stale).unwrap_or_default();
@@ -75,20 +75,20 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
                 } else {
                     format!("saved {path}; stale now: {stale} (g makes them again)")
                 }));
-                out.extend(execute(store, Effect::LoadSample(id)));
+                out.extend(execute(store, StoreFx::LoadSample(id)));
                 out
             }
             Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
         },
-        Effect::DropVersion { id, version } => match store.delete_version(version) {
-            Ok(()) => execute(store, Effect::LoadSample(id)),
+        StoreFx::DropVersion { id, version } => match store.delete_version(version) {
+            Ok(()) => execute(store, StoreFx::LoadSample(id)),
             Err(e) => vec![Msg::Error(format!("cannot drop version #{version}: {e}"))],
         },
-        Effect::LoadTemplate(step) => match crate::prompts::source(store.dir(), step) {
+        StoreFx::LoadTemplate(step) => match crate::prompts::source(store.dir(), step) {
             Ok((text, _)) => vec![Msg::Template { step, text }],
             Err(e) => vec![Msg::Error(e.to_string())],
         },
-        Effect::SaveTemplate { step, text } => {
+        StoreFx::SaveTemplate { step, text } => {
             let dir = store.dir().join("prompts");
             let path = dir.join(crate::prompts::file_name(step));
             let written = std::fs::create_dir_all(&dir).and_then(|_| {
@@ -105,16 +105,11 @@ pub fn execute(store: &mut Store, effect: Effect) -> Vec<Msg> {
                 Err(e) => vec![Msg::Error(format!("cannot write {}: {e}", path.display()))],
             }
         }
-        Effect::StartRun { .. }
-        | Effect::Regenerate(_)
-        | Effect::Fork { .. }
-        | Effect::Rerun(_)
-        | Effect::ExternalEdit { .. }
-        | Effect::Pause
-        | Effect::Resume
-        | Effect::CancelRun
-        | Effect::SetConcurrency(_)
-        | Effect::Quit => Vec::new(),
+        StoreFx::LoadRerun { old } => match store.latest_rerun_of(old) {
+            Ok(Some(new)) => vec![Msg::Rerun { old, new: Ok(Box::new(new)) }],
+            Ok(None) => vec![Msg::Rerun { old, new: Err(format!("call #{old} was not asked again")) }],
+            Err(e) => vec![Msg::Rerun { old, new: Err(format!("cannot read the call asked again: {e}")) }],
+        },
     }
 }
 
@@ -211,7 +206,7 @@ fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
 
 /// The worker thread's loop: runs requests (only the newest sample load and search of a
 /// burst), and indexes in the background while idle.
-pub fn run(mut store: Store, rx: Receiver<Effect>, tx: tokio::sync::mpsc::UnboundedSender<Msg>) {
+pub fn run(mut store: Store, rx: Receiver<StoreFx>, tx: tokio::sync::mpsc::UnboundedSender<Msg>) {
     let mut index_left = store.unindexed_count().unwrap_or(0);
     let _ = tx.send(Msg::Indexed { remaining: index_left });
     let mut seen_version = store.data_version().unwrap_or(0);
@@ -253,14 +248,14 @@ pub fn run(mut store: Store, rx: Receiver<Effect>, tx: tokio::sync::mpsc::Unboun
         };
         let mut batch = vec![first];
         batch.extend(rx.try_iter());
-        let last_load = batch.iter().rposition(|e| matches!(e, Effect::LoadSample(_)));
-        let last_search = batch.iter().rposition(|e| matches!(e, Effect::Search(_)));
-        let last_rows = batch.iter().rposition(|e| matches!(e, Effect::LoadRows));
+        let last_load = batch.iter().rposition(|e| matches!(e, StoreFx::LoadSample(_)));
+        let last_search = batch.iter().rposition(|e| matches!(e, StoreFx::Search(_)));
+        let last_rows = batch.iter().rposition(|e| matches!(e, StoreFx::LoadRows));
         for (i, e) in batch.into_iter().enumerate() {
             let superseded = match e {
-                Effect::LoadSample(_) => Some(i) != last_load,
-                Effect::Search(_) => Some(i) != last_search,
-                Effect::LoadRows => Some(i) != last_rows,
+                StoreFx::LoadSample(_) => Some(i) != last_load,
+                StoreFx::Search(_) => Some(i) != last_search,
+                StoreFx::LoadRows => Some(i) != last_rows,
                 _ => false,
             };
             if superseded {

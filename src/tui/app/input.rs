@@ -40,7 +40,7 @@ impl App {
         match a {
             Action::ForceQuit => {
                 self.quit = true;
-                fx.push(Effect::Quit);
+                fx.push(Effect::Terminal(TerminalFx::Quit));
             }
             Action::Back => self.back(fx),
             Action::Quit => {
@@ -48,7 +48,7 @@ impl App {
                     self.overlay = Some(Overlay::ConfirmQuit(ConfirmQuit));
                 } else {
                     self.quit = true;
-                    fx.push(Effect::Quit);
+                    fx.push(Effect::Terminal(TerminalFx::Quit));
                 }
             }
             Action::Help => self.overlay = Some(Overlay::Help(Help::default())),
@@ -72,7 +72,7 @@ impl App {
                     self.toast("no sample selected");
                 }
             }
-            Action::Undo => fx.push(Effect::Undo),
+            Action::Undo => fx.push(Effect::Store(StoreFx::Undo)),
             Action::ReviewQueue => self.start_queue(fx),
             Action::NextTheme => {
                 let i = self
@@ -86,30 +86,30 @@ impl App {
             Action::StartRun => match self.run.status {
                 RunStatus::Paused => {
                     self.run.status = RunStatus::Running;
-                    fx.push(Effect::Resume);
+                    fx.push(Effect::Run(RunFx::Resume));
                 }
                 s if s.in_flight() => self.toast("a run is already in flight"),
                 _ => {
                     self.run.status = RunStatus::Starting;
                     self.run.message = "starting…".into();
-                    fx.push(Effect::StartRun { target: self.target, concurrency: self.run.concurrency });
+                    fx.push(Effect::Run(RunFx::StartRun { target: self.target, concurrency: self.run.concurrency }));
                 }
             },
             Action::PauseResume => match self.run.status {
                 RunStatus::Running => {
                     self.run.status = RunStatus::Paused;
-                    fx.push(Effect::Pause);
+                    fx.push(Effect::Run(RunFx::Pause));
                 }
                 RunStatus::Paused => {
                     self.run.status = RunStatus::Running;
-                    fx.push(Effect::Resume);
+                    fx.push(Effect::Run(RunFx::Resume));
                 }
                 _ => self.toast("no run in flight to pause"),
             },
             Action::CancelRun => {
                 if matches!(self.run.status, RunStatus::Running | RunStatus::Paused | RunStatus::Starting) {
                     self.run.status = RunStatus::Cancelling;
-                    fx.push(Effect::CancelRun);
+                    fx.push(Effect::Run(RunFx::CancelRun));
                 } else {
                     self.toast("no run in flight to cancel");
                 }
@@ -119,7 +119,7 @@ impl App {
                 let n = if a == Action::ConcurrencyUp { (c * 2).min(1024) } else { (c / 2).max(1) };
                 self.run.concurrency = Some(n);
                 if self.run.status.in_flight() {
-                    fx.push(Effect::SetConcurrency(n));
+                    fx.push(Effect::Run(RunFx::SetConcurrency(n)));
                 }
             }
             Action::TargetUp | Action::TargetDown => {
@@ -297,7 +297,7 @@ impl App {
             Cmd::Theme(name) => self.set_theme_by_name(&name),
             Cmd::Quit => {
                 self.quit = true;
-                fx.push(Effect::Quit);
+                fx.push(Effect::Terminal(TerminalFx::Quit));
             }
             Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
             Cmd::SetFilters(f) => {
@@ -309,12 +309,24 @@ impl App {
                 self.list.search_note.clear();
                 self.refilter(fx);
             }
-            Cmd::Search(q) => fx.push(Effect::Search(q)),
+            Cmd::Search(q) => fx.push(Effect::Store(StoreFx::Search(q))),
+            Cmd::Rerun { call, sample } => {
+                let step =
+                    self.detail.as_ref().and_then(|d| d.calls.iter().find(|c| c.id == call)).map(|c| c.step.clone());
+                self.pending_rerun = Some(call);
+                self.run.status = RunStatus::Starting;
+                self.run.message = format!("asking call #{call} again");
+                self.toast(format!(
+                    "asking {} again with the templates as they are now…",
+                    step.unwrap_or_else(|| "the step".into())
+                ));
+                fx.push(Effect::Run(RunFx::Rerun { call, sample }));
+            }
             Cmd::Fork { id, turn, message } => {
                 self.pending_fork = Some(id.clone());
                 self.run.status = RunStatus::Starting;
                 self.toast("forking: the dialogue goes on from the edited turn…");
-                fx.push(Effect::Fork { id, turn, message });
+                fx.push(Effect::Run(RunFx::Fork { id, turn, message }));
             }
         }
     }
@@ -326,7 +338,7 @@ impl App {
             }
             return;
         }
-        let a = self.areas.get();
+        let a = self.areas;
         let inside = |r: Rect| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height;
         match m.kind {
             MouseEventKind::Down(MouseButton::Left) => {

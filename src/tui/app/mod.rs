@@ -105,27 +105,90 @@ pub enum Msg {
     },
 }
 
+/// What the app asks of the world, grouped by what carries it out.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
+    /// The store worker: reads and writes of the workspace.
+    Store(StoreFx),
+    /// The run handle: the pipeline, a run or jobs on stored samples, and its controls.
+    Run(RunFx),
+    /// The terminal: $EDITOR, quitting.
+    Terminal(TerminalFx),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum StoreFx {
     LoadRows,
     LoadSample(String),
     Search(String),
-    SetReview { id: String, review: Option<Review> },
+    SetReview {
+        id: String,
+        review: Option<Review>,
+    },
     Undo,
-    StartRun { target: usize, concurrency: Option<usize> },
+    Edit {
+        id: String,
+        path: String,
+        value: serde_json::Value,
+    },
+    DropVersion {
+        id: String,
+        version: i64,
+    },
+    LoadTemplate(Step),
+    SaveTemplate {
+        step: Step,
+        text: String,
+    },
+    /// The newest call asked again from call `old` (after its job ended).
+    LoadRerun {
+        old: i64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum RunFx {
+    StartRun {
+        target: usize,
+        concurrency: Option<usize>,
+    },
     Pause,
     Resume,
     CancelRun,
     SetConcurrency(usize),
-    Quit,
-    Edit { id: String, path: String, value: serde_json::Value },
     Regenerate(Vec<String>),
-    Fork { id: String, turn: usize, message: crate::model::Message },
-    DropVersion { id: String, version: i64 },
-    LoadTemplate(Step),
-    SaveTemplate { step: Step, text: String },
-    Rerun(i64),
+    Fork {
+        id: String,
+        turn: usize,
+        message: crate::model::Message,
+    },
+    /// Ask a recorded call's step again, with the templates as they are now.
+    Rerun {
+        call: i64,
+        sample: String,
+    },
+}
+
+impl RunFx {
+    /// The pipeline jobs this effect asks for (regenerations, forks, steps asked again);
+    /// None for a run toward the target and the controls of a run.
+    pub fn jobs(&self) -> Option<Vec<crate::pipeline::Job>> {
+        use crate::pipeline::Job;
+        match self {
+            RunFx::Regenerate(ids) => Some(ids.iter().cloned().map(Job::Regenerate).collect()),
+            RunFx::Fork { id, turn, message } => {
+                Some(vec![Job::Fork { sample: id.clone(), turn: *turn, message: message.clone() }])
+            }
+            RunFx::Rerun { call, sample } => Some(vec![Job::Rerun { call: *call, sample: sample.clone() }]),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum TerminalFx {
     ExternalEdit { text: String, extension: &'static str },
+    Quit,
 }
 
 /// Screen areas of the last frame, for the mouse.
@@ -182,10 +245,13 @@ pub struct App {
     open_queue_when_loaded: bool,
     /// A fork in flight for this sample: its branches are compared when it ends.
     pending_fork: Option<String>,
+    /// A call being asked again: the new call is shown beside it when its job ends.
+    pending_rerun: Option<i64>,
     show_fork_for: Option<String>,
 
     pub toast: Option<(String, Duration)>,
-    pub areas: std::cell::Cell<Areas>,
+    /// Where the last frame put things (the view returns them; the loop hands them back).
+    pub areas: Areas,
 }
 
 pub const TOAST_FOR: Duration = Duration::from_secs(4);
@@ -215,6 +281,7 @@ impl App {
             rows_requested_at: Duration::ZERO,
             open_queue_when_loaded: init.review_queue,
             pending_fork: None,
+            pending_rerun: None,
             show_fork_for: None,
             toast: None,
             areas: Default::default(),
@@ -223,7 +290,7 @@ impl App {
         if let Some(n) = init.notice {
             app.toast(n);
         }
-        (app, vec![Effect::LoadRows])
+        (app, vec![Effect::Store(StoreFx::LoadRows)])
     }
 
     pub fn toast(&mut self, text: impl Into<String>) {
@@ -270,12 +337,18 @@ impl App {
                 if self.rows_dirty && now.saturating_sub(self.rows_requested_at) >= Duration::from_secs(1) {
                     self.rows_dirty = false;
                     self.rows_requested_at = now;
-                    fx.push(Effect::LoadRows);
+                    fx.push(Effect::Store(StoreFx::LoadRows));
                 }
             }
             Msg::Pipeline(e) => {
                 if matches!(e, Event::SampleEnded { .. }) {
                     self.rows_dirty = true;
+                }
+                if let (Some(_), Event::SampleEnded { outcome: crate::pipeline::Outcome::Failed { reason, .. }, .. }) =
+                    (self.pending_rerun, &e)
+                {
+                    self.pending_rerun = None;
+                    self.toast(format!("the step was {reason}"));
                 }
                 self.run.apply(&e, self.clock);
                 if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. } | Event::Notice { .. }) {
@@ -303,17 +376,21 @@ impl App {
                 self.toast(format!("the run did not start: {e}"));
             }
             Msg::RunFinished(r) => {
+                let r_ok = r.as_ref().ok().map(|s| s.cancelled);
                 self.run.ended_at = Some(self.clock);
                 self.run.in_flight.clear();
                 match r {
                     Ok(s) => {
                         self.run.status = if s.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
-                        let text = format!(
-                            "run {}: {} complete, {} failed this run",
-                            if s.cancelled { "cancelled" } else { "finished" },
-                            s.complete,
-                            s.failed
-                        );
+                        let text = match self.pending_rerun {
+                            Some(old) if !s.cancelled => format!("call #{old} asked again"),
+                            _ => format!(
+                                "run {}: {} complete, {} failed this run",
+                                if s.cancelled { "cancelled" } else { "finished" },
+                                s.complete,
+                                s.failed
+                            ),
+                        };
                         self.run.message = text.clone();
                         self.toast(text);
                     }
@@ -324,10 +401,15 @@ impl App {
                     }
                 }
                 self.run.stage_of.clear();
-                fx.push(Effect::LoadRows);
+                fx.push(Effect::Store(StoreFx::LoadRows));
                 if let Some(id) = self.pending_fork.take() {
                     self.show_fork_for = Some(id.clone());
-                    fx.push(Effect::LoadSample(id));
+                    fx.push(Effect::Store(StoreFx::LoadSample(id)));
+                }
+                if let Some(old) = self.pending_rerun.take()
+                    && matches!(r_ok, Some(false))
+                {
+                    fx.push(Effect::Store(StoreFx::LoadRerun { old }));
                 }
             }
             Msg::Rows(rows) => {
@@ -339,9 +421,9 @@ impl App {
                 self.refilter(&mut fx);
                 // The selected sample may have moved on (a run in flight): read it again.
                 if let Some(id) = self.selected().map(|r| r.id.clone())
-                    && !fx.contains(&Effect::LoadSample(id.clone()))
+                    && !fx.contains(&Effect::Store(StoreFx::LoadSample(id.clone())))
                 {
-                    fx.push(Effect::LoadSample(id));
+                    fx.push(Effect::Store(StoreFx::LoadSample(id)));
                 }
                 if std::mem::take(&mut self.open_queue_when_loaded) {
                     self.start_queue(&mut fx);
@@ -398,7 +480,7 @@ impl App {
                     self.list.cursor = pos;
                 }
                 if self.selected().is_some_and(|r| r.id == entry.sample_id) {
-                    fx.push(Effect::LoadSample(entry.sample_id));
+                    fx.push(Effect::Store(StoreFx::LoadSample(entry.sample_id)));
                 }
             }
             Msg::Indexed { remaining } => self.list.unindexed = remaining,
@@ -409,7 +491,7 @@ impl App {
                 if self.overlay.is_none()
                     && let Some(d) = &self.detail
                 {
-                    fx.push(Effect::LoadSample(d.id.clone()));
+                    fx.push(Effect::Store(StoreFx::LoadSample(d.id.clone())));
                 }
             }
             Msg::Error(e) => self.toast(e),
@@ -428,7 +510,7 @@ impl App {
                         None => self.toast(format!("call #{} asked again: see its sample's calls", new.id)),
                     }
                     if let Some(id) = self.selected().map(|r| r.id.clone()) {
-                        fx.push(Effect::LoadSample(id));
+                        fx.push(Effect::Store(StoreFx::LoadSample(id)));
                     }
                 }
                 Err(e) => self.toast(format!("the step was not asked again: {e}")),

@@ -39,7 +39,7 @@ impl App {
         if let Some(r) = self.list.row_mut(&id) {
             r.verdict = review.as_ref().map(|r| r.verdict);
         }
-        fx.push(Effect::SetReview { id, review });
+        fx.push(Effect::Store(StoreFx::SetReview { id, review }));
         self.advance(fx);
     }
 
@@ -101,7 +101,7 @@ impl App {
             self.lineage_scroll =
                 if d > 0 { self.lineage_scroll.saturating_add(10) } else { self.lineage_scroll.saturating_sub(10) };
         } else {
-            let h = self.areas.get().list.height.saturating_sub(3).max(1) as i64;
+            let h = self.areas.list.height.saturating_sub(3).max(1) as i64;
             self.move_or_scroll(d * h, fx);
         }
     }
@@ -113,7 +113,7 @@ impl App {
         if (after != before || self.detail.as_ref().map(|d| &d.id) != after.as_ref())
             && let Some(id) = after
         {
-            fx.push(Effect::LoadSample(id));
+            fx.push(Effect::Store(StoreFx::LoadSample(id)));
         }
     }
 
@@ -122,7 +122,9 @@ impl App {
     pub fn refilter(&mut self, fx: &mut Vec<Effect>) {
         self.list.refilter();
         match self.selected().map(|r| r.id.clone()) {
-            Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => fx.push(Effect::LoadSample(id)),
+            Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => {
+                fx.push(Effect::Store(StoreFx::LoadSample(id)))
+            }
             Some(_) => {}
             None => self.detail = None,
         }

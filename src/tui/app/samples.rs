@@ -26,7 +26,7 @@ impl App {
         let st = Editor::new(d.id.clone(), field, purpose, text.clone(), Some(Box::new(d.sample.clone())));
         self.overlay = Some(Overlay::Editor(Box::new(st)));
         if external {
-            fx.push(Effect::ExternalEdit { text, extension: ext });
+            fx.push(Effect::Terminal(TerminalFx::ExternalEdit { text, extension: ext }));
         }
     }
 
@@ -42,7 +42,7 @@ impl App {
             ids.len(),
             if ids.len() == 1 { "" } else { "s" }
         ));
-        fx.push(Effect::Regenerate(ids));
+        fx.push(Effect::Run(RunFx::Regenerate(ids)));
     }
 
     pub(super) fn open_fork_compare(&mut self) {
@@ -67,7 +67,7 @@ impl App {
     }
 
     pub(super) fn traj_scroll_now(&self) -> u16 {
-        if self.traj_scroll == u16::MAX { self.areas.get().traj_scroll } else { self.traj_scroll }
+        if self.traj_scroll == u16::MAX { self.areas.traj_scroll } else { self.traj_scroll }
     }
 
     pub(super) fn no_call_reason(&self, what: &str) -> String {

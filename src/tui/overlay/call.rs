@@ -11,7 +11,7 @@ use super::{Cmd, Outcome, Scroll, hint_text};
 use crate::domain::Step;
 use crate::store::CallRow;
 use crate::text::sanitize;
-use crate::tui::app::{App, Effect};
+use crate::tui::app::{App, Effect, StoreFx};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::{block, centered, column, pretty};
 
@@ -32,16 +32,14 @@ impl CallView {
         match (a, call) {
             (Some(Action::CallClose), _) => Outcome::close(),
             (Some(Action::CallTemplate), Some(c)) => match Step::from_id(&c.step) {
-                Some(step) => Outcome::close().then(Cmd::Effect(Effect::LoadTemplate(step))),
+                Some(step) => Outcome::close().then(Cmd::Effect(Effect::Store(StoreFx::LoadTemplate(step)))),
                 None => Outcome::keep().toast(format!("{} is no step of this version", c.step)),
             },
             (Some(Action::CallRerun), Some(c)) => {
                 if app.run.status.in_flight() {
                     Outcome::keep().toast("a run is in flight: ask the step again when it ends")
                 } else {
-                    Outcome::keep()
-                        .then(Cmd::Effect(Effect::Rerun(c.id)))
-                        .toast(format!("asking {} again with the templates as they are now…", c.step))
+                    Outcome::keep().then(Cmd::Rerun { call: c.id, sample: c.sample_id.clone() })
                 }
             }
             (a, _) => self.scroll.key(a).unwrap_or_default(),

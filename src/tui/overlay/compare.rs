@@ -8,7 +8,7 @@ use ratatui::widgets::{Clear, Paragraph};
 
 use super::{Cmd, Outcome, hint_text};
 use crate::model::Trajectory;
-use crate::tui::app::{App, Effect};
+use crate::tui::app::{App, Effect, StoreFx};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::{block, centered, column_title, role_color, wrap};
 
@@ -38,16 +38,22 @@ impl Compare {
                 Outcome::keep()
             }
             Some(Action::KeepCurrent) => Outcome::close()
-                .then(Cmd::Effect(Effect::DropVersion { id: self.sample_id.clone(), version: self.version }))
+                .then(Cmd::Effect(Effect::Store(StoreFx::DropVersion {
+                    id: self.sample_id.clone(),
+                    version: self.version,
+                })))
                 .toast("kept the current branch; the fork is dropped"),
             Some(Action::KeepFork) => match &self.fork {
                 Some(t) => Outcome::close()
-                    .then(Cmd::Effect(Effect::Edit {
+                    .then(Cmd::Effect(Effect::Store(StoreFx::Edit {
                         id: self.sample_id.clone(),
                         path: "/trajectory".into(),
                         value: serde_json::to_value(t).expect("serializes"),
-                    }))
-                    .then(Cmd::Effect(Effect::DropVersion { id: self.sample_id.clone(), version: self.version }))
+                    })))
+                    .then(Cmd::Effect(Effect::Store(StoreFx::DropVersion {
+                        id: self.sample_id.clone(),
+                        version: self.version,
+                    })))
                     .toast("kept the fork: it is the sample's trajectory now (u undoes)"),
                 None => Outcome::keep().toast("the fork failed: there is no branch to keep"),
             },

@@ -12,7 +12,7 @@ use ratatui_textarea::TextArea;
 use super::{Cmd, Outcome, hint_text};
 use crate::model::{Message, Sample};
 use crate::text::sanitize;
-use crate::tui::app::{App, Effect};
+use crate::tui::app::{App, Effect, StoreFx, TerminalFx};
 use crate::tui::diff;
 use crate::tui::edit::{self, Field, Problem};
 use crate::tui::keymap::Action;
@@ -89,8 +89,12 @@ impl Editor {
                 self.show_diff = !self.show_diff;
                 Outcome::keep()
             }
-            Some(Action::EditorExternal) => Outcome::keep()
-                .then(Cmd::Effect(Effect::ExternalEdit { text: self.text(), extension: self.field.extension() })),
+            Some(Action::EditorExternal) => {
+                Outcome::keep().then(Cmd::Effect(Effect::Terminal(TerminalFx::ExternalEdit {
+                    text: self.text(),
+                    extension: self.field.extension(),
+                })))
+            }
             Some(Action::EditorSave) => self.save(app),
             _ if self.show_diff => Outcome::keep(),
             _ => {
@@ -109,7 +113,7 @@ impl Editor {
         }
         let text = self.text();
         if let Field::Template(step) = self.field {
-            return Outcome::close().then(Cmd::Effect(Effect::SaveTemplate { step, text }));
+            return Outcome::close().then(Cmd::Effect(Effect::Store(StoreFx::SaveTemplate { step, text })));
         }
         let Some(sample) = &self.sample else { return Outcome::keep() };
         let value = match edit::from_text(sample, &self.field, &text) {
@@ -121,11 +125,11 @@ impl Editor {
         };
         match self.purpose {
             Purpose::Save if text == self.original => Outcome::close().toast("no change: nothing saved"),
-            Purpose::Save => Outcome::close().then(Cmd::Effect(Effect::Edit {
+            Purpose::Save => Outcome::close().then(Cmd::Effect(Effect::Store(StoreFx::Edit {
                 id: self.sample_id.clone(),
                 path: self.field.path(),
                 value,
-            })),
+            }))),
             Purpose::Fork(_) if app.run.status.in_flight() => {
                 Outcome::keep().toast("a run is in flight: fork when it ends")
             }

@@ -28,7 +28,7 @@ pub use reader::{DiffView, Scroll};
 pub use reason::{REASONS, Reason};
 pub use search::Search;
 
-use super::app::{App, Effect};
+use super::app::{App, Areas, Effect};
 use super::keymap::{Action, Context};
 use super::list::Filters;
 use crate::model::{Message, RejectReason};
@@ -52,6 +52,11 @@ pub enum Cmd {
         id: String,
         turn: usize,
         message: Message,
+    },
+    /// Ask the step of a recorded call of a sample again.
+    Rerun {
+        call: i64,
+        sample: String,
     },
 }
 
@@ -132,12 +137,13 @@ impl Overlay {
         }
     }
 
-    /// `main` is the area between the top line and the status line.
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+    /// `main` is the area between the top line and the status line; `areas` where this
+    /// frame put the rest.
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect, areas: &Areas) {
         match self {
             Overlay::Help(o) => o.draw(f, app, main),
             Overlay::Palette(o) => o.draw(f, app, main),
-            Overlay::Search(o) => o.draw(f, app),
+            Overlay::Search(o) => o.draw(f, app, areas.list),
             Overlay::Filters(o) => o.draw(f, app, main),
             Overlay::Reason(o) => o.draw(f, app, main),
             Overlay::Call(o) => o.draw(f, app, main),

@@ -35,11 +35,10 @@ impl Search {
         }
     }
 
-    /// Over the bottom of the list.
-    pub fn draw(&self, f: &mut Frame, app: &App) {
+    /// Over the bottom of the list (`list`, where this frame drew it).
+    pub fn draw(&self, f: &mut Frame, app: &App, list: Rect) {
         let t = &app.theme;
         let base = Style::default().bg(t.bg).fg(t.fg);
-        let list = app.areas.get().list;
         let area = Rect::new(list.x, list.y + list.height.saturating_sub(3), list.width, 3);
         f.render_widget(Clear, area);
         let count = app.list.search.as_ref().map(|(_, ids)| format!(" {} matches ", ids.len())).unwrap_or_default();

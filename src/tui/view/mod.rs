@@ -12,7 +12,7 @@ mod pipeline;
 mod samples;
 mod trajectory;
 
-use super::app::{App, Detail, Focus, RunStatus, View};
+use super::app::{App, Areas, Detail, Focus, RunStatus, View};
 use super::keymap::{Action, Context};
 use super::widgets::{block, pretty, role_color, truncate, wrap};
 use crate::domain::{self, Part, Stage, Verdict};
@@ -26,7 +26,10 @@ use trajectory::draw_trajectory;
 pub const MIN_W: u16 = 80;
 pub const MIN_H: u16 = 24;
 
-pub fn draw(f: &mut Frame, app: &App) {
+/// Draws the app; returns where things landed (for the mouse, the list's scroll, the
+/// trajectory's scroll), which the loop hands back to the app.
+pub fn draw(f: &mut Frame, app: &App) -> Areas {
+    let mut areas = app.areas;
     let area = f.area();
     let t = &app.theme;
     f.render_widget(Block::default().style(Style::default().bg(t.bg).fg(t.fg)), area);
@@ -41,28 +44,28 @@ pub fn draw(f: &mut Frame, app: &App) {
             Paragraph::new(msg).alignment(Alignment::Center),
             Rect::new(area.x, area.y + y, area.width, 3.min(area.height)),
         );
-        return;
+        return areas;
     }
     let [top, main, status, hints] =
         Layout::vertical([Constraint::Length(1), Constraint::Fill(1), Constraint::Length(1), Constraint::Length(1)])
             .areas(area);
-    draw_top(f, app, top);
+    draw_top(f, app, top, &mut areas);
     match app.view {
         View::Pipeline => draw_pipeline(f, app, main),
-        View::Samples => draw_samples(f, app, main),
-        View::Trajectory => draw_trajectory(f, app, main),
+        View::Samples => draw_samples(f, app, main, &mut areas),
+        View::Trajectory => draw_trajectory(f, app, main, &mut areas),
     }
     draw_status(f, app, status);
     draw_hints(f, app, hints);
     if let Some(ov) = &app.overlay {
-        ov.draw(f, app, main);
+        ov.draw(f, app, main, &areas);
     }
+    areas
 }
 
-fn draw_top(f: &mut Frame, app: &App, area: Rect) {
+fn draw_top(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let t = &app.theme;
     let mut spans = vec![Span::styled(" button ", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))];
-    let mut areas = app.areas.get();
     let mut x = area.x + 8;
     for (i, (view, name)) in
         [(View::Pipeline, "1 Pipeline"), (View::Samples, "2 Samples"), (View::Trajectory, "3 Trajectory")]
@@ -81,7 +84,6 @@ fn draw_top(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::styled(label, style));
         spans.push(Span::raw(" "));
     }
-    app.areas.set(areas);
     let mut right = Vec::new();
     if app.simulated {
         right.push(Span::styled(

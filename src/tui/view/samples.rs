@@ -12,13 +12,13 @@ pub(super) fn verdict_mark(app: &App, v: Option<Verdict>) -> Span<'static> {
     }
 }
 
-pub(super) fn draw_samples(f: &mut Frame, app: &App, area: Rect) {
+pub(super) fn draw_samples(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let [list_a, lineage_a] = Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(area);
-    draw_list(f, app, list_a);
-    draw_lineage(f, app, lineage_a);
+    draw_list(f, app, list_a, areas);
+    draw_lineage(f, app, lineage_a, areas);
 }
 
-fn draw_list(f: &mut Frame, app: &App, area: Rect) {
+fn draw_list(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let t = &app.theme;
     let focused = app.focus == Focus::List;
     let sort = if app.list.sort == crate::tui::list::SortKey::Order && !app.list.sort_reverse {
@@ -56,7 +56,6 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     }
     let h = inner.height.saturating_sub(1) as usize;
     let narrow = inner.width < 46;
-    let mut areas = app.areas.get();
     let mut offset = areas.list_offset.min(app.list.visible.len().saturating_sub(1));
     if app.list.cursor < offset {
         offset = app.list.cursor;
@@ -65,7 +64,6 @@ fn draw_list(f: &mut Frame, app: &App, area: Rect) {
     }
     areas.list = area;
     areas.list_offset = offset;
-    app.areas.set(areas);
     let rows = app.list.visible[offset..(offset + h).min(app.list.visible.len())].iter().enumerate().map(|(i, idx)| {
         let r = &app.list.rows[*idx];
         let s = &r.summary;
@@ -284,7 +282,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
     (lines, starts)
 }
 
-fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
+fn draw_lineage(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let t = &app.theme;
     let focused = app.focus == Focus::Lineage;
     let title = match app.selected() {
@@ -294,9 +292,7 @@ fn draw_lineage(f: &mut Frame, app: &App, area: Rect) {
     let b = block(app, title, focused);
     let inner = b.inner(area);
     f.render_widget(b, area);
-    let mut areas = app.areas.get();
     areas.lineage = area;
-    app.areas.set(areas);
     let Some(d) = app.shown_detail() else {
         let msg = if app.selected().is_some() { "loading…" } else { "" };
         f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.dim))), inner);

@@ -120,7 +120,7 @@ fn finding_style(app: &App, f: &crate::lint::Finding) -> Style {
     }
 }
 
-pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
+pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let t = &app.theme;
     let [main, side] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(area);
     let title = match app.selected() {
@@ -130,10 +130,8 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
     let b = block(app, title, true);
     let inner = b.inner(main);
     f.render_widget(b, main);
-    let mut areas = app.areas.get();
     areas.trajectory = main;
     let Some(d) = app.shown_detail() else {
-        app.areas.set(areas);
         let msg = if app.selected().is_some() {
             "loading…"
         } else {
@@ -144,7 +142,6 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
         return;
     };
     if d.sample.trajectory.is_none() {
-        app.areas.set(areas);
         let why = match &d.sample.failure {
             Some(fl) => format!("no trajectory: the sample failed at {} ({}): {}", fl.stage, fl.reason, fl.detail),
             None => "no trajectory yet: the sample is still in the pipeline".into(),
@@ -163,7 +160,6 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect) {
     };
     let scroll = scroll.min(max);
     areas.traj_scroll = scroll as u16;
-    app.areas.set(areas);
     f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
     draw_turn_panel(f, app, Some(d), side);
 }
