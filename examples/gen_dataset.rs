@@ -1,4 +1,4 @@
-//! Writes a BUTTONInstruct file of N lint-clean trajectories for the benchmarks:
+//! Writes a `BUTTONInstruct` file of N lint-clean trajectories for the benchmarks:
 //! each with a system prompt listing 2-3 functions, 2-4 calls and their results.
 //!
 //!     cargo run --release --example gen_dataset -- 100000 bench-data/button-100k.jsonl

@@ -54,7 +54,7 @@ fn svg(term: &Terminal<TestBackend>, theme: &Theme) -> String {
     let buf = term.backend().buffer();
     let page_bg = rgb(theme.bg, "#1c1c1c");
     let page_fg = rgb(theme.fg, "#d0d0d0");
-    let (w, h) = (W as f64 * CW + 16.0, H as f64 * LH + 16.0);
+    let (w, h) = (f64::from(W) * CW + 16.0, f64::from(H) * LH + 16.0);
     let mut out = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{h:.0}\">\n<rect width=\"100%\" height=\"100%\" fill=\"{page_bg}\"/>\n<g font-family=\"DejaVu Sans Mono, monospace\" font-size=\"14\" xml:space=\"preserve\">\n"
     );
@@ -73,13 +73,13 @@ fn svg(term: &Terminal<TestBackend>, theme: &Theme) -> String {
                 text.push_str(c.symbol());
                 x += 1;
             }
-            let (px, py) = (8.0 + start as f64 * CW, 8.0 + y as f64 * LH);
+            let (px, py) = (8.0 + f64::from(start) * CW, 8.0 + f64::from(y) * LH);
             let bgc = rgb(bg, &page_bg);
             if bgc != page_bg {
                 let _ = writeln!(
                     out,
                     "<rect x=\"{px:.1}\" y=\"{py:.1}\" width=\"{:.1}\" height=\"{LH}\" fill=\"{bgc}\"/>",
-                    (x - start) as f64 * CW
+                    f64::from(x - start) * CW
                 );
             }
             if text.trim().is_empty() {
@@ -92,7 +92,7 @@ fn svg(term: &Terminal<TestBackend>, theme: &Theme) -> String {
                 "<text x=\"{px:.1}\" y=\"{:.1}\" fill=\"{}\" textLength=\"{:.1}\"{weight}{style}>{}</text>",
                 py + 13.5,
                 rgb(fg, &page_fg),
-                (x - start) as f64 * CW,
+                f64::from(x - start) * CW,
                 esc(&text)
             );
         }

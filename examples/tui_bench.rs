@@ -1,5 +1,5 @@
 //! The TUI's speed on a big workspace, measured with the real app, views and store effects
-//! (frames drawn on ratatui's TestBackend at 100x30). Run by benches/tui.sh:
+//! (frames drawn on ratatui's `TestBackend` at 100x30). Run by benches/tui.sh:
 //!
 //!     cargo run --release --example tui_bench -- WORKSPACE
 
@@ -157,7 +157,7 @@ fn main() {
         }
         stats("a batch of 20,000 pipeline events applied (128 calls in flight)", batches);
         stats("then a key -> frame", keys);
-        let _ = d.app.update(Msg::RunFinished(Ok(Default::default())));
+        let _ = d.app.update(Msg::RunFinished(Ok(button::pipeline::RunSummary::default())));
         let fx = key(&mut d.app, KeyCode::Char('k'));
         d.run(fx);
     }

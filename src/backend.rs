@@ -48,8 +48,8 @@ impl Backend {
             Backend::Paced(p) => {
                 let _permit = p.limiter.slot(cancel, progress).await?;
                 tokio::select! {
-                    _ = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
-                    _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                    () = tokio::time::sleep(std::time::Duration::from_millis(p.latency_ms)) => {}
+                    () = cancel.cancelled() => return Err(LlmError::Cancelled),
                 }
                 Ok(p.sim.complete(req))
             }

@@ -81,7 +81,7 @@ pub struct LlmSection {
     /// Whether JSON steps send their reply's JSON Schema (`response_format`).
     #[serde(default)]
     pub structured_output: crate::llm::StructuredOutput,
-    /// Fields added to every request body, for what a server takes beyond the OpenAI API
+    /// Fields added to every request body, for what a server takes beyond the `OpenAI` API
     /// (llama.cpp's `cache_prompt`, vLLM's `top_k`, ...).
     #[serde(default)]
     pub extra_body: serde_json::Map<String, serde_json::Value>,
@@ -406,7 +406,7 @@ mod tests {
         let e = Config::parse("[llm]\nconcurrency = 0\n", "f").unwrap_err().to_string();
         assert!(e.contains("at least 1"), "{e}");
         assert_eq!(c.run_config().turn_limit, 8);
-        assert_eq!(c.sim.malformed_rate, 0.02);
+        assert!((c.sim.malformed_rate - 0.02).abs() < 1e-12);
     }
 
     #[test]

@@ -66,6 +66,7 @@ impl Part {
     }
 
     /// The part `d` places away, held at the ends.
+    #[must_use]
     pub fn step_by(self, d: i64) -> Part {
         Part::ALL[(self.index() as i64 + d).clamp(0, 5) as usize]
     }

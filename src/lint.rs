@@ -87,11 +87,13 @@ impl Finding {
         Finding { code, message: message.into(), message_index: None, field: None, excerpt: None }
     }
 
+    #[must_use]
     pub fn at(mut self, message_index: usize) -> Finding {
         self.message_index = Some(message_index);
         self
     }
 
+    #[must_use]
     pub fn field(mut self, field: impl Into<String>) -> Finding {
         self.field = Some(field.into());
         self
@@ -122,7 +124,7 @@ impl Finding {
 }
 
 /// Where the trajectory's messages sit in the source's own message list (a system message
-/// before them, OpenAI's one tool message per result), so pointers name the source's index.
+/// before them, `OpenAI`'s one tool message per result), so pointers name the source's index.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Layout {
     pub source_index: Vec<usize>,
@@ -276,7 +278,7 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
             );
         }
         Some(_) if !seen_final => {
-            out.push(Finding::new(Code::NoFinal, "the trajectory has no final answer").at(at(t.messages.len() - 1)))
+            out.push(Finding::new(Code::NoFinal, "the trajectory has no final answer").at(at(t.messages.len() - 1)));
         }
         None => out.push(Finding::new(Code::NoFinal, "the trajectory has no messages after the system prompt")),
         _ => {}
@@ -311,7 +313,6 @@ pub const MIN_CALLS: usize = 2;
 /// Text that stands where an answer should: a template's placeholder (`<your answer>`,
 /// `{{ answer }}`, `[insert ...]`), or the wording prompts use to ask for one.
 pub fn is_placeholder(text: &str) -> bool {
-    let t = text.trim().trim_end_matches('.').to_lowercase();
     const STAND_INS: &[&str] = &[
         "...",
         "…",
@@ -326,6 +327,7 @@ pub fn is_placeholder(text: &str) -> bool {
         "a complete answer built from the results",
         "a complete answer",
     ];
+    let t = text.trim().trim_end_matches('.').to_lowercase();
     if STAND_INS.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
         return true;
     }

@@ -53,7 +53,7 @@ pub fn init(workspace: &Path) {
 }
 
 fn rotate(path: &Path) {
-    let big = std::fs::metadata(path).map(|m| m.len() > ROTATE_AT).unwrap_or(false);
+    let big = std::fs::metadata(path).is_ok_and(|m| m.len() > ROTATE_AT);
     if !big {
         return;
     }

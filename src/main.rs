@@ -1,3 +1,4 @@
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,7 +50,7 @@ enum Command {
         #[arg(long, conflicts_with = "target", required_unless_present = "target")]
         format: Option<Format>,
         /// Shaped for a trainer: openai (the fine-tuning API), trl, llamafactory (its sharegpt
-        /// formatting) or llamafactory-openai; for LLaMA-Factory, dataset_info.json beside it
+        /// formatting) or llamafactory-openai; for LLaMA-Factory, `dataset_info.json` beside it
         #[arg(long = "for", value_name = "TRAINER")]
         target: Option<button::formats::trainers::Target>,
         /// The file to write, or - for standard output (no provenance then)
@@ -111,10 +112,10 @@ enum Command {
         /// LLM calls in flight at once: a number, or "auto" (start at 4, follow the server)
         #[arg(long)]
         concurrency: Option<button::config::Concurrency>,
-        /// An OpenAI-compatible base URL (default: button.toml, then OPENAI_BASE_URL)
+        /// An OpenAI-compatible base URL (default: button.toml, then `OPENAI_BASE_URL`)
         #[arg(long)]
         endpoint: Option<String>,
-        /// The model name (default: button.toml, then BUTTON_MODEL)
+        /// The model name (default: button.toml, then `BUTTON_MODEL`)
         #[arg(long)]
         model: Option<String>,
         #[arg(long)]
@@ -125,7 +126,7 @@ enum Command {
         /// Stream replies (SSE)
         #[arg(long)]
         stream: Option<OnOff>,
-        /// Scenarios: a text file (one a line) or chat logs (glaive or OpenAI JSONL)
+        /// Scenarios: a text file (one a line) or chat logs (glaive or `OpenAI` JSONL)
         #[arg(long)]
         scenarios: Option<PathBuf>,
         /// Make this seed's failed samples again (each failed attempt is kept in its history)
@@ -164,7 +165,7 @@ enum Command {
         /// with Retry-After
         #[arg(long, default_value_t = 0)]
         capacity: usize,
-        /// Answer 400 to requests with a response_format, as a server without structured
+        /// Answer 400 to requests with a `response_format`, as a server without structured
         /// outputs does
         #[arg(long)]
         no_response_format: bool,
@@ -597,26 +598,26 @@ fn import_report(ws: &Path, file: &Path, format: FormatChoice) -> Result<(ops::I
         "imported {} samples from {} ({} format, {}) in {:.1} s",
         report.imported,
         name,
-        report.format.map(|f| f.as_str()).unwrap_or("?"),
-        report.container.map_or_else(|| "?".to_string(), |c| c.describe()),
+        report.format.map_or("?", button::formats::Format::as_str),
+        report.container.map_or_else(|| "?".to_string(), button::formats::container::Container::describe),
         secs
     );
     if !report.repeats.is_empty() {
-        line.push_str(&format!("; {} repeats of earlier records in the file", report.repeats.len()));
+        let _ = write!(line, "; {} repeats of earlier records in the file", report.repeats.len());
     }
     if report.already_present > 0 {
-        line.push_str(&format!("; {} already in the workspace", report.already_present));
+        let _ = write!(line, "; {} already in the workspace", report.already_present);
     }
     let unit = match report.container.map(|c| c.shape) {
         Some(button::formats::container::Shape::Array) => "item",
         _ => "line",
     };
     if report.skipped.is_empty() {
-        line.push_str(&format!("; no {unit} skipped"));
+        let _ = write!(line, "; no {unit} skipped");
     } else {
         let why: Vec<String> =
             report.skipped_by_code().iter().map(|(c, n)| format!("{n} {} ({})", c.name(), c.id())).collect();
-        line.push_str(&format!("; {} {unit}s skipped: {}", report.skipped.len(), why.join(", ")));
+        let _ = write!(line, "; {} {unit}s skipped: {}", report.skipped.len(), why.join(", "));
     }
     Ok((report, line))
 }

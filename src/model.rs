@@ -17,7 +17,7 @@ pub struct FunctionDef {
 }
 
 impl FunctionDef {
-    /// Reads a function in any layout we meet: an OpenAI tool wrapper
+    /// Reads a function in any layout we meet: an `OpenAI` tool wrapper
     /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
     /// paper's flat map with a top-level `required`.
     pub fn from_value(v: &Value) -> Result<FunctionDef, String> {
@@ -131,7 +131,7 @@ fn is_object_schema(p: &Map<String, Value>) -> bool {
 }
 
 /// Python's type names (`str`, `int`, `float`, `bool`, `list`, `dict`, `tuple`), as BFCL,
-/// ToolACE and xLAM write them, turned into JSON Schema's, through nested properties and
+/// `ToolACE` and xLAM write them, turned into JSON Schema's, through nested properties and
 /// items. `Optional[...]`-style and other names are left for lint to report.
 fn json_schema_types(schema: &mut Value) {
     let Some(o) = schema.as_object_mut() else { return };
@@ -217,7 +217,7 @@ impl Call {
     }
 
     /// The one rule for a call's arguments as written: an object is kept; JSON text is read
-    /// (the OpenAI layout and many datasets encode arguments as a string); text that is not
+    /// (the `OpenAI` layout and many datasets encode arguments as a string); text that is not
     /// JSON stays a string, and anything not an object is kept as it is, for lint to report
     /// (E02); none at all is a call without arguments, `{}`.
     pub fn arguments_from(v: Option<Value>) -> Value {

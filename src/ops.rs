@@ -80,7 +80,7 @@ impl Spooled {
         let stdin = path == Path::new("-");
         let name =
             if stdin { "<stdin>".to_string() } else { crate::text::sanitize(&path.display().to_string()).into_owned() };
-        let regular = !stdin && std::fs::metadata(path).map(|m| m.is_file() || m.is_dir()).unwrap_or(true);
+        let regular = !stdin && std::fs::metadata(path).map_or(true, |m| m.is_file() || m.is_dir());
         if regular {
             return Ok(Spooled { path: path.to_path_buf(), name, temp: false });
         }
@@ -204,7 +204,7 @@ pub fn excerpt(text: &str, f: &Finding) -> String {
     let message = f.message_index.and_then(|i| {
         let v: serde_json::Value = serde_json::from_str(text).ok()?;
         let list = ["messages", "conversations"].iter().find_map(|k| v.get(*k).and_then(|l| l.as_array()))?;
-        list.get(i).map(|m| m.to_string())
+        list.get(i).map(std::string::ToString::to_string)
     });
     // A finding about one top-level field (`answers`, `tools[2]`) shows that field.
     let message = message.or_else(|| {
@@ -247,7 +247,7 @@ pub struct ImportReport {
 }
 
 impl ImportReport {
-    /// "FILE:LINE" for a JSON Lines record; "FILE[INDEX] (line N)" for an array element,
+    /// "<FILE:LINE>" for a JSON Lines record; "FILE[INDEX] (line N)" for an array element,
     /// with its 0-based index as in `data[i]`.
     pub fn place(&self, file: &str, record: u64) -> String {
         match self.container.map(|c| c.shape) {
@@ -402,7 +402,7 @@ pub struct ExportReport {
 /// Named by the output's hash, so an output and a provenance file can never be mistaken for
 /// each other's, whatever moment an export was killed at.
 pub fn provenance_path(out: &Path, hash: &str) -> PathBuf {
-    let mut name = out.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = out.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
     name.push(format!(".{hash}.provenance.jsonl"));
     out.with_file_name(name)
 }
@@ -592,7 +592,7 @@ fn export_err(e: ExportError, out: &Path) -> OpError {
 }
 
 fn tmp_name(p: &Path) -> PathBuf {
-    let mut name = p.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = p.file_name().map(std::ffi::OsStr::to_os_string).unwrap_or_default();
     name.push(format!(".tmp-{}", std::process::id()));
     p.with_file_name(name)
 }
@@ -622,7 +622,7 @@ fn write_export(
                 "line": line,
                 "sample_id": s.id,
                 "origin": s.origin,
-                "strategy": s.strategy().map(|x| x.as_str()),
+                "strategy": s.strategy().map(super::model::Strategy::as_str),
                 "review": stored.review,
                 "edits": s.edits,
                 "final_thought": final_thought,

@@ -584,7 +584,7 @@ pub fn vet(step: Step, parsed: &Value, prompt: &str, inputs: &str) -> Result<()>
 }
 
 /// The JSON Schema a JSON step's reply must follow, as the `response_format` of the
-/// request (OpenAI's `json_schema` form, which vLLM, SGLang and llama.cpp's server take
+/// request (`OpenAI`'s `json_schema` form, which vLLM, `SGLang` and llama.cpp's server take
 /// too); None for steps that answer in text. Not `strict`: function parameters are open
 /// JSON Schema objects, which strict mode forbids.
 pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {

@@ -402,7 +402,7 @@ impl Ctx {
             match result {
                 Ok(reply) => {
                     self.outages.store(0, std::sync::atomic::Ordering::SeqCst);
-                    record.endpoint = reply.endpoint.clone();
+                    record.endpoint.clone_from(&reply.endpoint);
                     record.raw_reply = Some(reply.content.clone());
                     record.prompt_tokens = reply.usage.prompt_tokens;
                     record.completion_tokens = reply.usage.completion_tokens;
@@ -476,7 +476,7 @@ impl Ctx {
         while *paused.borrow_and_update() {
             tokio::select! {
                 r = paused.changed() => if r.is_err() { return },
-                _ = cancel.cancelled() => return,
+                () = cancel.cancelled() => return,
             }
         }
         self.outages.store(0, std::sync::atomic::Ordering::SeqCst);
@@ -559,7 +559,7 @@ fn feedback(step: Step, e: &parse::ParseError) -> String {
 /// prompt's example, no refusal, in the fields where quality is decided.
 fn vet<T: serde::Serialize>(step: Step, v: &T, messages: &[ChatMessage], context: Option<&Value>) -> parse::Result<()> {
     let value = serde_json::to_value(v).expect("parsed values serialize");
-    let prompt = messages.first().map(|m| m.content.as_str()).unwrap_or("");
+    let prompt = messages.first().map_or("", |m| m.content.as_str());
     let mut inputs = String::new();
     if let Some(c) = context {
         parse::strings(c, &mut inputs);
@@ -1225,10 +1225,10 @@ fn launch(
         events: events_tx.clone(),
         persist: persist_tx,
         pause,
-        outages: Default::default(),
+        outages: std::sync::atomic::AtomicU32::default(),
         down: Mutex::new(None),
         rounds,
-        next_call: Default::default(),
+        next_call: std::sync::atomic::AtomicU64::default(),
         rerun_calls,
         limit_seen: std::sync::atomic::AtomicUsize::new(limit_at_start),
         seen_scenarios: Mutex::new(
@@ -1271,14 +1271,15 @@ fn launch(
         if jobs.is_none() {
             summary.skipped_already_done = cfg.samples - todo.len();
         }
-        match &jobs {
-            Some(j) => tracing::info!("jobs started: {}", j.len()),
-            None => tracing::info!(
+        if let Some(j) = &jobs {
+            tracing::info!("jobs started: {}", j.len());
+        } else {
+            tracing::info!(
                 seed = cfg.seed,
                 "run started: {} samples to make, {} already done",
                 todo.len(),
                 summary.skipped_already_done
-            ),
+            );
         }
         for (job, sample) in jobs.into_iter().flatten() {
             let ctx = ctx.clone();
@@ -1287,14 +1288,14 @@ fn launch(
             tasks.spawn(async move {
                 tokio::select! {
                     o = run_job(&ctx, job, sample) => Some(o),
-                    _ = cancel.cancelled() => None,
+                    () = cancel.cancelled() => None,
                 }
             });
         }
         for index in todo {
             let permit = tokio::select! {
                 p = limit.clone().acquire_owned() => p.expect("never closed"),
-                _ = cancel.cancelled() => break,
+                () = cancel.cancelled() => break,
             };
             let ctx = ctx.clone();
             let cancel = cancel.clone();
@@ -1303,7 +1304,7 @@ fn launch(
                 let _permit = permit;
                 tokio::select! {
                     o = run_sample(&ctx, index) => Some(o),
-                    _ = cancel.cancelled() => None,
+                    () = cancel.cancelled() => None,
                 }
             });
             while let Some(done) = tasks.try_join_next() {
@@ -1314,7 +1315,7 @@ fn launch(
             tally(&mut summary, done);
         }
         summary.cancelled = cancel.is_cancelled();
-        summary.endpoint_down = ctx.down.lock().expect("not poisoned").clone();
+        summary.endpoint_down.clone_from(&ctx.down.lock().expect("not poisoned"));
         drop(ctx);
         let written = writer.await.map_err(|e| format!("the workspace writer failed: {e}"))?;
         written?;
@@ -1336,7 +1337,7 @@ fn launch(
 fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::JoinError>) {
     match done {
         Ok(Some(Outcome::Complete)) => summary.complete += 1,
-        Ok(Some(Outcome::Stopped)) | Ok(None) => summary.stopped += 1,
+        Ok(Some(Outcome::Stopped) | None) => summary.stopped += 1,
         Ok(Some(Outcome::Failed { stage, reason })) => {
             summary.failed += 1;
             *summary.failures.entry(format!("{stage}:{reason}")).or_insert(0) += 1;
@@ -1435,7 +1436,7 @@ pub async fn rerun_call(
         serde_json::from_str(&call.prompt).map_err(|e| format!("call #{}: its prompt is unreadable: {e}", call.id))?;
     let rendered = prompts.render(step, &context).map_err(|e| e.to_string())?;
     match messages.first_mut() {
-        Some(m) => m.content = rendered.clone(),
+        Some(m) => m.content.clone_from(&rendered),
         None => return Err(format!("call #{} has an empty prompt", call.id)),
     }
     let context_ref = Some(&context);
@@ -1465,7 +1466,7 @@ pub async fn rerun_call(
     };
     match backend.complete(&req, cancel, &|_| {}).await {
         Ok(reply) => {
-            record.endpoint = reply.endpoint.clone();
+            record.endpoint.clone_from(&reply.endpoint);
             record.prompt_tokens = reply.usage.prompt_tokens;
             record.completion_tokens = reply.usage.completion_tokens;
             record.attempts = reply.attempts;

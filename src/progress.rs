@@ -220,10 +220,10 @@ impl RunState {
                 self.calls_failed += 1;
                 *self.errors.entry(reason.clone()).or_insert(0) += 1;
             }
-            Event::Notice { message } => self.message = message.clone(),
+            Event::Notice { message } => self.message.clone_from(message),
             Event::Concurrency { limit, why } => {
                 self.concurrency = Some(*limit);
-                self.concurrency_note = why.clone();
+                self.concurrency_note.clone_from(why);
             }
             Event::EndpointDown { message } => {
                 self.status = RunStatus::Paused;
@@ -231,7 +231,7 @@ impl RunState {
             }
             Event::RunStopped { reason } => {
                 self.status = RunStatus::Cancelling;
-                self.message = reason.clone();
+                self.message.clone_from(reason);
             }
             Event::RunEnded { .. } => {}
         }

@@ -2,6 +2,7 @@
 //! and faults on demand, so tests and benchmarks exercise the real HTTP client. A small
 //! HTTP/1.1 server (keep-alive, chunked SSE) is all it needs.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,7 +32,7 @@ pub struct ServeConfig {
     pub down_every: u64,
     pub down_for: Duration,
     /// Requests in flight the server takes at most (0: no limit); beyond, 429 with
-    /// `Retry-After` (and `retry-after-ms`, as OpenAI sends it).
+    /// `Retry-After` (and `retry-after-ms`, as `OpenAI` sends it).
     pub capacity: usize,
     /// Answer 400 to a request with a `response_format`, as a server without structured
     /// outputs does.
@@ -91,12 +92,12 @@ pub async fn serve(listener: TcpListener, sim: Simulator, cfg: ServeConfig, shut
                 let shutdown = shutdown.clone();
                 tokio::spawn(async move {
                     tokio::select! {
-                        _ = connection(stream, &shared) => {}
-                        _ = shutdown.cancelled() => {}
+                        () = connection(stream, &shared) => {}
+                        () = shutdown.cancelled() => {}
                     }
                 });
             }
-            _ = shutdown.cancelled() => break,
+            () = shutdown.cancelled() => break,
         }
     }
     shared.requests.load(Ordering::Relaxed)
@@ -190,6 +191,15 @@ async fn write_simple(
     w.flush().await
 }
 
+/// Counts a request out of `in_flight` however it ends.
+struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Answers one request; false when the connection must close.
 async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &Shared) -> std::io::Result<bool> {
     if req.method == "GET" && req.path.ends_with("/models") {
@@ -216,12 +226,6 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
     let mut rng = Rng::new(shared.sim.seed ^ n.wrapping_mul(0x9e37_79b9));
     let cfg = &shared.cfg;
     let in_flight = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
-    struct Leave<'a>(&'a std::sync::atomic::AtomicUsize);
-    impl Drop for Leave<'_> {
-        fn drop(&mut self) {
-            self.0.fetch_sub(1, Ordering::SeqCst);
-        }
-    }
     let _leave = Leave(&shared.in_flight);
     if cfg.capacity > 0 && in_flight > cfg.capacity {
         let extra = format!(
@@ -297,7 +301,7 @@ async fn respond(req: &Request, w: &mut (impl AsyncWriteExt + Unpin), shared: &S
     let mut buf = String::new();
     for e in &events[..keep] {
         let data = format!("data: {e}\n\n");
-        buf.push_str(&format!("{:x}\r\n{data}\r\n", data.len()));
+        let _ = write!(buf, "{:x}\r\n{data}\r\n", data.len());
     }
     if truncate {
         // Cut off: no closing chunk, and the connection goes.

@@ -112,7 +112,7 @@ impl Simulator {
             }
             all => all,
         };
-        let first = messages.first().map(|m| m.content.as_str()).unwrap_or("");
+        let first = messages.first().map_or("", |m| m.content.as_str());
         match step {
             Step::ScenarioExtract => {
                 let d = domain_of(first);
@@ -327,7 +327,7 @@ impl Done {
 }
 
 fn assistant_agent(messages: &[ChatMessage], rng: &mut Rng) -> String {
-    let system = messages.first().map(|m| m.content.as_str()).unwrap_or("");
+    let system = messages.first().map_or("", |m| m.content.as_str());
     let (groups, parallel) = assistant_setup(system);
     let convo = &messages[1.min(messages.len())..];
     let user_text: String = convo

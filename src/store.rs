@@ -1,9 +1,10 @@
-//! The workspace: `<dir>/button.db`, SQLite in WAL mode (readers never wait for the
+//! The workspace: `<dir>/button.db`, `SQLite` in WAL mode (readers never wait for the
 //! writer), schema migrations by `user_version`. It holds every sample's lineage, every LLM
 //! call, and the append-only journal of human actions from which undo works, also after a
 //! restart. Every change is one transaction: a kill at any moment leaves the last committed
 //! state, never half a sample or half a verdict.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,7 +46,7 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 
 /// Each entry moves the schema one version up; never edit an entry once released.
 const MIGRATIONS: &[&str] = &[
-    r#"
+    r"
 CREATE TABLE samples (
     id TEXT NOT NULL UNIQUE,
     origin TEXT NOT NULL,
@@ -99,16 +100,16 @@ CREATE TABLE journal (
     undone_by INTEGER
 );
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"#,
-    r#"
+",
+    r"
 ALTER TABLE samples ADD COLUMN stale TEXT NOT NULL DEFAULT '';
 ALTER TABLE samples ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX samples_unindexed ON samples(indexed) WHERE indexed = 0;
 CREATE VIRTUAL TABLE sample_text USING fts5(
     text, content = '', contentless_delete = 1, detail = none, tokenize = 'unicode61 remove_diacritics 2'
 );
-"#,
-    r#"
+",
+    r"
 ALTER TABLE llm_calls ADD COLUMN context TEXT;
 CREATE TABLE versions (
     id INTEGER PRIMARY KEY,
@@ -118,29 +119,31 @@ CREATE TABLE versions (
     data BLOB NOT NULL
 );
 CREATE INDEX versions_sample ON versions(sample_id);
-"#,
-    r#"
+",
+    r"
 ALTER TABLE journal ADD COLUMN client TEXT;
-"#,
-    r#"
+",
+    r"
 ALTER TABLE llm_calls ADD COLUMN reask INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE llm_calls ADD COLUMN wait_ms INTEGER NOT NULL DEFAULT 0;
-"#,
-    r#"
+",
+    r"
 ALTER TABLE samples ADD COLUMN raw BLOB;
-"#,
+",
 ];
 
 /// How long a writer waits for another one before giving up.
 const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A path as the path part of an SQLite `file:` URI.
+/// A path as the path part of an `SQLite` `file:` URI.
 fn uri_path(p: &Path) -> String {
     let s = p.to_string_lossy();
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
-            '?' | '#' | '%' => out.push_str(&format!("%{:02X}", c as u32)),
+            '?' | '#' | '%' => {
+                let _ = write!(out, "%{:02X}", c as u32);
+            }
             c => out.push(c),
         }
     }
@@ -148,7 +151,7 @@ fn uri_path(p: &Path) -> String {
 }
 
 pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 pub struct Store {
@@ -697,7 +700,7 @@ impl Store {
                     c.latency_ms as i64,
                     c.prompt_tokens as i64,
                     c.completion_tokens as i64,
-                    c.attempts as i64,
+                    i64::from(c.attempts),
                     c.started_at,
                     c.finished_at,
                     c.context,
@@ -880,8 +883,8 @@ impl Store {
     /// transaction; returns how many. The index is built in the background by the TUI, so
     /// imports and runs stay as fast as they were.
     pub fn index_pending(&mut self, limit: usize) -> Result<usize> {
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         type Pending = (i64, String, Vec<u8>, Option<String>, Option<String>);
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let rows: Vec<Pending> = {
             let mut stmt = tx.prepare_cached(
                 "SELECT rowid, id, data, source, review FROM samples WHERE indexed = 0 ORDER BY rowid LIMIT ?1",

@@ -2,6 +2,7 @@
 //! characters are shown as escapes instead of being sent.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 
 pub fn sanitize(s: &str) -> Cow<'_, str> {
     if !s.chars().any(is_unsafe) {
@@ -15,7 +16,9 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
                 '\r' => out.push_str("\\r"),
                 '\t' => out.push_str("\\t"),
                 '\u{1b}' => out.push_str("\\e"),
-                c => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+                c => {
+                    let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                }
             }
         } else {
             out.push(c);

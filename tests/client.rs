@@ -82,7 +82,7 @@ async fn server(script: Vec<Reply>) -> (String, Arc<Mutex<Seen>>) {
                     Reply::RawThenStall(bytes) => {
                         w.write_all(bytes.as_bytes()).await.unwrap();
                         w.flush().await.unwrap();
-                        tokio::time::sleep(Duration::from_secs(60)).await;
+                        tokio::time::sleep(Duration::from_mins(1)).await;
                     }
                 }
             });

@@ -31,7 +31,7 @@ fn generate(ws: &Path) -> String {
     store
         .list(StatusFilter::All, |r| {
             if r.summary.stage.is_complete() {
-                complete.push(r.id)
+                complete.push(r.id);
             }
         })
         .unwrap();
@@ -63,7 +63,7 @@ fn an_upstream_edit_makes_later_parts_stale_and_regenerating_remakes_them() {
         store
             .list(StatusFilter::All, |r| {
                 if r.id != id {
-                    v.push(r.id)
+                    v.push(r.id);
                 }
             })
             .unwrap();
@@ -129,7 +129,9 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
     std::fs::write(ws.join("prompts/atomic_task.jinja"), format!("Be brief. EDITED MARK\n{default}")).unwrap();
     let prompts = Prompts::load(Some(ws)).unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let new = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &old, &Default::default())).unwrap();
+    let new = rt
+        .block_on(pipeline::rerun_call(&sim(), &prompts, &old, &tokio_util::sync::CancellationToken::default()))
+        .unwrap();
     assert!(new.prompt.contains("EDITED MARK"));
     assert_ne!(new.template_version, old.template_version);
     assert_eq!(new.parse_ok, Some(true), "{:?}", new.parse_result);
@@ -137,6 +139,8 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
     // A call recorded before contexts were kept cannot be asked again, and says why.
     let mut blind = old.clone();
     blind.context = None;
-    let e = rt.block_on(pipeline::rerun_call(&sim(), &prompts, &blind, &Default::default())).unwrap_err();
+    let e = rt
+        .block_on(pipeline::rerun_call(&sim(), &prompts, &blind, &tokio_util::sync::CancellationToken::default()))
+        .unwrap_err();
     assert!(e.contains("without its template variables"), "{e}");
 }

@@ -42,7 +42,7 @@ fn samples() -> Vec<Trajectory> {
 }
 
 /// What every format can carry: everything but the function responses, the final turn's
-/// thought, and call ids (which only OpenAI has).
+/// thought, and call ids (which only `OpenAI` has).
 fn portable(t: &Trajectory) -> Trajectory {
     let mut t = t.clone();
     for f in &mut t.tools {

@@ -177,8 +177,8 @@ async fn replies_past_the_size_limit_fail_once_and_are_not_retried() {
         (Hostile::EndlessLine, true),
     ] {
         let s = serve(kind);
-        let e = ask(&client(&s.url, stream, Duration::from_secs(60), None)).await.unwrap_err();
-        assert!(matches!(e, LlmError::TooLarge { limit: 1048576, .. }), "{kind:?}: {e:?}");
+        let e = ask(&client(&s.url, stream, Duration::from_mins(1), None)).await.unwrap_err();
+        assert!(matches!(e, LlmError::TooLarge { limit: 1_048_576, .. }), "{kind:?}: {e:?}");
         assert!(e.to_string().contains("over the 1 MiB limit (max_reply_bytes"), "{e}");
         assert!(!e.retryable());
         assert_eq!(s.posts.load(Ordering::SeqCst), 1, "{kind:?} was asked again");
@@ -199,7 +199,7 @@ async fn a_trickle_ends_at_the_call_deadline() {
 #[tokio::test]
 async fn a_key_echoed_by_the_server_is_scrubbed() {
     let s = serve(Hostile::EchoKey);
-    let e = ask(&client(&s.url, false, Duration::from_secs(60), Some("sk-live-0123456789"))).await.unwrap_err();
+    let e = ask(&client(&s.url, false, Duration::from_mins(1), Some("sk-live-0123456789"))).await.unwrap_err();
     let text = e.to_string();
     assert!(text.contains("invalid credentials: Bearer [api key]"), "{text}");
     assert!(!text.contains("sk-live-0123456789"), "{text}");
@@ -209,7 +209,7 @@ fn button_bin() -> &'static str {
     env!("CARGO_BIN_EXE_button")
 }
 
-/// Runs the binary to its end, reading its peak resident memory (VmHWM) while it runs.
+/// Runs the binary to its end, reading its peak resident memory (`VmHWM`) while it runs.
 fn run_measured(ws: &Path, args: &[&str], env: &[(&str, &str)]) -> (std::process::Output, u64) {
     let mut cmd = Command::new(button_bin());
     cmd.arg("--workspace")
@@ -226,7 +226,7 @@ fn run_measured(ws: &Path, args: &[&str], env: &[(&str, &str)]) -> (std::process
     let pid = child.id();
     let watcher = std::thread::spawn(move || {
         let mut peak = 0u64;
-        let deadline = Instant::now() + Duration::from_secs(300);
+        let deadline = Instant::now() + Duration::from_mins(5);
         while Instant::now() < deadline {
             let Ok(text) = std::fs::read_to_string(&status) else { break };
             if text.contains("State:\tZ") {

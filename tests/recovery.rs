@@ -80,8 +80,7 @@ fn an_outage_pauses_headless_stops_non_zero_and_the_next_run_resumes_without_fai
     std::fs::create_dir_all(&ws).unwrap();
     std::fs::write(ws.join("button.toml"), "[llm]\nmax_attempts = 2\noutage_after = 4\n").unwrap();
     // Down for 60 s after its 300th request: longer than the run will wait.
-    let down =
-        SimServe::start(ServeConfig { down_every: 300, down_for: Duration::from_secs(60), ..Default::default() });
+    let down = SimServe::start(ServeConfig { down_every: 300, down_for: Duration::from_mins(1), ..Default::default() });
     let run = |url: &str| {
         button(&ws, &["run", "--headless", "--samples", "80", "--seed", "2", "--concurrency", "4"])
             .args(["--endpoint", url, "--model", "sim"])
@@ -183,7 +182,7 @@ fn writers_wait_for_each_other_instead_of_failing() {
     };
     // Four threads, each its own connection, set and undo verdicts as fast as they can
     // while a fifth reads: not one "database is locked".
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     let handles: Vec<_> = (0..4)
         .map(|t| {
             let (ws, ids) = (ws.clone(), ids.clone());
@@ -225,7 +224,7 @@ fn a_second_run_on_a_busy_workspace_is_refused_in_one_sentence() {
     let mut first = spawn();
     // Wait until the first run holds the workspace (its lock file names it).
     let lock = ws.join(button::pipeline::RUN_LOCK_FILE);
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while std::fs::read_to_string(&lock).unwrap_or_default().trim() != first.id().to_string() {
         assert!(Instant::now() < deadline, "the first run never took the workspace");
         std::thread::sleep(Duration::from_millis(20));

@@ -258,7 +258,7 @@ fn five_hundred_simulated_samples_are_coherent() {
             panic!("{id}: no final answer last")
         };
         assert!(answer.ends_with('.') && answer.len() > 60 && !answer.contains('?'), "{id}: {answer:?}");
-        assert!(!answer.contains(" gave ") && !answer.contains("_"), "{id}: lists fields: {answer:?}");
+        assert!(!answer.contains(" gave ") && !answer.contains('_'), "{id}: lists fields: {answer:?}");
         let (last_name, _, last) = calls
             .iter()
             .rev()

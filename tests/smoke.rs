@@ -93,7 +93,7 @@ fn the_binary_runs_reviews_and_quits_in_a_pty() {
     screen.wait_for("SIMULATED", Duration::from_secs(20));
     screen.wait_for("press s to start a run of 8 samples", Duration::from_secs(5));
     key("s");
-    screen.wait_for("run finished", Duration::from_secs(60));
+    screen.wait_for("run finished", Duration::from_mins(1));
     key("R");
     screen.wait_for("REVIEW QUEUE", Duration::from_secs(5));
     screen.wait_for("turn 1/", Duration::from_secs(5));

@@ -1,6 +1,6 @@
 //! The TUI's model and views, without a terminal: keys scripted against the app, its store
 //! effects run by the worker's own `execute` on a real workspace, screens drawn on
-//! ratatui's TestBackend and compared with insta snapshots (at 100x30 and 80x24).
+//! ratatui's `TestBackend` and compared with insta snapshots (at 100x30 and 80x24).
 
 use std::path::Path;
 use std::time::Duration;
@@ -91,9 +91,9 @@ impl H {
     }
 
     fn on(dir: tempfile::TempDir, queue: bool) -> H {
-        let mut store = Store::open(dir.path(), false).unwrap();
         // Each harness is one TUI session, as `button` names its own.
         static SESSION: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let mut store = Store::open(dir.path(), false).unwrap();
         store.set_client(format!("tui-test-{}", SESSION.fetch_add(1, std::sync::atomic::Ordering::SeqCst)));
         H { d: Driver::new(store, init(queue), Simulator { seed: 3, malformed_rate: 0.0 }), dir }
     }
@@ -544,7 +544,7 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     let task = h.store.sample(&id).unwrap().sample.composition.unwrap().task;
     assert!(task.starts_with("Urgent: "), "{task}");
     let s = h.screen(100, 30);
-    assert!(s.contains("STALE") && s.contains("~"), "{s}");
+    assert!(s.contains("STALE") && s.contains('~'), "{s}");
     both_sizes(&mut h, "lineage_stale");
     // The stale filter finds it.
     h.keys("F<down><down><down><down><down><right><esc>");

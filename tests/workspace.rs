@@ -232,7 +232,7 @@ fn export_takes_accepted_by_default_and_writes_provenance_beside_it() {
     assert_eq!(p["final_thought"], json!("I have both answers."));
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "no temporary file is left behind");
@@ -242,7 +242,7 @@ fn export_takes_accepted_by_default_and_writes_provenance_beside_it() {
     assert!(!prov_path.exists());
     let provs: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
-        .filter_map(|e| e.ok())
+        .filter_map(std::result::Result::ok)
         .filter(|e| e.file_name().to_string_lossy().ends_with(".provenance.jsonl"))
         .collect();
     assert_eq!(provs.len(), 1);
@@ -294,7 +294,7 @@ fn kill_9_during_an_import_loses_nothing_committed_and_a_rerun_completes_it() {
         .unwrap();
     // A second connection reads while the importer writes, and sees the count grow.
     let reader = Store::open(&ws, false).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_mins(2);
     let mut seen = Vec::new();
     loop {
         let n = reader.sample_count().unwrap();

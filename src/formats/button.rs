@@ -1,4 +1,4 @@
-//! BUTTONInstruct: `{"messages": [{"role", "content"}, ...]}` with the system prompt of
+//! `BUTTONInstruct`: `{"messages": [{"role", "content"}, ...]}` with the system prompt of
 //! `formats/button-system-template.txt`, `<call>[...]</call>` and `<final>...</final>` in
 //! assistant text, and tool messages that are JSON lists of `{name, arguments, results}`.
 
@@ -298,7 +298,7 @@ pub fn assistant_text(thought: &str, calls: &[Call], final_answer: Option<&str>)
     s
 }
 
-/// A message's content as the BUTTONInstruct format writes it.
+/// A message's content as the `BUTTONInstruct` format writes it.
 pub fn message_text(m: &Message) -> String {
     match m {
         Message::User { content } => content.clone(),
@@ -324,7 +324,7 @@ pub fn tool_text(results: &[ToolResult]) -> String {
 /// Between a sample's own system prompt and the template that follows it.
 const OWN_SEPARATOR: &str = "\n\n";
 
-/// One BUTTONInstruct line. The system message is always the template with the sample's
+/// One `BUTTONInstruct` line. The system message is always the template with the sample's
 /// tools (so the line passes lint); a system prompt of the sample's own (from another
 /// layout) comes first, a blank line before the template. A prompt read from a BUTTON
 /// line that already lists tools in `<tool>` is written as it was.

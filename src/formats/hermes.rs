@@ -1,5 +1,5 @@
-//! Hermes function-calling (NousResearch's hermes-function-calling-v1, and the datasets
-//! made for models trained on it): ShareGPT turns (`from`/`value`, or `role`/`content`)
+//! Hermes function-calling (`NousResearch`'s hermes-function-calling-v1, and the datasets
+//! made for models trained on it): `ShareGPT` turns (`from`/`value`, or `role`/`content`)
 //! whose system prompt lists the tools inside `<tools>`, whose assistant turns carry calls
 //! as `<tool_call>` blocks in their text, and whose `tool` turns carry results as
 //! `<tool_response>` blocks. Tools, calls and results are JSON or Python literals (the
@@ -11,6 +11,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::fmt::Write as _;
 
 use super::{Parsed, loose_json, shape_error};
 use crate::lint::{Code, Finding, Layout};
@@ -155,15 +156,12 @@ fn blocks<'a>(text: &'a str, open: &str, close: &str) -> (String, Vec<&'a str>) 
     while let Some(a) = rest.find(open) {
         outside.push_str(&rest[..a]);
         let after = &rest[a + open.len()..];
-        match after.find(close) {
-            Some(b) => {
-                bodies.push(&after[..b]);
-                rest = &after[b + close.len()..];
-            }
-            None => {
-                bodies.push(after);
-                rest = "";
-            }
+        if let Some(b) = after.find(close) {
+            bodies.push(&after[..b]);
+            rest = &after[b + close.len()..];
+        } else {
+            bodies.push(after);
+            rest = "";
         }
     }
     outside.push_str(rest);
@@ -223,7 +221,7 @@ pub fn write(t: &Trajectory) -> String {
                     }
                     let call =
                         super::openai::obj([("name", c.name.clone().into()), ("arguments", c.arguments.clone())]);
-                    text.push_str(&format!("<tool_call>\n{call}\n</tool_call>"));
+                    let _ = write!(text, "<tool_call>\n{call}\n</tool_call>");
                 }
                 turn("gpt", text)
             }

@@ -31,7 +31,7 @@ struct Batch {
 }
 
 pub fn default_workers() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8)
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get).clamp(1, 8)
 }
 
 /// Reads `input` line by line (1-based line numbers), calls `map` on every line on a pool
@@ -66,7 +66,7 @@ where
         let mut pending: BTreeMap<u64, Vec<(u64, T)>> = BTreeMap::new();
         let mut next = 0u64;
         let mut result: Result<(), E> = Ok(());
-        'recv: for (seq, items) in out_rx.iter() {
+        'recv: for (seq, items) in &out_rx {
             pending.insert(seq, items);
             while let Some(items) = pending.remove(&next) {
                 next += 1;
@@ -91,7 +91,7 @@ fn worker<T, M>(rx: Receiver<Batch>, out: SyncSender<(u64, Vec<(u64, T)>)>, recy
 where
     M: Fn(u64, Line<'_>) -> Option<T>,
 {
-    for batch in rx.iter() {
+    for batch in &rx {
         let mut items = Vec::with_capacity(batch.spans.len());
         for (i, span) in batch.spans.iter().enumerate() {
             let line_no = batch.first_line + i as u64;
@@ -178,21 +178,21 @@ fn read_batches<R: Read>(
 }
 
 fn end_line(batch: &mut Batch, start: usize, too_long: Option<usize>) {
-    match too_long {
-        Some(n) => batch.spans.push(Span::TooLong(n)),
-        None => {
-            let mut end = batch.buf.len();
-            if end > start && batch.buf[end - 1] == b'\r' {
-                end -= 1;
-            }
-            batch.spans.push(Span::Text(start, end));
+    if let Some(n) = too_long {
+        batch.spans.push(Span::TooLong(n));
+    } else {
+        let mut end = batch.buf.len();
+        if end > start && batch.buf[end - 1] == b'\r' {
+            end -= 1;
         }
+        batch.spans.push(Span::Text(start, end));
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fmt::Write as _;
 
     fn collect(input: &[u8], workers: usize) -> Vec<(u64, String)> {
         let mut out = Vec::new();
@@ -217,7 +217,10 @@ mod tests {
 
     #[test]
     fn lines_come_back_in_order_with_their_numbers() {
-        let text: String = (1..=10_000).map(|i| format!("line {i}\n")).collect();
+        let text: String = (1..=10_000).fold(String::new(), |mut t, i| {
+            let _ = writeln!(t, "line {i}");
+            t
+        });
         for workers in [1, 2, 3] {
             let got = collect(text.as_bytes(), workers);
             assert_eq!(got.len(), 10_000);
@@ -231,18 +234,21 @@ mod tests {
     #[test]
     fn last_line_without_newline_and_crlf_are_read() {
         let got = collect(b"a\r\nb\n\nc", 2);
-        assert_eq!(got, vec![(1, "a".into()), (2, "b".into()), (3, "".into()), (4, "c".into())]);
+        assert_eq!(got, vec![(1, "a".into()), (2, "b".into()), (3, String::new()), (4, "c".into())]);
     }
 
     #[test]
     fn a_sink_error_stops_the_scan_without_hanging() {
-        let text: String = (1..=100_000).map(|i| format!("{i}\n")).collect();
+        let text: String = (1..=100_000).fold(String::new(), |mut t, i| {
+            let _ = writeln!(t, "{i}");
+            t
+        });
         let mut seen = 0;
         let r = par_map_lines(
             text.as_bytes(),
             2,
             |_, _| Some(()),
-            |n, _| {
+            |n, ()| {
                 seen += 1;
                 if n == 5000 { Err(std::io::Error::other("stop")) } else { Ok(()) }
             },

@@ -1,5 +1,5 @@
-//! Dataset formats in and out (SPEC §3): BUTTONInstruct, OpenAI chat fine-tuning with
-//! tools, ShareGPT with tools. Each reads one JSONL line into a `Trajectory` (or a
+//! Dataset formats in and out (SPEC §3): `BUTTONInstruct`, `OpenAI` chat fine-tuning with
+//! tools, `ShareGPT` with tools. Each reads one JSONL line into a `Trajectory` (or a
 //! finding that says what is wrong and where) and writes one back.
 
 pub mod button;
@@ -26,7 +26,7 @@ pub enum Format {
     OpenAi,
     ShareGpt,
     Hermes,
-    /// xLAM / APIGen `query`/`tools`/`answers`: read, not written.
+    /// xLAM / `APIGen` `query`/`tools`/`answers`: read, not written.
     Xlam,
     /// glaive-function-calling-v2's raw `system`/`chat` text: read, not written.
     Glaive,
@@ -66,7 +66,7 @@ impl Format {
     }
 
     /// One line of this format, without the trailing newline. The layouts that are only
-    /// read (`writes()` is false) are written as OpenAI; `ops::export_as` refuses them before.
+    /// read (`writes()` is false) are written as `OpenAI`; `ops::export_as` refuses them before.
     pub fn write_line(self, t: &Trajectory) -> String {
         match self {
             Format::Button => button::write(t),

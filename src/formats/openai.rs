@@ -1,4 +1,4 @@
-//! OpenAI chat fine-tuning with tools: `{"messages": [...], "tools": [...],
+//! `OpenAI` chat fine-tuning with tools: `{"messages": [...], "tools": [...],
 //! "parallel_tool_calls": bool}`, calls as `tool_calls` with JSON-string arguments, one
 //! `tool` message per result, matched by `tool_call_id`.
 
@@ -65,7 +65,7 @@ struct Content {
 }
 
 /// Message content is a string, or a list of parts: `{"type": "text", "text": ...}`
-/// (OpenAI), or LLaMA-Factory v1's `{"type": "text" | "reasoning" | "tool_call", "value":
+/// (`OpenAI`), or LLaMA-Factory v1's `{"type": "text" | "reasoning" | "tool_call", "value":
 /// ...}`. A part of another kind is an error, never dropped in silence.
 fn content(v: Option<Value>) -> Result<Content, String> {
     let mut c = Content::default();
@@ -215,12 +215,11 @@ pub fn parse(line: &str) -> Result<Parsed, Finding> {
                 };
                 for (id, name, text) in parts {
                     let result = tool_result(&t.messages, id, name, text);
-                    match t.messages.last_mut() {
-                        Some(Message::Tool { results }) => results.push(result),
-                        _ => {
-                            t.messages.push(Message::Tool { results: vec![result] });
-                            layout.source_index.push(i);
-                        }
+                    if let Some(Message::Tool { results }) = t.messages.last_mut() {
+                        results.push(result);
+                    } else {
+                        t.messages.push(Message::Tool { results: vec![result] });
+                        layout.source_index.push(i);
                     }
                 }
             }
@@ -254,7 +253,7 @@ fn tool_result(messages: &[Message], id: Option<String>, name: Option<String>, c
     });
     ToolResult {
         name: call.map(|c| c.name.clone()).or(name).unwrap_or_default(),
-        arguments: call.map(|c| c.arguments.clone()).unwrap_or(Value::Null),
+        arguments: call.map_or(Value::Null, |c| c.arguments.clone()),
         results: text_to_value(&content),
         id,
     }

@@ -1,4 +1,4 @@
-//! ShareGPT with tools, LLaMA-Factory's layout: `{"conversations": [{"from", "value"}],
+//! `ShareGPT` with tools, LLaMA-Factory's layout: `{"conversations": [{"from", "value"}],
 //! "system": ..., "tools": "<JSON string>"}`. A turn's calls are one `function_call` whose
 //! value is a call object (a list when parallel); its results one `observation`. The
 //! thought before calls rides in a `thought` key beside `value`, which trainers ignore.
@@ -168,7 +168,7 @@ fn results_for(calls: &[Call], value: &str) -> Vec<ToolResult> {
             let call = calls.get(k);
             ToolResult {
                 name: call.map(|c| c.name.clone()).unwrap_or_default(),
-                arguments: call.map(|c| c.arguments.clone()).unwrap_or(Value::Null),
+                arguments: call.map_or(Value::Null, |c| c.arguments.clone()),
                 results,
                 id: None,
             }

@@ -3,15 +3,15 @@
 //! through the real code (LLaMA-Factory's converter and template, TRL's tokenization via
 //! transformers' `apply_chat_template`, HF `datasets`' JSON loader at 4.0 and 5.x).
 //!
-//! - `openai`: the OpenAI fine-tuning API's chat layout (arguments a JSON string, as the
+//! - `openai`: the `OpenAI` fine-tuning API's chat layout (arguments a JSON string, as the
 //!   API requires; the thought before calls in `content`).
-//! - `trl`: TRL SFTTrainer's `messages` + `tools`: arguments as objects (chat templates
+//! - `trl`: TRL `SFTTrainer`'s `messages` + `tools`: arguments as objects (chat templates
 //!   such as Qwen2.5's print them with `tojson`, so a string would be encoded twice), the
 //!   thought in `content`, `tools` a JSON string (TRL parses it; as a list, `datasets` < 4.7
 //!   merges every row's schemas into one and prints other tools' parameters as null).
 //! - `llamafactory`: LLaMA-Factory's `sharegpt` formatting. A call turn's value is the
 //!   calls as JSON; with a thought before them, `THOUGHT\n<tool_call>CALLS</tool_call>`,
-//!   which its FunctionFormatter trains as the thought, then the calls. Parallel results
+//!   which its `FunctionFormatter` trains as the thought, then the calls. Parallel results
 //!   are one observation, split as LLaMA-Factory splits them. `system` always there.
 //! - `llamafactory-openai`: its `openai` formatting, with role and content strings only: a
 //!   call turn goes under its function tag (`function_call`) with the same text as above,

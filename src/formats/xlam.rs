@@ -1,4 +1,4 @@
-//! xLAM / APIGen (Salesforce's xlam-function-calling-60k and its kin): `{"query", "tools",
+//! xLAM / `APIGen` (Salesforce's xlam-function-calling-60k and its kin): `{"query", "tools",
 //! "answers"}`, `tools` and `answers` usually JSON strings. Read as a single-turn sample:
 //! the query, then one assistant turn with every answer as a call (several answers are
 //! parallel calls). The data has no results or final answer, so lint says E08 of each.

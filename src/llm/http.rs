@@ -70,14 +70,14 @@ impl Default for ClientConfig {
             stream: true,
             concurrency: 16,
             connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(120),
+            read_timeout: Duration::from_mins(2),
             max_attempts: 6,
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             temperature: Some(0.7),
             max_tokens: None,
             max_reply_bytes: DEFAULT_MAX_REPLY_BYTES,
-            deadline: Duration::from_secs(600),
+            deadline: Duration::from_mins(10),
             adaptive: false,
             max_concurrency: 256,
             structured_output: StructuredOutput::Auto,
@@ -156,7 +156,7 @@ impl Limiter {
     ) -> Result<Permit<'_>, LlmError> {
         let permit = tokio::select! {
             p = self.acquire() => p,
-            _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+            () = cancel.cancelled() => return Err(LlmError::Cancelled),
         };
         progress(CallProgress::Sent);
         Ok(permit)
@@ -307,7 +307,7 @@ impl Client {
     fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(d) = retry_after {
             // The server knows best; only a wait beyond five minutes is cut short.
-            return d.min(Duration::from_secs(300));
+            return d.min(Duration::from_mins(5));
         }
         let exp = self.cfg.backoff_base.saturating_mul(1u32 << attempt.min(16)).min(self.cfg.backoff_max);
         let ms = exp.as_millis().max(1) as u64;
@@ -341,7 +341,7 @@ impl Client {
                     CallProgress::Retrying { attempt, wait_ms, error: self.scrub(error) }
                 }
                 other => other,
-            })
+            });
         };
         let result = match tokio::time::timeout(deadline, self.attempts(req, cancel, &scrubbed)).await {
             Ok(r) => r,
@@ -384,7 +384,7 @@ impl Client {
             let sent = std::time::Instant::now();
             let result = tokio::select! {
                 r = self.attempt(endpoint, req, progress) => r,
-                _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                () = cancel.cancelled() => return Err(LlmError::Cancelled),
             };
             match result {
                 Ok(mut reply) => {
@@ -435,8 +435,8 @@ impl Client {
                         error: e.to_string(),
                     });
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = cancel.cancelled() => return Err(LlmError::Cancelled),
+                        () = tokio::time::sleep(wait) => {}
+                        () = cancel.cancelled() => return Err(LlmError::Cancelled),
                     }
                     attempt += 1;
                 }

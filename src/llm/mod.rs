@@ -126,6 +126,7 @@ impl LlmError {
     }
 
     /// The same error with its server-given text passed through `f` (to scrub it).
+    #[must_use]
     pub fn map_message(self, f: impl FnOnce(String) -> String) -> LlmError {
         match self {
             LlmError::Status { endpoint, status, message } => {

@@ -966,7 +966,7 @@ fn number_between(text: &str, before: &str, after: &str) -> Option<String> {
 /// The entries of `list` a text holds, in the order it names them.
 fn found<'a>(text: &str, list: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut v: Vec<(usize, &str)> = list.filter_map(|x| text.find(x).map(|i| (i, x))).collect();
-    v.sort();
+    v.sort_unstable();
     v.dedup_by(|a, b| a.1 == b.1);
     v.into_iter().map(|(_, x)| x).collect()
 }
@@ -1089,13 +1089,12 @@ impl Facts {
         for slot in SLOTS {
             let key = format!("{{{slot}}}");
             if out.contains(&key) {
-                let v = match self.known.get(slot) {
-                    Some(v) => v.clone(),
-                    None => {
-                        let v = self.choose(slot);
-                        self.known.insert(slot, v.clone());
-                        v
-                    }
+                let v = if let Some(v) = self.known.get(slot) {
+                    v.clone()
+                } else {
+                    let v = self.choose(slot);
+                    self.known.insert(slot, v.clone());
+                    v
                 };
                 out = out.replace(&key, &v);
             }

@@ -47,10 +47,7 @@ fn param_types(f: &FunctionDef) -> BTreeMap<String, String> {
         .map(|p| {
             p.iter()
                 .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        v.get("type").map(|t| t.to_string().trim_matches('"').to_string()).unwrap_or("any".into()),
-                    )
+                    (k.clone(), v.get("type").map_or("any".into(), |t| t.to_string().trim_matches('"').to_string()))
                 })
                 .collect()
         })
@@ -87,7 +84,7 @@ pub fn schema_diff(old: &Value, new: &Value) -> Vec<(Tag, String)> {
         let ra: BTreeSet<&str> = fa.required().collect();
         let rb: BTreeSet<&str> = fb.required().collect();
         if ra != rb {
-            out.push((Tag::Added, format!("{n}: required {:?} -> {:?}", ra, rb)));
+            out.push((Tag::Added, format!("{n}: required {ra:?} -> {rb:?}")));
         }
         if fa.description != fb.description {
             out.push((Tag::Added, format!("{n}: description changed")));

@@ -128,7 +128,7 @@ impl Driver {
         }
     }
 
-    /// The app drawn on a TestBackend of `w` x `h`; where things landed goes back to the
+    /// The app drawn on a `TestBackend` of `w` x `h`; where things landed goes back to the
     /// app, as the loop does.
     pub fn draw(&mut self, w: u16, h: u16) -> Terminal<TestBackend> {
         let mut term = Terminal::new(TestBackend::new(w, h)).expect("a test terminal");

@@ -99,7 +99,7 @@ fn whole(message: impl Into<String>) -> Problem {
 
 /// The line of the first occurrence of `needle` in `text` (1-based), to point at a name.
 fn line_of(text: &str, needle: &str) -> usize {
-    text.find(needle).map(|i| text[..i].matches('\n').count() + 1).unwrap_or(0)
+    text.find(needle).map_or(0, |i| text[..i].matches('\n').count() + 1)
 }
 
 fn pretty(v: &Value) -> String {
@@ -141,7 +141,7 @@ fn parse_json(text: &str) -> Result<Value, Vec<Problem>> {
     })
 }
 
-/// serde_json's message without its " at line L column C" tail (shown separately).
+/// `serde_json`'s message without its " at line L column C" tail (shown separately).
 fn strip_position(e: &serde_json::Error) -> String {
     let s = e.to_string();
     match s.rfind(" at line ") {
@@ -158,7 +158,7 @@ pub fn check_functions(fns: &[Value], text: &str, problems: &mut Vec<Problem>) -
     for (i, v) in fns.iter().enumerate() {
         let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let at = if name.is_empty() { 0 } else { line_of(text, &format!("\"{name}\"")) };
-        let here = |m: String| Problem { line: at, column: if at > 0 { 1 } else { 0 }, message: m };
+        let here = |m: String| Problem { line: at, column: usize::from(at > 0), message: m };
         let f = match FunctionDef::from_value(v) {
             Ok(f) => f,
             Err(e) => {
@@ -296,7 +296,7 @@ pub fn from_text(sample: &Sample, field: &Field, text: &str) -> Result<Value, Ve
                 Ok(r) if r.is_empty() => problems.push(whole("a tool message has at least one result")),
                 Ok(_) => {}
                 Err(e) => {
-                    problems.push(whole(format!("expected [{{\"name\", \"arguments\", \"results\"}}, ...]: {e}")))
+                    problems.push(whole(format!("expected [{{\"name\", \"arguments\", \"results\"}}, ...]: {e}")));
                 }
             }
             v
@@ -317,7 +317,7 @@ pub fn check_template(step: Step, text: &str) -> Result<(), Problem> {
     env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
     let at = |e: &minijinja::Error| Problem {
         line: e.line().unwrap_or(0),
-        column: if e.line().is_some() { 1 } else { 0 },
+        column: usize::from(e.line().is_some()),
         message: format!("{}{}", e.kind(), e.detail().map(|d| format!(": {d}")).unwrap_or_default()),
     };
     env.add_template_owned("t", text.to_string()).map_err(|e| at(&e))?;

@@ -401,7 +401,7 @@ impl Keymap {
     }
 
     pub fn keys(&self, a: Action) -> &[Key] {
-        self.keys.get(a.id()).map(Vec::as_slice).unwrap_or(&[])
+        self.keys.get(a.id()).map_or(&[], Vec::as_slice)
     }
 
     /// The first key of an action, as shown in hints ("" when it has none).

@@ -180,6 +180,7 @@ impl SortKey {
         }
     }
 
+    #[must_use]
     pub fn next(self) -> SortKey {
         match self {
             SortKey::Order => SortKey::Turns,
@@ -246,12 +247,11 @@ impl SampleList {
 
     /// Puts one row in, replacing the row of the same sample.
     pub fn upsert(&mut self, row: ListRow) {
-        match self.by_id.get(&row.id) {
-            Some(i) => self.rows[*i] = row,
-            None => {
-                self.by_id.insert(row.id.clone(), self.rows.len());
-                self.rows.push(row);
-            }
+        if let Some(i) = self.by_id.get(&row.id) {
+            self.rows[*i] = row;
+        } else {
+            self.by_id.insert(row.id.clone(), self.rows.len());
+            self.rows.push(row);
         }
     }
 

@@ -103,7 +103,7 @@ pub fn run(opts: Options) -> Result<()> {
     let cfg = Config::load(&ws)?;
     let mut init = init(&ws, &cfg, opts.theme.as_deref(), &opts.run)?;
     init.review_queue = opts.review_queue;
-    init.notice = opts.notice.clone();
+    init.notice.clone_from(&opts.notice);
     let mut store = Store::open(&ws, true)?;
     crate::log::init(&ws);
     // This session's verdicts and edits are its own to undo; another client's are not.
@@ -185,7 +185,7 @@ async fn event_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut last_draw = Instant::now() - Duration::from_secs(1);
+    let mut last_draw = Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
     // When the next frame is due: soon after a key, at a calmer pace for background news.
     let mut draw_at: Option<Instant> = Some(Instant::now());
     loop {
@@ -197,7 +197,7 @@ async fn event_loop(
             last_draw = Instant::now();
             draw_at = None;
         }
-        let wait = draw_at.map(|t| t.saturating_duration_since(Instant::now())).unwrap_or(Duration::from_secs(3600));
+        let wait = draw_at.map_or(Duration::from_hours(1), |t| t.saturating_duration_since(Instant::now()));
         let mut fx = Vec::new();
         let mut input = false;
         tokio::select! {
@@ -222,7 +222,7 @@ async fn event_loop(
                 }
             }
             _ = tick.tick() => { fx.extend(app.update(Msg::Tick(start.elapsed()))); }
-            _ = tokio::time::sleep(wait) => {}
+            () = tokio::time::sleep(wait) => {}
         }
         let mut external = run_effects(&ctx, fx);
         while let Some((text, ext)) = external.pop() {
@@ -318,27 +318,24 @@ fn run_effect(ctx: &EffectCtx, r: RunFx) {
         (_, Some(jobs)) => Some((Work::Jobs(jobs), ctx.args.clone())),
         (_, None) => None,
     };
-    match work {
-        Some((work, args)) => {
-            if !ctx.run.claim() {
-                // A run toward the target asked for twice (a key held down) is the same run.
-                if !matches!(r, RunFx::StartRun { .. }) {
-                    let _ = ctx.msg_tx.send(Msg::Toast("a run is in flight: try again when it ends".into()));
-                }
-                return;
+    if let Some((work, args)) = work {
+        if !ctx.run.claim() {
+            // A run toward the target asked for twice (a key held down) is the same run.
+            if !matches!(r, RunFx::StartRun { .. }) {
+                let _ = ctx.msg_tx.send(Msg::Toast("a run is in flight: try again when it ends".into()));
             }
-            let (ws, cfg, tx, run) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.run.clone());
-            tokio::spawn(start_run(ws, cfg, args, work, tx, run));
+            return;
         }
-        None => {
-            let Some(c) = ctx.run.control() else { return };
-            match r {
-                RunFx::Pause => c.pause(),
-                RunFx::Resume => c.resume(),
-                RunFx::CancelRun => c.cancel(),
-                RunFx::SetConcurrency(n) => c.set_concurrency(n),
-                _ => {}
-            }
+        let (ws, cfg, tx, run) = (ctx.ws.clone(), ctx.cfg.clone(), ctx.msg_tx.clone(), ctx.run.clone());
+        tokio::spawn(start_run(ws, cfg, args, work, tx, run));
+    } else {
+        let Some(c) = ctx.run.control() else { return };
+        match r {
+            RunFx::Pause => c.pause(),
+            RunFx::Resume => c.resume(),
+            RunFx::CancelRun => c.cancel(),
+            RunFx::SetConcurrency(n) => c.set_concurrency(n),
+            _ => {}
         }
     }
 }
@@ -388,12 +385,12 @@ impl InputGate {
 /// Runs `$VISUAL` or `$EDITOR` (else `vi`) on `text` in a temporary file; the file's text
 /// after the editor exits successfully.
 pub fn run_editor(text: &str, extension: &str) -> Result<String, String> {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let editor = std::env::var("VISUAL")
         .ok()
         .or_else(|| std::env::var("EDITOR").ok())
         .filter(|e| !e.trim().is_empty())
         .unwrap_or_else(|| "vi".into());
-    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let path = std::env::temp_dir().join(format!("button-edit-{}-{n}.{extension}", std::process::id()));
     std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -425,8 +422,8 @@ fn external_edit(
     restore_terminal();
     let r = run_editor(text, extension);
     let back = enable_raw_mode()
-        .and_then(|_| crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture))
-        .and_then(|_| terminal.clear());
+        .and_then(|()| crossterm::execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture))
+        .and_then(|()| terminal.clear());
     gate.resume();
     back.map_err(|e| format!("cannot take the terminal back: {e}"))?;
     r

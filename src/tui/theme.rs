@@ -115,7 +115,7 @@ impl Theme {
         let mut names: Vec<String> = BUILTIN.iter().map(|(n, _)| n.to_string()).collect();
         if let Ok(dir) = std::fs::read_dir(workspace.join("themes")) {
             let mut extra: Vec<String> = dir
-                .filter_map(|e| e.ok())
+                .filter_map(std::result::Result::ok)
                 .filter_map(|e| e.file_name().to_str()?.strip_suffix(".toml").map(str::to_string))
                 .filter(|n| !names.contains(n))
                 .collect();

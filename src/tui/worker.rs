@@ -91,7 +91,7 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
         StoreFx::SaveTemplate { step, text } => {
             let dir = store.dir().join("prompts");
             let path = dir.join(crate::prompts::file_name(step));
-            let written = std::fs::create_dir_all(&dir).and_then(|_| {
+            let written = std::fs::create_dir_all(&dir).and_then(|()| {
                 let tmp = path.with_extension("jinja.tmp-save");
                 std::fs::write(&tmp, &text)?;
                 std::fs::rename(&tmp, &path)

@@ -9,7 +9,7 @@ use button::store::{StatusFilter, Store};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
-/// Samples by stage and failure reason ("complete", "failed filter:filtered_out"): what two
+/// Samples by stage and failure reason ("complete", "failed `filter:filtered_out")`: what two
 /// runs must agree on, and where a run left its samples.
 pub fn outcome_counts(ws: &Path) -> BTreeMap<String, usize> {
     let store = Store::open(ws, false).unwrap();

@@ -1,6 +1,10 @@
 //! Keys and the mouse: what each action does, and what an overlay asked for.
 
-use super::*;
+use super::{
+    Action, App, CallView, Cmd, ConfirmQuit, DiffView, Effect, Field, Filters, FiltersPanel, Focus, Help, Key,
+    KeyEvent, MouseButton, MouseEvent, MouseEventKind, Overlay, Palette, Part, Purpose, Reason, Rect, RunFx, RunStatus,
+    Scroll, Search, Step, StoreFx, TerminalFx, Verdict, View, sample_diff,
+};
 
 impl App {
     pub(super) fn key(&mut self, k: KeyEvent, fx: &mut Vec<Effect>) {
@@ -364,9 +368,9 @@ impl App {
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let d: i64 = if m.kind == MouseEventKind::ScrollDown { 3 } else { -3 };
                 if self.view == View::Trajectory {
-                    self.traj_scroll = (self.traj_scroll_now() as i64 + d).clamp(0, u16::MAX as i64 - 1) as u16;
+                    self.traj_scroll = (i64::from(self.traj_scroll_now()) + d).clamp(0, i64::from(u16::MAX) - 1) as u16;
                 } else if self.view == View::Samples && inside(a.lineage) {
-                    self.lineage_scroll = (self.lineage_scroll as i64 + d).clamp(0, u16::MAX as i64) as u16;
+                    self.lineage_scroll = (i64::from(self.lineage_scroll) + d).clamp(0, i64::from(u16::MAX)) as u16;
                 } else if self.view == View::Samples {
                     let c = (self.list.cursor as i64 + d).clamp(0, self.list.visible.len().saturating_sub(1) as i64)
                         as usize;

@@ -284,7 +284,7 @@ impl App {
             pending_rerun: None,
             show_fork_for: None,
             toast: None,
-            areas: Default::default(),
+            areas: Areas::default(),
         };
         app.run.concurrency = init.concurrency;
         if let Some(n) = init.notice {
@@ -372,7 +372,7 @@ impl App {
             }
             Msg::RunNotStarted(e) => {
                 self.run.status = RunStatus::Failed;
-                self.run.message = e.clone();
+                self.run.message.clone_from(&e);
                 self.toast(format!("the run did not start: {e}"));
             }
             Msg::RunFinished(r) => {
@@ -391,12 +391,12 @@ impl App {
                                 s.failed
                             ),
                         };
-                        self.run.message = text.clone();
+                        self.run.message.clone_from(&text);
                         self.toast(text);
                     }
                     Err(e) => {
                         self.run.status = RunStatus::Failed;
-                        self.run.message = e.clone();
+                        self.run.message.clone_from(&e);
                         self.toast(format!("the run stopped: {e}"));
                     }
                 }
@@ -463,7 +463,7 @@ impl App {
                 }
             }
             Msg::Undone(None) => {
-                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)")
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
             }
             Msg::Undone(Some(entry)) => {
                 let what = match &entry.action {

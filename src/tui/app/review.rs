@@ -1,6 +1,6 @@
 //! Verdicts, the review queue, and moving through the list.
 
-use super::*;
+use super::{App, Effect, Filters, Focus, RejectReason, Review, SortKey, Status, StoreFx, Verdict, View};
 
 impl App {
     pub(super) fn reviewable(&mut self) -> bool {
@@ -101,7 +101,7 @@ impl App {
             self.lineage_scroll =
                 if d > 0 { self.lineage_scroll.saturating_add(10) } else { self.lineage_scroll.saturating_sub(10) };
         } else {
-            let h = self.areas.list.height.saturating_sub(3).max(1) as i64;
+            let h = i64::from(self.areas.list.height.saturating_sub(3).max(1));
             self.move_or_scroll(d * h, fx);
         }
     }
@@ -123,7 +123,7 @@ impl App {
         self.list.refilter();
         match self.selected().map(|r| r.id.clone()) {
             Some(id) if self.detail.as_ref().map(|d| &d.id) != Some(&id) => {
-                fx.push(Effect::Store(StoreFx::LoadSample(id)))
+                fx.push(Effect::Store(StoreFx::LoadSample(id)));
             }
             Some(_) => {}
             None => self.detail = None,

@@ -1,6 +1,9 @@
 //! The loaded sample: editing it, regenerating, forks, its calls and diffs.
 
-use super::*;
+use super::{
+    App, Compare, Detail, Editor, Effect, Field, Overlay, Purpose, RunFx, RunStatus, Tag, TerminalFx, TextArea, diff,
+    edit,
+};
 
 impl App {
     /// The editable field of the current turn.

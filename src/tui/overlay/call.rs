@@ -161,8 +161,8 @@ fn reply_text(c: &CallRow) -> String {
 }
 
 fn parsed_text(c: &CallRow) -> String {
-    c.parse_result
-        .as_deref()
-        .map(|p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()))
-        .unwrap_or_else(|| "(none)".into())
+    c.parse_result.as_deref().map_or_else(
+        || "(none)".into(),
+        |p| serde_json::from_str::<serde_json::Value>(p).map(|v| pretty(&v)).unwrap_or(p.to_string()),
+    )
 }

@@ -99,7 +99,7 @@ fn draw_branch(
             lines.push(Line::from(Span::styled(l, Style::default().fg(t.error))));
         }
     }
-    for (i, m) in tr.map(|t| t.messages.as_slice()).unwrap_or(&[]).iter().enumerate() {
+    for (i, m) in tr.map_or(&[][..], |t| t.messages.as_slice()).iter().enumerate() {
         if i == turn {
             start = lines.len();
         }

@@ -76,11 +76,13 @@ impl Outcome {
         Outcome { close: true, cmds: Vec::new() }
     }
 
+    #[must_use]
     pub fn then(mut self, c: Cmd) -> Outcome {
         self.cmds.push(c);
         self
     }
 
+    #[must_use]
     pub fn toast(self, text: impl Into<String>) -> Outcome {
         self.then(Cmd::Toast(text.into()))
     }

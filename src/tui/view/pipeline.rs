@@ -1,6 +1,9 @@
 //! The pipeline view: the run, the stages, the calls, the errors.
 
-use super::*;
+use super::{
+    Action, App, Cell, Constraint, Frame, Layout, Line, Modifier, Paragraph, Part, Rect, Row, RunStatus, Span,
+    Sparkline, Style, Table, block, fmt_secs, sanitize,
+};
 
 pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     let t = &app.theme;
@@ -17,7 +20,7 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     let elapsed = match (r.started_at, r.ended_at) {
         (Some(s), Some(e)) => e.saturating_sub(s),
         (Some(s), None) => app.clock.saturating_sub(s),
-        _ => Default::default(),
+        _ => std::time::Duration::default(),
     };
     let status_style = match r.status {
         RunStatus::Running => Style::default().fg(t.ok),

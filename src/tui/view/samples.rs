@@ -1,6 +1,9 @@
 //! The samples view: the list and the selected sample's lineage.
 
-use super::*;
+use super::{
+    App, Areas, Cell, Constraint, Detail, Focus, Frame, Layout, Line, Message, Modifier, Origin, Paragraph, Part, Rect,
+    Row, Severity, Span, Stage, Style, Table, Verdict, block, domain, sanitize, truncate, wrap,
+};
 
 pub(super) fn verdict_mark(app: &App, v: Option<Verdict>) -> Span<'static> {
     let t = &app.theme;
@@ -168,7 +171,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
             Part::Scenario => match (&s.scenario, &s.origin) {
                 (Some(x), _) => text(&mut lines, x, plain),
                 (None, Origin::Imported { file, line, format }) => {
-                    text(&mut lines, &format!("imported from {file}:{line} ({format} format)"), dim)
+                    text(&mut lines, &format!("imported from {file}:{line} ({format} format)"), dim);
                 }
                 _ => text(&mut lines, "(not made yet)", dim),
             },

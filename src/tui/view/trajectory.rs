@@ -1,6 +1,9 @@
 //! The trajectory view: the dialogue turn by turn, its lint findings and calls.
 
-use super::*;
+use super::{
+    Action, App, Areas, Constraint, Detail, Frame, Layout, Line, Message, Modifier, Origin, Paragraph, Rect, Severity,
+    Span, Style, UnicodeWidthStr, block, pretty, role_color, sanitize, truncate, wrap,
+};
 
 fn agent_of(m: &Message) -> &'static str {
     match m {
