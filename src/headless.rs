@@ -5,7 +5,7 @@ use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::domain::Part;
-use crate::pipeline::{Event, Pipeline, RunSummary};
+use crate::pipeline::{Event, Pipeline, RunError, RunSummary};
 use crate::progress::RunState;
 
 /// The run as the progress line tells it.
@@ -38,7 +38,7 @@ pub fn line(p: &Progress, target: usize, already: usize, elapsed: Duration, call
 }
 /// Drives the pipeline to its end, printing progress to stderr: a line redrawn in place on
 /// a terminal, a line every two seconds otherwise.
-pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progress), String> {
+pub async fn drive(mut p: Pipeline, target: usize) -> Result<(RunSummary, Progress), RunError> {
     let tty = std::io::stderr().is_terminal();
     let started = Instant::now();
     let mut progress = Progress::new(target);

@@ -720,9 +720,9 @@ fn run_headless(ws: &Path, a: RunArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let structured_setting = cfg.llm.structured_output;
     let (summary, progress, structured) = rt.block_on(async {
-        let p = button::pipeline::start(ws, backend, prompts, run, sources).map_err(anyhow::Error::msg)?;
+        let p = button::pipeline::start(ws, backend, prompts, run, sources)?;
         let control = p.control.clone();
-        let (summary, progress) = button::headless::drive(p, target).await.map_err(anyhow::Error::msg)?;
+        let (summary, progress) = button::headless::drive(p, target).await?;
         anyhow::Ok((summary, progress, control.structured()))
     })?;
     if summary.started == 0 {

@@ -1084,17 +1084,36 @@ pub struct RunSummary {
     pub endpoint_down: Option<String>,
 }
 
+/// Why a run could not start, or stopped before its end; the cause is kept.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot write to the workspace: {0}")]
+    Write(#[source] crate::store::StoreError),
+    #[error(
+        "another run is in progress on the workspace {dir} (process {pid}): wait for it to end or stop it; a second run would ask every call again"
+    )]
+    Busy { dir: std::path::PathBuf, pid: String },
+    #[error("cannot lock {0}: {1}")]
+    Lock(std::path::PathBuf, #[source] std::io::Error),
+    #[error("no scenario to start from")]
+    NoScenario,
+    #[error("the {0} task failed: {1}")]
+    Task(&'static str, #[source] tokio::task::JoinError),
+}
+
 pub struct Pipeline {
     pub control: Control,
     pub events: mpsc::UnboundedReceiver<Event>,
     /// Samples of the target that had already ended when the run started.
     pub already_done: usize,
-    handle: tokio::task::JoinHandle<Result<RunSummary, String>>,
+    handle: tokio::task::JoinHandle<Result<RunSummary, RunError>>,
 }
 
 impl Pipeline {
-    pub async fn wait(self) -> Result<RunSummary, String> {
-        self.handle.await.map_err(|e| format!("the pipeline task failed: {e}"))?
+    pub async fn wait(self) -> Result<RunSummary, RunError> {
+        self.handle.await.map_err(|e| RunError::Task("pipeline", e))?
     }
 }
 
@@ -1106,7 +1125,7 @@ pub struct RunLock(#[allow(dead_code)] std::fs::File);
 pub const RUN_LOCK_FILE: &str = "button.run.lock";
 
 impl RunLock {
-    pub fn acquire(dir: &std::path::Path) -> Result<RunLock, String> {
+    pub fn acquire(dir: &std::path::Path) -> Result<RunLock, RunError> {
         use std::io::{Read, Seek, Write};
         let path = dir.join(RUN_LOCK_FILE);
         let mut f = std::fs::OpenOptions::new()
@@ -1115,7 +1134,7 @@ impl RunLock {
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+            .map_err(|e| RunError::Lock(path.clone(), e))?;
         match f.try_lock() {
             Ok(()) => {
                 // Who holds it, for the message the next one gets.
@@ -1125,14 +1144,12 @@ impl RunLock {
             Err(std::fs::TryLockError::WouldBlock) => {
                 let mut pid = String::new();
                 let _ = f.read_to_string(&mut pid);
-                Err(format!(
-                    "another run is in progress on the workspace {} (process {}): wait for it to end or stop it; \
-                     a second run would ask every call again",
-                    dir.display(),
-                    if pid.trim().is_empty() { "?" } else { pid.trim() }
-                ))
+                Err(RunError::Busy {
+                    dir: dir.to_path_buf(),
+                    pid: if pid.trim().is_empty() { "?".into() } else { pid.trim().to_string() },
+                })
             }
-            Err(std::fs::TryLockError::Error(e)) => Err(format!("cannot lock {}: {e}", path.display())),
+            Err(std::fs::TryLockError::Error(e)) => Err(RunError::Lock(path, e)),
         }
     }
 }
@@ -1145,9 +1162,9 @@ pub fn start(
     prompts: Prompts,
     cfg: RunConfig,
     sources: Vec<ScenarioSource>,
-) -> Result<Pipeline, String> {
+) -> Result<Pipeline, RunError> {
     if sources.is_empty() {
-        return Err("no scenario to start from".into());
+        return Err(RunError::NoScenario);
     }
     launch(store_dir, backend, prompts, cfg, sources, None)
 }
@@ -1160,7 +1177,7 @@ pub fn start_jobs(
     prompts: Prompts,
     cfg: RunConfig,
     jobs: Vec<Job>,
-) -> Result<Pipeline, String> {
+) -> Result<Pipeline, RunError> {
     launch(store_dir, backend, prompts, cfg, Vec::new(), Some(jobs))
 }
 
@@ -1171,33 +1188,30 @@ fn launch(
     cfg: RunConfig,
     sources: Vec<ScenarioSource>,
     jobs: Option<Vec<Job>>,
-) -> Result<Pipeline, String> {
-    let mut store = Store::open(store_dir, true).map_err(|e| e.to_string())?;
+) -> Result<Pipeline, RunError> {
+    let mut store = Store::open(store_dir, true)?;
     crate::log::init(store_dir);
     let lock = RunLock::acquire(store_dir)?;
     if cfg.retry_failed && jobs.is_none() {
         let mine: HashSet<String> = (0..cfg.samples).map(|i| sample_id(cfg.seed, i)).collect();
-        let failed: Vec<String> =
-            store.failed_ids().map_err(|e| e.to_string())?.into_iter().filter(|id| mine.contains(id)).collect();
-        store.retry_failed(&failed).map_err(|e| e.to_string())?;
+        let failed: Vec<String> = store.failed_ids()?.into_iter().filter(|id| mine.contains(id)).collect();
+        store.retry_failed(&failed)?;
     }
-    let rounds = store.failed_rounds().map_err(|e| e.to_string())?;
+    let rounds = store.failed_rounds()?;
     let jobs: Option<Vec<(Job, Sample)>> = match jobs {
         None => None,
         Some(jobs) => Some(
-            jobs.into_iter()
-                .map(|j| store.sample(j.sample()).map(|st| (j, st.sample)).map_err(|e| e.to_string()))
-                .collect::<Result<_, _>>()?,
+            jobs.into_iter().map(|j| store.sample(j.sample()).map(|st| (j, st.sample))).collect::<Result<_, _>>()?,
         ),
     };
     let mut rerun_calls = HashMap::new();
     for (job, _) in jobs.iter().flatten() {
         if let Job::Rerun { call, .. } = job {
-            rerun_calls.insert(*call, store.call(*call).map_err(|e| e.to_string())?);
+            rerun_calls.insert(*call, store.call(*call)?);
         }
     }
-    let cache = store.finished_replies().map_err(|e| e.to_string())?;
-    let ended = store.ended_ids().map_err(|e| e.to_string())?;
+    let cache = store.finished_replies()?;
+    let ended = store.ended_ids()?;
     let already_done = match &jobs {
         Some(_) => 0,
         None => (0..cfg.samples).filter(|i| ended.contains(&sample_id(cfg.seed, *i))).count(),
@@ -1253,7 +1267,7 @@ fn launch(
             if let Err(reason) = &r {
                 // Nothing more can be kept: stop every call now rather than make calls whose
                 // replies are lost. The samples in progress stay unfinished.
-                let _ = events.send(Event::RunStopped { reason: reason.clone() });
+                let _ = events.send(Event::RunStopped { reason: reason.to_string() });
                 cancel.cancel();
             }
             r
@@ -1317,7 +1331,7 @@ fn launch(
         summary.cancelled = cancel.is_cancelled();
         summary.endpoint_down.clone_from(&ctx.down.lock().expect("not poisoned"));
         drop(ctx);
-        let written = writer.await.map_err(|e| format!("the workspace writer failed: {e}"))?;
+        let written = writer.await.map_err(|e| RunError::Task("workspace writer", e))?;
         written?;
         let _ = events_tx.send(Event::RunEnded { cancelled: summary.cancelled });
         tracing::info!(
@@ -1351,7 +1365,7 @@ fn tally(summary: &mut RunSummary, done: Result<Option<Outcome>, tokio::task::Jo
 
 /// The one writer: drains what is waiting and commits it in one transaction. At the first
 /// write that fails it returns, dropping the channel: the run stops.
-fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Result<(), String> {
+fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Result<(), RunError> {
     let mut samples = Vec::new();
     let mut calls = Vec::new();
     while let Some(first) = rx.blocking_recv() {
@@ -1364,7 +1378,7 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
                 Persist::Sample(s) => samples.push(*s),
                 Persist::Call(c) => calls.push(*c),
                 Persist::Version(s, kind) => {
-                    store.add_version(&s, kind).map_err(|e| format!("cannot write to the workspace: {e}"))?;
+                    store.add_version(&s, kind).map_err(RunError::Write)?;
                 }
             }
             if samples.len() + calls.len() >= 4096 {
@@ -1372,7 +1386,7 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
             }
             next = rx.try_recv().ok();
         }
-        store.write_progress(&samples, &calls).map_err(|e| format!("cannot write to the workspace: {e}"))?;
+        store.write_progress(&samples, &calls).map_err(RunError::Write)?;
         samples.clear();
         calls.clear();
     }

@@ -459,7 +459,7 @@ async fn start_run(ws: PathBuf, cfg: Config, args: RunArgs, work: Work, tx: Unbo
         Ok(p) => p,
         Err(e) => {
             run.ended();
-            let _ = tx.send(Msg::RunNotStarted(e));
+            let _ = tx.send(Msg::RunNotStarted(e.to_string()));
             return;
         }
     };

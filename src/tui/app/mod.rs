@@ -73,7 +73,7 @@ pub enum Msg {
         simulated: bool,
     },
     RunNotStarted(String),
-    RunFinished(Result<RunSummary, String>),
+    RunFinished(Result<RunSummary, crate::pipeline::RunError>),
     Rows(Vec<ListRow>),
     Row(ListRow),
     Sample(Box<Detail>),
@@ -396,7 +396,7 @@ impl App {
                     }
                     Err(e) => {
                         self.run.status = RunStatus::Failed;
-                        self.run.message.clone_from(&e);
+                        self.run.message = e.to_string();
                         self.toast(format!("the run stopped: {e}"));
                     }
                 }
