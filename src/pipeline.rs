@@ -713,6 +713,10 @@ pub enum Job {
     /// Makes the stale parts again from the edited ones; the sample as it was is kept as a
     /// `previous` version.
     Regenerate(String),
+    /// Makes the parts from `from` on again, keeping every hand edit before it (a
+    /// regeneration that leaves hand-edited later parts alone); the sample as it was is kept
+    /// as a `previous` version.
+    RegenerateFrom { sample: String, from: Part },
     /// Replaces message `turn` of the trajectory with `message` and lets the dialogue go on
     /// from there; the result is kept as a `fork` version to compare, the sample untouched.
     Fork { sample: String, turn: usize, message: Message },
@@ -724,16 +728,24 @@ pub enum Job {
 impl Job {
     fn sample(&self) -> &str {
         match self {
-            Job::Regenerate(id) | Job::Fork { sample: id, .. } | Job::Rerun { sample: id, .. } => id,
+            Job::Regenerate(id)
+            | Job::RegenerateFrom { sample: id, .. }
+            | Job::Fork { sample: id, .. }
+            | Job::Rerun { sample: id, .. } => id,
         }
     }
 }
 
 async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
     let id = s.id.clone();
+    let start_at = match &job {
+        Job::RegenerateFrom { from, .. } => Some(*from),
+        _ => domain::stale(&s).first(),
+    };
     let result = match job {
-        Job::Regenerate(_) => match domain::stale(&s).first() {
+        Job::Regenerate(_) | Job::RegenerateFrom { .. } => match start_at {
             None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
+            Some(Part::Scenario) => Err(fail("regenerate", "no_scenario", "a scenario is not made again")),
             Some(from) => {
                 let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
                 if from <= Part::AtomicTask {

@@ -368,9 +368,22 @@ impl StatusFilter {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
-    Verdict { before: Option<Review>, after: Option<Review> },
-    Edit { path: String, before: Value, after: Value },
-    Undo { of: i64 },
+    Verdict {
+        before: Option<Review>,
+        after: Option<Review>,
+    },
+    /// `review`: the verdict the edit cleared (a changed sample is reviewed again); undo
+    /// brings it back with the old value.
+    Edit {
+        path: String,
+        before: Value,
+        after: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review: Option<Review>,
+    },
+    Undo {
+        of: i64,
+    },
 }
 
 impl Action {
@@ -813,15 +826,46 @@ impl Store {
 
     /// Sets the field at `path` (a JSON pointer into the sample, e.g.
     /// `/composition/task` or `/trajectory/messages/2/content`), keeping its original value
-    /// in the sample's edits, and journals it. One transaction.
+    /// in the sample's edits, and journals it. A verdict the sample had is cleared: what was
+    /// reviewed is not what is there now. One transaction.
     pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<i64> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before = apply_edit(&tx, id, path, value.clone())?;
-        let seq =
-            append(&tx, id, &Action::Edit { path: path.to_string(), before, after: value }, self.client.as_deref())?;
+        let review = read_review(&tx, id)?;
+        if review.is_some() {
+            write_review(&tx, id, None)?;
+        }
+        let cleared = review.as_ref().map(|r| r.verdict.as_str());
+        let action = Action::Edit { path: path.to_string(), before, after: value, review };
+        let seq = append(&tx, id, &action, self.client.as_deref())?;
         tx.commit()?;
-        tracing::info!(sample = id, seq, "edit: {path}");
+        tracing::info!(
+            sample = id,
+            seq,
+            "edit: {path}{}",
+            cleared.map(|v| format!(" (its {v} verdict cleared)")).unwrap_or_default()
+        );
         Ok(seq)
+    }
+
+    /// Clears the verdicts of these samples (their content is about to be made again), one
+    /// journal entry each, so undo brings a verdict back. Returns how many had one.
+    pub fn clear_reviews(&mut self, ids: &[String]) -> Result<usize> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        for id in ids {
+            let before = read_review(&tx, id)?;
+            if before.is_some() {
+                write_review(&tx, id, None)?;
+                append(&tx, id, &Action::Verdict { before, after: None }, self.client.as_deref())?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        if n > 0 {
+            tracing::info!("{n} verdicts cleared: their samples are made again");
+        }
+        Ok(n)
     }
 
     /// Undoes the newest action not undone yet, however old; returns it, or None when there
@@ -843,8 +887,11 @@ impl Store {
         let action: Action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
         match &action {
             Action::Verdict { before, .. } => write_review(&tx, &sample_id, before.as_ref())?,
-            Action::Edit { path, before, .. } => {
+            Action::Edit { path, before, review, .. } => {
                 apply_edit(&tx, &sample_id, path, before.clone())?;
+                if review.is_some() {
+                    write_review(&tx, &sample_id, review.as_ref())?;
+                }
             }
             Action::Undo { .. } => unreachable!("undo rows are never selected"),
         }

@@ -562,6 +562,96 @@ fn edit_marks_stale_and_regenerate_remakes_with_the_previous_version_kept() {
     both_sizes(&mut h, "diff");
 }
 
+/// Focus on the lineage and select `part` in it.
+fn lineage_part(h: &mut H, part: button::domain::Part) {
+    if h.app.focus != button::tui::app::Focus::Lineage {
+        h.keys("<tab>");
+    }
+    assert_eq!(h.app.focus, button::tui::app::Focus::Lineage);
+    for _ in 0..6 {
+        if h.app.lineage_part == part {
+            return;
+        }
+        let key = if h.app.lineage_part < part { "j" } else { "k" };
+        h.keys(key);
+    }
+    assert_eq!(h.app.lineage_part, part);
+}
+
+#[test]
+fn changed_content_is_reviewed_again_and_g_never_replaces_a_hand_edit_silently() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    h.keys("ak");
+    assert_eq!((h.selected_id(), h.verdict(&id)), (id.clone(), Some(Verdict::Accepted)));
+    // An edit of an accepted sample clears its verdict: what was accepted is not there now.
+    h.keys("<tab>jje");
+    h.keys("Urgent: <c-s>");
+    assert_eq!(h.verdict(&id), None);
+    assert!(h.app.toast.as_ref().unwrap().0.contains("its accepted verdict is cleared"), "{:?}", h.app.toast);
+    assert_eq!(h.app.selected().unwrap().verdict, None, "the list shows it at once");
+    // The review queue leaves stale samples for after their regeneration.
+    h.keys("R");
+    assert!(h.app.list.queue);
+    assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].id != id));
+    h.keys("<esc>20");
+    // Undo brings back the text and the verdict together, on the sample it was.
+    h.keys("u");
+    assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
+    assert!(!h.store.sample(&id).unwrap().sample.composition.unwrap().task.starts_with("Urgent: "));
+    assert_eq!(h.selected_id(), id, "{:?}", h.app.toast);
+
+    // The composition edited, then the functions by hand: g asks before replacing them.
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("e");
+    h.keys("Urgent: <c-s>");
+    h.keys("jje<end>");
+    h.keys(r#"{"sub_task": "Tell the local time.", "functions": [{"name": "get_time", "description": "The time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]},"#);
+    h.keys("<c-s>");
+    assert!(h.app.overlay.is_none(), "{:?}", h.app.toast);
+    let trajectory_before = h.store.sample(&id).unwrap().sample.trajectory;
+    h.keys("g");
+    assert!(matches!(h.app.overlay, Some(Overlay::Ask(_))), "{:?}", h.app.toast);
+    let s = h.screen(100, 30);
+    assert!(s.contains("edited functions by hand") && s.contains("keep every hand edit"), "{s}");
+    both_sizes(&mut h, "ask_regenerate");
+    // k keeps both hand edits and makes only the trajectory again.
+    h.keys("k");
+    let after = h.store.sample(&id).unwrap().sample;
+    assert!(after.functions.iter().any(|f| f.functions.iter().any(|f| f.name == "get_time")), "the hand edit stays");
+    assert!(after.composition.unwrap().task.starts_with("Urgent: "));
+    assert_ne!(after.trajectory, trajectory_before, "the dialogue was made again");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "");
+    assert_eq!(h.store.versions(&id).unwrap().len(), 1, "the previous version is kept");
+    h.keys("D");
+    let s = h.screen(100, 60);
+    assert!(s.contains("edit of /composition") && s.contains("edit of /functions"), "{s}");
+    h.keys("<esc>");
+
+    // On a real endpoint, ctrl-g says how many samples and calls before it starts.
+    h.app.simulated = false;
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("e");
+    h.keys("Now: <c-s>");
+    let asked = h.asked.len();
+    h.keys("<c-g>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("1 stale sample would be made again") && s.contains("about 10 LLM calls"), "{s}");
+    h.keys("n");
+    assert!(h.app.overlay.is_none());
+    assert_eq!(h.asked.len(), asked, "nothing started");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "filter functions trajectory");
+    // y regenerates over the functions edit; D still shows it, kept by the previous version.
+    h.keys("gy");
+    let after = h.store.sample(&id).unwrap().sample;
+    assert!(!after.functions.iter().any(|f| f.functions.iter().any(|f| f.name == "get_time")), "made again");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "");
+    h.keys("D");
+    let s = h.screen(120, 80);
+    assert!(s.contains("edit of /functions (replaced by a regeneration; previous version #"), "{s}");
+}
+
 #[test]
 fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     let mut h = H::new(false);
@@ -576,7 +666,12 @@ fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     h.keys("<c-s>");
     assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))), "stays open");
     assert!(h.app.toast.as_ref().unwrap().0.starts_with("not saved: line 1, column 1"));
+    // Esc with changes asks first; a second one discards them.
     h.keys("<esc>");
+    assert!(matches!(h.app.overlay, Some(Overlay::Editor(_))), "one esc does not throw an edit away");
+    assert!(h.screen(100, 30).contains("unsaved changes: esc again discards them"));
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
     assert_eq!(h.store.sample(&id).unwrap().sample.functions, before);
 
     // A valid change, and its semantic diff: a function added with its sub-task.

@@ -171,6 +171,32 @@ fn verdicts_are_undone_newest_first_without_limit_across_restarts() {
 }
 
 #[test]
+fn changed_content_loses_its_verdict_and_undo_brings_both_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(2));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let all = ids(&store, StatusFilter::All);
+    let (a, b) = (&all[0], &all[1]);
+    store.set_review(a, Some(review(Verdict::Accepted))).unwrap();
+    store.set_review(b, Some(review(Verdict::Rejected))).unwrap();
+    // An edit of a reviewed sample clears its verdict in the same transaction.
+    store.edit_field(a, "/trajectory/messages/0/content", json!("Edited.")).unwrap();
+    assert_eq!(store.review(a).unwrap(), None);
+    assert!(ids(&store, StatusFilter::Accepted).is_empty(), "an export of accepted samples leaves it out");
+    // Samples about to be made again lose theirs, each journaled.
+    assert_eq!(store.clear_reviews(&[a.clone(), b.clone()]).unwrap(), 1);
+    assert_eq!(store.review(b).unwrap(), None);
+    store.undo().unwrap();
+    assert_eq!(store.review(b).unwrap().map(|r| r.verdict), Some(Verdict::Rejected));
+    // Undoing the edit brings back the text and the verdict together.
+    store.undo().unwrap();
+    assert_eq!(store.review(a).unwrap().map(|r| r.verdict), Some(Verdict::Accepted));
+    let t = store.sample(a).unwrap().sample.trajectory.unwrap();
+    assert_ne!(t.messages[0], Message::User { content: "Edited.".into() });
+}
+
+#[test]
 fn an_edit_keeps_the_original_and_undo_restores_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = write_file(dir.path(), "in.jsonl", &distinct_lines(1));

@@ -27,10 +27,11 @@ pub enum Context {
     Editor,
     Compare,
     Confirm,
+    Ask,
 }
 
 impl Context {
-    pub const ALL: [Context; 16] = [
+    pub const ALL: [Context; 17] = [
         Context::Global,
         Context::Pipeline,
         Context::Samples,
@@ -47,6 +48,7 @@ impl Context {
         Context::Editor,
         Context::Compare,
         Context::Confirm,
+        Context::Ask,
     ];
 
     pub fn title(self) -> &'static str {
@@ -67,6 +69,7 @@ impl Context {
             Context::Editor => "Editor (typing edits)",
             Context::Compare => "Comparing a fork",
             Context::Confirm => "Quit while a run is in flight",
+            Context::Ask => "A question before a regeneration",
         }
     }
 
@@ -205,6 +208,9 @@ actions! {
     CompareLater "compare_later" Compare ["esc", "q"] "decide later";
     ConfirmQuit "confirm_quit" Confirm ["y", "enter"] "quit and cancel the run";
     ConfirmStay "confirm_stay" Confirm ["n", "esc"] "stay (any other key does too)";
+    AskYes "ask_yes" Ask ["y", "enter"] "yes: what the question offers first";
+    AskAlt "ask_alt" Ask ["k"] "the other way offered (keep the hand edits)";
+    AskNo "ask_no" Ask ["n", "esc"] "no: do nothing";
 }
 
 impl Action {
@@ -233,6 +239,9 @@ impl Action {
             Action::CompareLater => "decide later",
             Action::ConfirmQuit => "quit",
             Action::ConfirmStay => "stay",
+            Action::AskYes => "yes",
+            Action::AskAlt => "keep edits",
+            Action::AskNo => "nothing",
             Action::PaletteRun => "run",
             Action::SearchKeep => "keep",
             Action::SearchClear => "clear",

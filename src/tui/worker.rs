@@ -66,19 +66,38 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
             }
             Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
         },
-        StoreFx::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
-            Ok(_) => {
-                let mut out = row_msg(store, &id);
-                let stale = store.row(&id).map(|r| r.summary.stale).unwrap_or_default();
-                out.push(Msg::Toast(if stale.is_empty() {
-                    format!("saved {path} (the original is kept; u undoes)")
-                } else {
-                    format!("saved {path}; stale now: {stale} (g makes them again)")
-                }));
-                out.extend(execute(store, StoreFx::LoadSample(id)));
+        StoreFx::Edit { id, path, value } => {
+            let had = store.row(&id).ok().and_then(|r| r.verdict);
+            match store.edit_field(&id, &path, value) {
+                Ok(_) => {
+                    let mut out = row_msg(store, &id);
+                    let stale = store.row(&id).map(|r| r.summary.stale).unwrap_or_default();
+                    let cleared = had
+                        .map(|v| format!("; its {} verdict is cleared: review it again", v.as_str()))
+                        .unwrap_or_default();
+                    out.push(Msg::Toast(if stale.is_empty() {
+                        format!("saved {path} (the original is kept; u undoes){cleared}")
+                    } else {
+                        format!("saved {path}; stale now: {stale} (g makes them again){cleared}")
+                    }));
+                    out.extend(execute(store, StoreFx::LoadSample(id)));
+                    out
+                }
+                Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
+            }
+        }
+        StoreFx::ClearReviews(ids) => match store.clear_reviews(&ids) {
+            Ok(0) => Vec::new(),
+            Ok(n) => {
+                let mut out: Vec<Msg> = ids.iter().flat_map(|id| row_msg(store, id)).collect();
+                out.push(Msg::Toast(format!(
+                    "{n} verdict{} cleared: what is made again is reviewed again (u brings {} back)",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "it" } else { "them" }
+                )));
                 out
             }
-            Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
+            Err(e) => vec![Msg::Error(format!("the verdicts were not cleared: {e}"))],
         },
         StoreFx::DropVersion { id, version } => match store.delete_version(version) {
             Ok(()) => execute(store, StoreFx::LoadSample(id)),

@@ -1,5 +1,7 @@
 //! Keys and the mouse: what each action does, and what an overlay asked for.
 
+use crate::tui::overlay::{Ask, Choice};
+
 use super::{
     Action, App, CallView, Cmd, ConfirmQuit, DiffView, Effect, Field, Filters, FiltersPanel, Focus, Help, Key,
     KeyEvent, MouseButton, MouseEvent, MouseEventKind, Overlay, Palette, Part, Purpose, Reason, Rect, RunFx, RunStatus,
@@ -241,7 +243,7 @@ impl App {
             Action::Regenerate | Action::TrajRegenerate => match self.selected() {
                 Some(r) if !r.summary.stale.is_empty() => {
                     let id = r.id.clone();
-                    self.start_jobs(vec![id], fx);
+                    self.regenerate_one(id, fx);
                 }
                 Some(_) => self.toast("nothing in this sample is stale: edit a part first (e)"),
                 None => self.toast("no sample selected"),
@@ -257,8 +259,26 @@ impl App {
                     .collect();
                 if ids.is_empty() {
                     self.toast("no listed sample is stale");
-                } else {
+                } else if self.simulated {
                     self.start_jobs(ids, fx);
+                } else {
+                    // Calls on a real endpoint cost time and money: say how many first.
+                    let n = ids.len();
+                    self.overlay = Some(Overlay::Ask(Box::new(Ask {
+                        title: "Regenerate every listed stale sample?".into(),
+                        text: format!(
+                            "{n} stale sample{} would be made again on the configured endpoint: about {} LLM \
+                             calls (a sample takes about ten). Hand edits in the parts made again are replaced; \
+                             each sample's previous version keeps them, and D shows them.",
+                            if n == 1 { "" } else { "s" },
+                            n * 10
+                        ),
+                        choices: vec![Choice {
+                            action: Action::AskYes,
+                            label: format!("regenerate {n} sample{}", if n == 1 { "" } else { "s" }),
+                            cmds: vec![Cmd::Regenerate(ids)],
+                        }],
+                    })));
                 }
             }
             Action::Diff | Action::TrajDiff => match &self.detail {
@@ -314,6 +334,16 @@ impl App {
                 self.refilter(fx);
             }
             Cmd::Search(q) => fx.push(Effect::Store(StoreFx::Search(q))),
+            Cmd::Regenerate(ids) => self.start_jobs(ids, fx),
+            Cmd::RegenerateFrom { id, from } => {
+                if self.start_jobs_checked(std::slice::from_ref(&id), fx) {
+                    self.toast(format!(
+                        "regenerating {id} from the {}: your hand edits before it are kept",
+                        from.title().to_lowercase()
+                    ));
+                    fx.push(Effect::Run(RunFx::RegenerateFrom { id, from }));
+                }
+            }
             Cmd::Rerun { call, sample } => {
                 let step =
                     self.detail.as_ref().and_then(|d| d.calls.iter().find(|c| c.id == call)).map(|c| c.step.clone());

@@ -140,6 +140,8 @@ pub enum StoreFx {
         step: Step,
         text: String,
     },
+    /// Clear the verdicts of samples about to be made again (journaled: undo brings them back).
+    ClearReviews(Vec<String>),
     /// The newest call asked again from call `old` (after its job ended).
     LoadRerun {
         old: i64,
@@ -167,6 +169,11 @@ pub enum RunFx {
         call: i64,
         sample: String,
     },
+    /// Make a sample's parts from `from` on again, keeping the hand edits before it.
+    RegenerateFrom {
+        id: String,
+        from: crate::domain::Part,
+    },
 }
 
 impl RunFx {
@@ -176,6 +183,7 @@ impl RunFx {
         use crate::pipeline::Job;
         match self {
             RunFx::Regenerate(ids) => Some(ids.iter().cloned().map(Job::Regenerate).collect()),
+            RunFx::RegenerateFrom { id, from } => Some(vec![Job::RegenerateFrom { sample: id.clone(), from: *from }]),
             RunFx::Fork { id, turn, message } => {
                 Some(vec![Job::Fork { sample: id.clone(), turn: *turn, message: message.clone() }])
             }

@@ -52,7 +52,7 @@ impl App {
             let n = self.list.visible.len();
             let pending = |app: &App, pos: usize| {
                 let r = &app.list.rows[app.list.visible[pos]];
-                r.verdict.is_none() && r.summary.stage.is_complete()
+                r.verdict.is_none() && r.summary.stage.is_complete() && r.summary.stale.is_empty()
             };
             let next = (1..=n).map(|d| (self.list.cursor + d) % n).find(|p| pending(self, *p));
             match next {
@@ -70,7 +70,9 @@ impl App {
     }
 
     pub(super) fn start_queue(&mut self, fx: &mut Vec<Effect>) {
-        self.list.filters = Filters { status: Some(Status::Complete), verdict: Some(None), ..Filters::default() };
+        // Stale samples wait for their regeneration (g): what would be judged is about to change.
+        self.list.filters =
+            Filters { status: Some(Status::Complete), verdict: Some(None), stale: Some(false), ..Filters::default() };
         self.list.search = None;
         self.list.sort = SortKey::Order;
         self.list.sort_reverse = false;

@@ -1,8 +1,12 @@
 //! The loaded sample: editing it, regenerating, forks, its calls and diffs.
 
+use crate::domain::{self, Part};
+use crate::tui::keymap::Action;
+use crate::tui::overlay::{Ask, Choice, Cmd};
+
 use super::{
-    App, Compare, Detail, Editor, Effect, Field, Overlay, Purpose, RunFx, RunStatus, Tag, TerminalFx, TextArea, diff,
-    edit,
+    App, Compare, Detail, Editor, Effect, Field, Overlay, Purpose, RunFx, RunStatus, StoreFx, Tag, TerminalFx,
+    TextArea, diff, edit,
 };
 
 impl App {
@@ -33,19 +37,87 @@ impl App {
         }
     }
 
+    /// Regenerates the stale parts of these samples.
     pub(super) fn start_jobs(&mut self, ids: Vec<String>, fx: &mut Vec<Effect>) {
-        if self.run.status.in_flight() {
-            self.toast("a run is in flight: regenerate when it ends");
+        if !self.start_jobs_checked(&ids, fx) {
             return;
         }
-        self.run.status = RunStatus::Starting;
-        self.run.message = format!("regenerating {} samples", ids.len());
         self.toast(format!(
             "regenerating {} sample{}: the pipeline view (1) shows it",
             ids.len(),
             if ids.len() == 1 { "" } else { "s" }
         ));
         fx.push(Effect::Run(RunFx::Regenerate(ids)));
+    }
+
+    /// Before samples are made again: refused while a run is in flight; otherwise their
+    /// verdicts are cleared (what was reviewed is about to change; undo brings them back).
+    pub(super) fn start_jobs_checked(&mut self, ids: &[String], fx: &mut Vec<Effect>) -> bool {
+        if self.run.status.in_flight() {
+            self.toast("a run is in flight: regenerate when it ends");
+            return false;
+        }
+        self.run.status = RunStatus::Starting;
+        self.run.message = format!("regenerating {} samples", ids.len());
+        for id in ids {
+            if let Some(r) = self.list.row_mut(id) {
+                r.verdict = None;
+            }
+        }
+        fx.push(Effect::Store(StoreFx::ClearReviews(ids.to_vec())));
+        true
+    }
+
+    /// `g` on one sample. When hand edits sit in parts it would make again, it asks:
+    /// replace them (the previous version keeps them), or keep them and make only what comes
+    /// after the last edited part.
+    pub(super) fn regenerate_one(&mut self, id: String, fx: &mut Vec<Effect>) {
+        let Some(d) = self.detail.as_ref().filter(|d| d.id == id) else {
+            return self.start_jobs(vec![id], fx);
+        };
+        let stale = domain::stale(&d.sample);
+        let Some(first) = stale.first() else {
+            return self.toast("nothing in this sample is stale: edit a part first (e)");
+        };
+        let edited = domain::edited(&d.sample);
+        let over: Vec<Part> = edited.iter().filter(|p| stale.contains(*p)).collect();
+        if over.is_empty() {
+            return self.start_jobs(vec![id], fx);
+        }
+        let names =
+            |ps: &mut dyn Iterator<Item = Part>| ps.map(|p| p.title().to_lowercase()).collect::<Vec<_>>().join(", ");
+        let last_edited = edited.iter().last().expect("not empty");
+        let mut choices = vec![Choice {
+            action: Action::AskYes,
+            label: format!(
+                "make {} again: your hand edit of {} is replaced (the previous version keeps it; D shows it)",
+                names(&mut stale.iter()),
+                names(&mut over.iter().copied())
+            ),
+            cmds: vec![Cmd::Regenerate(vec![id.clone()])],
+        }];
+        if let Some(after) = last_edited.next() {
+            choices.push(Choice {
+                action: Action::AskAlt,
+                label: format!(
+                    "keep every hand edit and make only {} again (what follows the last edited part)",
+                    names(&mut domain::Parts::from(after).iter())
+                ),
+                cmds: vec![Cmd::RegenerateFrom { id: id.clone(), from: after }],
+            });
+        }
+        self.overlay = Some(Overlay::Ask(Box::new(Ask {
+            title: format!("Regenerate {id}?"),
+            text: format!(
+                "The {} was edited, so the parts from the {} on are stale. You also edited {} by hand, which \
+                 regenerating from the {} would replace.",
+                names(&mut edited.iter().filter(|p| *p < first)),
+                first.title().to_lowercase(),
+                names(&mut over.iter().copied()),
+                first.title().to_lowercase()
+            ),
+            choices,
+        })));
     }
 
     pub(super) fn open_fork_compare(&mut self) {
@@ -119,15 +191,22 @@ pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
     if d.sample.edits.is_empty() && d.versions.is_empty() {
         out.push((Tag::Same, "no edits and no earlier versions".to_string()));
     }
-    for e in &d.sample.edits {
-        out.push((
-            Tag::Same,
-            format!("── edit of {}{} ──", e.path, if e.regenerated { " (regenerated since)" } else { "" }),
-        ));
+    let mut edit = |e: &crate::model::FieldEdit, note: String| {
+        out.push((Tag::Same, format!("── edit of {}{note} ──", e.path)));
         if e.path.starts_with("/functions") || e.path.starts_with("/trajectory/tools") {
             out.extend(diff::schema_diff(&e.original, &e.edited));
         } else {
             out.extend(diff::line_diff(&diff_text(&e.original), &diff_text(&e.edited)));
+        }
+    };
+    for e in &d.sample.edits {
+        edit(e, if e.regenerated { " (regenerated since)".into() } else { String::new() });
+    }
+    // Hand edits a regeneration made again over: gone from the sample, kept in the version
+    // it replaced; every edit stays visible here.
+    for (id, kind, v) in &d.versions {
+        for e in v.edits.iter().filter(|e| !d.sample.edits.iter().any(|x| x.path == e.path && x.edited == e.edited)) {
+            edit(e, format!(" (replaced by a regeneration; {kind} version #{id} keeps it)"));
         }
     }
     for (id, kind, v) in &d.versions {

@@ -36,6 +36,8 @@ pub struct Editor {
     /// What is wrong with the text now (checked on every change).
     pub problems: Vec<Problem>,
     pub show_diff: bool,
+    /// Esc was pressed once with changes: the next one discards them.
+    pub discarding: bool,
     /// The sample as it was when the editor opened, for the checks that need it.
     pub sample: Option<Box<Sample>>,
 }
@@ -51,6 +53,7 @@ impl Editor {
             original: text,
             problems: Vec::new(),
             show_diff: false,
+            discarding: false,
             sample,
         };
         e.check();
@@ -79,11 +82,22 @@ impl Editor {
     }
 
     pub fn key(&mut self, k: KeyEvent, a: Option<Action>, app: &App) -> Outcome {
+        let discarding = std::mem::take(&mut self.discarding);
         match a {
             Some(Action::EditorCancel) if self.show_diff => {
                 self.show_diff = false;
                 Outcome::keep()
             }
+            // A long edit is not lost to one key: with changes, esc asks first.
+            Some(Action::EditorCancel) if !discarding && self.text() != self.original => {
+                self.discarding = true;
+                Outcome::keep().toast(format!(
+                    "unsaved changes: {} again discards them, {} saves",
+                    app.keymap.label(Action::EditorCancel),
+                    app.keymap.label(Action::EditorSave)
+                ))
+            }
+            Some(Action::EditorCancel) if discarding => Outcome::close().toast("edit discarded: nothing saved"),
             Some(Action::EditorCancel) => Outcome::close().toast("edit cancelled: nothing saved"),
             Some(Action::EditorDiff) => {
                 self.show_diff = !self.show_diff;
@@ -154,7 +168,13 @@ impl Editor {
             Purpose::Fork(_) => "Fork from",
         };
         let title = format!(" {what}: {} ", self.field.title());
-        let footer = if self.show_diff {
+        let footer = if self.discarding {
+            format!(
+                " unsaved changes: {} again discards them · {} saves ",
+                app.keymap.label(Action::EditorCancel),
+                app.keymap.label(Action::EditorSave)
+            )
+        } else if self.show_diff {
             format!(
                 " the diff against the original · {} or {} back to editing ",
                 app.keymap.label(Action::EditorDiff),

@@ -2,6 +2,7 @@
 //! own keymap contexts), how it draws, and so its hints. A component never holds the app:
 //! `key` reads it and returns an `Outcome`, the commands the app then carries out.
 
+mod ask;
 mod call;
 mod compare;
 mod confirm;
@@ -17,6 +18,7 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 
+pub use ask::{Ask, Choice};
 pub use call::{CallCompare, CallView};
 pub use compare::Compare;
 pub use confirm::ConfirmQuit;
@@ -57,6 +59,13 @@ pub enum Cmd {
     Rerun {
         call: i64,
         sample: String,
+    },
+    /// Make the stale parts of these samples again.
+    Regenerate(Vec<String>),
+    /// Make the parts of a sample from `from` on again, keeping the hand edits before it.
+    RegenerateFrom {
+        id: String,
+        from: crate::domain::Part,
     },
 }
 
@@ -100,6 +109,7 @@ pub enum Overlay {
     Diff(DiffView),
     Compare(Box<Compare>),
     ConfirmQuit(ConfirmQuit),
+    Ask(Box<Ask>),
 }
 
 impl Overlay {
@@ -118,6 +128,7 @@ impl Overlay {
             Overlay::Diff(_) => &[Context::Diff, Context::Reader],
             Overlay::Compare(_) => &[Context::Compare],
             Overlay::ConfirmQuit(_) => &[Context::Confirm],
+            Overlay::Ask(_) => &[Context::Ask],
         }
     }
 
@@ -136,6 +147,7 @@ impl Overlay {
             Overlay::Diff(o) => o.key(action),
             Overlay::Compare(o) => o.key(action),
             Overlay::ConfirmQuit(o) => o.key(action),
+            Overlay::Ask(o) => o.key(action),
         }
     }
 
@@ -154,6 +166,7 @@ impl Overlay {
             Overlay::Diff(o) => o.draw(f, app, main),
             Overlay::Compare(o) => o.draw(f, app, main),
             Overlay::ConfirmQuit(o) => o.draw(f, app, main),
+            Overlay::Ask(o) => o.draw(f, app, main),
         }
     }
 

@@ -127,6 +127,9 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect, areas: &mut 
     let t = &app.theme;
     let [main, side] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(28)]).areas(area);
     let title = match app.selected() {
+        Some(r) if !r.summary.stale.is_empty() => {
+            format!(" Trajectory of {} · STALE: made from text edited since, g makes it again ", sanitize(&r.id))
+        }
         Some(r) => format!(" Trajectory of {} ", sanitize(&r.id)),
         None => " Trajectory ".into(),
     };
