@@ -75,6 +75,16 @@ impl Backend {
         }
     }
 
+    /// Holds the calls not sent yet (the run is paused: only calls already sent finish), or
+    /// lets them go. The instant simulator has nothing waiting to hold.
+    pub fn hold(&self, held: bool) {
+        match self {
+            Backend::Http(c) => c.hold(held),
+            Backend::Paced(p) => p.limiter.hold(held),
+            Backend::Sim(_) => {}
+        }
+    }
+
     pub fn set_concurrency(&self, n: usize) {
         match self {
             Backend::Http(c) => c.set_concurrency(n),

@@ -434,6 +434,7 @@ impl Ctx {
                         if in_a_row == self.cfg.outage_after {
                             // Trip once per run of failures; a resume starts the count again.
                             self.pause.send_replace(true);
+                            self.backend.hold(true);
                             let message = format!(
                                 "the endpoint looks down: {in_a_row} calls in a row failed, the last with \"{e}\"; \
                                  the samples in progress stay unfinished"
@@ -1041,10 +1042,14 @@ pub struct Control {
 }
 
 impl Control {
+    /// No call goes out from now on (calls waiting for a slot keep waiting); the calls
+    /// already sent finish.
     pub fn pause(&self) {
         self.paused.send_replace(true);
+        self.backend.hold(true);
     }
     pub fn resume(&self) {
+        self.backend.hold(false);
         self.paused.send_replace(false);
     }
     pub fn cancel(&self) {

@@ -65,6 +65,9 @@ pub struct RunState {
     pub filtered_out: u64,
     pub complete: u64,
     pub failed: u64,
+    /// Samples the run stopped before they ended (a cancel): unfinished, not failed; the
+    /// next run resumes them.
+    pub stopped: u64,
     pub calls_done: u64,
     pub calls_failed: u64,
     pub calls_reused: u64,
@@ -88,6 +91,9 @@ pub struct RunState {
     bucket_tokens: u64,
     pub started_at: Option<Duration>,
     pub ended_at: Option<Duration>,
+    /// Time spent paused, and since when it is paused now: the elapsed time leaves it out.
+    pub paused_for: Duration,
+    pub paused_since: Option<Duration>,
 }
 
 impl RunState {
@@ -106,6 +112,7 @@ impl RunState {
             filtered_out: 0,
             complete: 0,
             failed: 0,
+            stopped: 0,
             calls_done: 0,
             calls_failed: 0,
             calls_reused: 0,
@@ -125,7 +132,32 @@ impl RunState {
             bucket_tokens: 0,
             started_at: None,
             ended_at: None,
+            paused_for: Duration::ZERO,
+            paused_since: None,
         }
+    }
+
+    /// Pauses or resumes the count: the status and the paused time.
+    pub fn set_paused(&mut self, paused: bool, now: Duration) {
+        match (paused, self.paused_since) {
+            (true, None) => self.paused_since = Some(now),
+            (false, Some(since)) => {
+                self.paused_for += now.saturating_sub(since);
+                self.paused_since = None;
+            }
+            _ => {}
+        }
+        if self.status.in_flight() {
+            self.status = if paused { RunStatus::Paused } else { RunStatus::Running };
+        }
+    }
+
+    /// How long the run has been running (or ran): paused time left out.
+    pub fn elapsed(&self, now: Duration) -> Duration {
+        let Some(start) = self.started_at else { return Duration::ZERO };
+        let end = self.ended_at.unwrap_or(now);
+        let paused_now = self.paused_since.map_or(Duration::ZERO, |s| end.saturating_sub(s));
+        end.saturating_sub(start).saturating_sub(self.paused_for).saturating_sub(paused_now)
     }
 
     /// Per stage: waiting, in flight, done, failed, filtered out.
@@ -162,7 +194,7 @@ impl RunState {
                 let at = self.stage_of.remove(sample);
                 match outcome {
                     Outcome::Complete => self.complete += 1,
-                    Outcome::Stopped => {}
+                    Outcome::Stopped => self.stopped += 1,
                     Outcome::Failed { stage, reason } => {
                         self.failed += 1;
                         let i = at.or_else(|| Part::of_failure(stage)).unwrap_or(Part::Trajectory).index();
@@ -226,7 +258,7 @@ impl RunState {
                 self.concurrency_note.clone_from(why);
             }
             Event::EndpointDown { message } => {
-                self.status = RunStatus::Paused;
+                self.set_paused(true, now);
                 self.message = format!("{message}; the run is paused (p resumes)");
             }
             Event::RunStopped { reason } => {

@@ -426,7 +426,12 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
     assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)
     both_sizes(&mut h, "pipeline");
-    h.keys("p+-]");
+    // While paused the clock of the run stands still.
+    let before = h.app.run.elapsed(h.app.clock);
+    h.keys("p");
+    h.msg(Msg::Tick(t(9600)));
+    assert_eq!(h.app.run.elapsed(h.app.clock), before, "7 s paused do not count");
+    h.keys("+-]");
     assert_eq!(
         h.asked[1..],
         [Effect::Run(RunFx::Pause), Effect::Run(RunFx::SetConcurrency(32)), Effect::Run(RunFx::SetConcurrency(16))]
@@ -444,9 +449,13 @@ fn pipeline_view_counts_stages_calls_and_errors() {
         started: 8,
         complete: 0,
         failed: 1,
+        stopped: 7,
         cancelled: true,
         ..Default::default()
     })));
+    // The cancelled samples did not fail: the summary says they wait for the next run.
+    let toast = h.app.toast.as_ref().unwrap().0.clone();
+    assert!(toast.contains("0 complete, 1 failed, 7 stopped (unfinished: the next run resumes them)"), "{toast}");
     h.keys("q");
     assert!(h.app.quit);
 }

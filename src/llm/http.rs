@@ -105,6 +105,9 @@ pub(crate) struct Limiter {
     sem: Arc<Semaphore>,
     size: AtomicUsize,
     debt: AtomicUsize,
+    /// While true no slot is handed out (the run is paused): calls waiting for one keep
+    /// waiting, calls already sent finish.
+    held: tokio::sync::watch::Sender<bool>,
 }
 
 pub(crate) struct Permit<'a> {
@@ -128,7 +131,17 @@ impl Limiter {
     }
 
     pub(crate) fn new(n: usize) -> Limiter {
-        Limiter { sem: Arc::new(Semaphore::new(n.max(1))), size: AtomicUsize::new(n.max(1)), debt: AtomicUsize::new(0) }
+        Limiter {
+            sem: Arc::new(Semaphore::new(n.max(1))),
+            size: AtomicUsize::new(n.max(1)),
+            debt: AtomicUsize::new(0),
+            held: tokio::sync::watch::channel(false).0,
+        }
+    }
+
+    /// Holds (or lets go) every slot not handed out yet.
+    pub(crate) fn hold(&self, held: bool) {
+        self.held.send_replace(held);
     }
 
     pub(crate) fn resize(&self, n: usize) {
@@ -148,23 +161,41 @@ impl Limiter {
         }
     }
 
-    /// Waits for a slot (or the cancellation), then reports the call as sent.
+    /// Waits for a slot (or the cancellation), and for the hold to be let go, then reports
+    /// the call as sent.
     pub(crate) async fn slot(
         &self,
         cancel: &CancellationToken,
         progress: ProgressFn<'_>,
     ) -> Result<Permit<'_>, LlmError> {
-        let permit = tokio::select! {
-            p = self.acquire() => p,
-            () = cancel.cancelled() => return Err(LlmError::Cancelled),
-        };
-        progress(CallProgress::Sent);
-        Ok(permit)
+        let mut held = self.held.subscribe();
+        loop {
+            tokio::select! {
+                r = held.wait_for(|h| !*h) => { r.expect("the sender lives in self"); }
+                () = cancel.cancelled() => return Err(LlmError::Cancelled),
+            }
+            let permit = tokio::select! {
+                p = self.acquire() => p,
+                () = cancel.cancelled() => return Err(LlmError::Cancelled),
+            };
+            // Held while this call waited for its slot: the slot goes back, the call waits.
+            if !*held.borrow_and_update() {
+                progress(CallProgress::Sent);
+                return Ok(permit);
+            }
+        }
     }
 
     pub(crate) async fn acquire(&self) -> Permit<'_> {
         let p = self.sem.clone().acquire_owned().await.expect("the semaphore is never closed");
         Permit { permit: Some(p), limiter: self }
+    }
+}
+
+impl Client {
+    /// Holds the calls not sent yet (a paused run), or lets them go.
+    pub fn hold(&self, held: bool) {
+        self.limiter.hold(held);
     }
 }
 

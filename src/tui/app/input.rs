@@ -91,7 +91,7 @@ impl App {
             }
             Action::StartRun => match self.run.status {
                 RunStatus::Paused => {
-                    self.run.status = RunStatus::Running;
+                    self.run.set_paused(false, self.clock);
                     fx.push(Effect::Run(RunFx::Resume));
                 }
                 s if s.in_flight() => self.toast("a run is already in flight"),
@@ -103,11 +103,11 @@ impl App {
             },
             Action::PauseResume => match self.run.status {
                 RunStatus::Running => {
-                    self.run.status = RunStatus::Paused;
+                    self.run.set_paused(true, self.clock);
                     fx.push(Effect::Run(RunFx::Pause));
                 }
                 RunStatus::Paused => {
-                    self.run.status = RunStatus::Running;
+                    self.run.set_paused(false, self.clock);
                     fx.push(Effect::Run(RunFx::Resume));
                 }
                 _ => self.toast("no run in flight to pause"),

@@ -385,6 +385,7 @@ impl App {
             }
             Msg::RunFinished(r) => {
                 let r_ok = r.as_ref().ok().map(|s| s.cancelled);
+                self.run.set_paused(false, self.clock);
                 self.run.ended_at = Some(self.clock);
                 self.run.in_flight.clear();
                 match r {
@@ -393,10 +394,15 @@ impl App {
                         let text = match self.pending_rerun {
                             Some(old) if !s.cancelled => format!("call #{old} asked again"),
                             _ => format!(
-                                "run {}: {} complete, {} failed this run",
+                                "run {}: {} complete, {} failed{} this run",
                                 if s.cancelled { "cancelled" } else { "finished" },
                                 s.complete,
-                                s.failed
+                                s.failed,
+                                if s.stopped > 0 {
+                                    format!(", {} stopped (unfinished: the next run resumes them)", s.stopped)
+                                } else {
+                                    String::new()
+                                }
                             ),
                         };
                         self.run.message.clone_from(&text);

@@ -17,11 +17,7 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         Layout::vertical([Constraint::Length(5), Constraint::Length(9), Constraint::Fill(1)]).areas(left);
 
     let ended = r.complete + r.failed;
-    let elapsed = match (r.started_at, r.ended_at) {
-        (Some(s), Some(e)) => e.saturating_sub(s),
-        (Some(s), None) => app.clock.saturating_sub(s),
-        _ => std::time::Duration::default(),
-    };
+    let elapsed = r.elapsed(app.clock);
     let status_style = match r.status {
         RunStatus::Running => Style::default().fg(t.ok),
         RunStatus::Paused | RunStatus::Cancelling | RunStatus::Starting => Style::default().fg(t.warn),
@@ -47,8 +43,13 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         ]),
         Line::from(Span::styled(
             format!(
-                "{} complete, {} failed · {} calls ({} reused) · {} tokens",
-                r.complete, r.failed, r.calls_done, r.calls_reused, r.tokens
+                "{} complete, {} failed{} · {} calls ({} reused) · {} tokens",
+                r.complete,
+                r.failed,
+                if r.stopped > 0 { format!(", {} stopped (will resume)", r.stopped) } else { String::new() },
+                r.calls_done,
+                r.calls_reused,
+                r.tokens
             ),
             Style::default().fg(t.fg),
         )),
