@@ -177,6 +177,17 @@ fn trajectory_view_steps_through_turns_and_opens_the_call() {
     both_sizes(&mut h, "call");
     h.keys("<esc>p");
     assert_eq!(h.app.turn, 1);
+    // G (or end) goes to the final answer, home back to the start; pages scroll.
+    h.keys("G");
+    let n = h.app.detail.as_ref().unwrap().sample.trajectory.as_ref().unwrap().messages.len();
+    assert_eq!(h.app.turn, n - 1);
+    let s = h.screen(100, 30);
+    assert!(s.contains(&format!("▶ {n} ASSISTANT")) || s.contains("FINAL"), "{s}");
+    h.keys("<home>");
+    assert_eq!((h.app.turn, h.app.traj_scroll), (0, 0));
+    h.screen(100, 30);
+    h.keys("<pgdn>");
+    assert!(h.app.traj_scroll > 5, "a page is more than a line: {}", h.app.traj_scroll);
 }
 
 #[test]
@@ -294,7 +305,12 @@ fn filters_search_and_sort_narrow_the_list() {
     both_sizes(&mut h, "search");
     h.keys("<enter>");
     assert_eq!(h.app.list.visible.len(), found);
-    h.keys("<esc>");
+    // Reopened, the search in force is selected: typing replaces it; ctrl-u erases it.
+    h.keys("/weat");
+    assert_eq!(h.app.list.search.as_ref().unwrap().0, "weat", "not flig + weat");
+    h.keys("<c-u>");
+    assert!(h.app.list.search.is_none() && h.app.list.visible.len() == all);
+    h.keys("flig<enter><esc>");
     assert_eq!(h.app.list.visible.len(), all);
     h.keys("/zzqqxx");
     assert_eq!(h.app.list.visible.len(), 0);
@@ -712,6 +728,11 @@ fn a_fork_is_compared_side_by_side_and_the_kept_branch_can_be_undone() {
     assert!(matches!(&fork.messages[0], button::model::Message::User { content } if content.starts_with("Actually, ")));
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), before, "untouched until kept");
     both_sizes(&mut h, "fork_compare");
+    // Left aside with esc, it waits: b reopens it rather than forking anew.
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
+    h.keys("b");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Compare(c)) if c.fork.as_ref() == Some(&fork)), "{:?}", h.app.toast);
     h.keys("nn2");
     assert_eq!(h.store.sample(&id).unwrap().sample.trajectory.unwrap(), fork);
     // The kept branch's turns point at the calls that made them, the fork's own.

@@ -152,6 +152,10 @@ actions! {
     CallOfTurn "call_of_turn" Trajectory ["l"] "the LLM call that made this turn: prompt, raw reply, latency, tokens";
     ScrollDown "scroll_down" Trajectory ["j", "down"] "scroll down";
     ScrollUp "scroll_up" Trajectory ["k", "up"] "scroll up";
+    TrajPageDown "traj_page_down" Trajectory ["pagedown", "ctrl-d"] "a page down";
+    TrajPageUp "traj_page_up" Trajectory ["pageup", "ctrl-u"] "a page up";
+    TrajTop "traj_top" Trajectory ["home"] "the first turn";
+    TrajBottom "traj_bottom" Trajectory ["G", "end"] "the last turn: the final answer";
     TrajAccept "traj_accept" Trajectory ["a"] "accept and open the next sample";
     TrajReject "traj_reject" Trajectory ["x"] "reject with a reason and open the next sample";
     TrajSkip "traj_skip" Trajectory ["space"] "skip to the next sample";
@@ -172,8 +176,10 @@ actions! {
     PaletteUp "palette_up" Palette ["up"] "previous action";
     PaletteRun "palette_run" Palette ["enter"] "do the chosen action";
     PaletteClose "palette_close" Palette ["esc"] "close, doing nothing";
+    PaletteErase "palette_erase" Palette ["ctrl-u"] "erase the field";
     SearchKeep "search_keep" Search ["enter"] "keep the search and go back to the list";
     SearchClear "search_clear" Search ["esc"] "clear the search";
+    SearchErase "search_erase" Search ["ctrl-u"] "erase the field (and the search)";
     FilterDown "filter_down" Filters ["j", "down"] "next filter";
     FilterUp "filter_up" Filters ["k", "up"] "previous filter";
     FilterNext "filter_next" Filters ["l", "right", "space"] "the filter's next choice";
@@ -253,10 +259,13 @@ impl Action {
             return fixed.to_string();
         }
         let id = self.id();
-        let id = ["traj_", "read_", "palette_", "filter_", "reason_", "call_", "editor_", "compare_", "help_", "diff_"]
-            .iter()
-            .find_map(|p| id.strip_prefix(p))
-            .unwrap_or(id);
+        let id = [
+            "traj_", "read_", "palette_", "search_", "filter_", "reason_", "call_", "editor_", "compare_", "help_",
+            "diff_",
+        ]
+        .iter()
+        .find_map(|p| id.strip_prefix(p))
+        .unwrap_or(id);
         id.replace('_', " ")
     }
 }

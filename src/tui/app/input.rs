@@ -230,6 +230,12 @@ impl App {
                     self.open_editor(f, Purpose::Save, a == Action::ExternalEdit, fx);
                 }
             }
+            // A fork left aside waits for its decision: b reopens it.
+            Action::Fork if self.shown_detail().is_some_and(|d| d.versions.iter().any(|v| v.1 == "fork")) => {
+                self.show_fork_for = self.detail.as_ref().map(|d| d.id.clone());
+                self.open_fork_compare();
+                self.toast("a fork of this sample waits for your decision: keep one branch, then b forks anew");
+            }
             Action::TrajEdit | Action::TrajExternalEdit | Action::Fork => {
                 let field = self.turn_field();
                 match field {
@@ -292,6 +298,16 @@ impl App {
                 }
                 None => self.toast("no sample loaded"),
             },
+            Action::TrajPageDown | Action::TrajPageUp => {
+                let page = i32::from(self.areas.trajectory.height.saturating_sub(3).max(1));
+                let d = if a == Action::TrajPageDown { page } else { -page };
+                self.traj_scroll = (i32::from(self.traj_scroll_now()) + d).clamp(0, i32::from(u16::MAX) - 1) as u16;
+            }
+            Action::TrajTop | Action::TrajBottom => {
+                let n = self.detail.as_ref().and_then(|d| d.sample.trajectory.as_ref()).map_or(0, |t| t.messages.len());
+                self.turn = if a == Action::TrajTop { 0 } else { n.saturating_sub(1) };
+                self.traj_scroll = if a == Action::TrajTop { 0 } else { u16::MAX }; // the turn in sight
+            }
             Action::ScrollDown => self.traj_scroll = self.traj_scroll_now().saturating_add(1),
             Action::ScrollUp => self.traj_scroll = self.traj_scroll_now().saturating_sub(1),
             // The actions of the overlays: each overlay handles its own (`Overlay::key`).

@@ -26,7 +26,7 @@ impl Compare {
     pub fn key(&mut self, a: Option<Action>) -> Outcome {
         match a {
             Some(Action::CompareLater) => {
-                Outcome::close().toast("the fork is kept aside: b again forks anew; D shows the versions")
+                Outcome::close().toast("the fork is kept aside: b reopens it; D shows the versions")
             }
             Some(Action::CompareNext) => {
                 let n = self.current.messages.len().max(self.fork.as_ref().map_or(0, |f| f.messages.len()));

@@ -32,6 +32,11 @@ impl Palette {
     pub fn key(&mut self, k: KeyEvent, a: Option<Action>, app: &App) -> Outcome {
         match a {
             Some(Action::PaletteClose) => Outcome::close(),
+            Some(Action::PaletteErase) => {
+                self.input = line_input("");
+                self.selected = 0;
+                Outcome::keep()
+            }
             Some(Action::PaletteDown) => {
                 self.selected += 1;
                 Outcome::keep()

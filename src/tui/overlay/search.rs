@@ -18,8 +18,14 @@ pub struct Search {
 }
 
 impl Search {
+    /// The field holds the search in force, selected: typing replaces it, an arrow key
+    /// keeps it to refine.
     pub fn new(query: &str) -> Search {
-        Search { input: line_input(query) }
+        let mut input = line_input(query);
+        if !query.is_empty() {
+            input.select_all();
+        }
+        Search { input }
     }
 
     pub fn query(&self) -> String {
@@ -30,6 +36,10 @@ impl Search {
         match a {
             Some(Action::SearchClear) => Outcome::close().then(Cmd::Search(String::new())),
             Some(Action::SearchKeep) => Outcome::close(),
+            Some(Action::SearchErase) => {
+                self.input = line_input("");
+                Outcome::keep().then(Cmd::Search(String::new()))
+            }
             _ if self.input.input(k) => Outcome::keep().then(Cmd::Search(self.query().trim().to_string())),
             _ => Outcome::keep(),
         }
