@@ -868,6 +868,23 @@ impl Store {
         Ok(n)
     }
 
+    /// The action `undo` would undo now, without undoing it.
+    pub fn next_undo(&self) -> Result<Option<JournalEntry>> {
+        let row: Option<(i64, i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT seq, at, sample_id, payload FROM journal
+                 WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
+                 ORDER BY seq DESC LIMIT 1",
+                [&self.client],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let Some((seq, at, sample_id, payload)) = row else { return Ok(None) };
+        let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+        Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
+    }
+
     /// Undoes the newest action not undone yet, however old; returns it, or None when there
     /// is nothing left to undo.
     pub fn undo(&mut self) -> Result<Option<JournalEntry>> {

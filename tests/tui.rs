@@ -678,6 +678,33 @@ fn changed_content_is_reviewed_again_and_g_never_replaces_a_hand_edit_silently()
 }
 
 #[test]
+fn undo_of_a_change_on_a_sample_not_on_screen_asks_first() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("e");
+    h.keys("Urgent: <c-s>");
+    h.keys("<tab>j");
+    assert_ne!(h.selected_id(), id);
+    h.keys("u");
+    assert!(matches!(h.app.overlay, Some(Overlay::Ask(_))), "{:?}", h.app.toast);
+    let s = h.screen(100, 30);
+    assert!(s.contains("edit of /composition on") && s.contains(&id), "{s}");
+    h.keys("n");
+    assert!(h.store.sample(&id).unwrap().sample.composition.unwrap().task.starts_with("Urgent: "), "not undone");
+    h.keys("uy");
+    assert!(!h.store.sample(&id).unwrap().sample.composition.unwrap().task.starts_with("Urgent: "), "undone");
+    assert_eq!(h.selected_id(), id, "the list goes to the sample undone");
+    // A verdict is undone at once, back on its sample (review's one-key flow).
+    h.keys("a");
+    assert_ne!(h.selected_id(), id);
+    h.keys("u");
+    assert!(h.app.overlay.is_none());
+    assert_eq!((h.selected_id(), h.verdict(&id)), (id.clone(), None));
+}
+
+#[test]
 fn function_schemas_are_checked_as_you_type_and_bad_ones_are_not_saved() {
     let mut h = H::new(false);
     select_complete(&mut h);

@@ -86,6 +86,10 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
                 Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
             }
         }
+        StoreFx::NextUndo => match store.next_undo() {
+            Ok(e) => vec![Msg::NextUndo(e)],
+            Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
+        },
         StoreFx::ClearReviews(ids) => match store.clear_reviews(&ids) {
             Ok(0) => Vec::new(),
             Ok(n) => {

@@ -78,7 +78,9 @@ impl App {
                     self.toast("no sample selected");
                 }
             }
-            Action::Undo => fx.push(Effect::Store(StoreFx::Undo)),
+            // Looked at first: a change of content on a sample not on screen is not undone
+            // blind (see Msg::NextUndo).
+            Action::Undo => fx.push(Effect::Store(StoreFx::NextUndo)),
             Action::ReviewQueue => self.start_queue(fx),
             Action::NextTheme => {
                 let i = self

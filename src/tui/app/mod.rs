@@ -84,6 +84,8 @@ pub enum Msg {
         unindexed: u64,
     },
     Undone(Option<JournalEntry>),
+    /// What `u` would undo now.
+    NextUndo(Option<JournalEntry>),
     Indexed {
         remaining: u64,
     },
@@ -140,6 +142,8 @@ pub enum StoreFx {
         step: Step,
         text: String,
     },
+    /// What undo would undo now (answered by `Msg::NextUndo`).
+    NextUndo,
     /// Clear the verdicts of samples about to be made again (journaled: undo brings them back).
     ClearReviews(Vec<String>),
     /// The newest call asked again from call `old` (after its job ended).
@@ -474,6 +478,30 @@ impl App {
                         self.refilter(&mut fx);
                     }
                     Err(e) => self.list.search_note = e,
+                }
+            }
+            Msg::NextUndo(None) => {
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
+            }
+            Msg::NextUndo(Some(e)) => {
+                let on_screen = self.selected().is_some_and(|r| r.id == e.sample_id);
+                match &e.action {
+                    crate::store::Action::Edit { path, .. } if !on_screen => {
+                        self.overlay = Some(Overlay::Ask(Box::new(crate::tui::overlay::Ask {
+                            title: "Undo on another sample?".into(),
+                            text: format!(
+                                "The last change of this session is the edit of {path} on {}, which is not the \
+                                 sample on screen. Undoing it changes that sample's content.",
+                                e.sample_id
+                            ),
+                            choices: vec![crate::tui::overlay::Choice {
+                                action: Action::AskYes,
+                                label: format!("undo it (the list goes to {})", e.sample_id),
+                                cmds: vec![crate::tui::overlay::Cmd::Effect(Effect::Store(StoreFx::Undo))],
+                            }],
+                        })));
+                    }
+                    _ => fx.push(Effect::Store(StoreFx::Undo)),
                 }
             }
             Msg::Undone(None) => {
