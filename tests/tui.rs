@@ -621,8 +621,9 @@ fn changed_content_is_reviewed_again_and_g_never_replaces_a_hand_edit_silently()
     assert!(h.app.list.queue);
     assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].id != id));
     h.keys("<esc>20");
-    // Undo brings back the text and the verdict together, on the sample it was.
-    h.keys("u");
+    // Undo brings back the text and the verdict together, on the sample it was (asked
+    // first: the queue left another sample on screen).
+    h.keys("uy");
     assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
     assert!(!h.store.sample(&id).unwrap().sample.composition.unwrap().task.starts_with("Urgent: "));
     assert_eq!(h.selected_id(), id, "{:?}", h.app.toast);
