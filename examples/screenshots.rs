@@ -255,7 +255,8 @@ fn main() {
     s.keys(r#"{"sub_task": "Tell the time.", "functions": [{"name": "get_time", "description": "Time in a city.", "parameters": {"type": "object", "properties": {"city": {"type": "strng"}}, "required": ["town"]}}]},"#);
     s.keys("<enter>");
     s.save("edit-functions-check");
-    s.keys("<esc>");
+    // Unsaved changes: the first esc asks, the second discards them.
+    s.keys("<esc><esc>");
     // A fork from the first turn, side by side.
     s.keys("<enter>");
     s.keys("b");
