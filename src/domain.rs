@@ -385,16 +385,8 @@ mod tests {
     #[test]
     fn an_edit_makes_the_parts_after_it_stale_until_made_again() {
         let mut s = Sample {
-            id: "s".into(),
-            origin: crate::model::Origin::Generated { seed: 0 },
             scenario: Some("a trip".into()),
-            atomic_task: None,
-            composition: None,
-            filter: None,
-            functions: Vec::new(),
-            trajectory: None,
-            failure: None,
-            edits: Vec::new(),
+            ..Sample::new("s".into(), crate::model::Origin::Generated { seed: 0 })
         };
         assert_eq!(Stage::of(&s), Stage::At(Part::Scenario));
         assert!(stale(&s).is_empty());

@@ -398,6 +398,22 @@ pub struct Sample {
 }
 
 impl Sample {
+    /// A sample with nothing made yet.
+    pub fn new(id: String, origin: Origin) -> Sample {
+        Sample {
+            id,
+            origin,
+            scenario: None,
+            atomic_task: None,
+            composition: None,
+            filter: None,
+            functions: Vec::new(),
+            trajectory: None,
+            failure: None,
+            edits: Vec::new(),
+        }
+    }
+
     pub fn strategy(&self) -> Option<Strategy> {
         self.composition.as_ref().map(|c| c.strategy)
     }

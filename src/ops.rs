@@ -322,17 +322,11 @@ pub fn import_named(
                     // but does not write.
                     let raw = format.writes().then(|| text.trim_end_matches(['\r', '\n']));
                     let trajectory_json = serde_json::to_string(&parsed.trajectory).expect("a trajectory serializes");
+                    let origin =
+                        Origin::Imported { file: file_name.clone(), line: line_no, format: format.to_string() };
                     let sample = Sample {
-                        id: content_id(&trajectory_json),
-                        origin: Origin::Imported { file: file_name.clone(), line: line_no, format: format.to_string() },
-                        scenario: None,
-                        atomic_task: None,
-                        composition: None,
-                        filter: None,
-                        functions: Vec::new(),
                         trajectory: Some(parsed.trajectory),
-                        failure: None,
-                        edits: Vec::new(),
+                        ..Sample::new(content_id(&trajectory_json), origin)
                     };
                     NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), raw)
                 })

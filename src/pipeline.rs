@@ -578,18 +578,7 @@ fn strategy_for(seed: u64, index: usize, mix: f64) -> Strategy {
 
 async fn run_sample(ctx: &Ctx, index: usize) -> Outcome {
     let id = sample_id(ctx.cfg.seed, index);
-    let mut sample = Sample {
-        id: id.clone(),
-        origin: Origin::Generated { seed: ctx.cfg.seed },
-        scenario: None,
-        atomic_task: None,
-        composition: None,
-        filter: None,
-        functions: Vec::new(),
-        trajectory: None,
-        failure: None,
-        edits: Vec::new(),
-    };
+    let mut sample = Sample::new(id.clone(), Origin::Generated { seed: ctx.cfg.seed });
     let result = stages(ctx, index, &mut sample).await;
     if result.is_err() && ctx.run_cancel.is_cancelled() {
         // The whole run was cancelled (quit, or the cancel key): the sample did not fail,

@@ -870,38 +870,17 @@ impl Store {
 
     /// The action `undo` would undo now, without undoing it.
     pub fn next_undo(&self) -> Result<Option<JournalEntry>> {
-        let row: Option<(i64, i64, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT seq, at, sample_id, payload FROM journal
-                 WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
-                 ORDER BY seq DESC LIMIT 1",
-                [&self.client],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((seq, at, sample_id, payload)) = row else { return Ok(None) };
-        let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
-        Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
+        newest_undoable(&self.conn, self.client.as_deref())
     }
 
     /// Undoes the newest action not undone yet, however old; returns it, or None when there
     /// is nothing left to undo.
     pub fn undo(&mut self) -> Result<Option<JournalEntry>> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let row: Option<(i64, i64, String, String)> = tx
-            .query_row(
-                "SELECT seq, at, sample_id, payload FROM journal
-                 WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
-                 ORDER BY seq DESC LIMIT 1",
-                [&self.client],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-            )
-            .optional()?;
-        let Some((seq, at, sample_id, payload)) = row else {
+        let Some(JournalEntry { seq, at, sample_id, action, .. }) = newest_undoable(&tx, self.client.as_deref())?
+        else {
             return Ok(None);
         };
-        let action: Action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
         match &action {
             Action::Verdict { before, .. } => write_review(&tx, &sample_id, before.as_ref())?,
             Action::Edit { path, before, review, .. } => {
@@ -1275,6 +1254,22 @@ fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Va
         }),
         None => {}
     }
+}
+
+/// The newest action of `client` (of anyone, with None) not undone yet: what undo undoes.
+fn newest_undoable(conn: &Connection, client: Option<&str>) -> Result<Option<JournalEntry>> {
+    let row: Option<(i64, i64, String, String)> = conn
+        .query_row(
+            "SELECT seq, at, sample_id, payload FROM journal
+             WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
+             ORDER BY seq DESC LIMIT 1",
+            [client],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let Some((seq, at, sample_id, payload)) = row else { return Ok(None) };
+    let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+    Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
 }
 
 fn append(conn: &Connection, sample_id: &str, action: &Action, client: Option<&str>) -> Result<i64> {
