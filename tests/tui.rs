@@ -275,6 +275,56 @@ fn review_keys_save_at_once_move_on_and_undo_only_this_sessions_actions() {
 }
 
 #[test]
+fn a_rejection_can_give_several_reasons() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    // space marks the chosen reason; enter rejects for every marked one.
+    h.keys("x<space>jj<space>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("✓ hallucinated function") && s.contains("✓ user message leaks the plan"), "{s}");
+    h.keys("<enter>");
+    let r = h.store.review(&id).unwrap().unwrap();
+    assert_eq!(r.reasons, vec![RejectReason::HallucinatedFunction, RejectReason::UserLeaksPlan]);
+    // A digit adds its reason to the marked ones; "other" marked asks for the note first.
+    h.keys("k");
+    assert_eq!(h.selected_id(), id);
+    h.keys("x<space>2");
+    assert_eq!(
+        h.store.review(&id).unwrap().unwrap().reasons,
+        vec![RejectReason::HallucinatedFunction, RejectReason::BadArguments]
+    );
+    h.keys("kx");
+    h.keys("jjjjjj<space><enter>");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Reason(r)) if r.note.is_some()));
+    h.keys("a made up city<enter>");
+    let r = h.store.review(&id).unwrap().unwrap();
+    assert_eq!((r.reasons, r.note.as_str()), (vec![RejectReason::Other], "a made up city"));
+}
+
+#[test]
+fn the_flagged_queue_walks_the_samples_flagged_for_a_second_look() {
+    let mut h = H::new(false);
+    h.keys("R");
+    let a = h.selected_id();
+    h.keys("fa");
+    let b = h.selected_id();
+    h.keys("f");
+    assert_eq!((h.verdict(&a), h.verdict(&b)), (Some(Verdict::Flagged), Some(Verdict::Flagged)));
+    h.keys("<esc>Q");
+    assert!(h.app.list.queue && h.app.list.queue_flagged);
+    assert!(h.screen(100, 30).contains("FLAGGED QUEUE"));
+    assert_eq!(h.app.list.visible.len(), 2);
+    assert_eq!(h.selected_id(), a);
+    h.keys("a");
+    assert_eq!((h.verdict(&a), h.selected_id()), (Some(Verdict::Accepted), b.clone()));
+    h.keys("x1");
+    assert_eq!(h.verdict(&b), Some(Verdict::Rejected));
+    assert!(!h.app.list.queue);
+    assert!(h.app.toast.as_ref().unwrap().0.contains("flagged queue done"));
+}
+
+#[test]
 fn filters_search_and_sort_narrow_the_list() {
     let mut h = H::new(true);
     let all = h.app.list.visible.len();
@@ -442,6 +492,16 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
     assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)
     both_sizes(&mut h, "pipeline");
+    // Errors by reason: the most frequent first.
+    for i in 0..2 {
+        h.msg(Msg::Pipeline(Event::SampleEnded {
+            sample: format!("s3-{:06}", 30 + i),
+            outcome: Outcome::Failed { stage: "tool_agent".into(), reason: "missing_tag".into() },
+        }));
+    }
+    let s = h.screen(120, 40);
+    let (two, one) = (s.find("2  tool_agent:missing_tag").unwrap(), s.find("1  atomic_task:bad_json").unwrap());
+    assert!(two < one, "{s}");
     // While paused the clock of the run stands still.
     let before = h.app.run.elapsed(h.app.clock);
     h.keys("p");

@@ -117,6 +117,7 @@ actions! {
     ViewTrajectory "view_trajectory" Global ["3"] "the trajectory view of the selected sample";
     Undo "undo" Global ["u"] "undo the last verdict or edit (without limit, also after a restart)";
     ReviewQueue "review_queue" Global ["R"] "review queue: walk the complete samples awaiting a verdict";
+    FlaggedQueue "flagged_queue" Global ["Q"] "flagged queue: walk the samples flagged for a second look";
     NextTheme "next_theme" Global ["T"] "switch to the next theme";
     StartRun "start_run" Pipeline ["s"] "start (or resume) the run toward the target";
     PauseResume "pause_resume" Pipeline ["p"] "pause or resume the run";
@@ -188,7 +189,8 @@ actions! {
     FilterClose "filter_close" Filters ["esc", "enter", "F", "q"] "close";
     ReasonDown "reason_down" Reason ["j", "down"] "next reason";
     ReasonUp "reason_up" Reason ["k", "up"] "previous reason";
-    ReasonPick "reason_pick" Reason ["enter"] "reject for the chosen reason";
+    ReasonPick "reason_pick" Reason ["enter"] "reject for the marked reasons (or the chosen one)";
+    ReasonMark "reason_mark" Reason ["space"] "mark or unmark the chosen reason (several reasons at once)";
     ReasonCancel "reason_cancel" Reason ["esc"] "no verdict";
     ReasonHallucinated "reason_hallucinated_function" Reason ["1"] "reject: hallucinated function";
     ReasonBadArguments "reason_bad_arguments" Reason ["2"] "reject: bad arguments";
@@ -237,6 +239,7 @@ impl Action {
             Action::ReadTop => "top",
             Action::FilterNext => "change",
             Action::ReasonPick => "reject",
+            Action::ReasonMark => "mark",
             Action::ReasonOther => "other…",
             Action::CallTemplate => "edit template",
             Action::CallRerun => "ask again",

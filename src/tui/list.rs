@@ -208,8 +208,10 @@ pub struct SampleList {
     pub search_note: String,
     pub sort: SortKey,
     pub sort_reverse: bool,
-    /// The review queue is on: complete samples with no verdict.
+    /// The review queue is on: complete samples with no verdict (or, `queue_flagged`, the
+    /// flagged ones).
     pub queue: bool,
+    pub queue_flagged: bool,
     /// Samples the search index has not reached yet.
     pub unindexed: u64,
 }
@@ -228,6 +230,7 @@ impl Default for SampleList {
             sort: SortKey::Order,
             sort_reverse: false,
             queue: false,
+            queue_flagged: false,
             unindexed: 0,
         }
     }

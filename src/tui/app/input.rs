@@ -81,7 +81,8 @@ impl App {
             // Looked at first: a change of content on a sample not on screen is not undone
             // blind (see Msg::NextUndo).
             Action::Undo => fx.push(Effect::Store(StoreFx::NextUndo)),
-            Action::ReviewQueue => self.start_queue(fx),
+            Action::ReviewQueue => self.start_queue(false, fx),
+            Action::FlaggedQueue => self.start_queue(true, fx),
             Action::NextTheme => {
                 let i = self
                     .themes

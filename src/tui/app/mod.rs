@@ -444,7 +444,7 @@ impl App {
                     fx.push(Effect::Store(StoreFx::LoadSample(id)));
                 }
                 if std::mem::take(&mut self.open_queue_when_loaded) {
-                    self.start_queue(&mut fx);
+                    self.start_queue(false, &mut fx);
                 }
             }
             Msg::Row(row) => self.list.upsert(row),

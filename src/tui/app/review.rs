@@ -50,16 +50,21 @@ impl App {
         }
         if self.list.queue {
             let n = self.list.visible.len();
+            let want = if self.list.queue_flagged { Some(Verdict::Flagged) } else { None };
             let pending = |app: &App, pos: usize| {
                 let r = &app.list.rows[app.list.visible[pos]];
-                r.verdict.is_none() && r.summary.stage.is_complete() && r.summary.stale.is_empty()
+                r.verdict == want && r.summary.stage.is_complete() && r.summary.stale.is_empty()
             };
             let next = (1..=n).map(|d| (self.list.cursor + d) % n).find(|p| pending(self, *p));
             match next {
                 Some(p) if p != self.list.cursor || pending(self, p) => self.set_cursor(p, fx),
                 _ => {
                     self.list.queue = false;
-                    self.toast("review queue done: every complete sample has a verdict");
+                    self.toast(if self.list.queue_flagged {
+                        "flagged queue done: no sample is flagged any more"
+                    } else {
+                        "review queue done: every complete sample has a verdict"
+                    });
                 }
             }
         } else if self.list.cursor + 1 < self.list.visible.len() {
@@ -69,10 +74,12 @@ impl App {
         }
     }
 
-    pub(super) fn start_queue(&mut self, fx: &mut Vec<Effect>) {
+    /// The review queue (`flagged`: of the flagged samples).
+    pub(super) fn start_queue(&mut self, flagged: bool, fx: &mut Vec<Effect>) {
         // Stale samples wait for their regeneration (g): what would be judged is about to change.
+        let verdict = Some(if flagged { Some(Verdict::Flagged) } else { None });
         self.list.filters =
-            Filters { status: Some(Status::Complete), verdict: Some(None), stale: Some(false), ..Filters::default() };
+            Filters { status: Some(Status::Complete), verdict, stale: Some(false), ..Filters::default() };
         self.list.search = None;
         self.list.sort = SortKey::Order;
         self.list.sort_reverse = false;
@@ -80,10 +87,15 @@ impl App {
         if self.list.visible.is_empty() {
             self.list.filters = Filters::default();
             self.refilter(fx);
-            self.toast("the review queue is empty: every complete sample has a verdict");
+            self.toast(if flagged {
+                "the flagged queue is empty: no complete sample is flagged"
+            } else {
+                "the review queue is empty: every complete sample has a verdict"
+            });
             return;
         }
         self.list.queue = true;
+        self.list.queue_flagged = flagged;
         self.view = View::Trajectory;
         self.set_cursor(0, fx);
     }

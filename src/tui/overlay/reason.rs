@@ -28,6 +28,8 @@ pub const REASONS: [(RejectReason, &str, Action); 7] = [
 #[derive(Default)]
 pub struct Reason {
     pub selected: usize,
+    /// Reasons marked with space: a rejection gives them all.
+    pub marked: Vec<RejectReason>,
     /// The note of "other", while it is typed.
     pub note: Option<TextArea<'static>>,
 }
@@ -45,7 +47,7 @@ impl Reason {
                     if body.is_empty() {
                         Outcome::keep().toast("\"other\" needs a note saying why")
                     } else {
-                        Outcome::close().then(Cmd::Reject(vec![RejectReason::Other], body))
+                        Outcome::close().then(Cmd::Reject(self.with(RejectReason::Other), body))
                     }
                 }
                 _ => {
@@ -53,6 +55,25 @@ impl Reason {
                     Outcome::keep()
                 }
             };
+        }
+        if a == Some(Action::ReasonMark) {
+            let r = REASONS[self.selected].0;
+            match self.marked.iter().position(|m| *m == r) {
+                Some(i) => {
+                    self.marked.remove(i);
+                }
+                None => self.marked.push(r),
+            }
+            return Outcome::keep();
+        }
+        if a == Some(Action::ReasonPick) && !self.marked.is_empty() {
+            if self.marked.contains(&RejectReason::Other) {
+                // "other" needs its note first; the rejection then gives every marked reason.
+                self.note = Some(line_input(""));
+                return Outcome::keep();
+            }
+            let marked = REASONS.iter().map(|r| r.0).filter(|r| self.marked.contains(r)).collect();
+            return Outcome::close().then(Cmd::Reject(marked, String::new()));
         }
         let pick = match a {
             Some(Action::ReasonPick) => Some(self.selected),
@@ -65,7 +86,7 @@ impl Reason {
                 self.note = Some(line_input(""));
                 Outcome::keep()
             }
-            (_, Some(i)) => Outcome::close().then(Cmd::Reject(vec![REASONS[i].0], String::new())),
+            (_, Some(i)) => Outcome::close().then(Cmd::Reject(self.with(REASONS[i].0), String::new())),
             (Some(Action::ReasonCancel), _) => Outcome::close(),
             (Some(Action::ReasonDown), _) => {
                 self.selected = (self.selected + 1).min(REASONS.len() - 1);
@@ -77,6 +98,11 @@ impl Reason {
             }
             _ => Outcome::keep(),
         }
+    }
+
+    /// The marked reasons and `r`, in the order shown.
+    fn with(&self, r: RejectReason) -> Vec<RejectReason> {
+        REASONS.iter().map(|x| x.0).filter(|x| *x == r || self.marked.contains(x)).collect()
     }
 
     pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
@@ -93,8 +119,10 @@ impl Reason {
             } else {
                 Style::default()
             };
+            let mark = if self.marked.contains(&REASONS[i].0) { "✓ " } else { "  " };
             lines.push(Line::from(vec![
                 Span::styled(format!(" {} ", app.keymap.label(*action)), style.fg(t.accent)),
+                Span::styled(mark, style.fg(t.ok)),
                 Span::styled(label.to_string(), style.fg(t.fg)),
             ]));
         }
@@ -102,7 +130,7 @@ impl Reason {
         let help = if self.note.is_some() {
             format!(" type the note · {}", hint_text(app, &[Action::NoteSave, Action::NoteBack]))
         } else {
-            format!(" {}", hint_text(app, &[Action::ReasonPick, Action::ReasonCancel]))
+            format!(" {}", hint_text(app, &[Action::ReasonMark, Action::ReasonPick, Action::ReasonCancel]))
         };
         lines.push(Line::from(Span::styled(help, Style::default().fg(t.dim))));
         f.render_widget(Paragraph::new(lines), inner);

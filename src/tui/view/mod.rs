@@ -113,7 +113,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
     let rate = if acc + rej > 0 { format!("{:.0}%", 100.0 * acc as f64 / (acc + rej) as f64) } else { "-".into() };
     let mut spans = Vec::new();
     if app.list.queue {
-        spans.push(Span::styled(" REVIEW QUEUE ", Style::default().fg(t.bg).bg(t.ok).add_modifier(Modifier::BOLD)));
+        let badge = if app.list.queue_flagged { " FLAGGED QUEUE " } else { " REVIEW QUEUE " };
+        spans.push(Span::styled(badge, Style::default().fg(t.bg).bg(t.ok).add_modifier(Modifier::BOLD)));
         spans.push(Span::raw(" "));
     }
     spans.push(Span::styled(

@@ -160,14 +160,22 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
             Style::default().fg(t.dim),
         )));
     }
-    for (k, v) in &r.errors {
+    // The most frequent first: failed calls by reason, then failed samples by stage:reason.
+    for (k, v) in by_count(&r.errors) {
         lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
     }
-    for (k, v) in &r.failures {
+    for (k, v) in by_count(&r.failures) {
         lines.push(Line::from(Span::styled(format!("{v:>5}  {}", sanitize(k)), Style::default().fg(t.warn))));
     }
     if r.errors.is_empty() && r.failures.is_empty() {
         lines.push(Line::from(Span::styled("no errors", Style::default().fg(t.dim))));
     }
     f.render_widget(Paragraph::new(lines).block(block(app, " Errors by reason ", false)), err_a);
+}
+
+/// Reasons and their counts, the most frequent first.
+fn by_count(m: &std::collections::BTreeMap<String, u64>) -> Vec<(&String, &u64)> {
+    let mut v: Vec<(&String, &u64)> = m.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    v
 }
