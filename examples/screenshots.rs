@@ -128,6 +128,7 @@ fn init() -> Init {
         target: 60,
         concurrency: Some(16),
         review_queue: false,
+        seed: 5,
         notice: None,
     }
 }

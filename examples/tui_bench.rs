@@ -53,6 +53,7 @@ fn main() {
         target: 20,
         concurrency: Some(16),
         review_queue: false,
+        seed: 0,
         notice: None,
     };
     let (mut app, fx) = App::new(init);

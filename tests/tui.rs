@@ -81,6 +81,7 @@ fn init(queue: bool) -> Init {
         target: 20,
         concurrency: Some(16),
         review_queue: queue,
+        seed: 3,
         notice: None,
     }
 }
@@ -322,6 +323,18 @@ fn the_flagged_queue_walks_the_samples_flagged_for_a_second_look() {
     assert_eq!(h.verdict(&b), Some(Verdict::Rejected));
     assert!(!h.app.list.queue);
     assert!(h.app.toast.as_ref().unwrap().0.contains("flagged queue done"));
+}
+
+#[test]
+fn the_target_starts_at_what_the_workspace_holds() {
+    let dir = workspace(false);
+    let store = Store::open(dir.path(), false).unwrap();
+    let d = Driver::new(store, Init { target: 5, ..init(false) }, Simulator { seed: 3, malformed_rate: 0.0 });
+    let mut h = H { d, dir };
+    assert_eq!((h.app.target, h.app.run.target), (12, 12), "not a run of 5 over 12 samples");
+    h.keys("1");
+    let screen = h.screen(100, 30);
+    assert!(screen.contains("seed 3: 12 here (10 complete, 2 failed)") && screen.contains("done 12/12"), "{screen}");
 }
 
 #[test]

@@ -65,6 +65,7 @@ pub fn init(ws: &Path, cfg: &Config, theme: Option<&str>, args: &RunArgs) -> Res
         target: run.samples,
         concurrency: Some(args.concurrency.unwrap_or(cfg.llm.concurrency.start())),
         review_queue: false,
+        seed: run.seed,
         notice: None,
     })
 }

@@ -226,6 +226,9 @@ pub struct Init {
     pub concurrency: Option<usize>,
     /// Open on the review queue (button review FILE).
     pub review_queue: bool,
+    /// The seed of the runs started here: its samples (`s{seed}-NNNNNN`) count toward the
+    /// target.
+    pub seed: u64,
     pub notice: Option<String>,
 }
 
@@ -252,6 +255,8 @@ pub struct App {
     pub run: RunState,
     /// The target of the next run (`]` and `[` move it).
     pub target: usize,
+    /// The seed of the runs started here.
+    pub seed: u64,
     rows_dirty: bool,
     rows_requested_at: Duration,
     open_queue_when_loaded: bool,
@@ -292,6 +297,7 @@ impl App {
             rows_dirty: false,
             rows_requested_at: Duration::ZERO,
             open_queue_when_loaded: init.review_queue,
+            seed: init.seed,
             pending_fork: None,
             pending_rerun: None,
             show_fork_for: None,
@@ -435,6 +441,9 @@ impl App {
                 self.list.set_rows(rows);
                 if first && self.list.rows.is_empty() && !self.open_queue_when_loaded {
                     self.view = View::Pipeline;
+                }
+                if first {
+                    self.count_held();
                 }
                 self.refilter(&mut fx);
                 // The selected sample may have moved on (a run in flight): read it again.

@@ -74,6 +74,30 @@ impl App {
         }
     }
 
+    /// What the workspace already holds of this seed's run: the target starts at least
+    /// there, and the idle pipeline view says so (it is not a run of 0).
+    pub(super) fn count_held(&mut self) {
+        let prefix = format!("s{}-", self.seed);
+        let (mut held, mut complete, mut failed) = (0, 0, 0);
+        for r in self.list.rows.iter().filter(|r| r.id.starts_with(&prefix)) {
+            held += 1;
+            complete += usize::from(r.summary.stage.is_complete());
+            failed += usize::from(r.summary.stage.is_failed());
+        }
+        if held == 0 || self.run.status != crate::progress::RunStatus::Idle {
+            return;
+        }
+        self.target = self.target.max(held);
+        self.run.target = self.target;
+        self.run.already_done = complete + failed;
+        let unfinished = held - complete - failed;
+        self.run.message = format!(
+            "seed {}: {held} here ({complete} complete, {failed} failed{})",
+            self.seed,
+            if unfinished > 0 { format!(", {unfinished} to resume") } else { String::new() }
+        );
+    }
+
     /// The review queue (`flagged`: of the flagged samples).
     pub(super) fn start_queue(&mut self, flagged: bool, fx: &mut Vec<Effect>) {
         // Stale samples wait for their regeneration (g): what would be judged is about to change.
