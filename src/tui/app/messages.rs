@@ -1,0 +1,143 @@
+//! The messages about the run and about undo, folded into the app.
+
+#[allow(clippy::wildcard_imports)]
+use super::*;
+
+impl App {
+    /// The pipeline's events and the run's start and end.
+    pub(super) fn on_run(&mut self, msg: Msg, fx: &mut Vec<Effect>) {
+        match msg {
+            Msg::Pipeline(e) => {
+                if matches!(e, Event::SampleEnded { .. }) {
+                    self.rows_dirty = true;
+                }
+                if let (Some(_), Event::SampleEnded { outcome: crate::pipeline::Outcome::Failed { reason, .. }, .. }) =
+                    (self.pending_rerun, &e)
+                {
+                    self.pending_rerun = None;
+                    self.toast(format!("the step was {reason}"));
+                }
+                self.run.apply(&e, self.clock);
+                if matches!(e, Event::EndpointDown { .. } | Event::RunStopped { .. } | Event::Notice { .. }) {
+                    // Said where it is seen from any view, not only in the pipeline view.
+                    self.toast(self.run.message.clone());
+                }
+            }
+            Msg::RunStarted { target, already_done, concurrency, simulated } => {
+                self.run = RunState::new(target);
+                self.run.status = RunStatus::Running;
+                self.run.already_done = already_done;
+                self.run.concurrency = concurrency;
+                self.run.started_at = Some(self.clock);
+                self.run.bucket_start = self.clock;
+                self.simulated = simulated;
+                self.run.message = if already_done > 0 {
+                    format!("{already_done} of {target} were done before; this run makes the rest")
+                } else {
+                    String::new()
+                };
+            }
+            Msg::RunNotStarted(e) => {
+                self.run.status = RunStatus::Failed;
+                self.run.message.clone_from(&e);
+                self.toast(format!("the run did not start: {e}"));
+            }
+            Msg::RunFinished(r) => {
+                let r_ok = r.as_ref().ok().map(|s| s.cancelled);
+                self.run.set_paused(false, self.clock);
+                self.run.ended_at = Some(self.clock);
+                self.run.in_flight.clear();
+                match r {
+                    Ok(s) => {
+                        self.run.status = if s.cancelled { RunStatus::Cancelled } else { RunStatus::Finished };
+                        let text = match self.pending_rerun {
+                            Some(old) if !s.cancelled => format!("call #{old} asked again"),
+                            _ => format!(
+                                "run {}: {} complete, {} failed{} this run",
+                                if s.cancelled { "cancelled" } else { "finished" },
+                                s.complete,
+                                s.failed,
+                                if s.stopped > 0 {
+                                    format!(", {} stopped (unfinished: the next run resumes them)", s.stopped)
+                                } else {
+                                    String::new()
+                                }
+                            ),
+                        };
+                        self.run.message.clone_from(&text);
+                        self.toast(text);
+                    }
+                    Err(e) => {
+                        self.run.status = RunStatus::Failed;
+                        self.run.message = e.to_string();
+                        self.toast(format!("the run stopped: {e}"));
+                    }
+                }
+                self.run.stage_of.clear();
+                fx.push(Effect::Store(StoreFx::LoadRows));
+                if let Some(id) = self.pending_fork.take() {
+                    self.show_fork_for = Some(id.clone());
+                    fx.push(Effect::Store(StoreFx::LoadSample(id)));
+                }
+                if let Some(old) = self.pending_rerun.take()
+                    && matches!(r_ok, Some(false))
+                {
+                    fx.push(Effect::Store(StoreFx::LoadRerun { old }));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// What undo would undo, and what it undid.
+    pub(super) fn on_undo(&mut self, msg: Msg, fx: &mut Vec<Effect>) {
+        match msg {
+            Msg::NextUndo(None) => {
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
+            }
+            Msg::NextUndo(Some(e)) => {
+                let on_screen = self.selected().is_some_and(|r| r.id == e.sample_id);
+                match &e.action {
+                    crate::store::Action::Edit { path, .. } if !on_screen => {
+                        self.overlay = Some(Overlay::Ask(Box::new(crate::tui::overlay::Ask {
+                            title: "Undo on another sample?".into(),
+                            text: format!(
+                                "The last change of this session is the edit of {path} on {}, which is not the \
+                             sample on screen. Undoing it changes that sample's content.",
+                                e.sample_id
+                            ),
+                            choices: vec![crate::tui::overlay::Choice {
+                                action: Action::AskYes,
+                                label: format!("undo it (the list goes to {})", e.sample_id),
+                                cmds: vec![crate::tui::overlay::Cmd::Effect(Effect::Store(StoreFx::Undo))],
+                            }],
+                        })));
+                    }
+                    _ => fx.push(Effect::Store(StoreFx::Undo)),
+                }
+            }
+            Msg::Undone(None) => {
+                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
+            }
+            Msg::Undone(Some(entry)) => {
+                let what = match &entry.action {
+                    crate::store::Action::Verdict { after: Some(r), .. } => {
+                        format!("the {} verdict", r.verdict.as_str())
+                    }
+                    crate::store::Action::Verdict { after: None, .. } => "the cleared verdict".into(),
+                    crate::store::Action::Edit { path, .. } => format!("the edit of {path}"),
+                    crate::store::Action::Undo { .. } => "an undo".into(),
+                };
+                self.toast(format!("undid {what} on {}", entry.sample_id));
+                // Go back to the sample, so the undone verdict can be given again.
+                if let Some(pos) = self.list.visible.iter().position(|i| self.list.rows[*i].id == entry.sample_id) {
+                    self.list.cursor = pos;
+                }
+                if self.selected().is_some_and(|r| r.id == entry.sample_id) {
+                    fx.push(Effect::Store(StoreFx::LoadSample(entry.sample_id)));
+                }
+            }
+            _ => {}
+        }
+    }
+}
