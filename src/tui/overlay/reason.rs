@@ -47,7 +47,7 @@ impl Reason {
                     if body.is_empty() {
                         Outcome::keep().toast("\"other\" needs a note saying why")
                     } else {
-                        Outcome::close().then(Cmd::Reject(self.with(RejectReason::Other), body))
+                        Outcome::close().then(Cmd::Reject(self.with(Some(RejectReason::Other)), body))
                     }
                 }
                 _ => {
@@ -72,8 +72,7 @@ impl Reason {
                 self.note = Some(line_input(""));
                 return Outcome::keep();
             }
-            let marked = REASONS.iter().map(|r| r.0).filter(|r| self.marked.contains(r)).collect();
-            return Outcome::close().then(Cmd::Reject(marked, String::new()));
+            return Outcome::close().then(Cmd::Reject(self.with(None), String::new()));
         }
         let pick = match a {
             Some(Action::ReasonPick) => Some(self.selected),
@@ -86,7 +85,7 @@ impl Reason {
                 self.note = Some(line_input(""));
                 Outcome::keep()
             }
-            (_, Some(i)) => Outcome::close().then(Cmd::Reject(self.with(REASONS[i].0), String::new())),
+            (_, Some(i)) => Outcome::close().then(Cmd::Reject(self.with(Some(REASONS[i].0)), String::new())),
             (Some(Action::ReasonCancel), _) => Outcome::close(),
             (Some(Action::ReasonDown), _) => {
                 self.selected = (self.selected + 1).min(REASONS.len() - 1);
@@ -100,9 +99,9 @@ impl Reason {
         }
     }
 
-    /// The marked reasons and `r`, in the order shown.
-    fn with(&self, r: RejectReason) -> Vec<RejectReason> {
-        REASONS.iter().map(|x| x.0).filter(|x| *x == r || self.marked.contains(x)).collect()
+    /// The marked reasons and `also`, in the order shown.
+    fn with(&self, also: Option<RejectReason>) -> Vec<RejectReason> {
+        REASONS.iter().map(|x| x.0).filter(|x| Some(*x) == also || self.marked.contains(x)).collect()
     }
 
     pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
