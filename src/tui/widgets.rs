@@ -13,17 +13,23 @@ use super::diff::Tag;
 use crate::model::Message;
 use crate::text::display_lines;
 
-/// Wraps display lines to `width` columns, breaking at spaces where it can.
+/// Wraps display lines to `width` columns, breaking at spaces where it can. A line's
+/// indentation is kept on every line it wraps to (pretty JSON stays readable), up to half
+/// the width.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(8);
+    let full = width.max(8);
     let mut out = Vec::new();
     for line in display_lines(text) {
-        if line.width() <= width {
+        if line.width() <= full {
             out.push(line);
             continue;
         }
+        let body = line.trim_start_matches(' ');
+        let indent = " ".repeat((line.len() - body.len()).min(full / 2));
+        let width = full - indent.len();
+        let first = out.len();
         let mut cur = String::new();
-        for word in line.split(' ') {
+        for word in body.split(' ') {
             let w = word.width();
             if !cur.is_empty() && cur.width() + 1 + w > width {
                 out.push(std::mem::take(&mut cur));
@@ -43,6 +49,9 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
             cur.push_str(word);
         }
         out.push(cur);
+        for l in &mut out[first..] {
+            l.insert_str(0, &indent);
+        }
     }
     out
 }
@@ -111,5 +120,21 @@ pub(crate) fn diff_line<'a>(app: &App, tag: Tag, text: &str) -> Line<'a> {
         Tag::Added => Line::from(Span::styled(format!("+ {text}"), Style::default().fg(t.ok))),
         Tag::Removed => Line::from(Span::styled(format!("- {text}"), Style::default().fg(t.error))),
         Tag::Same => Line::from(Span::styled(format!("  {text}"), Style::default().fg(t.dim))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wrapped_lines_keep_their_indentation() {
+        let json = "{\n      \"description\": \"Searches flights between two cities on a date and returns them with prices\"\n}";
+        let lines = wrap(json, 40);
+        assert_eq!(lines[0], "{");
+        assert!(lines[1].starts_with("      \"description\":"), "{lines:?}");
+        assert!(lines[2..lines.len() - 1].iter().all(|l| l.starts_with("      ") && !l.trim().is_empty()), "{lines:?}");
+        assert!(lines.iter().all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= 40), "{lines:?}");
+        assert_eq!(wrap("short", 40), ["short"]);
     }
 }
