@@ -69,7 +69,7 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     let header = Row::new(if narrow {
         ["stage", "wait", "now", "done", "fail", "filt"]
     } else {
-        ["stage", "waiting", "in flight", "done", "failed", "filtered"]
+        ["stage", "waiting", "at it", "done", "failed", "filtered"]
     })
     .style(Style::default().fg(t.dim).add_modifier(Modifier::BOLD));
     let rows = Part::ALL.iter().map(|p| {
@@ -85,7 +85,7 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     });
     let widths =
         if narrow { [11, 5, 4, 5, 5, 5].map(Constraint::Length) } else { [12, 8, 10, 6, 7, 8].map(Constraint::Length) };
-    let title = if narrow { " Stages (now = in flight) " } else { " Stages " };
+    let title = if narrow { " Samples by stage (now = at it) " } else { " Samples by stage " };
     f.render_widget(Table::new(rows, widths).header(header).block(block(app, title, false)), stages_a);
 
     let last = |v: &std::collections::VecDeque<u64>| v.back().copied().unwrap_or(0);
