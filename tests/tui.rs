@@ -338,6 +338,19 @@ fn the_target_starts_at_what_the_workspace_holds() {
 }
 
 #[test]
+fn a_turn_edited_by_hand_says_so() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    h.keys("<enter>");
+    assert!(!h.screen(100, 30).contains("edited by hand"));
+    h.keys("e<end> Thanks.<c-s>");
+    assert!(h.app.overlay.is_none(), "{:?}", h.app.toast);
+    let s = h.screen(100, 30);
+    assert!(s.contains("1 USER  edited by hand") && s.contains("│edited by hand"), "{s}");
+    assert!(s.contains("first made by user_agent"), "{s}");
+}
+
+#[test]
 fn filters_search_and_sort_narrow_the_list() {
     let mut h = H::new(true);
     let all = h.app.list.visible.len();

@@ -58,7 +58,16 @@ fn trajectory_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>,
         if current {
             style = style.bg(t.selected_bg);
         }
-        lines.push(Line::from(vec![Span::styled(head, style), Span::styled(rule, Style::default().fg(color))]));
+        let mut head_line = vec![Span::styled(head, style)];
+        if edited_by_hand(d, i) {
+            let mark = "edited by hand  ";
+            head_line.push(Span::styled(mark, Style::default().fg(t.warn)));
+            head_line
+                .push(Span::styled(rule.chars().skip(mark.width()).collect::<String>(), Style::default().fg(color)));
+        } else {
+            head_line.push(Span::styled(rule, Style::default().fg(color)));
+        }
+        lines.push(Line::from(head_line));
         match m {
             Message::User { content } => push(&mut lines, content, plain, 2),
             Message::Assistant { thought, calls, final_answer } => {
@@ -182,9 +191,13 @@ fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
                 Span::styled(format!("turn {}/{} ", app.turn + 1, n), Style::default().add_modifier(Modifier::BOLD)),
                 Span::styled(m.role(), Style::default().fg(role_color(app, m)).add_modifier(Modifier::BOLD)),
             ]));
+            let edited = edited_by_hand(d, app.turn);
+            if edited {
+                lines.push(Line::from(Span::styled("edited by hand", Style::default().fg(t.warn))));
+            }
             match d.turn_calls.get(app.turn).copied().flatten().and_then(|i| d.calls.get(i)) {
                 Some(c) => {
-                    lines.push(Line::from(format!("by {}", c.step)));
+                    lines.push(Line::from(format!("{} {}", if edited { "first made by" } else { "by" }, c.step)));
                     lines.push(Line::from(Span::styled(format!("call #{} · {} ms", c.id, c.latency_ms), dim)));
                     lines.push(Line::from(Span::styled(
                         format!("{} + {} tokens", c.prompt_tokens, c.completion_tokens),
@@ -235,4 +248,11 @@ fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
         })
         .collect();
     f.render_widget(Paragraph::new(lines).block(block(app, " Turn ", false)), area);
+}
+
+/// Whether message `i` of the sample's trajectory was edited by hand (an edit of it, or of
+/// a part of it).
+fn edited_by_hand(d: &Detail, i: usize) -> bool {
+    let at = format!("/trajectory/messages/{i}");
+    d.sample.edits.iter().any(|e| e.path == at || e.path.starts_with(&format!("{at}/")))
 }
