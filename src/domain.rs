@@ -310,7 +310,13 @@ impl Parts {
 
     /// Reads `ids()` back; unknown words are skipped.
     pub fn from_ids(text: &str) -> Parts {
-        Parts(text.split_whitespace().filter_map(Part::from_id).fold(0, |m, p| m | 1 << p.index()))
+        text.split_whitespace().filter_map(Part::from_id).collect()
+    }
+}
+
+impl FromIterator<Part> for Parts {
+    fn from_iter<I: IntoIterator<Item = Part>>(parts: I) -> Parts {
+        Parts(parts.into_iter().fold(0, |m, p| m | 1 << p.index()))
     }
 }
 
@@ -336,7 +342,7 @@ pub fn stale(sample: &Sample) -> Parts {
 
 /// The parts of `sample` edited by hand (whether made again since or not).
 pub fn edited(sample: &Sample) -> Parts {
-    Parts(sample.edits.iter().filter_map(|e| Part::of_path(&e.path)).fold(0, |m, p| m | 1 << p.index()))
+    sample.edits.iter().filter_map(|e| Part::of_path(&e.path)).collect()
 }
 
 #[cfg(test)]

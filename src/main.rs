@@ -478,7 +478,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Some(Command::Undo) => {
             let mut store = Store::open(ws, false)?;
             match store.undo()? {
-                Some(e) => println!("undid #{} ({}) on {}", e.seq, describe(&e.action), e.sample_id),
+                Some(e) => println!("undid #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
                 None => println!("nothing to undo"),
             }
             Ok(ExitCode::SUCCESS)
@@ -493,16 +493,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-fn describe(a: &button::store::Action) -> String {
-    use button::store::Action;
-    match a {
-        Action::Verdict { after: Some(r), .. } => format!("verdict {}", r.verdict.as_str()),
-        Action::Verdict { after: None, .. } => "verdict cleared".into(),
-        Action::Edit { path, .. } => format!("edit of {path}"),
-        Action::Undo { of } => format!("undo of #{of}"),
     }
 }
 

@@ -433,8 +433,7 @@ impl Ctx {
                         let in_a_row = self.outages.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                         if in_a_row == self.cfg.outage_after {
                             // Trip once per run of failures; a resume starts the count again.
-                            self.pause.send_replace(true);
-                            self.backend.hold(true);
+                            set_paused(&self.pause, &self.backend, true);
                             let message = format!(
                                 "the endpoint looks down: {in_a_row} calls in a row failed, the last with \"{e}\"; \
                                  the samples in progress stay unfinished"
@@ -726,45 +725,51 @@ impl Job {
     }
 }
 
+/// Makes the parts of `s` from `from` on again (the first stale part for `g`), keeping the
+/// edits before it; the sample as it was is kept as a `previous` version.
+async fn regenerate(ctx: &Ctx, s: &mut Sample, from: Option<Part>) -> Result<(), Failure> {
+    match from {
+        None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
+        Some(Part::Scenario) => Err(fail("regenerate", "no_scenario", "a scenario is not made again")),
+        Some(from) => {
+            let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
+            if from <= Part::AtomicTask {
+                s.atomic_task = None;
+            }
+            if from <= Part::Composition {
+                s.composition = None;
+            }
+            if from <= Part::Filter {
+                s.filter = None;
+            }
+            if from <= Part::Functions {
+                s.functions.clear();
+            }
+            s.trajectory = None;
+            s.failure = None;
+            // Edits before `from` are now applied; edits of the parts made again are
+            // superseded (the previous version keeps them).
+            s.edits.retain(|e| Part::of_path(&e.path).is_some_and(|p| p < from));
+            s.edits.iter_mut().for_each(|e| e.regenerated = true);
+            let strategy = s.strategy().unwrap_or(Strategy::Sequential);
+            let r = stages_from(ctx, s, from, strategy).await;
+            if let Err(f) = &r {
+                s.failure = Some(f.clone());
+            }
+            ctx.save(s);
+            r
+        }
+    }
+}
+
 async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
     let id = s.id.clone();
-    let start_at = match &job {
-        Job::RegenerateFrom { from, .. } => Some(*from),
-        _ => domain::stale(&s).first(),
-    };
     let result = match job {
-        Job::Regenerate(_) | Job::RegenerateFrom { .. } => match start_at {
-            None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
-            Some(Part::Scenario) => Err(fail("regenerate", "no_scenario", "a scenario is not made again")),
-            Some(from) => {
-                let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
-                if from <= Part::AtomicTask {
-                    s.atomic_task = None;
-                }
-                if from <= Part::Composition {
-                    s.composition = None;
-                }
-                if from <= Part::Filter {
-                    s.filter = None;
-                }
-                if from <= Part::Functions {
-                    s.functions.clear();
-                }
-                s.trajectory = None;
-                s.failure = None;
-                // Edits before `from` are now applied; edits of the parts made again are
-                // superseded (the previous version keeps them).
-                s.edits.retain(|e| Part::of_path(&e.path).is_some_and(|p| p < from));
-                s.edits.iter_mut().for_each(|e| e.regenerated = true);
-                let strategy = s.strategy().unwrap_or(Strategy::Sequential);
-                let r = stages_from(ctx, &mut s, from, strategy).await;
-                if let Err(f) = &r {
-                    s.failure = Some(f.clone());
-                }
-                ctx.save(&s);
-                r
-            }
-        },
+        Job::Regenerate(_) => {
+            let from = domain::stale(&s).first();
+            regenerate(ctx, &mut s, from).await
+        }
+        Job::RegenerateFrom { from, .. } => regenerate(ctx, &mut s, Some(from)).await,
         Job::Fork { turn, message, .. } => {
             let r = fork(ctx, &s, turn, message).await;
             let mut forked = s.clone();
@@ -1034,12 +1039,10 @@ impl Control {
     /// No call goes out from now on (calls waiting for a slot keep waiting); the calls
     /// already sent finish.
     pub fn pause(&self) {
-        self.paused.send_replace(true);
-        self.backend.hold(true);
+        set_paused(&self.paused, &self.backend, true);
     }
     pub fn resume(&self) {
-        self.backend.hold(false);
-        self.paused.send_replace(false);
+        set_paused(&self.paused, &self.backend, false);
     }
     pub fn cancel(&self) {
         self.cancel.cancel();
@@ -1088,6 +1091,13 @@ pub struct RunSummary {
     pub cancelled: bool,
     /// Why the run stopped on its own, when it did: the endpoint was down.
     pub endpoint_down: Option<String>,
+}
+
+/// Pauses (or resumes) a run: its samples wait before their next call, and the backend
+/// holds every call not sent yet (those waiting for a slot too).
+fn set_paused(pause: &watch::Sender<bool>, backend: &Backend, paused: bool) {
+    backend.hold(paused);
+    pause.send_replace(paused);
 }
 
 /// Why a run could not start, or stopped before its end; the cause is kept.

@@ -387,6 +387,16 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action in words: `verdict accepted`, `verdict cleared`, `edit of /path`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Verdict { after: Some(r), .. } => format!("verdict {}", r.verdict.as_str()),
+            Action::Verdict { after: None, .. } => "verdict cleared".into(),
+            Action::Edit { path, .. } => format!("edit of {path}"),
+            Action::Undo { of } => format!("undo of #{of}"),
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             Action::Verdict { .. } => "verdict",
@@ -827,15 +837,16 @@ impl Store {
     /// Sets the field at `path` (a JSON pointer into the sample, e.g.
     /// `/composition/task` or `/trajectory/messages/2/content`), keeping its original value
     /// in the sample's edits, and journals it. A verdict the sample had is cleared: what was
-    /// reviewed is not what is there now. One transaction.
-    pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<i64> {
+    /// reviewed is not what is there now. One transaction. Returns the journal entry's
+    /// number and the verdict cleared, if any.
+    pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<(i64, Option<Verdict>)> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let before = apply_edit(&tx, id, path, value.clone())?;
         let review = read_review(&tx, id)?;
         if review.is_some() {
             write_review(&tx, id, None)?;
         }
-        let cleared = review.as_ref().map(|r| r.verdict.as_str());
+        let cleared = review.as_ref().map(|r| r.verdict);
         let action = Action::Edit { path: path.to_string(), before, after: value, review };
         let seq = append(&tx, id, &action, self.client.as_deref())?;
         tx.commit()?;
@@ -843,9 +854,9 @@ impl Store {
             sample = id,
             seq,
             "edit: {path}{}",
-            cleared.map(|v| format!(" (its {v} verdict cleared)")).unwrap_or_default()
+            cleared.map(|v| format!(" (its {} verdict cleared)", v.as_str())).unwrap_or_default()
         );
-        Ok(seq)
+        Ok((seq, cleared))
     }
 
     /// Clears the verdicts of these samples (their content is about to be made again), one
@@ -894,11 +905,9 @@ impl Store {
         let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq }, self.client.as_deref())?;
         tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![undo_seq, seq])?;
         tx.commit()?;
-        let what = match &action {
-            Action::Verdict { .. } => "verdict".to_string(),
-            Action::Edit { path, .. } => format!("edit of {path}"),
-            Action::Undo { .. } => "undo".to_string(),
-        };
+        // The log names the kind of a verdict (its value is in the entry undone) and the field
+        // of an edit.
+        let what = if matches!(action, Action::Edit { .. }) { action.describe() } else { action.name().into() };
         tracing::info!(sample = %sample_id, seq = undo_seq, "undo of #{seq} ({what})");
         Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) }))
     }
@@ -997,12 +1006,6 @@ impl Store {
              ORDER BY id DESC LIMIT 1"
         );
         Ok(self.conn.query_row(&sql, [old], call_row).optional()?)
-    }
-
-    /// Records one call made outside a run (a step asked again with an edited template).
-    pub fn add_call(&mut self, c: &CallRecord) -> Result<i64> {
-        self.write_progress(&[], std::slice::from_ref(c))?;
-        Ok(self.conn.last_insert_rowid())
     }
 
     /// Per step and template version: how its calls went and how the samples they made

@@ -66,26 +66,26 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
             }
             Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
         },
-        StoreFx::Edit { id, path, value } => {
-            let had = store.row(&id).ok().and_then(|r| r.verdict);
-            match store.edit_field(&id, &path, value) {
-                Ok(_) => {
-                    let mut out = row_msg(store, &id);
-                    let stale = store.row(&id).map(|r| r.summary.stale).unwrap_or_default();
-                    let cleared = had
-                        .map(|v| format!("; its {} verdict is cleared: review it again", v.as_str()))
-                        .unwrap_or_default();
-                    out.push(Msg::Toast(if stale.is_empty() {
-                        format!("saved {path} (the original is kept; u undoes){cleared}")
-                    } else {
-                        format!("saved {path}; stale now: {stale} (g makes them again){cleared}")
-                    }));
-                    out.extend(execute(store, StoreFx::LoadSample(id)));
-                    out
-                }
-                Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
+        StoreFx::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
+            Ok((_, cleared)) => {
+                let mut out = row_msg(store, &id);
+                let stale = match out.first() {
+                    Some(Msg::Row(r)) => r.summary.stale,
+                    _ => crate::domain::Parts::NONE,
+                };
+                let cleared = cleared
+                    .map(|v| format!("; its {} verdict is cleared: review it again", v.as_str()))
+                    .unwrap_or_default();
+                out.push(Msg::Toast(if stale.is_empty() {
+                    format!("saved {path} (the original is kept; u undoes){cleared}")
+                } else {
+                    format!("saved {path}; stale now: {stale} (g makes them again){cleared}")
+                }));
+                out.extend(execute(store, StoreFx::LoadSample(id)));
+                out
             }
-        }
+            Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
+        },
         StoreFx::NextUndo => match store.next_undo() {
             Ok(e) => vec![Msg::NextUndo(e)],
             Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],

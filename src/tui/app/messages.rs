@@ -120,15 +120,7 @@ impl App {
                 self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
             }
             Msg::Undone(Some(entry)) => {
-                let what = match &entry.action {
-                    crate::store::Action::Verdict { after: Some(r), .. } => {
-                        format!("the {} verdict", r.verdict.as_str())
-                    }
-                    crate::store::Action::Verdict { after: None, .. } => "the cleared verdict".into(),
-                    crate::store::Action::Edit { path, .. } => format!("the edit of {path}"),
-                    crate::store::Action::Undo { .. } => "an undo".into(),
-                };
-                self.toast(format!("undid {what} on {}", entry.sample_id));
+                self.toast(format!("undid {} on {}", entry.action.describe(), entry.sample_id));
                 // Go back to the sample, so the undone verdict can be given again.
                 if let Some(pos) = self.list.visible.iter().position(|i| self.list.rows[*i].id == entry.sample_id) {
                     self.list.cursor = pos;

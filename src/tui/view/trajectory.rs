@@ -254,5 +254,5 @@ fn draw_turn_panel(f: &mut Frame, app: &App, d: Option<&Detail>, area: Rect) {
 /// a part of it).
 fn edited_by_hand(d: &Detail, i: usize) -> bool {
     let at = format!("/trajectory/messages/{i}");
-    d.sample.edits.iter().any(|e| e.path == at || e.path.starts_with(&format!("{at}/")))
+    d.sample.edits.iter().any(|e| e.path.strip_prefix(&at).is_some_and(|rest| rest.is_empty() || rest.starts_with('/')))
 }
