@@ -712,6 +712,10 @@ pub enum Job {
     /// Asks the step of a recorded call (of this sample) again with the templates as they
     /// are now; the new call is recorded beside the old one, the sample untouched.
     Rerun { call: i64, sample: String },
+    /// Makes a failed sample again from the part it failed at, keeping the parts (and hand
+    /// edits) before it; the failed attempt is kept as a `failed` version, and the step is
+    /// asked with another seed than the attempt that failed.
+    Retry(String),
 }
 
 impl Job {
@@ -720,7 +724,8 @@ impl Job {
             Job::Regenerate(id)
             | Job::RegenerateFrom { sample: id, .. }
             | Job::Fork { sample: id, .. }
-            | Job::Rerun { sample: id, .. } => id,
+            | Job::Rerun { sample: id, .. }
+            | Job::Retry(id) => id,
         }
     }
 }
@@ -733,32 +738,60 @@ async fn regenerate(ctx: &Ctx, s: &mut Sample, from: Option<Part>) -> Result<(),
         Some(Part::Scenario) => Err(fail("regenerate", "no_scenario", "a scenario is not made again")),
         Some(from) => {
             let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
-            if from <= Part::AtomicTask {
-                s.atomic_task = None;
-            }
-            if from <= Part::Composition {
-                s.composition = None;
-            }
-            if from <= Part::Filter {
-                s.filter = None;
-            }
-            if from <= Part::Functions {
-                s.functions.clear();
-            }
-            s.trajectory = None;
-            s.failure = None;
-            // Edits before `from` are now applied; edits of the parts made again are
-            // superseded (the previous version keeps them).
-            s.edits.retain(|e| Part::of_path(&e.path).is_some_and(|p| p < from));
-            s.edits.iter_mut().for_each(|e| e.regenerated = true);
-            let strategy = s.strategy().unwrap_or(Strategy::Sequential);
-            let r = stages_from(ctx, s, from, strategy).await;
-            if let Err(f) = &r {
-                s.failure = Some(f.clone());
-            }
-            ctx.save(s);
-            r
+            remake(ctx, s, from).await
         }
+    }
+}
+
+/// Makes a failed sample again from the part it failed at (its failed attempt is already
+/// kept as a `failed` version, by `Store::retry_failed`).
+async fn retry(ctx: &Ctx, s: &mut Sample, failed_at: Option<Part>) -> Result<(), Failure> {
+    match failed_at {
+        None => Err(fail("retry", "not_failed", "the sample has not failed")),
+        // Scenarios are shared by the samples of a seed: the first part of its own is its atomic task.
+        Some(at) => remake(ctx, s, at.max(Part::AtomicTask)).await,
+    }
+}
+
+/// Clears the parts from `from` on and makes them again from the parts before it.
+async fn remake(ctx: &Ctx, s: &mut Sample, from: Part) -> Result<(), Failure> {
+    if from <= Part::AtomicTask {
+        s.atomic_task = None;
+    }
+    if from <= Part::Composition {
+        s.composition = None;
+    }
+    if from <= Part::Filter {
+        s.filter = None;
+    }
+    if from <= Part::Functions {
+        s.functions.clear();
+    }
+    s.trajectory = None;
+    s.failure = None;
+    // Edits before `from` are now applied; edits of the parts made again are superseded
+    // (the kept version has them).
+    s.edits.retain(|e| Part::of_path(&e.path).is_some_and(|p| p < from));
+    s.edits.iter_mut().for_each(|e| e.regenerated = true);
+    let strategy = s.strategy().unwrap_or_else(|| strategy_of_id(ctx, &s.id));
+    let r = stages_from(ctx, s, from, strategy).await;
+    if let Err(f) = &r {
+        s.failure = Some(f.clone());
+    }
+    ctx.save(s);
+    r
+}
+
+/// The strategy a generated sample was given by its seed and index (its composition, which
+/// holds it, may be what is made again); sequential for any other sample.
+fn strategy_of_id(ctx: &Ctx, id: &str) -> Strategy {
+    let parsed = id
+        .strip_prefix('s')
+        .and_then(|rest| rest.split_once('-'))
+        .and_then(|(seed, index)| Some((seed.parse::<u64>().ok()?, index.parse::<usize>().ok()?)));
+    match parsed {
+        Some((seed, index)) if sample_id(seed, index) == id => strategy_for(seed, index, ctx.cfg.parallel_mix),
+        _ => Strategy::Sequential,
     }
 }
 
@@ -781,6 +814,10 @@ async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
             r.map(|_| ())
         }
         Job::Rerun { call, .. } => rerun_job(ctx, call).await,
+        Job::Retry(_) => {
+            let at = s.failure.as_ref().and_then(|f| Part::of_failure(&f.stage));
+            retry(ctx, &mut s, at).await
+        }
     };
     ctx.sample_cancel.lock().expect("not poisoned").remove(&id);
     let outcome = match result {
@@ -1213,13 +1250,25 @@ fn launch(
         let failed: Vec<String> = store.failed_ids()?.into_iter().filter(|id| mine.contains(id)).collect();
         store.retry_failed(&failed)?;
     }
-    let rounds = store.failed_rounds()?;
     let jobs: Option<Vec<(Job, Sample)>> = match jobs {
         None => None,
         Some(jobs) => Some(
             jobs.into_iter().map(|j| store.sample(j.sample()).map(|st| (j, st.sample))).collect::<Result<_, _>>()?,
         ),
     };
+    // Failed samples to retry: loaded above with their failure (it says where to start), now
+    // made unfinished, their failed attempts kept; counted in the rounds read next, so the
+    // steps asked again get another seed.
+    let retried: Vec<String> = jobs
+        .iter()
+        .flatten()
+        .filter(|(j, _)| matches!(j, Job::Retry(_)))
+        .map(|(j, _)| j.sample().to_string())
+        .collect();
+    if !retried.is_empty() {
+        store.retry_failed(&retried)?;
+    }
+    let rounds = store.failed_rounds()?;
     let mut rerun_calls = HashMap::new();
     for (job, _) in jobs.iter().flatten() {
         if let Job::Rerun { call, .. } = job {

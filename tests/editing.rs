@@ -144,3 +144,56 @@ fn a_step_asked_again_with_an_edited_template_records_the_new_version() {
         .unwrap_err();
     assert!(e.contains("without its template variables"), "{e}");
 }
+
+#[test]
+fn a_failed_sample_retried_is_made_again_from_where_it_failed_keeping_what_came_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path();
+    // A server whose every reply is unusable: samples fail, some part way.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let bad = Backend::Sim(Simulator { seed: 4, malformed_rate: 0.6 });
+    let cfg = RunConfig { samples: 8, ..cfg() };
+    rt.block_on(async {
+        let p =
+            pipeline::start(ws, bad, Prompts::load(None).unwrap(), cfg.clone(), button::sources::builtin()).unwrap();
+        p.wait().await.unwrap();
+    });
+    let store = Store::open(ws, false).unwrap();
+    let failed: Vec<String> = store.failed_ids().unwrap();
+    // One that got past its atomic task: what came before its failure must survive.
+    let id = failed
+        .iter()
+        .find(|id| store.sample(id).unwrap().sample.atomic_task.is_some())
+        .expect("a sample failed after its atomic task")
+        .clone();
+    let before = store.sample(&id).unwrap().sample;
+    let at = button::domain::Part::of_failure(&before.failure.as_ref().unwrap().stage).unwrap();
+    drop(store);
+
+    let s = rt.block_on(async {
+        let p =
+            pipeline::start_jobs(ws, sim(), Prompts::load(None).unwrap(), cfg, vec![Job::Retry(id.clone())]).unwrap();
+        p.wait().await.unwrap()
+    });
+    assert_eq!((s.started, s.complete, s.failed), (1, 1, 0), "{s:?}");
+    let store = Store::open(ws, false).unwrap();
+    let after = store.sample(&id).unwrap().sample;
+    assert!(after.failure.is_none() && after.trajectory.is_some(), "retried to the end");
+    assert_eq!(after.scenario, before.scenario);
+    if at > button::domain::Part::AtomicTask {
+        assert_eq!(after.atomic_task, before.atomic_task, "the parts before {at} are kept");
+    }
+    let versions = store.versions(&id).unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].2, "failed");
+    assert_eq!(versions[0].3.failure, before.failure, "the failed attempt is kept as it was");
+    // The other failed samples were not touched.
+    for other in failed.iter().filter(|o| **o != id) {
+        assert!(store.sample(other).unwrap().sample.failure.is_some());
+    }
+    // Retrying a sample that has not failed changes nothing.
+    drop(store);
+    let s = jobs(ws, vec![Job::Retry(id.clone())]);
+    assert_eq!(s.failed, 1);
+    assert_eq!(Store::open(ws, false).unwrap().sample(&id).unwrap().sample, after);
+}

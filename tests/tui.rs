@@ -947,3 +947,31 @@ fn the_lineage_shows_re_asks_and_where_a_failed_dialogue_stopped() {
     h.keys("<esc><enter>");
     assert_eq!(h.app.view, View::Trajectory);
 }
+
+#[test]
+fn failed_samples_are_retried_one_or_every_one_in_the_filter() {
+    let mut h = H::new(false);
+    let failed = h.store.failed_ids().unwrap();
+    assert!(failed.len() >= 2, "the workspace has failed samples: {failed:?}");
+    h.keys("<home>");
+    while !h.app.selected().unwrap().summary.stage.is_failed() {
+        h.keys("j");
+    }
+    let id = h.selected_id();
+    h.keys("g");
+    assert!(!h.store.row(&id).unwrap().summary.stage.is_failed(), "made again");
+    let versions = h.store.versions(&id).unwrap();
+    assert_eq!(versions.iter().map(|v| v.2.as_str()).collect::<Vec<_>>(), ["failed"]);
+    // Every failed sample in the filter, with ctrl-g.
+    h.keys("F<right><right><esc>");
+    let listed = h.app.list.visible.len();
+    assert!(listed >= 1 && h.app.list.rows.iter().all(|r| r.id != id || !r.summary.stage.is_failed()));
+    h.keys("<c-g>");
+    let toast = h.app.toast.as_ref().unwrap().0.clone();
+    assert!(
+        toast.contains(&format!("run finished: {} complete", listed - h.store.failed_ids().unwrap().len())),
+        "{toast}"
+    );
+    let left = h.store.failed_ids().unwrap();
+    assert!(left.len() < listed, "{} of {listed} still failed", left.len());
+}

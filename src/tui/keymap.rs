@@ -145,8 +145,8 @@ actions! {
     CallOfPart "call_of_part" Samples ["l"] "the LLM call that made the selected lineage part";
     Edit "edit" Samples ["e"] "edit the selected lineage part (scenario, atomic task, composition, functions)";
     ExternalEdit "external_edit" Samples ["E"] "edit the selected lineage part in $EDITOR";
-    Regenerate "regenerate" Samples ["g"] "make the stale parts of the selected sample again";
-    RegenerateAll "regenerate_all" Samples ["ctrl-g"] "make the stale parts of every listed sample again";
+    Regenerate "regenerate" Samples ["g"] "make the stale parts of the selected sample again, or retry it if it failed";
+    RegenerateAll "regenerate_all" Samples ["ctrl-g"] "make every listed stale sample again and retry every listed failed one";
     Diff "diff" Samples ["D"] "the sample's edits and regenerations as diffs";
     NextTurn "next_turn" Trajectory ["n"] "next turn";
     PrevTurn "prev_turn" Trajectory ["p"] "previous turn";
@@ -165,7 +165,7 @@ actions! {
     TrajExternalEdit "traj_external_edit" Trajectory ["E"] "edit this turn in $EDITOR";
     Fork "fork" Trajectory ["b"] "fork: edit this turn, let the dialogue go on from it, compare the branches";
     TrajDiff "traj_diff" Trajectory ["D"] "the sample's edits and regenerations as diffs";
-    TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again";
+    TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again, or retry it if it failed";
     ReadClose "read_close" Reader ["esc", "q"] "close";
     ReadDown "read_down" Reader ["j", "down"] "scroll down";
     ReadUp "read_up" Reader ["k", "up"] "scroll up";

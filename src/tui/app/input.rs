@@ -4,8 +4,8 @@ use crate::tui::overlay::{Ask, Choice};
 
 use super::{
     Action, App, CallView, Cmd, ConfirmQuit, DiffView, Effect, Field, Filters, FiltersPanel, Focus, Help, Key,
-    KeyEvent, MouseButton, MouseEvent, MouseEventKind, Overlay, Palette, Part, Purpose, Reason, Rect, RunFx, RunStatus,
-    Scroll, Search, Step, StoreFx, TerminalFx, Verdict, View, sample_diff,
+    KeyEvent, MouseButton, MouseEvent, MouseEventKind, Overlay, Palette, Part, Purpose, Reason, Rect, Remake, RunFx,
+    RunStatus, Scroll, Search, Step, StoreFx, TerminalFx, Verdict, View, sample_diff,
 };
 
 impl App {
@@ -250,42 +250,47 @@ impl App {
                 }
             }
             Action::Regenerate | Action::TrajRegenerate => match self.selected() {
+                Some(r) if r.summary.stage.is_failed() => {
+                    let id = r.id.clone();
+                    self.start_jobs(Remake { stale: Vec::new(), failed: vec![id] }, fx);
+                }
                 Some(r) if !r.summary.stale.is_empty() => {
                     let id = r.id.clone();
                     self.regenerate_one(id, fx);
                 }
-                Some(_) => self.toast("nothing in this sample is stale: edit a part first (e)"),
+                Some(_) => self.toast("nothing in this sample is stale or failed: edit a part first (e)"),
                 None => self.toast("no sample selected"),
             },
             Action::RegenerateAll => {
-                let ids: Vec<String> = self
-                    .list
-                    .visible
-                    .iter()
-                    .map(|i| &self.list.rows[*i])
-                    .filter(|r| !r.summary.stale.is_empty())
-                    .map(|r| r.id.clone())
-                    .collect();
-                if ids.is_empty() {
-                    self.toast("no listed sample is stale");
+                let mut remake = Remake::default();
+                for r in self.list.visible.iter().map(|i| &self.list.rows[*i]) {
+                    if r.summary.stage.is_failed() {
+                        remake.failed.push(r.id.clone());
+                    } else if !r.summary.stale.is_empty() {
+                        remake.stale.push(r.id.clone());
+                    }
+                }
+                if remake.is_empty() {
+                    self.toast("no listed sample is stale or failed");
                 } else if self.simulated {
-                    self.start_jobs(ids, fx);
+                    self.start_jobs(remake, fx);
                 } else {
                     // Calls on a real endpoint cost time and money: say how many first.
-                    let n = ids.len();
+                    let n = remake.len();
+                    let what = remake.describe();
                     self.overlay = Some(Overlay::Ask(Box::new(Ask {
-                        title: "Regenerate every listed stale sample?".into(),
+                        title: "Make every listed stale or failed sample again?".into(),
                         text: format!(
-                            "{n} stale sample{} would be made again on the configured endpoint: about {} LLM \
-                             calls (a sample takes about ten). Hand edits in the parts made again are replaced; \
-                             each sample's previous version keeps them, and D shows them.",
-                            if n == 1 { "" } else { "s" },
+                            "{what} would be made again on the configured endpoint: about {} LLM calls (a \
+                             sample takes about ten). Hand edits in the parts made again are replaced; each \
+                             sample's previous version keeps them, and D shows them. A failed sample starts \
+                             again from the part it failed at.",
                             n * 10
                         ),
                         choices: vec![Choice {
                             action: Action::AskYes,
-                            label: format!("regenerate {n} sample{}", if n == 1 { "" } else { "s" }),
-                            cmds: vec![Cmd::Regenerate(ids)],
+                            label: format!("make {n} sample{} again", if n == 1 { "" } else { "s" }),
+                            cmds: vec![Cmd::Remake(remake)],
                         }],
                     })));
                 }
@@ -353,7 +358,7 @@ impl App {
                 self.refilter(fx);
             }
             Cmd::Search(q) => fx.push(Effect::Store(StoreFx::Search(q))),
-            Cmd::Regenerate(ids) => self.start_jobs(ids, fx),
+            Cmd::Remake(r) => self.start_jobs(r, fx),
             Cmd::RegenerateFrom { id, from } => {
                 if self.start_jobs_checked(std::slice::from_ref(&id), fx) {
                     self.toast(format!(

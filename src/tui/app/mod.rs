@@ -153,6 +153,42 @@ pub enum StoreFx {
     },
 }
 
+/// Samples to make again: the stale parts of some (`g`), the failed ones from the part each
+/// failed at (a retry).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Remake {
+    pub stale: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+impl Remake {
+    pub fn stale(ids: Vec<String>) -> Remake {
+        Remake { stale: ids, failed: Vec::new() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.stale.len() + self.failed.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = &String> {
+        self.stale.iter().chain(&self.failed)
+    }
+
+    /// "2 stale samples and 1 failed sample", "3 failed samples".
+    pub fn describe(&self) -> String {
+        let n = |k: usize, what: &str| format!("{k} {what} sample{}", if k == 1 { "" } else { "s" });
+        match (self.stale.len(), self.failed.len()) {
+            (s, 0) => n(s, "stale"),
+            (0, f) => n(f, "failed"),
+            (s, f) => format!("{} and {}", n(s, "stale"), n(f, "failed")),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum RunFx {
     StartRun {
@@ -163,7 +199,7 @@ pub enum RunFx {
     Resume,
     CancelRun,
     SetConcurrency(usize),
-    Regenerate(Vec<String>),
+    Remake(Remake),
     Fork {
         id: String,
         turn: usize,
@@ -187,7 +223,9 @@ impl RunFx {
     pub fn jobs(&self) -> Option<Vec<crate::pipeline::Job>> {
         use crate::pipeline::Job;
         match self {
-            RunFx::Regenerate(ids) => Some(ids.iter().cloned().map(Job::Regenerate).collect()),
+            RunFx::Remake(r) => Some(
+                r.stale.iter().cloned().map(Job::Regenerate).chain(r.failed.iter().cloned().map(Job::Retry)).collect(),
+            ),
             RunFx::RegenerateFrom { id, from } => Some(vec![Job::RegenerateFrom { sample: id.clone(), from: *from }]),
             RunFx::Fork { id, turn, message } => {
                 Some(vec![Job::Fork { sample: id.clone(), turn: *turn, message: message.clone() }])

@@ -5,7 +5,7 @@ use crate::tui::keymap::Action;
 use crate::tui::overlay::{Ask, Choice, Cmd};
 
 use super::{
-    App, Compare, Detail, Editor, Effect, Field, Overlay, Purpose, RunFx, RunStatus, StoreFx, Tag, TerminalFx,
+    App, Compare, Detail, Editor, Effect, Field, Overlay, Purpose, Remake, RunFx, RunStatus, StoreFx, Tag, TerminalFx,
     TextArea, diff, edit,
 };
 
@@ -38,16 +38,14 @@ impl App {
     }
 
     /// Regenerates the stale parts of these samples.
-    pub(super) fn start_jobs(&mut self, ids: Vec<String>, fx: &mut Vec<Effect>) {
+    pub(super) fn start_jobs(&mut self, remake: Remake, fx: &mut Vec<Effect>) {
+        let ids: Vec<String> = remake.ids().cloned().collect();
         if !self.start_jobs_checked(&ids, fx) {
             return;
         }
-        self.toast(format!(
-            "regenerating {} sample{}: the pipeline view (1) shows it",
-            ids.len(),
-            if ids.len() == 1 { "" } else { "s" }
-        ));
-        fx.push(Effect::Run(RunFx::Regenerate(ids)));
+        let verb = if remake.stale.is_empty() { "retrying" } else { "regenerating" };
+        self.toast(format!("{verb} {}: the pipeline view (1) shows it", remake.describe()));
+        fx.push(Effect::Run(RunFx::Remake(remake)));
     }
 
     /// Before samples are made again: refused while a run is in flight; otherwise their
@@ -73,7 +71,7 @@ impl App {
     /// after the last edited part.
     pub(super) fn regenerate_one(&mut self, id: String, fx: &mut Vec<Effect>) {
         let Some(d) = self.detail.as_ref().filter(|d| d.id == id) else {
-            return self.start_jobs(vec![id], fx);
+            return self.start_jobs(Remake::stale(vec![id]), fx);
         };
         let stale = domain::stale(&d.sample);
         let Some(first) = stale.first() else {
@@ -82,7 +80,7 @@ impl App {
         let edited = domain::edited(&d.sample);
         let over: Vec<Part> = edited.iter().filter(|p| stale.contains(*p)).collect();
         if over.is_empty() {
-            return self.start_jobs(vec![id], fx);
+            return self.start_jobs(Remake::stale(vec![id]), fx);
         }
         let names =
             |ps: &mut dyn Iterator<Item = Part>| ps.map(|p| p.title().to_lowercase()).collect::<Vec<_>>().join(", ");
@@ -94,7 +92,7 @@ impl App {
                 names(&mut stale.iter()),
                 names(&mut over.iter().copied())
             ),
-            cmds: vec![Cmd::Regenerate(vec![id.clone()])],
+            cmds: vec![Cmd::Remake(Remake::stale(vec![id.clone()]))],
         }];
         if let Some(after) = last_edited.next() {
             choices.push(Choice {

@@ -60,8 +60,8 @@ pub enum Cmd {
         call: i64,
         sample: String,
     },
-    /// Make the stale parts of these samples again.
-    Regenerate(Vec<String>),
+    /// Make samples again: the stale parts of some, the failed ones from where they failed.
+    Remake(crate::tui::app::Remake),
     /// Make the parts of a sample from `from` on again, keeping the hand edits before it.
     RegenerateFrom {
         id: String,
