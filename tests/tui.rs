@@ -749,7 +749,10 @@ fn changed_content_is_reviewed_again_and_g_never_replaces_a_hand_edit_silently()
     let asked = h.asked.len();
     h.keys("<c-g>");
     let s = h.screen(100, 30);
-    assert!(s.contains("1 stale sample would be made again") && s.contains("about 10 LLM calls"), "{s}");
+    assert!(
+        s.contains("1 stale sample and 2 failed samples would be made again") && s.contains("about 30 LLM calls"),
+        "{s}"
+    );
     h.keys("n");
     assert!(h.app.overlay.is_none());
     assert_eq!(h.asked.len(), asked, "nothing started");
