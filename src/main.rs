@@ -99,6 +99,8 @@ enum Command {
     },
     /// Undo the newest verdict or edit not undone yet (works across restarts)
     Undo,
+    /// Do again what the newest undo undid, when nothing was done since
+    Redo,
     /// Print one sample's whole lineage as JSON
     Show { sample: String },
     /// Generate samples with the BUTTON pipeline (offline simulator unless an endpoint is set)
@@ -197,6 +199,7 @@ impl Command {
             Command::List { .. } => "list",
             Command::Verdict { .. } => "verdict",
             Command::Undo => "undo",
+            Command::Redo => "redo",
             Command::Show { .. } => "show",
             Command::Run { .. } => "run",
             Command::Init => "init",
@@ -480,6 +483,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             match store.undo()? {
                 Some(e) => println!("undid #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
                 None => println!("nothing to undo"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Redo) => {
+            let mut store = Store::open(ws, false)?;
+            match store.redo()? {
+                Some(e) => println!("redid #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
+                None => println!("nothing to redo"),
             }
             Ok(ExitCode::SUCCESS)
         }

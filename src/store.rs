@@ -36,6 +36,8 @@ pub enum StoreError {
     NoSample(String),
     #[error("LLM call #{0} is not in the workspace")]
     NoCall(i64),
+    #[error("sample {0} has no kept version #{1}")]
+    NoVersion(String, i64),
     #[error("sample {0}: the field {1} does not exist")]
     NoField(String, String),
     #[error("sample {0} holds unreadable data: {1}")]
@@ -129,6 +131,9 @@ ALTER TABLE llm_calls ADD COLUMN wait_ms INTEGER NOT NULL DEFAULT 0;
 ",
     r"
 ALTER TABLE samples ADD COLUMN raw BLOB;
+",
+    r"
+ALTER TABLE journal ADD COLUMN redo_of INTEGER;
 ",
 ];
 
@@ -384,6 +389,19 @@ pub enum Action {
     Undo {
         of: i64,
     },
+    /// Several samples given one verdict (or cleared) at once; `before` holds each one's.
+    Verdicts {
+        after: Option<Review>,
+        before: Vec<(String, Option<Review>)>,
+    },
+    /// The sample's content replaced by its kept version `from`; what it held is kept as
+    /// version `saved`. A verdict it had is cleared (`review`), as by an edit.
+    Restore {
+        from: i64,
+        saved: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        review: Option<Review>,
+    },
 }
 
 impl Action {
@@ -394,6 +412,12 @@ impl Action {
             Action::Verdict { after: None, .. } => "verdict cleared".into(),
             Action::Edit { path, .. } => format!("edit of {path}"),
             Action::Undo { of } => format!("undo of #{of}"),
+            Action::Verdicts { after, before } => format!(
+                "verdict {} of {} samples",
+                after.as_ref().map_or("cleared", |r| r.verdict.as_str()),
+                before.len()
+            ),
+            Action::Restore { from, .. } => format!("restore of version #{from}"),
         }
     }
 
@@ -402,6 +426,8 @@ impl Action {
             Action::Verdict { .. } => "verdict",
             Action::Edit { .. } => "edit",
             Action::Undo { .. } => "undo",
+            Action::Verdicts { .. } => "verdicts",
+            Action::Restore { .. } => "restore",
         }
     }
 }
@@ -825,10 +851,9 @@ impl Store {
     /// Sets (or clears, with None) a sample's review, and journals it. One transaction.
     pub fn set_review(&mut self, id: &str, review: Option<Review>) -> Result<i64> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before = read_review(&tx, id)?;
-        write_review(&tx, id, review.as_ref())?;
         let verdict = review.as_ref().map_or("cleared", |r| r.verdict.as_str());
-        let seq = append(&tx, id, &Action::Verdict { before, after: review }, self.client.as_deref())?;
+        let action = do_verdict(&tx, id, review)?;
+        let seq = append(&tx, id, &action, self.client.as_deref(), None)?;
         tx.commit()?;
         tracing::info!(sample = id, seq, "verdict: {verdict}");
         Ok(seq)
@@ -841,14 +866,12 @@ impl Store {
     /// number and the verdict cleared, if any.
     pub fn edit_field(&mut self, id: &str, path: &str, value: Value) -> Result<(i64, Option<Verdict>)> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let before = apply_edit(&tx, id, path, value.clone())?;
-        let review = read_review(&tx, id)?;
-        if review.is_some() {
-            write_review(&tx, id, None)?;
-        }
-        let cleared = review.as_ref().map(|r| r.verdict);
-        let action = Action::Edit { path: path.to_string(), before, after: value, review };
-        let seq = append(&tx, id, &action, self.client.as_deref())?;
+        let action = do_edit(&tx, id, path, value)?;
+        let cleared = match &action {
+            Action::Edit { review, .. } => review.as_ref().map(|r| r.verdict),
+            _ => None,
+        };
+        let seq = append(&tx, id, &action, self.client.as_deref(), None)?;
         tx.commit()?;
         tracing::info!(
             sample = id,
@@ -868,7 +891,7 @@ impl Store {
             let before = read_review(&tx, id)?;
             if before.is_some() {
                 write_review(&tx, id, None)?;
-                append(&tx, id, &Action::Verdict { before, after: None }, self.client.as_deref())?;
+                append(&tx, id, &Action::Verdict { before, after: None }, self.client.as_deref(), None)?;
                 n += 1;
             }
         }
@@ -877,6 +900,59 @@ impl Store {
             tracing::info!("{n} verdicts cleared: their samples are made again");
         }
         Ok(n)
+    }
+
+    /// Gives these samples one verdict (or clears theirs, with None) as one journal entry:
+    /// one undo brings every one's verdict back. Returns the entry's number.
+    pub fn set_reviews(&mut self, ids: &[String], review: Option<Review>) -> Result<i64> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let verdict = review.as_ref().map_or("cleared", |r| r.verdict.as_str());
+        let action = do_verdicts(&tx, ids, review)?;
+        let seq = append(&tx, &many(ids.len()), &action, self.client.as_deref(), None)?;
+        tx.commit()?;
+        tracing::info!(seq, "verdict {verdict} of {} samples at once", ids.len());
+        Ok(seq)
+    }
+
+    /// Replaces a sample's content with its kept version `version` (a `previous` version
+    /// after a regeneration, or one of `history_states`), keeping what it holds now as a
+    /// version of its own: one journal entry, undone as one. Returns the entry's number.
+    pub fn restore(&mut self, id: &str, version: i64) -> Result<i64> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let action = do_restore(&tx, id, version)?;
+        let seq = append(&tx, id, &action, self.client.as_deref(), None)?;
+        tx.commit()?;
+        tracing::info!(sample = id, seq, "restore of version #{version}");
+        Ok(seq)
+    }
+
+    /// The action `redo` would do again now: the newest undo of this session not redone,
+    /// when nothing new was done since. Its entry is the action undone.
+    pub fn next_redo(&self) -> Result<Option<JournalEntry>> {
+        Ok(newest_redoable(&self.conn, self.client.as_deref())?.map(|(_, e)| e))
+    }
+
+    /// Does again what the newest undo undid (see `next_redo`), as a new journal entry that
+    /// undo undoes in turn. Returns the action done again, or None.
+    pub fn redo(&mut self) -> Result<Option<JournalEntry>> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let Some((undo_seq, entry)) = newest_redoable(&tx, self.client.as_deref())? else { return Ok(None) };
+        let id = entry.sample_id.as_str();
+        let again = match &entry.action {
+            Action::Verdict { after, .. } => do_verdict(&tx, id, after.clone())?,
+            Action::Edit { path, after, .. } => do_edit(&tx, id, path, after.clone())?,
+            Action::Verdicts { after, before } => {
+                let ids: Vec<String> = before.iter().map(|(id, _)| id.clone()).collect();
+                do_verdicts(&tx, &ids, after.clone())?
+            }
+            Action::Restore { from, .. } => do_restore(&tx, id, *from)?,
+            Action::Undo { .. } => unreachable!("an undo row undoes an action, never an undo"),
+        };
+        let seq = append(&tx, id, &again, self.client.as_deref(), Some(undo_seq))?;
+        tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![seq, undo_seq])?;
+        tx.commit()?;
+        tracing::info!(sample = id, seq, "redo of #{} ({})", entry.seq, entry.action.describe());
+        Ok(Some(JournalEntry { seq, at: now_ms(), sample_id: entry.sample_id, action: again, undone_by: None }))
     }
 
     /// The action `undo` would undo now, without undoing it.
@@ -900,9 +976,21 @@ impl Store {
                     write_review(&tx, &sample_id, review.as_ref())?;
                 }
             }
+            Action::Verdicts { before, .. } => {
+                for (id, review) in before {
+                    write_review(&tx, id, review.as_ref())?;
+                }
+            }
+            Action::Restore { saved, review, .. } => {
+                let data: Vec<u8> = tx.query_row("SELECT data FROM versions WHERE id = ?1", [saved], |r| r.get(0))?;
+                write_sample(&tx, &sample_id, &unpack(&sample_id, &data)?)?;
+                if review.is_some() {
+                    write_review(&tx, &sample_id, review.as_ref())?;
+                }
+            }
             Action::Undo { .. } => unreachable!("undo rows are never selected"),
         }
-        let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq }, self.client.as_deref())?;
+        let undo_seq = append(&tx, &sample_id, &Action::Undo { of: seq }, self.client.as_deref(), None)?;
         tx.execute("UPDATE journal SET undone_by = ?1 WHERE seq = ?2", params![undo_seq, seq])?;
         tx.commit()?;
         // The log names the kind of a verdict (its value is in the entry undone) and the field
@@ -1215,13 +1303,20 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
     let before = std::mem::replace(slot, value.clone());
     let mut sample: Sample = serde_json::from_value(doc).map_err(|e| StoreError::BadData(id.to_string(), e))?;
     record_edit(&mut sample.edits, path, &before, value);
-    let summary = Summary::of(&sample);
+    write_sample(conn, id, &sample)?;
+    Ok(before)
+}
+
+/// Writes a sample's content and the columns read from it.
+fn write_sample(conn: &Connection, id: &str, sample: &Sample) -> Result<()> {
+    let summary = Summary::of(sample);
     conn.execute(
         "UPDATE samples SET data = ?2, stage = ?3, turns = ?4, calls = ?5, parallel_calls = ?6, lint_errors = ?7,
-            lint_warnings = ?8, lint_codes = ?9, updated_at = ?10, stale = ?11, indexed = 0 WHERE id = ?1",
+            lint_warnings = ?8, lint_codes = ?9, updated_at = ?10, stale = ?11, strategy = ?12,
+            failure_reason = ?13, indexed = 0 WHERE id = ?1",
         params![
             id,
-            pack(&serde_json::to_string(&sample).expect("a sample always serializes")),
+            pack(&serde_json::to_string(sample).expect("a sample always serializes")),
             summary.stage.id(),
             summary.turns as i64,
             summary.calls as i64,
@@ -1230,10 +1325,85 @@ fn apply_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<V
             summary.lint_warnings as i64,
             summary.codes_text(),
             now_ms(),
-            summary.stale.ids()
+            summary.stale.ids(),
+            summary.strategy,
+            summary.failure_reason,
         ],
     )?;
-    Ok(before)
+    Ok(())
+}
+
+/// How a journal entry of several samples names them.
+fn many(n: usize) -> String {
+    format!("({n} samples)")
+}
+
+fn do_verdict(conn: &Connection, id: &str, review: Option<Review>) -> Result<Action> {
+    let before = read_review(conn, id)?;
+    write_review(conn, id, review.as_ref())?;
+    Ok(Action::Verdict { before, after: review })
+}
+
+fn do_verdicts(conn: &Connection, ids: &[String], review: Option<Review>) -> Result<Action> {
+    let mut before = Vec::with_capacity(ids.len());
+    for id in ids {
+        before.push((id.clone(), read_review(conn, id)?));
+        write_review(conn, id, review.as_ref())?;
+    }
+    Ok(Action::Verdicts { after: review, before })
+}
+
+/// An edit; the verdict it clears is kept in the action (undo brings it back).
+fn do_edit(conn: &Connection, id: &str, path: &str, value: Value) -> Result<Action> {
+    let before = apply_edit(conn, id, path, value.clone())?;
+    let review = read_review(conn, id)?;
+    if review.is_some() {
+        write_review(conn, id, None)?;
+    }
+    Ok(Action::Edit { path: path.to_string(), before, after: value, review })
+}
+
+fn do_restore(conn: &Connection, id: &str, version: i64) -> Result<Action> {
+    let found: Option<(String, Vec<u8>)> = conn
+        .query_row("SELECT sample_id, data FROM versions WHERE id = ?1", [version], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let Some((owner, data)) = found.filter(|(owner, _)| owner == id) else {
+        return Err(StoreError::NoVersion(id.to_string(), version));
+    };
+    let now: Vec<u8> = conn
+        .query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| StoreError::NoSample(id.to_string()))?;
+    conn.execute(
+        "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'replaced', ?3)",
+        params![owner, now_ms(), now],
+    )?;
+    let saved = conn.last_insert_rowid();
+    write_sample(conn, id, &unpack(id, &data)?)?;
+    let review = read_review(conn, id)?;
+    if review.is_some() {
+        write_review(conn, id, None)?;
+    }
+    Ok(Action::Restore { from: version, saved, review })
+}
+
+/// The newest undo of `client` not redone yet, when no new action came after it: (its
+/// number, the entry it undid).
+fn newest_redoable(conn: &Connection, client: Option<&str>) -> Result<Option<(i64, JournalEntry)>> {
+    let row: Option<(i64, i64, i64, String, String)> = conn
+        .query_row(
+            "SELECT u.seq, a.seq, a.at, a.sample_id, a.payload FROM journal u JOIN journal a ON a.undone_by = u.seq
+             WHERE u.action = 'undo' AND u.undone_by IS NULL AND (?1 IS NULL OR u.client = ?1)
+               AND u.seq > COALESCE((SELECT max(seq) FROM journal WHERE action != 'undo' AND redo_of IS NULL
+                                     AND (?1 IS NULL OR client = ?1)), 0)
+             ORDER BY u.seq DESC LIMIT 1",
+            [client],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?;
+    let Some((undo_seq, seq, at, sample_id, payload)) = row else { return Ok(None) };
+    let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+    Ok(Some((undo_seq, JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) })))
 }
 
 /// The first edit of a field keeps what it was; an edit back to the original drops the
@@ -1275,15 +1445,17 @@ fn newest_undoable(conn: &Connection, client: Option<&str>) -> Result<Option<Jou
     Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
 }
 
-fn append(conn: &Connection, sample_id: &str, action: &Action, client: Option<&str>) -> Result<i64> {
+/// Journals an action; `redo_of` is the undo a redo does again.
+fn append(conn: &Connection, sample_id: &str, action: &Action, client: Option<&str>, redo_of: Option<i64>) -> Result<i64> {
     conn.execute(
-        "INSERT INTO journal (at, sample_id, action, payload, client) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO journal (at, sample_id, action, payload, client, redo_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![
             now_ms(),
             sample_id,
             action.name(),
             serde_json::to_string(action).expect("an action always serializes"),
-            client
+            client,
+            redo_of
         ],
     )?;
     Ok(conn.last_insert_rowid())

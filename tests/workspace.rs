@@ -280,10 +280,10 @@ fn migrations_run_once_and_a_newer_workspace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     let store = Store::open(&ws, true).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     drop(store);
     let store = Store::open(&ws, false).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 6);
+    assert_eq!(store.schema_version().unwrap(), 7);
     store.conn().pragma_update(None, "user_version", 99).unwrap();
     drop(store);
     let err = Store::open(&ws, false).err().unwrap();
@@ -502,4 +502,102 @@ fn a_conversion_to_button_always_carries_the_template_with_the_tools_and_passes_
         assert_eq!(a.tools, b.tools);
         assert_eq!(a.system, b.system);
     }
+}
+
+#[test]
+fn redo_does_again_what_undo_undid_until_something_new_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(2));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    store.set_client("session-a");
+    import(&mut store, &input);
+    let all = ids(&store, StatusFilter::All);
+    let (a, b) = (&all[0], &all[1]);
+    let path = "/trajectory/messages/0/content";
+    store.set_review(a, Some(review(Verdict::Accepted))).unwrap();
+    store.edit_field(b, path, json!("Edited once.")).unwrap();
+    assert_eq!(store.redo().unwrap(), None, "nothing undone yet");
+    store.undo().unwrap();
+    store.undo().unwrap();
+    assert_eq!(store.review(a).unwrap(), None);
+    let text = |s: &Store| match &s.sample(b).unwrap().sample.trajectory.unwrap().messages[0] {
+        Message::User { content } => content.clone(),
+        m => panic!("{m:?}"),
+    };
+    assert_ne!(text(&store), "Edited once.");
+    // Newest undo first: the verdict, then the edit.
+    assert_eq!(store.next_redo().unwrap().unwrap().sample_id, *a);
+    let redone = store.redo().unwrap().unwrap();
+    assert!(matches!(redone.action, Action::Verdict { .. }));
+    assert_eq!(store.review(a).unwrap().map(|r| r.verdict), Some(Verdict::Accepted));
+    store.redo().unwrap().unwrap();
+    assert_eq!(text(&store), "Edited once.");
+    assert_eq!(store.redo().unwrap(), None, "both done again");
+    // What was done again is undone in turn, and done again once more.
+    store.undo().unwrap();
+    assert_ne!(text(&store), "Edited once.");
+    store.redo().unwrap();
+    assert_eq!(text(&store), "Edited once.");
+    // Something new after an undo ends what can be redone.
+    store.undo().unwrap();
+    store.set_review(b, Some(review(Verdict::Flagged))).unwrap();
+    assert_eq!(store.redo().unwrap(), None);
+    // Another session's undo is not this one's to redo.
+    store.undo().unwrap();
+    let mut other = Store::open(&dir.path().join("ws"), false).unwrap();
+    other.set_client("session-b");
+    assert_eq!(other.redo().unwrap(), None);
+}
+
+#[test]
+fn a_verdict_for_many_samples_is_one_step_to_undo() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(4));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let all = ids(&store, StatusFilter::All);
+    store.set_review(&all[0], Some(review(Verdict::Rejected))).unwrap();
+    store.set_reviews(&all[..3], Some(review(Verdict::Accepted))).unwrap();
+    assert_eq!(ids(&store, StatusFilter::Accepted), all[..3].to_vec());
+    let e = store.journal().unwrap().pop().unwrap();
+    assert_eq!((e.sample_id.as_str(), e.action.describe().as_str()), ("(3 samples)", "verdict accepted of 3 samples"));
+    store.undo().unwrap();
+    assert_eq!(ids(&store, StatusFilter::Accepted), Vec::<String>::new());
+    assert_eq!(ids(&store, StatusFilter::Rejected), vec![all[0].clone()], "each one's verdict came back");
+    store.redo().unwrap();
+    assert_eq!(ids(&store, StatusFilter::Accepted).len(), 3);
+}
+
+#[test]
+fn a_kept_version_is_restored_as_one_step_that_undo_takes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(1));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let id = ids(&store, StatusFilter::All).remove(0);
+    let original = store.sample(&id).unwrap().sample;
+    let version = store.add_version(&original, "previous").unwrap();
+    // The sample changes a lot (as a regeneration would), and is accepted.
+    store.edit_field(&id, "/trajectory/messages/0/content", json!("Something else.")).unwrap();
+    store.edit_field(&id, "/trajectory/messages/1/calls/0/arguments/days", json!("three")).unwrap();
+    store.set_review(&id, Some(review(Verdict::Accepted))).unwrap();
+    let changed = store.sample(&id).unwrap().sample;
+    let errors = store.row(&id).unwrap().summary.lint_errors;
+    assert!(errors > 0);
+
+    store.restore(&id, version).unwrap();
+    assert_eq!(store.sample(&id).unwrap().sample, original);
+    assert_eq!(store.row(&id).unwrap().summary.lint_errors, 0, "the listed columns follow the content");
+    assert_eq!(store.review(&id).unwrap(), None, "what was accepted is not there any more");
+    let kinds: Vec<String> = store.versions(&id).unwrap().into_iter().map(|v| v.2).collect();
+    assert_eq!(kinds, ["replaced", "previous"], "what it held is kept too");
+    store.undo().unwrap();
+    assert_eq!(store.sample(&id).unwrap().sample, changed);
+    assert_eq!(store.review(&id).unwrap().map(|r| r.verdict), Some(Verdict::Accepted));
+    assert_eq!(store.row(&id).unwrap().summary.lint_errors, errors);
+    store.redo().unwrap();
+    assert_eq!(store.sample(&id).unwrap().sample, original);
+    // A version of another sample, or none, is refused with its number.
+    let err = store.restore(&id, 999).unwrap_err();
+    assert_eq!(err.to_string(), format!("sample {id} has no kept version #999"));
 }
