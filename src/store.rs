@@ -1446,7 +1446,13 @@ fn newest_undoable(conn: &Connection, client: Option<&str>) -> Result<Option<Jou
 }
 
 /// Journals an action; `redo_of` is the undo a redo does again.
-fn append(conn: &Connection, sample_id: &str, action: &Action, client: Option<&str>, redo_of: Option<i64>) -> Result<i64> {
+fn append(
+    conn: &Connection,
+    sample_id: &str,
+    action: &Action,
+    client: Option<&str>,
+    redo_of: Option<i64>,
+) -> Result<i64> {
     conn.execute(
         "INSERT INTO journal (at, sample_id, action, payload, client, redo_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![

@@ -978,3 +978,89 @@ fn failed_samples_are_retried_one_or_every_one_in_the_filter() {
     let left = h.store.failed_ids().unwrap();
     assert!(left.len() < listed, "{} of {listed} still failed", left.len());
 }
+
+#[test]
+fn every_listed_sample_gets_one_verdict_after_a_question_that_says_how_many() {
+    let mut h = H::new(true);
+    let complete: Vec<String> =
+        h.app.list.rows.iter().filter(|r| r.summary.stage.is_complete()).map(|r| r.id.clone()).collect();
+    let listed = h.app.list.visible.len();
+    assert!(complete.len() >= 3 && complete.len() < listed, "complete {} of {listed}", complete.len());
+    select_complete(&mut h);
+    let first = h.selected_id();
+    h.keys("x2");
+    assert_eq!(h.verdict(&first), Some(Verdict::Rejected));
+    h.keys("A");
+    let s = h.screen(100, 30);
+    let n = complete.len();
+    let text =
+        format!("{n} listed samples will be accepted: {} without a verdict, 1 whose other verdict is replaced.", n - 1);
+    assert!(s.replace('\n', " ").contains("Accept every listed sample?"), "{s}");
+    assert!(h.app.overlay.as_ref().is_some_and(|o| matches!(o, Overlay::Ask(a) if a.text.starts_with(&text))), "{s}");
+    both_sizes(&mut h, "accept_all");
+    // n: nothing changes.
+    h.keys("n");
+    assert!(complete.iter().filter(|id| **id != first).all(|id| h.verdict(id).is_none()));
+    h.keys("Ay");
+    assert!(complete.iter().all(|id| h.verdict(id) == Some(Verdict::Accepted)));
+    let (_, reviewed, acc, _, _) = h.app.list.review_progress();
+    assert_eq!((reviewed, acc), (n, n), "the list shows it");
+    // One u takes it all back, the rejection included; ctrl-r does it again.
+    h.keys("u");
+    assert_eq!(h.verdict(&first), Some(Verdict::Rejected));
+    assert!(complete.iter().filter(|id| **id != first).all(|id| h.verdict(id).is_none()));
+    assert_eq!(h.app.list.review_progress().1, 1);
+    h.keys("<c-r>");
+    assert!(complete.iter().all(|id| h.verdict(id) == Some(Verdict::Accepted)));
+
+    // X asks why, then how many; the filter decides which.
+    h.keys("F<right><esc>");
+    h.keys("X");
+    assert!(h.screen(100, 30).contains(&format!("Reject {n} samples: why?")));
+    h.keys("<space>j<space><enter>");
+    let ask = match &h.app.overlay {
+        Some(Overlay::Ask(a)) => a.text.clone(),
+        _ => panic!("no question"),
+    };
+    assert!(
+        ask.starts_with(&format!(
+            "{n} listed samples will be rejected for hallucinated function, bad arguments: 0 without a verdict, \
+             {n} whose other verdict is replaced."
+        )),
+        "{ask}"
+    );
+    h.keys("y");
+    let r = h.store.review(&first).unwrap().unwrap();
+    assert_eq!(r.reasons, vec![RejectReason::HallucinatedFunction, RejectReason::BadArguments]);
+    // Esc at the reasons gives no verdict, and the next x is about one sample again.
+    let one = h.selected_id();
+    h.keys("X<esc>x1");
+    assert_eq!(h.store.review(&one).unwrap().unwrap().reasons, vec![RejectReason::HallucinatedFunction]);
+    let other = complete.iter().find(|id| **id != one).unwrap();
+    assert_eq!(h.store.review(other).unwrap().unwrap().reasons.len(), 2, "one sample rejected, not all");
+}
+
+#[test]
+fn ctrl_r_redoes_what_u_undid_and_asks_first_on_another_sample() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("eUrgent: <c-s>");
+    let task = |h: &H| h.store.sample(&id).unwrap().sample.composition.unwrap().task;
+    assert!(task(&h).starts_with("Urgent: "));
+    h.keys("u");
+    assert!(!task(&h).starts_with("Urgent: "));
+    assert!(h.app.toast.as_ref().unwrap().0.contains("(ctrl-r redoes it)"));
+    // On another sample, redo asks first.
+    h.keys("<tab>j");
+    assert_ne!(h.selected_id(), id);
+    h.keys("<c-r>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("Redo on another sample?"), "{s}");
+    h.keys("y");
+    assert!(task(&h).starts_with("Urgent: "));
+    assert_eq!(h.selected_id(), id, "the list went to the sample redone");
+    h.keys("<c-r>");
+    assert!(h.app.toast.as_ref().unwrap().0.starts_with("nothing to redo"));
+}

@@ -116,6 +116,7 @@ actions! {
     ViewSamples "view_samples" Global ["2"] "the samples view: list and lineage";
     ViewTrajectory "view_trajectory" Global ["3"] "the trajectory view of the selected sample";
     Undo "undo" Global ["u"] "undo the last verdict or edit (without limit, also after a restart)";
+    Redo "redo" Global ["ctrl-r"] "redo what the last undo undid (until something new is done)";
     ReviewQueue "review_queue" Global ["R"] "review queue: walk the complete samples awaiting a verdict";
     FlaggedQueue "flagged_queue" Global ["Q"] "flagged queue: walk the samples flagged for a second look";
     NextTheme "next_theme" Global ["T"] "switch to the next theme";
@@ -142,6 +143,8 @@ actions! {
     Reject "reject" Samples ["x"] "reject with a reason, save, and go to the next sample";
     Skip "skip" Samples ["space"] "skip to the next sample without a verdict";
     Flag "flag" Samples ["f"] "flag for a second look, save, and go on";
+    AcceptAll "accept_all" Samples ["A"] "accept every listed complete, up-to-date sample (asks first)";
+    RejectAll "reject_all" Samples ["X"] "reject every listed complete, up-to-date sample (asks first)";
     CallOfPart "call_of_part" Samples ["l"] "the LLM call that made the selected lineage part";
     Edit "edit" Samples ["e"] "edit the selected lineage part (scenario, atomic task, composition, functions)";
     ExternalEdit "external_edit" Samples ["E"] "edit the selected lineage part in $EDITOR";

@@ -258,6 +258,10 @@ impl SampleList {
         }
     }
 
+    pub fn row(&self, id: &str) -> Option<&ListRow> {
+        self.by_id.get(id).copied().map(|i| &self.rows[i])
+    }
+
     pub fn row_mut(&mut self, id: &str) -> Option<&mut ListRow> {
         self.by_id.get(id).copied().map(|i| &mut self.rows[i])
     }

@@ -55,16 +55,42 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
                 out
             }
         },
-        StoreFx::Undo => match store.undo() {
-            Ok(entry) => {
-                let mut out = Vec::new();
-                if let Some(e) = &entry {
-                    out.extend(row_msg(store, &e.sample_id));
+        e @ (StoreFx::Undo | StoreFx::Redo) => {
+            let redo = e == StoreFx::Redo;
+            match if redo { store.redo() } else { store.undo() } {
+                Ok(entry) => {
+                    let mut out = Vec::new();
+                    match &entry {
+                        Some(e) if matches!(e.action, crate::store::Action::Verdicts { .. }) => {
+                            out.extend(execute(store, StoreFx::LoadRows));
+                        }
+                        Some(e) => out.extend(row_msg(store, &e.sample_id)),
+                        None => {}
+                    }
+                    out.push(Msg::Undone { redo, entry });
+                    out
                 }
-                out.push(Msg::Undone(entry));
+                Err(err) => vec![Msg::Error(format!("{} failed: {err}", if redo { "redo" } else { "undo" }))],
+            }
+        }
+        StoreFx::SetReviews { ids, review } => match store.set_reviews(&ids, review) {
+            Ok(_) => execute(store, StoreFx::LoadRows),
+            Err(err) => {
+                let mut out = vec![Msg::Error(format!("the verdicts of {} samples were not saved: {err}", ids.len()))];
+                out.extend(execute(store, StoreFx::LoadRows));
                 out
             }
-            Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
+        },
+        StoreFx::Restore { id, version } => match store.restore(&id, version) {
+            Ok(_) => {
+                let mut out = row_msg(store, &id);
+                out.push(Msg::Toast(format!(
+                    "{id}: version #{version} is back; what it held is kept (u takes it back)"
+                )));
+                out.extend(execute(store, StoreFx::LoadSample(id)));
+                out
+            }
+            Err(err) => vec![Msg::Error(format!("cannot restore version #{version} of {id}: {err}"))],
         },
         StoreFx::Edit { id, path, value } => match store.edit_field(&id, &path, value) {
             Ok((_, cleared)) => {
@@ -86,9 +112,9 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
             }
             Err(e) => vec![Msg::Error(format!("the edit of {path} was not saved: {e}"))],
         },
-        StoreFx::NextUndo => match store.next_undo() {
-            Ok(e) => vec![Msg::NextUndo(e)],
-            Err(e) => vec![Msg::Error(format!("undo failed: {e}"))],
+        StoreFx::NextUndo { redo } => match if redo { store.next_redo() } else { store.next_undo() } {
+            Ok(entry) => vec![Msg::NextUndo { redo, entry }],
+            Err(err) => vec![Msg::Error(format!("{} failed: {err}", if redo { "redo" } else { "undo" }))],
         },
         StoreFx::ClearReviews(ids) => match store.clear_reviews(&ids) {
             Ok(0) => Vec::new(),

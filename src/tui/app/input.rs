@@ -80,7 +80,8 @@ impl App {
             }
             // Looked at first: a change of content on a sample not on screen is not undone
             // blind (see Msg::NextUndo).
-            Action::Undo => fx.push(Effect::Store(StoreFx::NextUndo)),
+            Action::Undo => fx.push(Effect::Store(StoreFx::NextUndo { redo: false })),
+            Action::Redo => fx.push(Effect::Store(StoreFx::NextUndo { redo: true })),
             Action::ReviewQueue => self.start_queue(false, fx),
             Action::FlaggedQueue => self.start_queue(true, fx),
             Action::NextTheme => {
@@ -179,6 +180,18 @@ impl App {
                 self.overlay = Some(Overlay::Reason(Reason::default()));
             }
             Action::Reject | Action::TrajReject => {}
+            Action::AcceptAll => {
+                let ids = self.bulk_ids();
+                if !ids.is_empty() {
+                    self.confirm_verdicts(ids, Verdict::Accepted, Vec::new(), String::new());
+                }
+            }
+            Action::RejectAll => {
+                let ids = self.bulk_ids();
+                if !ids.is_empty() {
+                    self.overlay = Some(Overlay::Reason(Reason { bulk: Some(ids), ..Reason::default() }));
+                }
+            }
             Action::Skip | Action::TrajSkip => self.advance(fx),
             Action::CallOfPart => {
                 let steps: &[Step] = if self.lineage_part == Part::Trajectory {
@@ -348,6 +361,7 @@ impl App {
                 fx.push(Effect::Terminal(TerminalFx::Quit));
             }
             Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
+            Cmd::ConfirmVerdicts { ids, verdict, reasons, note } => self.confirm_verdicts(ids, verdict, reasons, note),
             Cmd::SetFilters(f) => {
                 self.list.filters = f;
                 self.refilter(fx);

@@ -89,38 +89,48 @@ impl App {
         }
     }
 
-    /// What undo would undo, and what it undid.
+    /// What undo (or redo) would do, and what it did.
     pub(super) fn on_undo(&mut self, msg: Msg, fx: &mut Vec<Effect>) {
+        let word = |redo: bool| if redo { "redo" } else { "undo" };
         match msg {
-            Msg::NextUndo(None) => {
-                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
-            }
-            Msg::NextUndo(Some(e)) => {
+            Msg::NextUndo { redo, entry: None } | Msg::Undone { redo, entry: None } => self.toast(if redo {
+                "nothing to redo: nothing of this session was undone since its last change".to_string()
+            } else {
+                "nothing of this session to undo (button undo on the command line undoes older actions)".to_string()
+            }),
+            Msg::NextUndo { redo, entry: Some(e) } => {
                 let on_screen = self.selected().is_some_and(|r| r.id == e.sample_id);
-                match &e.action {
-                    crate::store::Action::Edit { path, .. } if !on_screen => {
-                        self.overlay = Some(Overlay::Ask(Box::new(crate::tui::overlay::Ask {
-                            title: "Undo on another sample?".into(),
-                            text: format!(
-                                "The last change of this session is the edit of {path} on {}, which is not the \
-                             sample on screen. Undoing it changes that sample's content.",
-                                e.sample_id
-                            ),
-                            choices: vec![crate::tui::overlay::Choice {
-                                action: Action::AskYes,
-                                label: format!("undo it (the list goes to {})", e.sample_id),
-                                cmds: vec![crate::tui::overlay::Cmd::Effect(Effect::Store(StoreFx::Undo))],
-                            }],
-                        })));
-                    }
-                    _ => fx.push(Effect::Store(StoreFx::Undo)),
+                let changes_content =
+                    matches!(e.action, crate::store::Action::Edit { .. } | crate::store::Action::Restore { .. });
+                let go = Effect::Store(if redo { StoreFx::Redo } else { StoreFx::Undo });
+                if changes_content && !on_screen {
+                    let w = word(redo);
+                    self.overlay = Some(Overlay::Ask(Box::new(crate::tui::overlay::Ask {
+                        title: format!("{} on another sample?", if redo { "Redo" } else { "Undo" }),
+                        text: format!(
+                            "The last change {w} would take is the {} on {}, which is not the sample on screen. \
+                             Doing it changes that sample's content.",
+                            e.action.describe(),
+                            e.sample_id
+                        ),
+                        choices: vec![crate::tui::overlay::Choice {
+                            action: Action::AskYes,
+                            label: format!("{w} it (the list goes to {})", e.sample_id),
+                            cmds: vec![crate::tui::overlay::Cmd::Effect(go)],
+                        }],
+                    })));
+                } else {
+                    fx.push(go);
                 }
             }
-            Msg::Undone(None) => {
-                self.toast("nothing of this session to undo (button undo on the command line undoes older actions)");
-            }
-            Msg::Undone(Some(entry)) => {
-                self.toast(format!("undid {} on {}", entry.action.describe(), entry.sample_id));
+            Msg::Undone { redo, entry: Some(entry) } => {
+                self.toast(format!(
+                    "{} {} on {}{}",
+                    if redo { "redid" } else { "undid" },
+                    entry.action.describe(),
+                    entry.sample_id,
+                    if redo { "" } else { " (ctrl-r redoes it)" }
+                ));
                 // Go back to the sample, so the undone verdict can be given again.
                 if let Some(pos) = self.list.visible.iter().position(|i| self.list.rows[*i].id == entry.sample_id) {
                     self.list.cursor = pos;

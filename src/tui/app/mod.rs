@@ -84,9 +84,16 @@ pub enum Msg {
         rowids: Result<Vec<i64>, String>,
         unindexed: u64,
     },
-    Undone(Option<JournalEntry>),
-    /// What `u` would undo now.
-    NextUndo(Option<JournalEntry>),
+    /// What undo undid (or redo did again), None when there was nothing to.
+    Undone {
+        redo: bool,
+        entry: Option<JournalEntry>,
+    },
+    /// What `u` would undo (or ctrl-r redo) now.
+    NextUndo {
+        redo: bool,
+        entry: Option<JournalEntry>,
+    },
     Indexed {
         remaining: u64,
     },
@@ -129,6 +136,7 @@ pub enum StoreFx {
         review: Option<Review>,
     },
     Undo,
+    Redo,
     Edit {
         id: String,
         path: String,
@@ -143,8 +151,20 @@ pub enum StoreFx {
         step: Step,
         text: String,
     },
-    /// What undo would undo now (answered by `Msg::NextUndo`).
-    NextUndo,
+    /// What undo (or redo) would do now (answered by `Msg::NextUndo`).
+    NextUndo {
+        redo: bool,
+    },
+    /// One verdict for many samples: one journal entry, one undo.
+    SetReviews {
+        ids: Vec<String>,
+        review: Option<Review>,
+    },
+    /// Put a kept version of a sample back in its place.
+    Restore {
+        id: String,
+        version: i64,
+    },
     /// Clear the verdicts of samples about to be made again (journaled: undo brings them back).
     ClearReviews(Vec<String>),
     /// The newest call asked again from call `old` (after its job ended).
@@ -453,7 +473,7 @@ impl App {
                     Err(e) => self.list.search_note = e,
                 }
             }
-            m @ (Msg::NextUndo(_) | Msg::Undone(_)) => self.on_undo(m, &mut fx),
+            m @ (Msg::NextUndo { .. } | Msg::Undone { .. }) => self.on_undo(m, &mut fx),
             Msg::Indexed { remaining } => self.list.unindexed = remaining,
             Msg::StoreChanged => {
                 // Verdicts, imports and runs of other processes: the list follows within the

@@ -1,6 +1,10 @@
 //! Verdicts, the review queue, and moving through the list.
 
 use super::{App, Effect, Filters, Focus, RejectReason, Review, SortKey, Status, StoreFx, Verdict, View};
+use std::fmt::Write as _;
+
+use crate::tui::keymap::Action;
+use crate::tui::overlay::{Ask, Choice, Cmd, Overlay};
 
 impl App {
     pub(super) fn reviewable(&mut self) -> bool {
@@ -41,6 +45,88 @@ impl App {
         }
         fx.push(Effect::Store(StoreFx::SetReview { id, review }));
         self.advance(fx);
+    }
+
+    /// The listed samples a verdict for all applies to: complete and not stale (a failed,
+    /// unfinished or stale sample has nothing finished to judge). Says so when none is.
+    pub(super) fn bulk_ids(&mut self) -> Vec<String> {
+        let ids: Vec<String> = self
+            .list
+            .visible
+            .iter()
+            .map(|i| &self.list.rows[*i])
+            .filter(|r| r.summary.stage.is_complete() && r.summary.stale.is_empty())
+            .map(|r| r.id.clone())
+            .collect();
+        if ids.is_empty() {
+            self.toast("no listed sample is complete and up to date: nothing to give a verdict");
+        }
+        ids
+    }
+
+    /// Asks before giving `ids` one verdict, saying how many and whose verdict it replaces.
+    pub(super) fn confirm_verdicts(
+        &mut self,
+        ids: Vec<String>,
+        verdict: Verdict,
+        reasons: Vec<RejectReason>,
+        note: String,
+    ) {
+        let (mut fresh, mut replaced, mut same) = (0, 0, 0);
+        for id in &ids {
+            match self.list.row(id).and_then(|r| r.verdict) {
+                None => fresh += 1,
+                Some(v) if v == verdict => same += 1,
+                Some(_) => replaced += 1,
+            }
+        }
+        let n = ids.len();
+        let left_out = self.list.visible.len() - n;
+        let word = verdict.as_str();
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<&str> = reasons
+                .iter()
+                .filter_map(|r| crate::tui::overlay::REASONS.iter().find(|x| x.0 == *r).map(|x| x.1))
+                .collect();
+            format!(
+                " for {}{}",
+                names.join(", "),
+                if note.is_empty() { String::new() } else { format!(" (\"{note}\")") }
+            )
+        };
+        let mut text = format!("{n} listed sample{} will be {word}{why}: ", if n == 1 { "" } else { "s" });
+        let mut parts = vec![format!("{fresh} without a verdict")];
+        if replaced > 0 {
+            parts.push(format!("{replaced} whose other verdict is replaced"));
+        }
+        if same > 0 {
+            parts.push(format!("{same} already {word}"));
+        }
+        text.push_str(&parts.join(", "));
+        text.push('.');
+        if left_out > 0 {
+            let _ = write!(
+                text,
+                " {left_out} listed sample{} left out: failed, unfinished or stale.",
+                if left_out == 1 { " is" } else { "s are" }
+            );
+        }
+        text.push_str(" One u undoes it all.");
+        let review = Review { verdict, reasons, note, at: crate::store::now_ms() };
+        self.overlay = Some(Overlay::Ask(Box::new(Ask {
+            title: format!("{} every listed sample?", if verdict == Verdict::Accepted { "Accept" } else { "Reject" }),
+            text,
+            choices: vec![Choice {
+                action: Action::AskYes,
+                label: format!("{} {n} sample{}", verdict_verb(verdict), if n == 1 { "" } else { "s" }),
+                cmds: vec![
+                    Cmd::Effect(Effect::Store(StoreFx::SetReviews { ids, review: Some(review) })),
+                    Cmd::Toast(format!("{n} samples {word} (u undoes it)")),
+                ],
+            }],
+        })));
     }
 
     /// The next sample: in the review queue the next one still awaiting a verdict.
@@ -166,5 +252,13 @@ impl App {
             Some(_) => {}
             None => self.detail = None,
         }
+    }
+}
+
+fn verdict_verb(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Accepted => "accept",
+        Verdict::Rejected => "reject",
+        Verdict::Flagged => "flag",
     }
 }

@@ -60,6 +60,13 @@ pub enum Cmd {
         call: i64,
         sample: String,
     },
+    /// Ask before giving many samples one verdict.
+    ConfirmVerdicts {
+        ids: Vec<String>,
+        verdict: crate::model::Verdict,
+        reasons: Vec<crate::model::RejectReason>,
+        note: String,
+    },
     /// Make samples again: the stale parts of some, the failed ones from where they failed.
     Remake(crate::tui::app::Remake),
     /// Make the parts of a sample from `from` on again, keeping the hand edits before it.
@@ -185,7 +192,14 @@ impl Overlay {
     /// The actions the hint bar shows while it is open: every action of its contexts, its
     /// own first.
     pub fn actions(&self) -> Vec<Action> {
-        self.contexts().iter().flat_map(|c| Action::ALL.iter().copied().filter(move |a| a.context() == *c)).collect()
+        let all = self.contexts().iter().flat_map(|c| Action::ALL.iter().copied().filter(move |a| a.context() == *c));
+        match self {
+            // A question offers some of its choices only: the keys of the others do nothing.
+            Overlay::Ask(q) => {
+                all.filter(|a| *a == Action::AskNo || q.choices.iter().any(|c| c.action == *a)).collect()
+            }
+            _ => all.collect(),
+        }
     }
 }
 

@@ -32,10 +32,30 @@ pub struct Reason {
     pub marked: Vec<RejectReason>,
     /// The note of "other", while it is typed.
     pub note: Option<TextArea<'static>>,
+    /// Rejecting every one of these samples at once (`X`): the rejection is asked to be
+    /// confirmed first.
+    pub bulk: Option<Vec<String>>,
 }
 
 impl Reason {
     pub fn key(&mut self, k: KeyEvent, a: Option<Action>) -> Outcome {
+        let mut out = self.key_one(k, a);
+        if let Some(ids) = &self.bulk {
+            for c in &mut out.cmds {
+                if let Cmd::Reject(reasons, note) = c {
+                    *c = Cmd::ConfirmVerdicts {
+                        ids: ids.clone(),
+                        verdict: crate::model::Verdict::Rejected,
+                        reasons: std::mem::take(reasons),
+                        note: std::mem::take(note),
+                    };
+                }
+            }
+        }
+        out
+    }
+
+    fn key_one(&mut self, k: KeyEvent, a: Option<Action>) -> Outcome {
         if let Some(text) = &mut self.note {
             return match a {
                 Some(Action::NoteBack) => {
@@ -108,7 +128,11 @@ impl Reason {
         let t = &app.theme;
         let area = centered(main, 56, 13);
         f.render_widget(Clear, area);
-        let b = block(app, " Reject: why? ", true);
+        let title = match &self.bulk {
+            Some(ids) => format!(" Reject {} samples: why? ", ids.len()),
+            None => " Reject: why? ".into(),
+        };
+        let b = block(app, title, true);
         let inner = b.inner(area);
         f.render_widget(b.style(Style::default().bg(t.bg).fg(t.fg)), area);
         let mut lines = Vec::new();
