@@ -38,6 +38,8 @@ pub enum StoreError {
     NoCall(i64),
     #[error("sample {0} has no kept version #{1}")]
     NoVersion(String, i64),
+    #[error("sample {0} has no edit #{1} in the journal")]
+    NoEdit(String, i64),
     #[error("sample {0}: the field {1} does not exist")]
     NoField(String, String),
     #[error("sample {0} holds unreadable data: {1}")]
@@ -428,6 +430,25 @@ impl Action {
             Action::Undo { .. } => "undo",
             Action::Verdicts { .. } => "verdicts",
             Action::Restore { .. } => "restore",
+        }
+    }
+}
+
+/// One step of a sample's history, as `Store::history` lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum HistoryItem {
+    /// A verdict, edit, undo or restore of the sample (or a verdict of many including it).
+    Journal(Box<JournalEntry>),
+    /// A kept version: `previous` (before a regeneration), `failed` (an attempt that failed),
+    /// `fork` (a branch of the dialogue), `replaced` (what a restore replaced).
+    Version { id: i64, at: i64, kind: String },
+}
+
+impl HistoryItem {
+    pub fn at(&self) -> i64 {
+        match self {
+            HistoryItem::Journal(e) => e.at,
+            HistoryItem::Version { at, .. } => *at,
         }
     }
 }
@@ -924,6 +945,105 @@ impl Store {
         tx.commit()?;
         tracing::info!(sample = id, seq, "restore of version #{version}");
         Ok(seq)
+    }
+
+    /// A sample's history, newest first: its journal entries and its kept versions.
+    pub fn history(&self, id: &str) -> Result<Vec<HistoryItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, sample_id, payload, undone_by FROM journal
+             WHERE sample_id = ?1 OR (action = 'verdicts' AND instr(payload, ?2) > 0)",
+        )?;
+        let quoted = serde_json::to_string(id).expect("a string serializes");
+        let rows = stmt.query_map(params![id, quoted], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, sample_id, payload, undone_by) = row?;
+            let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+            out.push(HistoryItem::Journal(Box::new(JournalEntry { seq, at, sample_id, action, undone_by })));
+        }
+        let mut stmt = self.conn.prepare_cached("SELECT id, at, kind FROM versions WHERE sample_id = ?1")?;
+        let rows =
+            stmt.query_map([id], |r| Ok(HistoryItem::Version { id: r.get(0)?, at: r.get(1)?, kind: r.get(2)? }))?;
+        for row in rows {
+            out.push(row?);
+        }
+        // Newest first; at the same millisecond, the later entry or version first.
+        out.sort_by_key(|h| {
+            std::cmp::Reverse((
+                h.at(),
+                match h {
+                    HistoryItem::Journal(e) => e.seq,
+                    HistoryItem::Version { id, .. } => *id,
+                },
+            ))
+        });
+        Ok(out)
+    }
+
+    /// Puts a sample back as it was just before its edit `seq` (one journal entry, as
+    /// `restore`): from the earliest version kept after that edit (or the sample as it is),
+    /// every edit since that is still in effect is taken back, newest first.
+    pub fn restore_before(&mut self, id: &str, seq: i64) -> Result<i64> {
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let at: i64 = tx
+            .query_row(
+                "SELECT at FROM journal WHERE seq = ?1 AND sample_id = ?2 AND action = 'edit'",
+                params![seq, id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| StoreError::NoEdit(id.to_string(), seq))?;
+        // The content just before a later regeneration or restore, when there was one.
+        let base: Option<(i64, Vec<u8>)> = tx
+            .query_row(
+                "SELECT at, data FROM versions WHERE sample_id = ?1 AND at >= ?2 AND kind NOT IN ('fork', 'before-edit')
+                 ORDER BY at, id LIMIT 1",
+                params![id, at],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (until, data) = match base {
+            Some((t, data)) => (t, data),
+            None => (
+                i64::MAX,
+                tx.query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?
+                    .ok_or_else(|| StoreError::NoSample(id.to_string()))?,
+            ),
+        };
+        let mut doc = serde_json::to_value(unpack(id, &data)?).expect("a sample always serializes");
+        let mut stmt = tx.prepare(
+            "SELECT payload FROM journal WHERE sample_id = ?1 AND action = 'edit' AND undone_by IS NULL
+             AND seq >= ?2 AND at <= ?3 ORDER BY seq DESC",
+        )?;
+        let payloads: Vec<String> =
+            stmt.query_map(params![id, seq, until], |r| r.get(0))?.collect::<std::result::Result<_, _>>()?;
+        drop(stmt);
+        let mut taken_back = Vec::new();
+        for p in payloads {
+            if let Ok(Action::Edit { path, before, .. }) = serde_json::from_str::<Action>(&p)
+                && let Some(slot) = doc.pointer_mut(&path)
+            {
+                let now = std::mem::replace(slot, before.clone());
+                taken_back.push((path, now, before));
+            }
+        }
+        let mut sample: Sample = serde_json::from_value(doc).map_err(|e| StoreError::BadData(id.to_string(), e))?;
+        for (path, now, before) in taken_back {
+            record_edit(&mut sample.edits, &path, &now, before);
+        }
+        tx.execute(
+            "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'before-edit', ?3)",
+            params![id, now_ms(), pack(&serde_json::to_string(&sample).expect("a sample always serializes"))],
+        )?;
+        let version = tx.last_insert_rowid();
+        let action = do_restore(&tx, id, version)?;
+        let entry = append(&tx, id, &action, self.client.as_deref(), None)?;
+        tx.commit()?;
+        tracing::info!(sample = id, seq = entry, "restore of the sample as it was before edit #{seq}");
+        Ok(entry)
     }
 
     /// The action `redo` would do again now: the newest undo of this session not redone,

@@ -1064,3 +1064,63 @@ fn ctrl_r_redoes_what_u_undid_and_asks_first_on_another_sample() {
     h.keys("<c-r>");
     assert!(h.app.toast.as_ref().unwrap().0.starts_with("nothing to redo"));
 }
+
+#[test]
+fn the_history_lists_every_step_and_restores_an_earlier_version_as_one_step() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    let original = h.store.sample(&id).unwrap().sample;
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("eUrgent: <c-s>");
+    let edited = h.store.sample(&id).unwrap().sample;
+    h.keys("g");
+    let regenerated = h.store.sample(&id).unwrap().sample;
+    assert_ne!(regenerated.trajectory, edited.trajectory, "made again");
+    h.keys("a");
+    assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
+    h.keys("<home>");
+    select_complete(&mut h);
+    assert_eq!(h.selected_id(), id);
+    h.keys("H");
+    let s = h.screen(100, 30);
+    assert!(s.contains(&format!("History of {id} (3)")), "{s}");
+    assert!(s.contains("verdict accepted") && s.contains("as it was before a regeneration"), "{s}");
+    assert!(s.contains("#1 edit of /composition"), "{s}");
+    both_sizes(&mut h, "history");
+    // The version kept by the regeneration: the sample as it was, in one step.
+    h.keys("j<enter>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("Restore version #"), "{s}");
+    h.keys("y");
+    let now = h.store.sample(&id).unwrap().sample;
+    assert_eq!(
+        (now.composition, now.functions, now.trajectory),
+        (edited.composition, edited.functions, edited.trajectory)
+    );
+    assert_eq!(h.verdict(&id), None, "the accepted content is not there any more");
+    // u takes it back, verdict included.
+    h.keys("u");
+    assert_eq!(h.store.sample(&id).unwrap().sample.trajectory, regenerated.trajectory);
+    assert_eq!(h.verdict(&id), Some(Verdict::Accepted));
+    // Back to before the edit: the sample as it was made first, though a regeneration came since.
+    h.keys("H<end><enter>");
+    assert!(h.screen(100, 30).contains("back as it was before edit #"));
+    h.keys("y");
+    let now = h.store.sample(&id).unwrap().sample;
+    assert_eq!(
+        (now.composition, now.functions, now.trajectory),
+        (original.composition, original.functions, original.trajectory)
+    );
+    assert!(now.edits.is_empty());
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "", "consistent: nothing stale");
+    // A verdict in the history is undone with u, not restored.
+    h.keys("H");
+    let n = match &h.app.overlay {
+        Some(Overlay::History(x)) => x.items.len(),
+        _ => panic!("no history"),
+    };
+    assert!(n >= 7, "{n}");
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
+}

@@ -601,3 +601,45 @@ fn a_kept_version_is_restored_as_one_step_that_undo_takes_back() {
     let err = store.restore(&id, 999).unwrap_err();
     assert_eq!(err.to_string(), format!("sample {id} has no kept version #999"));
 }
+
+#[test]
+fn the_sample_as_it_was_before_an_edit_comes_back_in_one_step_even_after_a_regeneration() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = write_file(dir.path(), "in.jsonl", &distinct_lines(1));
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &input);
+    let id = ids(&store, StatusFilter::All).remove(0);
+    let original = store.sample(&id).unwrap().sample;
+    let (q, days) = ("/trajectory/messages/0/content", "/trajectory/messages/1/calls/0/arguments/days");
+    let first = store.edit_field(&id, q, json!("Pack for Bergen?")).unwrap().0;
+    std::thread::sleep(Duration::from_millis(3));
+    store.edit_field(&id, days, json!(9)).unwrap();
+    let both = store.sample(&id).unwrap().sample;
+    std::thread::sleep(Duration::from_millis(3));
+    // A regeneration: the sample as it was is kept, then its content is made anew.
+    store.add_version(&both, "previous").unwrap();
+    std::thread::sleep(Duration::from_millis(3));
+    store.edit_field(&id, q, json!("Made again.")).unwrap();
+
+    let history = store.history(&id).unwrap();
+    let kinds: Vec<String> = history
+        .iter()
+        .map(|h| match h {
+            button::store::HistoryItem::Journal(e) => e.action.describe(),
+            button::store::HistoryItem::Version { kind, .. } => kind.clone(),
+        })
+        .collect();
+    assert_eq!(kinds, [format!("edit of {q}"), "previous".into(), format!("edit of {days}"), format!("edit of {q}")]);
+
+    store.restore_before(&id, first).unwrap();
+    let back = store.sample(&id).unwrap().sample;
+    assert_eq!(back.trajectory, original.trajectory, "both edits before the regeneration taken back");
+    assert!(back.edits.is_empty(), "{:?}", back.edits);
+    store.undo().unwrap();
+    assert_eq!(
+        store.sample(&id).unwrap().sample.trajectory.unwrap().messages[0],
+        Message::User { content: "Made again.".into() }
+    );
+    let err = store.restore_before(&id, 9999).unwrap_err();
+    assert_eq!(err.to_string(), format!("sample {id} has no edit #9999 in the journal"));
+}

@@ -28,10 +28,11 @@ pub enum Context {
     Compare,
     Confirm,
     Ask,
+    History,
 }
 
 impl Context {
-    pub const ALL: [Context; 17] = [
+    pub const ALL: [Context; 18] = [
         Context::Global,
         Context::Pipeline,
         Context::Samples,
@@ -49,6 +50,7 @@ impl Context {
         Context::Compare,
         Context::Confirm,
         Context::Ask,
+        Context::History,
     ];
 
     pub fn title(self) -> &'static str {
@@ -70,6 +72,7 @@ impl Context {
             Context::Compare => "Comparing a fork",
             Context::Confirm => "Quit while a run is in flight",
             Context::Ask => "A question before a regeneration",
+            Context::History => "A sample's history",
         }
     }
 
@@ -151,6 +154,7 @@ actions! {
     Regenerate "regenerate" Samples ["g"] "make the stale parts of the selected sample again, or retry it if it failed";
     RegenerateAll "regenerate_all" Samples ["ctrl-g"] "make every listed stale sample again and retry every listed failed one";
     Diff "diff" Samples ["D"] "the sample's edits and regenerations as diffs";
+    History "history" Samples ["H"] "the sample's history: verdicts, edits, versions; enter restores one";
     NextTurn "next_turn" Trajectory ["n"] "next turn";
     PrevTurn "prev_turn" Trajectory ["p"] "previous turn";
     CallOfTurn "call_of_turn" Trajectory ["l"] "the LLM call that made this turn: prompt, raw reply, latency, tokens";
@@ -168,6 +172,7 @@ actions! {
     TrajExternalEdit "traj_external_edit" Trajectory ["E"] "edit this turn in $EDITOR";
     Fork "fork" Trajectory ["b"] "fork: edit this turn, let the dialogue go on from it, compare the branches";
     TrajDiff "traj_diff" Trajectory ["D"] "the sample's edits and regenerations as diffs";
+    TrajHistory "traj_history" Trajectory ["H"] "the sample's history: verdicts, edits, versions; enter restores one";
     TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again, or retry it if it failed";
     ReadClose "read_close" Reader ["esc", "q"] "close";
     ReadDown "read_down" Reader ["j", "down"] "scroll down";
@@ -222,6 +227,12 @@ actions! {
     AskYes "ask_yes" Ask ["y", "enter"] "yes: what the question offers first";
     AskAlt "ask_alt" Ask ["k"] "the other way offered (keep the hand edits)";
     AskNo "ask_no" Ask ["n", "esc"] "no: do nothing";
+    HistoryDown "history_down" History ["j", "down"] "the next (older) step";
+    HistoryUp "history_up" History ["k", "up"] "the previous (newer) step";
+    HistoryTop "history_top" History ["home", "g"] "the newest step";
+    HistoryBottom "history_bottom" History ["end", "G"] "the oldest step";
+    HistoryRestore "history_restore" History ["enter"] "put this version back (asks first; u takes it back)";
+    HistoryClose "history_close" History ["esc", "H", "q"] "close";
 }
 
 impl Action {
@@ -259,6 +270,9 @@ impl Action {
             Action::SearchClear => "clear",
             Action::NoteSave => "reject",
             Action::NoteBack => "back",
+            Action::HistoryDown => "older",
+            Action::HistoryUp => "newer",
+            Action::HistoryRestore => "restore",
             _ => "",
         };
         if !fixed.is_empty() {
@@ -266,8 +280,8 @@ impl Action {
         }
         let id = self.id();
         let id = [
-            "traj_", "read_", "palette_", "search_", "filter_", "reason_", "call_", "editor_", "compare_", "help_",
-            "diff_",
+            "traj_", "history_", "read_", "palette_", "search_", "filter_", "reason_", "call_", "editor_", "compare_",
+            "help_", "diff_",
         ]
         .iter()
         .find_map(|p| id.strip_prefix(p))

@@ -81,6 +81,19 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
                 out
             }
         },
+        StoreFx::LoadHistory(id) => match store.history(&id) {
+            Ok(items) => vec![Msg::History { id, items }],
+            Err(err) => vec![Msg::Error(format!("cannot read the history of {id}: {err}"))],
+        },
+        StoreFx::RestoreBefore { id, seq } => match store.restore_before(&id, seq) {
+            Ok(_) => {
+                let mut out = row_msg(store, &id);
+                out.push(Msg::Toast(format!("{id} is back as it was before edit #{seq} (u takes it back)")));
+                out.extend(execute(store, StoreFx::LoadSample(id)));
+                out
+            }
+            Err(err) => vec![Msg::Error(format!("cannot put {id} back as it was before edit #{seq}: {err}"))],
+        },
         StoreFx::Restore { id, version } => match store.restore(&id, version) {
             Ok(_) => {
                 let mut out = row_msg(store, &id);

@@ -319,6 +319,10 @@ impl App {
                 }
                 None => self.toast("no sample loaded"),
             },
+            Action::History | Action::TrajHistory => match self.selected() {
+                Some(r) => fx.push(Effect::Store(StoreFx::LoadHistory(r.id.clone()))),
+                None => self.toast("no sample selected"),
+            },
             Action::TrajPageDown | Action::TrajPageUp => {
                 let page = i32::from(self.areas.trajectory.height.saturating_sub(3).max(1));
                 let d = if a == Action::TrajPageDown { page } else { -page };
@@ -361,6 +365,7 @@ impl App {
                 fx.push(Effect::Terminal(TerminalFx::Quit));
             }
             Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
+            Cmd::Ask(q) => self.overlay = Some(Overlay::Ask(q)),
             Cmd::ConfirmVerdicts { ids, verdict, reasons, note } => self.confirm_verdicts(ids, verdict, reasons, note),
             Cmd::SetFilters(f) => {
                 self.list.filters = f;

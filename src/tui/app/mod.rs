@@ -19,8 +19,8 @@ use super::keymap::{Action, Context, Key, Keymap};
 pub use super::list::{Filter, Filters, SampleList, SortKey, Status};
 pub use super::overlay::Overlay;
 use super::overlay::{
-    CallCompare, CallView, Cmd, Compare, ConfirmQuit, DiffView, Editor, FiltersPanel, Help, Palette, Purpose, Reason,
-    Scroll, Search,
+    CallCompare, CallView, Cmd, Compare, ConfirmQuit, DiffView, Editor, FiltersPanel, Help, History, Palette, Purpose,
+    Reason, Scroll, Search,
 };
 use super::theme::Theme;
 use crate::domain::{Part, Step};
@@ -106,6 +106,10 @@ pub enum Msg {
         old: i64,
         new: Result<Box<CallRow>, String>,
     },
+    History {
+        id: String,
+        items: Vec<crate::store::HistoryItem>,
+    },
     /// The text back from $EDITOR (or why it could not be run).
     ExternalEdited(Result<String, String>),
     /// A template's text, to edit: the workspace override, or the built-in one.
@@ -159,6 +163,13 @@ pub enum StoreFx {
     SetReviews {
         ids: Vec<String>,
         review: Option<Review>,
+    },
+    /// A sample's history (answered by `Msg::History`).
+    LoadHistory(String),
+    /// Put a sample back as it was before its edit `seq`.
+    RestoreBefore {
+        id: String,
+        seq: i64,
     },
     /// Put a kept version of a sample back in its place.
     Restore {
@@ -523,6 +534,12 @@ impl App {
                 let st = Editor::new(String::new(), Field::Template(step), Purpose::Save, text, None);
                 self.overlay = Some(Overlay::Editor(Box::new(st)));
             }
+            // Shown only while nothing else was opened meanwhile.
+            Msg::History { id, items } if self.overlay.is_none() => {
+                let now = crate::store::now_ms();
+                self.overlay = Some(Overlay::History(Box::new(History { id, items, selected: 0, now })));
+            }
+            Msg::History { .. } => {}
         }
         fx
     }

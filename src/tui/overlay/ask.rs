@@ -13,6 +13,7 @@ use crate::tui::app::App;
 use crate::tui::keymap::Action;
 use crate::tui::widgets::{block, centered, wrap};
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Choice {
     /// `AskYes` or `AskAlt`: the key that picks it.
     pub action: Action,
@@ -20,6 +21,7 @@ pub struct Choice {
     pub cmds: Vec<Cmd>,
 }
 
+#[derive(Clone, Debug, PartialEq)]
 pub struct Ask {
     pub title: String,
     pub text: String,

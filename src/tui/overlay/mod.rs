@@ -9,6 +9,7 @@ mod confirm;
 mod editor;
 mod filters;
 mod help;
+mod history;
 mod palette;
 mod reader;
 mod reason;
@@ -25,6 +26,7 @@ pub use confirm::ConfirmQuit;
 pub use editor::{Editor, Purpose};
 pub use filters::FiltersPanel;
 pub use help::Help;
+pub use history::History;
 pub use palette::{Palette, PaletteItem, PaletteTarget, fuzzy, palette_items};
 pub use reader::{DiffView, Scroll};
 pub use reason::{REASONS, Reason};
@@ -60,6 +62,8 @@ pub enum Cmd {
         call: i64,
         sample: String,
     },
+    /// Ask a question (it replaces the overlay that asks for it).
+    Ask(Box<Ask>),
     /// Ask before giving many samples one verdict.
     ConfirmVerdicts {
         ids: Vec<String>,
@@ -117,6 +121,7 @@ pub enum Overlay {
     Compare(Box<Compare>),
     ConfirmQuit(ConfirmQuit),
     Ask(Box<Ask>),
+    History(Box<History>),
 }
 
 impl Overlay {
@@ -136,6 +141,7 @@ impl Overlay {
             Overlay::Compare(_) => &[Context::Compare],
             Overlay::ConfirmQuit(_) => &[Context::Confirm],
             Overlay::Ask(_) => &[Context::Ask],
+            Overlay::History(_) => &[Context::History],
         }
     }
 
@@ -155,6 +161,7 @@ impl Overlay {
             Overlay::Compare(o) => o.key(action),
             Overlay::ConfirmQuit(o) => o.key(action),
             Overlay::Ask(o) => o.key(action),
+            Overlay::History(o) => o.key(action),
         }
     }
 
@@ -174,6 +181,7 @@ impl Overlay {
             Overlay::Compare(o) => o.draw(f, app, main),
             Overlay::ConfirmQuit(o) => o.draw(f, app, main),
             Overlay::Ask(o) => o.draw(f, app, main),
+            Overlay::History(o) => o.draw(f, app, main),
         }
     }
 
