@@ -1124,3 +1124,67 @@ fn the_history_lists_every_step_and_restores_an_earlier_version_as_one_step() {
     h.keys("<esc>");
     assert!(h.app.overlay.is_none());
 }
+
+/// The text of the cells drawn reversed (a search match), row by row.
+fn reversed(h: &mut H, w: u16, ht: u16) -> Vec<String> {
+    let term = h.d.draw(w, ht);
+    let buf = term.backend().buffer();
+    let mut out = Vec::new();
+    for y in 0..ht {
+        let mut run = String::new();
+        for x in 0..w {
+            let c = &buf[(x, y)];
+            if c.modifier.contains(ratatui::style::Modifier::REVERSED) {
+                run.push_str(c.symbol());
+            } else if !run.is_empty() {
+                out.push(std::mem::take(&mut run));
+            }
+        }
+        if !run.is_empty() {
+            out.push(run);
+        }
+    }
+    out
+}
+
+#[test]
+fn search_matches_are_highlighted_and_n_goes_from_match_to_match_across_samples() {
+    let mut h = H::new(false);
+    h.keys("/forecast<enter>");
+    let found = h.app.list.visible.len();
+    assert!(found >= 2, "{found}");
+    // The lineage marks the word wherever it is, whatever its case.
+    let marks = reversed(&mut h, 100, 30);
+    assert!(!marks.is_empty() && marks.iter().all(|m| m.eq_ignore_ascii_case("forecast")), "{marks:?}");
+    // In the trajectory, n goes to the next turn that matches, then on into the next sample.
+    h.keys("<enter>");
+    let first = h.selected_id();
+    let mut seen = vec![(first.clone(), h.app.turn)];
+    for _ in 0..12 {
+        h.keys("n");
+        let at = (h.selected_id(), h.app.turn);
+        if seen.contains(&at) {
+            break;
+        }
+        let d = h.app.shown_detail().unwrap();
+        let m = &d.sample.trajectory.as_ref().unwrap().messages[h.app.turn];
+        assert!(serde_json::to_string(m).unwrap().to_lowercase().contains("forecast"), "{at:?} does not match");
+        seen.push(at);
+    }
+    let samples: std::collections::HashSet<&String> = seen.iter().map(|s| &s.0).collect();
+    assert!(samples.len() >= 2, "n stayed in one sample: {seen:?}");
+    let marks = reversed(&mut h, 100, 30);
+    assert!(marks.iter().any(|m| m.eq_ignore_ascii_case("forecast")), "{marks:?}");
+    both_sizes(&mut h, "search_in_trajectory");
+    // N goes back the same way.
+    let (last_id, last_turn) = seen.last().cloned().unwrap();
+    assert_eq!((h.selected_id(), h.app.turn), (last_id, last_turn));
+    h.keys("N");
+    assert_eq!((h.selected_id(), h.app.turn), seen[seen.len() - 2]);
+    // Without a search, n is the next turn again.
+    h.keys("<esc>0");
+    h.keys("<enter>");
+    let t = h.app.turn;
+    h.keys("n");
+    assert_eq!(h.app.turn, t + 1);
+}

@@ -137,6 +137,8 @@ actions! {
     Top "top" Samples ["home"] "first sample";
     Bottom "bottom" Samples ["G", "end"] "last sample";
     Search "search" Samples ["/"] "search all the text of the samples";
+    NextMatch "next_match" Samples ["n"] "the next sample that matches the search";
+    PrevMatch "prev_match" Samples ["N"] "the previous sample that matches the search";
     Filters "filters" Samples ["F"] "filters: status, strategy, stage, lint code, verdict, stale";
     ClearFilters "clear_filters" Samples ["0"] "clear every filter and the search";
     Sort "sort" Samples ["o"] "sort by the next key (order, turns, calls, lint findings, verdict)";
@@ -155,8 +157,9 @@ actions! {
     RegenerateAll "regenerate_all" Samples ["ctrl-g"] "make every listed stale sample again and retry every listed failed one";
     Diff "diff" Samples ["D"] "the sample's edits and regenerations as diffs";
     History "history" Samples ["H"] "the sample's history: verdicts, edits, versions; enter restores one";
-    NextTurn "next_turn" Trajectory ["n"] "next turn";
+    NextTurn "next_turn" Trajectory ["n"] "next turn (with a search: the next turn that matches, on into the next sample)";
     PrevTurn "prev_turn" Trajectory ["p"] "previous turn";
+    TrajPrevMatch "traj_prev_match" Trajectory ["N"] "the previous turn that matches the search (back into the previous sample)";
     CallOfTurn "call_of_turn" Trajectory ["l"] "the LLM call that made this turn: prompt, raw reply, latency, tokens";
     ScrollDown "scroll_down" Trajectory ["j", "down"] "scroll down";
     ScrollUp "scroll_up" Trajectory ["k", "up"] "scroll up";
@@ -271,6 +274,8 @@ impl Action {
             Action::NoteSave => "reject",
             Action::NoteBack => "back",
             Action::HistoryDown => "older",
+            Action::NextMatch => "next match",
+            Action::PrevMatch | Action::TrajPrevMatch => "prev match",
             Action::HistoryUp => "newer",
             Action::HistoryRestore => "restore",
             _ => "",

@@ -300,6 +300,17 @@ impl SampleList {
         self.cursor = pos.unwrap_or(0).min(self.visible.len().saturating_sub(1));
     }
 
+    /// The words of the search, lowercased, as the views highlight them: the search's
+    /// operators (AND, OR, NOT, NEAR), quotes, prefix stars and brackets left out.
+    pub fn search_terms(&self) -> Vec<String> {
+        let Some((q, _)) = &self.search else { return Vec::new() };
+        q.split_whitespace()
+            .filter(|w| !matches!(*w, "AND" | "OR" | "NOT" | "NEAR"))
+            .map(|w| w.trim_matches(|c: char| matches!(c, '"' | '*' | '(' | ')' | '^')).to_lowercase())
+            .filter(|w| w.chars().count() >= 2)
+            .collect()
+    }
+
     /// The filters in words, for the list's title ("" when there are none).
     pub fn filter_text(&self) -> String {
         let mut parts: Vec<String> = Filter::ALL

@@ -123,6 +123,69 @@ pub(crate) fn diff_line<'a>(app: &App, tag: Tag, text: &str) -> Line<'a> {
     }
 }
 
+/// Marks every occurrence of `terms` (lowercase) in `lines`, case-insensitively, with the
+/// style reversed: the matches of a search. A match is found within one span.
+pub fn highlight(lines: &mut [Line<'static>], terms: &[String]) {
+    if terms.is_empty() {
+        return;
+    }
+    for line in lines.iter_mut() {
+        let spans = std::mem::take(&mut line.spans);
+        for span in spans {
+            let text = span.content.to_string();
+            let ranges = match_ranges(&text, terms);
+            if ranges.is_empty() {
+                line.spans.push(span);
+                continue;
+            }
+            let mut at = 0;
+            for (a, b) in ranges {
+                if a > at {
+                    line.spans.push(Span::styled(text[at..a].to_string(), span.style));
+                }
+                line.spans.push(Span::styled(text[a..b].to_string(), span.style.add_modifier(Modifier::REVERSED)));
+                at = b;
+            }
+            if at < text.len() {
+                line.spans.push(Span::styled(text[at..].to_string(), span.style));
+            }
+        }
+    }
+}
+
+/// Byte ranges of `text` where one of `terms` (lowercase) occurs, in order, not
+/// overlapping. Letters whose lowercase is longer or shorter than they are are matched
+/// as they are.
+pub fn match_ranges(text: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let lower = text.to_lowercase();
+    if lower.len() != text.len() {
+        // Rare: compare the text as it is.
+        return ranges_in(text, text, terms);
+    }
+    ranges_in(text, &lower, terms)
+}
+
+fn ranges_in(text: &str, hay: &str, terms: &[String]) -> Vec<(usize, usize)> {
+    let mut found: Vec<(usize, usize)> = Vec::new();
+    for term in terms.iter().filter(|t| !t.is_empty()) {
+        for (a, _) in hay.match_indices(term.as_str()) {
+            let b = a + term.len();
+            if text.is_char_boundary(a) && text.is_char_boundary(b) {
+                found.push((a, b));
+            }
+        }
+    }
+    found.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for (a, b) in found {
+        match out.last_mut() {
+            Some(last) if a < last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::wrap;
@@ -136,5 +199,13 @@ mod tests {
         assert!(lines[2..lines.len() - 1].iter().all(|l| l.starts_with("      ") && !l.trim().is_empty()), "{lines:?}");
         assert!(lines.iter().all(|l| unicode_width::UnicodeWidthStr::width(l.as_str()) <= 40), "{lines:?}");
         assert_eq!(wrap("short", 40), ["short"]);
+    }
+
+    #[test]
+    fn search_matches_ignore_case_merge_overlaps_and_keep_char_boundaries() {
+        let terms = vec!["flig".to_string(), "light".to_string()];
+        assert_eq!(super::match_ranges("Flight to FLIGHTS", &terms), vec![(0, 6), (10, 16)]);
+        assert_eq!(super::match_ranges("Tromsø", &["msø".to_string()]), vec![(3, 7)]);
+        assert!(super::match_ranges("nothing here", &terms).is_empty());
     }
 }

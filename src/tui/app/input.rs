@@ -208,6 +208,19 @@ impl App {
                     None => self.toast(self.no_call_reason(steps[0].id())),
                 }
             }
+            Action::NextTurn if self.list.search.is_some() => self.next_match(true, fx),
+            Action::TrajPrevMatch => self.next_match(false, fx),
+            Action::NextMatch | Action::PrevMatch => {
+                if self.list.search.is_none() {
+                    self.toast("no search: / searches the text of the samples");
+                } else if a == Action::NextMatch && self.list.cursor + 1 < self.list.visible.len() {
+                    self.set_cursor(self.list.cursor + 1, fx);
+                } else if a == Action::PrevMatch && self.list.cursor > 0 {
+                    self.set_cursor(self.list.cursor - 1, fx);
+                } else {
+                    self.toast(if a == Action::NextMatch { "the last match" } else { "the first match" });
+                }
+            }
             Action::NextTurn | Action::PrevTurn => {
                 let n = self.detail.as_ref().and_then(|d| d.sample.trajectory.as_ref()).map_or(0, |t| t.messages.len());
                 if n > 0 {

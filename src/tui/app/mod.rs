@@ -334,6 +334,8 @@ pub struct App {
     pending_fork: Option<String>,
     /// A call being asked again: the new call is shown beside it when its job ends.
     pending_rerun: Option<i64>,
+    /// n/N went on into another sample: show its first (true) or last matching turn.
+    pending_match: Option<bool>,
     show_fork_for: Option<String>,
 
     pub toast: Option<(String, Duration)>,
@@ -370,6 +372,7 @@ impl App {
             seed: init.seed,
             pending_fork: None,
             pending_rerun: None,
+            pending_match: None,
             show_fork_for: None,
             toast: None,
             areas: Areas::default(),
@@ -460,7 +463,16 @@ impl App {
                         self.traj_scroll = 0;
                         self.lineage_scroll = 0;
                     }
+                    let going = self.pending_match.take().filter(|_| !same);
                     self.detail = Some(*d);
+                    if let Some(forward) = going {
+                        let turns = self.matching_turns();
+                        let t = if forward { turns.first() } else { turns.last() };
+                        if let Some(t) = t {
+                            self.turn = *t;
+                            self.traj_scroll = u16::MAX;
+                        }
+                    }
                     self.open_fork_compare();
                 }
             }

@@ -241,6 +241,62 @@ impl App {
         }
     }
 
+    /// The turns of the shown sample that match the search.
+    pub fn matching_turns(&self) -> Vec<usize> {
+        let terms = self.list.search_terms();
+        let Some(t) = self.shown_detail().and_then(|d| d.sample.trajectory.as_ref()) else { return Vec::new() };
+        if terms.is_empty() {
+            return Vec::new();
+        }
+        t.messages
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| {
+                let text = serde_json::to_string(m).unwrap_or_default().to_lowercase();
+                terms.iter().any(|w| text.contains(w.as_str()))
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// n/N in the trajectory with a search: the next (previous) turn that matches, and past
+    /// the last (first) one, on into the next (previous) listed sample.
+    pub(super) fn next_match(&mut self, forward: bool, fx: &mut Vec<Effect>) {
+        if self.list.search.is_none() {
+            if forward {
+                return;
+            }
+            // N without a search steps back a turn, as p does.
+            self.turn = self.turn.saturating_sub(1);
+            self.traj_scroll = u16::MAX;
+            return;
+        }
+        let turns = self.matching_turns();
+        let next = if forward {
+            turns.iter().find(|t| **t > self.turn).copied()
+        } else {
+            turns.iter().rev().find(|t| **t < self.turn).copied()
+        };
+        if let Some(t) = next {
+            self.turn = t;
+            self.traj_scroll = u16::MAX;
+            return;
+        }
+        let c = self.list.cursor;
+        let to = if forward { (c + 1 < self.list.visible.len()).then_some(c + 1) } else { c.checked_sub(1) };
+        match to {
+            Some(to) => {
+                self.pending_match = Some(forward);
+                self.set_cursor(to, fx);
+            }
+            None => self.toast(if forward {
+                "the last match: no listed sample after this one"
+            } else {
+                "the first match: no listed sample before this one"
+            }),
+        }
+    }
+
     /// Applies the filters, the search and the sort; the cursor stays on its sample when
     /// that sample is still listed.
     pub fn refilter(&mut self, fx: &mut Vec<Effect>) {

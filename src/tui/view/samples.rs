@@ -301,7 +301,8 @@ fn draw_lineage(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
         f.render_widget(Paragraph::new(Span::styled(msg, Style::default().fg(t.dim))), inner);
         return;
     };
-    let (lines, starts) = lineage_lines(app, d, inner.width as usize);
+    let (mut lines, starts) = lineage_lines(app, d, inner.width as usize);
+    crate::tui::widgets::highlight(&mut lines, &app.list.search_terms());
     let scroll = if focused {
         starts[app.lineage_part.index()] + app.lineage_scroll as usize
     } else {

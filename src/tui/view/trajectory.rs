@@ -166,7 +166,8 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect, areas: &mut 
         draw_turn_panel(f, app, Some(d), side);
         return;
     }
-    let (lines, starts) = trajectory_lines(app, d, inner.width as usize);
+    let (mut lines, starts) = trajectory_lines(app, d, inner.width as usize);
+    crate::tui::widgets::highlight(&mut lines, &app.list.search_terms());
     let max = lines.len().saturating_sub(inner.height as usize / 2);
     let scroll = if app.traj_scroll == u16::MAX {
         starts.get(app.turn).copied().unwrap_or(0).saturating_sub(1)
