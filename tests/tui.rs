@@ -518,16 +518,6 @@ fn pipeline_view_counts_stages_calls_and_errors() {
     assert_eq!(counts[1], [0, 7, 0, 1, 0]); // atomic task: 7 here, 1 failed
     assert_eq!(counts[2][0], 7); // composition: 7 still waiting (8 to make, 1 lost)
     both_sizes(&mut h, "pipeline");
-    // Errors by reason: the most frequent first.
-    for i in 0..2 {
-        h.msg(Msg::Pipeline(Event::SampleEnded {
-            sample: format!("s3-{:06}", 30 + i),
-            outcome: Outcome::Failed { stage: "tool_agent".into(), reason: "missing_tag".into() },
-        }));
-    }
-    let s = h.screen(120, 40);
-    let (two, one) = (s.find("2  tool_agent:missing_tag").unwrap(), s.find("1  atomic_task:bad_json").unwrap());
-    assert!(two < one, "{s}");
     // While paused the clock of the run stands still.
     let before = h.app.run.elapsed(h.app.clock);
     h.keys("p");
@@ -1187,4 +1177,57 @@ fn search_matches_are_highlighted_and_n_goes_from_match_to_match_across_samples(
     let t = h.app.turn;
     h.keys("n");
     assert_eq!(h.app.turn, t + 1);
+}
+
+#[test]
+fn the_errors_panel_sorts_reasons_by_count_scrolls_and_enter_lists_their_samples() {
+    let dir = generated(RunConfig { samples: 30, seed: 3, active_samples: 1, reasks: 0, ..RunConfig::default() }, 0.12);
+    let mut h = H::on(dir, false);
+    h.keys("1");
+    let reasons = h.app.list.failure_reasons();
+    assert!(reasons.len() >= 3 && reasons[0].1 >= 2, "{reasons:?}");
+    assert!(reasons.windows(2).all(|w| w[0].1 >= w[1].1), "most frequent first: {reasons:?}");
+    let s = h.screen(100, 30);
+    let line = |s: &str, r: &(String, usize)| s.find(&format!("{:>5}  {}", r.1, &r.0[..r.0.len().min(20)]));
+    assert!(line(&s, &reasons[0]) < line(&s, &reasons[1]), "{s}");
+    // At 80x24 the panel is short: the chosen reason scrolls into sight.
+    h.keys(&"j".repeat(reasons.len()));
+    let last = reasons.last().unwrap();
+    let s = h.screen(80, 24);
+    assert!(s.contains(&format!("{}/{}, enter lists them", reasons.len(), reasons.len())), "{s}");
+    assert!(line(&s, last).is_some(), "{s}");
+    both_sizes(&mut h, "errors_panel");
+    // enter: the samples that failed for it, and only those.
+    h.keys("kk<enter>");
+    let chosen = &reasons[reasons.len() - 3];
+    assert_eq!(h.app.view, View::Samples);
+    assert_eq!(h.app.list.visible.len(), chosen.1);
+    assert!(h.app.list.visible.iter().all(|i| h.app.list.rows[*i].summary.failure_reason.as_ref() == Some(&chosen.0)));
+    let s = h.screen(100, 30);
+    assert!(s.contains(&format!("failed={}", &chosen.0[..12])), "{s}");
+    h.keys("<esc>");
+    assert_eq!(h.app.list.visible.len(), h.app.list.rows.len(), "esc lists every sample again");
+}
+
+#[test]
+fn target_and_concurrency_are_typed_as_numbers_and_bad_ones_are_refused() {
+    let mut h = H::new(false);
+    h.keys("1t");
+    assert!(h.screen(100, 30).contains("Set the target (samples)"));
+    both_sizes(&mut h, "type_target");
+    // The field holds the target, selected: typing replaces it.
+    h.keys("5400<enter>");
+    assert_eq!((h.app.target, h.app.run.target), (5400, 5400));
+    h.keys("tabc<enter>");
+    assert!(h.app.toast.as_ref().unwrap().0.contains("\"abc\" is not a number"));
+    assert!(h.app.overlay.is_some(), "stays open to fix it");
+    h.keys("<c-u>0<enter>");
+    assert!(h.app.toast.as_ref().unwrap().0.contains("takes 1 to 10000000"));
+    h.keys("<esc>");
+    assert_eq!(h.app.target, 5400, "esc leaves it as it was");
+    h.keys("C64<enter>");
+    assert_eq!(h.app.run.concurrency, Some(64));
+    assert!(h.asked.is_empty(), "no run in flight: nothing to tell the pipeline yet");
+    h.keys("s");
+    assert_eq!(h.asked, vec![Effect::Run(RunFx::StartRun { target: 5400, concurrency: Some(64) })]);
 }

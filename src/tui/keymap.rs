@@ -29,10 +29,11 @@ pub enum Context {
     Confirm,
     Ask,
     History,
+    Number,
 }
 
 impl Context {
-    pub const ALL: [Context; 18] = [
+    pub const ALL: [Context; 19] = [
         Context::Global,
         Context::Pipeline,
         Context::Samples,
@@ -51,6 +52,7 @@ impl Context {
         Context::Confirm,
         Context::Ask,
         Context::History,
+        Context::Number,
     ];
 
     pub fn title(self) -> &'static str {
@@ -73,6 +75,7 @@ impl Context {
             Context::Confirm => "Quit while a run is in flight",
             Context::Ask => "A question before a regeneration",
             Context::History => "A sample's history",
+            Context::Number => "Typing a number (target, concurrency)",
         }
     }
 
@@ -130,6 +133,11 @@ actions! {
     ConcurrencyDown "concurrency_down" Pipeline ["-"] "fewer LLM calls in flight";
     TargetUp "target_up" Pipeline ["]"] "raise the target number of samples";
     TargetDown "target_down" Pipeline ["["] "lower the target number of samples";
+    TypeTarget "type_target" Pipeline ["t"] "type the target number of samples";
+    TypeConcurrency "type_concurrency" Pipeline ["C"] "type the number of LLM calls in flight";
+    ErrorsDown "errors_down" Pipeline ["j", "down"] "the next reason samples failed for (errors panel)";
+    ErrorsUp "errors_up" Pipeline ["k", "up"] "the previous reason samples failed for";
+    ErrorsOpen "errors_open" Pipeline ["enter"] "list the samples that failed for the chosen reason";
     Down "down" Samples ["j", "down"] "next sample (or lineage part)";
     Up "up" Samples ["k", "up"] "previous sample (or lineage part)";
     PageDown "page_down" Samples ["pagedown", "ctrl-d"] "a page down (scrolls the lineage part when it has focus)";
@@ -230,6 +238,9 @@ actions! {
     AskYes "ask_yes" Ask ["y", "enter"] "yes: what the question offers first";
     AskAlt "ask_alt" Ask ["k"] "the other way offered (keep the hand edits)";
     AskNo "ask_no" Ask ["n", "esc"] "no: do nothing";
+    NumberSave "number_save" Number ["enter"] "set the number";
+    NumberCancel "number_cancel" Number ["esc"] "leave it as it was";
+    NumberErase "number_erase" Number ["ctrl-u"] "erase the field";
     HistoryDown "history_down" History ["j", "down"] "the next (older) step";
     HistoryUp "history_up" History ["k", "up"] "the previous (newer) step";
     HistoryTop "history_top" History ["home", "g"] "the newest step";
@@ -274,6 +285,11 @@ impl Action {
             Action::NoteSave => "reject",
             Action::NoteBack => "back",
             Action::HistoryDown => "older",
+            Action::TypeTarget => "type target",
+            Action::TypeConcurrency => "type conc",
+            Action::ErrorsOpen => "list failed",
+            Action::NumberSave => "set",
+            Action::NumberCancel => "cancel",
             Action::NextMatch => "next match",
             Action::PrevMatch | Action::TrajPrevMatch => "prev match",
             Action::HistoryUp => "newer",
@@ -285,8 +301,8 @@ impl Action {
         }
         let id = self.id();
         let id = [
-            "traj_", "history_", "read_", "palette_", "search_", "filter_", "reason_", "call_", "editor_", "compare_",
-            "help_", "diff_",
+            "traj_", "history_", "errors_", "number_", "read_", "palette_", "search_", "filter_", "reason_", "call_",
+            "editor_", "compare_", "help_", "diff_",
         ]
         .iter()
         .find_map(|p| id.strip_prefix(p))

@@ -214,6 +214,8 @@ pub struct SampleList {
     pub queue_flagged: bool,
     /// Samples the search index has not reached yet.
     pub unindexed: u64,
+    /// Only the samples that failed for this `stage:reason` (enter on the errors panel).
+    pub failure: Option<String>,
 }
 
 impl Default for SampleList {
@@ -232,6 +234,7 @@ impl Default for SampleList {
             queue: false,
             queue_flagged: false,
             unindexed: 0,
+            failure: None,
         }
     }
 }
@@ -267,7 +270,20 @@ impl SampleList {
     }
 
     pub fn passes(&self, r: &ListRow) -> bool {
-        self.filters.passes(r) && self.search.as_ref().is_none_or(|(_, ids)| ids.contains(&r.rowid))
+        self.filters.passes(r)
+            && self.search.as_ref().is_none_or(|(_, ids)| ids.contains(&r.rowid))
+            && self.failure.as_ref().is_none_or(|f| r.summary.failure_reason.as_ref() == Some(f))
+    }
+
+    /// Failed samples by `stage:reason`, the most frequent first.
+    pub fn failure_reasons(&self) -> Vec<(String, usize)> {
+        let mut by: HashMap<&str, usize> = HashMap::new();
+        for r in self.rows.iter().filter(|r| r.summary.stage.is_failed()) {
+            *by.entry(r.summary.failure_reason.as_deref().unwrap_or("unknown")).or_default() += 1;
+        }
+        let mut v: Vec<(String, usize)> = by.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
     }
 
     /// Applies the filters, the search and the sort; the cursor stays on its sample when
@@ -318,6 +334,9 @@ impl SampleList {
             .filter(|f| self.filters.is_set(*f))
             .map(|f| format!("{}={}", f.name(), self.filters.text(f)))
             .collect();
+        if let Some(f) = &self.failure {
+            parts.push(format!("failed={f}"));
+        }
         if let Some((q, ids)) = &self.search {
             parts.push(format!("/{q} ({})", ids.len()));
         }

@@ -1,6 +1,6 @@
 //! Keys and the mouse: what each action does, and what an overlay asked for.
 
-use crate::tui::overlay::{Ask, Choice};
+use crate::tui::overlay::{Ask, Choice, Number, Setting};
 
 use super::{
     Action, App, CallView, Cmd, ConfirmQuit, DiffView, Effect, Field, Filters, FiltersPanel, Focus, Help, Key,
@@ -26,6 +26,22 @@ impl App {
         }
     }
 
+    fn set_target(&mut self, n: usize) {
+        self.target = n;
+        if self.run.status.in_flight() {
+            self.toast(format!("target {n}: for the next run (s after this one ends)"));
+        } else {
+            self.run.target = n;
+        }
+    }
+
+    fn set_concurrency(&mut self, n: usize, fx: &mut Vec<Effect>) {
+        self.run.concurrency = Some(n);
+        if self.run.status.in_flight() {
+            fx.push(Effect::Run(RunFx::SetConcurrency(n)));
+        }
+    }
+
     /// Esc: close, leave, or step back one level.
     pub(super) fn back(&mut self, fx: &mut Vec<Effect>) {
         if self.list.queue {
@@ -38,6 +54,9 @@ impl App {
         } else if self.list.search.is_some() {
             self.list.search = None;
             self.list.search_note.clear();
+            self.refilter(fx);
+        } else if self.list.failure.is_some() {
+            self.list.failure = None;
             self.refilter(fx);
         }
     }
@@ -127,11 +146,35 @@ impl App {
             Action::ConcurrencyUp | Action::ConcurrencyDown => {
                 let c = self.run.concurrency.unwrap_or(16);
                 let n = if a == Action::ConcurrencyUp { (c * 2).min(1024) } else { (c / 2).max(1) };
-                self.run.concurrency = Some(n);
-                if self.run.status.in_flight() {
-                    fx.push(Effect::Run(RunFx::SetConcurrency(n)));
-                }
+                self.set_concurrency(n, fx);
             }
+            Action::TypeTarget => {
+                self.overlay = Some(Overlay::Number(Box::new(Number::new(Setting::Target, self.target))));
+            }
+            Action::TypeConcurrency => {
+                let now = self.run.concurrency.unwrap_or(16);
+                self.overlay = Some(Overlay::Number(Box::new(Number::new(Setting::Concurrency, now))));
+            }
+            Action::ErrorsDown => {
+                let n = self.list.failure_reasons().len();
+                self.errors_cursor = (self.errors_cursor + 1).min(n.saturating_sub(1));
+            }
+            Action::ErrorsUp => self.errors_cursor = self.errors_cursor.saturating_sub(1),
+            Action::ErrorsOpen => match self.list.failure_reasons().get(self.errors_cursor) {
+                Some((reason, n)) => {
+                    self.toast(format!("{n} samples failed for {reason}: 0 lists every sample again"));
+                    self.list.failure = Some(reason.clone());
+                    self.list.filters = Filters::default();
+                    self.list.search = None;
+                    self.list.queue = false;
+                    self.view = View::Samples;
+                    self.focus = Focus::List;
+                    self.list.cursor = 0;
+                    self.refilter(fx);
+                    self.set_cursor(0, fx);
+                }
+                None => self.toast("no sample has failed"),
+            },
             Action::TargetUp | Action::TargetDown => {
                 let t = self.target;
                 let step = if t >= 1000 {
@@ -141,12 +184,8 @@ impl App {
                 } else {
                     10
                 };
-                self.target = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
-                if self.run.status.in_flight() {
-                    self.toast(format!("target {}: for the next run (s after this one ends)", self.target));
-                } else {
-                    self.run.target = self.target;
-                }
+                let n = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
+                self.set_target(n);
             }
             Action::Down => self.move_or_scroll(1, fx),
             Action::Up => self.move_or_scroll(-1, fx),
@@ -161,6 +200,7 @@ impl App {
             Action::Filters => self.overlay = Some(Overlay::Filters(FiltersPanel::default())),
             Action::ClearFilters => {
                 self.list.filters = Filters::default();
+                self.list.failure = None;
                 self.list.search = None;
                 self.list.search_note.clear();
                 self.list.queue = false;
@@ -379,6 +419,8 @@ impl App {
             }
             Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
             Cmd::Ask(q) => self.overlay = Some(Overlay::Ask(q)),
+            Cmd::Set(Setting::Target, n) => self.set_target(n),
+            Cmd::Set(Setting::Concurrency, n) => self.set_concurrency(n, fx),
             Cmd::ConfirmVerdicts { ids, verdict, reasons, note } => self.confirm_verdicts(ids, verdict, reasons, note),
             Cmd::SetFilters(f) => {
                 self.list.filters = f;

@@ -334,6 +334,8 @@ pub struct App {
     pending_fork: Option<String>,
     /// A call being asked again: the new call is shown beside it when its job ends.
     pending_rerun: Option<i64>,
+    /// The chosen line of the errors panel (a reason samples failed for).
+    pub errors_cursor: usize,
     /// n/N went on into another sample: show its first (true) or last matching turn.
     pending_match: Option<bool>,
     show_fork_for: Option<String>,
@@ -373,6 +375,7 @@ impl App {
             pending_fork: None,
             pending_rerun: None,
             pending_match: None,
+            errors_cursor: 0,
             show_fork_for: None,
             toast: None,
             areas: Areas::default(),

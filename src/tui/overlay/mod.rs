@@ -10,6 +10,7 @@ mod editor;
 mod filters;
 mod help;
 mod history;
+mod number;
 mod palette;
 mod reader;
 mod reason;
@@ -27,6 +28,7 @@ pub use editor::{Editor, Purpose};
 pub use filters::FiltersPanel;
 pub use help::Help;
 pub use history::History;
+pub use number::{Number, Setting};
 pub use palette::{Palette, PaletteItem, PaletteTarget, fuzzy, palette_items};
 pub use reader::{DiffView, Scroll};
 pub use reason::{REASONS, Reason};
@@ -62,6 +64,8 @@ pub enum Cmd {
         call: i64,
         sample: String,
     },
+    /// Set the target or the concurrency to a number.
+    Set(Setting, usize),
     /// Ask a question (it replaces the overlay that asks for it).
     Ask(Box<Ask>),
     /// Ask before giving many samples one verdict.
@@ -122,6 +126,7 @@ pub enum Overlay {
     ConfirmQuit(ConfirmQuit),
     Ask(Box<Ask>),
     History(Box<History>),
+    Number(Box<Number>),
 }
 
 impl Overlay {
@@ -142,6 +147,7 @@ impl Overlay {
             Overlay::ConfirmQuit(_) => &[Context::Confirm],
             Overlay::Ask(_) => &[Context::Ask],
             Overlay::History(_) => &[Context::History],
+            Overlay::Number(_) => &[Context::Number],
         }
     }
 
@@ -162,6 +168,7 @@ impl Overlay {
             Overlay::ConfirmQuit(o) => o.key(action),
             Overlay::Ask(o) => o.key(action),
             Overlay::History(o) => o.key(action),
+            Overlay::Number(o) => o.key(k, action),
         }
     }
 
@@ -182,6 +189,7 @@ impl Overlay {
             Overlay::ConfirmQuit(o) => o.draw(f, app, main),
             Overlay::Ask(o) => o.draw(f, app, main),
             Overlay::History(o) => o.draw(f, app, main),
+            Overlay::Number(o) => o.draw(f, app, main),
         }
     }
 

@@ -93,12 +93,24 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         let n = v.len().min(10);
         if n == 0 { 0.0 } else { v.iter().rev().take(n).sum::<u64>() as f64 / n as f64 }
     };
-    let title = format!(
-        " Throughput: {} calls/s ({:.0} avg) · {} tokens/s ",
-        last(&r.calls_per_s),
-        avg(&r.calls_per_s),
-        last(&r.tokens_per_s)
-    );
+    // After the run, the rates are the last run's averages, not a frozen last second.
+    let title = if r.status.in_flight() {
+        format!(
+            " Throughput: {} calls/s ({:.0} avg) · {} tokens/s ",
+            last(&r.calls_per_s),
+            avg(&r.calls_per_s),
+            last(&r.tokens_per_s)
+        )
+    } else if r.calls_per_s.is_empty() {
+        " Throughput: no run yet ".to_string()
+    } else {
+        let mean = |v: &std::collections::VecDeque<u64>| v.iter().sum::<u64>() as f64 / v.len().max(1) as f64;
+        format!(
+            " Throughput: idle · the last run: {:.0} calls/s, {:.0} tokens/s ",
+            mean(&r.calls_per_s),
+            mean(&r.tokens_per_s)
+        )
+    };
     let inner_w = tput_a.width.saturating_sub(2) as usize;
     let data: Vec<u64> = r.calls_per_s.iter().rev().take(inner_w).rev().copied().collect();
     f.render_widget(
@@ -106,7 +118,8 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
         tput_a,
     );
 
-    let err_h = (5 + r.errors.len() + r.failures.len()).min(12) as u16;
+    let reasons = app.list.failure_reasons();
+    let err_h = (6 + r.errors.len() + reasons.len() + r.reasks_by_step.len()).clamp(7, 14) as u16;
     let [flight_a, err_a] = Layout::vertical([Constraint::Fill(1), Constraint::Length(err_h)]).areas(right);
     // Calls out (by how long they have been out), then those waiting for a slot.
     let mut flights: Vec<_> = r.in_flight.iter().collect();
@@ -146,7 +159,7 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
     let mut lines = vec![
         Line::from(format!("retries {} · failed calls {}", r.retries, r.calls_failed)),
         Line::from(format!("re-asks {} ({} rescued) · unusable {}", r.reasks, r.rescued, r.unusable)),
-        Line::from(format!("failed samples {}", r.failed)),
+        Line::from(format!("failed samples {} this run", r.failed)),
     ];
     for (step, (asked, rescued)) in &r.reasks_by_step {
         lines.push(Line::from(Span::styled(
@@ -160,17 +173,33 @@ pub(super) fn draw_pipeline(f: &mut Frame, app: &App, area: Rect) {
             Style::default().fg(t.dim),
         )));
     }
-    // The most frequent first: failed calls by reason, then failed samples by stage:reason.
+    // The most frequent first: failed calls of this run by reason, then the workspace's
+    // failed samples by stage:reason (j/k choose one, enter lists its samples).
     for (k, v) in by_count(&r.errors) {
         lines.push(Line::from(Span::styled(format!("{v:>5}  call {}", sanitize(k)), Style::default().fg(t.error))));
     }
-    for (k, v) in by_count(&r.failures) {
-        lines.push(Line::from(Span::styled(format!("{v:>5}  {}", sanitize(k)), Style::default().fg(t.warn))));
+    let first_reason = lines.len();
+    let cursor = app.errors_cursor.min(reasons.len().saturating_sub(1));
+    for (i, (k, v)) in reasons.iter().enumerate() {
+        let mut style = Style::default().fg(t.warn);
+        if i == cursor {
+            style = style.bg(t.selected_bg).add_modifier(Modifier::BOLD);
+        }
+        lines.push(Line::from(Span::styled(format!("{v:>5}  {}", sanitize(k)), style)));
     }
-    if r.errors.is_empty() && r.failures.is_empty() {
+    if r.errors.is_empty() && reasons.is_empty() {
         lines.push(Line::from(Span::styled("no errors", Style::default().fg(t.dim))));
     }
-    f.render_widget(Paragraph::new(lines).block(block(app, " Errors by reason ", false)), err_a);
+    // Scrolled so the chosen reason is in sight.
+    let inner_h = err_a.height.saturating_sub(2) as usize;
+    let at = first_reason + cursor;
+    let scroll = if reasons.is_empty() { 0 } else { (at + 1).saturating_sub(inner_h) };
+    let title = if reasons.is_empty() {
+        " Errors by reason ".to_string()
+    } else {
+        format!(" Errors · {}/{}, {} lists them ", cursor + 1, reasons.len(), app.keymap.label(Action::ErrorsOpen))
+    };
+    f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)).block(block(app, title, false)), err_a);
 }
 
 /// Reasons and their counts, the most frequent first.
