@@ -5,6 +5,7 @@ pub mod config;
 pub mod domain;
 pub mod formats;
 pub mod headless;
+pub mod inspect;
 pub mod launch;
 pub mod lint;
 pub mod llm;

@@ -851,6 +851,19 @@ impl Store {
         Ok(n)
     }
 
+    /// The groups of every sample (any stage) by part: see `inspect::group`.
+    pub fn groups(&self, by: crate::inspect::Browse) -> Result<Vec<crate::inspect::Group>> {
+        let mut stmt = self.conn.prepare("SELECT id, data FROM samples ORDER BY rowid")?;
+        let mut rows = stmt.query([])?;
+        let mut g = crate::inspect::Grouper::new(by);
+        while let Some(row) = rows.next()? {
+            let id: String = row.get(0)?;
+            let data: Vec<u8> = row.get(1)?;
+            g.add(&unpack(&id, &data)?);
+        }
+        Ok(g.finish())
+    }
+
     /// One row per sample that passes `status`, in insertion order: what lists, filters and
     /// stats need, without decoding any sample.
     pub fn list(&self, status: StatusFilter, mut f: impl FnMut(ListRow)) -> Result<()> {

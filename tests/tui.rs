@@ -1231,3 +1231,52 @@ fn target_and_concurrency_are_typed_as_numbers_and_bad_ones_are_refused() {
     h.keys("s");
     assert_eq!(h.asked, vec![Effect::Run(RunFx::StartRun { target: 5400, concurrency: Some(64) })]);
 }
+
+#[test]
+fn the_inspect_view_lists_every_atomic_task_with_its_samples_and_failures() {
+    let dir = generated(RunConfig { samples: 30, seed: 3, active_samples: 1, reasks: 0, ..RunConfig::default() }, 0.12);
+    let mut h = H::on(dir, false);
+    h.keys("4");
+    assert_eq!(h.app.view, View::Inspect);
+    let groups = match &h.app.inspect.groups {
+        Some(g) => g.clone(),
+        None => panic!("the groups were not read"),
+    };
+    // Every sample with an atomic task is in exactly one group.
+    let with_task =
+        h.app.list.rows.iter().filter(|r| h.store.sample(&r.id).unwrap().sample.atomic_task.is_some()).count();
+    assert_eq!(groups.iter().map(|g| g.samples.len()).sum::<usize>(), with_task);
+    assert!(groups.windows(2).all(|w| w[0].samples.len() >= w[1].samples.len()), "most samples first");
+    let s = h.screen(100, 30);
+    assert!(s.contains(" Atomic tasks ") && s.contains(&format!("{} atomic tasks", groups.len())), "{s}");
+    both_sizes(&mut h, "inspect_atomic_tasks");
+    // The failures each produced: move to one that failed.
+    let i = groups.iter().position(|g| g.failed > 0).expect("an atomic task whose sample failed");
+    h.keys(&"j".repeat(i));
+    let s = h.screen(100, 30);
+    assert!(s.contains("the failures they met:") && s.contains(&groups[i].failures[0].0[..10]), "{s}");
+    // enter: its samples, and only those, in the samples view.
+    h.keys("<enter>");
+    assert_eq!(h.app.view, View::Samples);
+    let listed: Vec<String> = h.app.list.visible.iter().map(|i| h.app.list.rows[*i].id.clone()).collect();
+    assert_eq!(listed, groups[i].samples);
+    assert!(h.screen(100, 30).contains("atomic task \""));
+    h.keys("<esc>");
+    assert_eq!(h.app.list.visible.len(), h.app.list.rows.len());
+    // l steps through the parts: compositions, functions, failures.
+    h.keys("4l");
+    assert_eq!(h.app.inspect.browse, button::inspect::Browse::Compositions);
+    h.keys("l");
+    let functions = h.app.inspect.groups.clone().unwrap();
+    assert!(
+        functions.iter().any(|g| g.key == "search_flights"),
+        "{:?}",
+        functions.iter().map(|g| &g.key).collect::<Vec<_>>()
+    );
+    both_sizes(&mut h, "inspect_functions");
+    h.keys("l");
+    let failures = h.app.inspect.groups.clone().unwrap();
+    assert_eq!(failures.iter().map(|g| g.samples.len()).sum::<usize>(), h.store.failed_ids().unwrap().len());
+    h.keys("G<enter>");
+    assert_eq!(h.app.list.visible.len(), failures.last().unwrap().samples.len());
+}

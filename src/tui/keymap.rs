@@ -14,6 +14,7 @@ pub enum Context {
     Pipeline,
     Samples,
     Trajectory,
+    Inspect,
     /// Every overlay that shows text to read: the keys, a diff, an LLM call.
     Reader,
     Help,
@@ -33,11 +34,12 @@ pub enum Context {
 }
 
 impl Context {
-    pub const ALL: [Context; 19] = [
+    pub const ALL: [Context; 20] = [
         Context::Global,
         Context::Pipeline,
         Context::Samples,
         Context::Trajectory,
+        Context::Inspect,
         Context::Reader,
         Context::Help,
         Context::Palette,
@@ -61,6 +63,7 @@ impl Context {
             Context::Pipeline => "Pipeline view",
             Context::Samples => "Samples view (list and lineage)",
             Context::Trajectory => "Trajectory view",
+            Context::Inspect => "Inspect view (every scenario, atomic task, composition, function, failure)",
             Context::Reader => "Reading (keys, diffs, LLM calls)",
             Context::Help => "The keys",
             Context::Palette => "Command palette (typing filters it)",
@@ -81,7 +84,7 @@ impl Context {
 
     /// A view's context (the ones the palette offers actions of).
     pub fn is_view(self) -> bool {
-        matches!(self, Context::Global | Context::Pipeline | Context::Samples | Context::Trajectory)
+        matches!(self, Context::Global | Context::Pipeline | Context::Samples | Context::Trajectory | Context::Inspect)
     }
 }
 
@@ -121,6 +124,7 @@ actions! {
     ViewPipeline "view_pipeline" Global ["1"] "the pipeline view";
     ViewSamples "view_samples" Global ["2"] "the samples view: list and lineage";
     ViewTrajectory "view_trajectory" Global ["3"] "the trajectory view of the selected sample";
+    ViewInspect "view_inspect" Global ["4"] "inspect by part: every scenario, atomic task, composition, function, failure";
     Undo "undo" Global ["u"] "undo the last verdict or edit (without limit, also after a restart)";
     Redo "redo" Global ["ctrl-r"] "redo what the last undo undid (until something new is done)";
     ReviewQueue "review_queue" Global ["R"] "review queue: walk the complete samples awaiting a verdict";
@@ -185,6 +189,15 @@ actions! {
     TrajDiff "traj_diff" Trajectory ["D"] "the sample's edits and regenerations as diffs";
     TrajHistory "traj_history" Trajectory ["H"] "the sample's history: verdicts, edits, versions; enter restores one";
     TrajRegenerate "traj_regenerate" Trajectory ["g"] "make the stale parts of this sample again, or retry it if it failed";
+    InspectDown "inspect_down" Inspect ["j", "down"] "the next one";
+    InspectUp "inspect_up" Inspect ["k", "up"] "the previous one";
+    InspectPageDown "inspect_page_down" Inspect ["pagedown", "ctrl-d"] "a page down";
+    InspectPageUp "inspect_page_up" Inspect ["pageup", "ctrl-u"] "a page up";
+    InspectTop "inspect_top" Inspect ["home", "g"] "the first (the most samples)";
+    InspectBottom "inspect_bottom" Inspect ["end", "G"] "the last";
+    InspectNextPart "inspect_next_part" Inspect ["l", "right"] "the next part: scenarios, atomic tasks, compositions, functions, failures";
+    InspectPrevPart "inspect_prev_part" Inspect ["h", "left"] "the previous part";
+    InspectOpen "inspect_open" Inspect ["enter"] "list the samples that hold the chosen one";
     ReadClose "read_close" Reader ["esc", "q"] "close";
     ReadDown "read_down" Reader ["j", "down"] "scroll down";
     ReadUp "read_up" Reader ["k", "up"] "scroll up";
@@ -285,6 +298,10 @@ impl Action {
             Action::NoteSave => "reject",
             Action::NoteBack => "back",
             Action::HistoryDown => "older",
+            Action::ViewInspect => "inspect",
+            Action::InspectNextPart => "next part",
+            Action::InspectPrevPart => "prev part",
+            Action::InspectOpen => "list samples",
             Action::TypeTarget => "type target",
             Action::TypeConcurrency => "type conc",
             Action::ErrorsOpen => "list failed",
@@ -301,8 +318,8 @@ impl Action {
         }
         let id = self.id();
         let id = [
-            "traj_", "history_", "errors_", "number_", "read_", "palette_", "search_", "filter_", "reason_", "call_",
-            "editor_", "compare_", "help_", "diff_",
+            "traj_", "inspect_", "history_", "errors_", "number_", "read_", "palette_", "search_", "filter_",
+            "reason_", "call_", "editor_", "compare_", "help_", "diff_",
         ]
         .iter()
         .find_map(|p| id.strip_prefix(p))

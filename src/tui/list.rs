@@ -214,8 +214,9 @@ pub struct SampleList {
     pub queue_flagged: bool,
     /// Samples the search index has not reached yet.
     pub unindexed: u64,
-    /// Only the samples that failed for this `stage:reason` (enter on the errors panel).
-    pub failure: Option<String>,
+    /// Only these samples, named (enter on a reason of the errors panel, or on a group of
+    /// the inspect view).
+    pub only: Option<(String, HashSet<String>)>,
 }
 
 impl Default for SampleList {
@@ -234,7 +235,7 @@ impl Default for SampleList {
             queue: false,
             queue_flagged: false,
             unindexed: 0,
-            failure: None,
+            only: None,
         }
     }
 }
@@ -272,7 +273,16 @@ impl SampleList {
     pub fn passes(&self, r: &ListRow) -> bool {
         self.filters.passes(r)
             && self.search.as_ref().is_none_or(|(_, ids)| ids.contains(&r.rowid))
-            && self.failure.as_ref().is_none_or(|f| r.summary.failure_reason.as_ref() == Some(f))
+            && self.only.as_ref().is_none_or(|(_, ids)| ids.contains(&r.id))
+    }
+
+    /// The samples that failed for `reason` (`stage:reason`).
+    pub fn failed_for(&self, reason: &str) -> HashSet<String> {
+        self.rows
+            .iter()
+            .filter(|r| r.summary.stage.is_failed() && r.summary.failure_reason.as_deref() == Some(reason))
+            .map(|r| r.id.clone())
+            .collect()
     }
 
     /// Failed samples by `stage:reason`, the most frequent first.
@@ -334,8 +344,8 @@ impl SampleList {
             .filter(|f| self.filters.is_set(*f))
             .map(|f| format!("{}={}", f.name(), self.filters.text(f)))
             .collect();
-        if let Some(f) = &self.failure {
-            parts.push(format!("failed={f}"));
+        if let Some((label, ids)) = &self.only {
+            parts.push(format!("{label} ({})", ids.len()));
         }
         if let Some((q, ids)) = &self.search {
             parts.push(format!("/{q} ({})", ids.len()));

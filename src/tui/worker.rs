@@ -81,6 +81,10 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
                 out
             }
         },
+        StoreFx::LoadGroups(by) => vec![Msg::Groups {
+            by,
+            groups: store.groups(by).map_err(|e| format!("cannot read the {}: {e}", by.title().to_lowercase())),
+        }],
         StoreFx::LoadHistory(id) => match store.history(&id) {
             Ok(items) => vec![Msg::History { id, items }],
             Err(err) => vec![Msg::Error(format!("cannot read the history of {id}: {err}"))],

@@ -26,6 +26,32 @@ impl App {
         }
     }
 
+    /// Shows a view; the inspect view reads its groups anew each time it is shown.
+    pub(super) fn show_view(&mut self, v: View, fx: &mut Vec<Effect>) {
+        self.view = v;
+        if v == View::Inspect {
+            self.load_groups(fx);
+        }
+    }
+
+    fn load_groups(&mut self, fx: &mut Vec<Effect>) {
+        self.inspect.groups = None;
+        fx.push(Effect::Store(StoreFx::LoadGroups(self.inspect.browse)));
+    }
+
+    /// The samples view listing only `ids` (the filters and the search off).
+    pub(super) fn list_only(&mut self, label: String, ids: std::collections::HashSet<String>, fx: &mut Vec<Effect>) {
+        self.list.only = Some((label, ids));
+        self.list.filters = Filters::default();
+        self.list.search = None;
+        self.list.queue = false;
+        self.view = View::Samples;
+        self.focus = Focus::List;
+        self.list.cursor = 0;
+        self.refilter(fx);
+        self.set_cursor(0, fx);
+    }
+
     fn set_target(&mut self, n: usize) {
         self.target = n;
         if self.run.status.in_flight() {
@@ -55,8 +81,8 @@ impl App {
             self.list.search = None;
             self.list.search_note.clear();
             self.refilter(fx);
-        } else if self.list.failure.is_some() {
-            self.list.failure = None;
+        } else if self.list.only.is_some() {
+            self.list.only = None;
             self.refilter(fx);
         }
     }
@@ -82,13 +108,52 @@ impl App {
                 if self.view == View::Samples {
                     self.focus = if self.focus == Focus::List { Focus::Lineage } else { Focus::List };
                 } else {
-                    let order = [View::Pipeline, View::Samples, View::Trajectory];
+                    let order = [View::Pipeline, View::Samples, View::Trajectory, View::Inspect];
                     let i = order.iter().position(|v| *v == self.view).unwrap_or(0);
-                    let j = if a == Action::FocusNext { (i + 1) % 3 } else { (i + 2) % 3 };
-                    self.view = order[j];
+                    let j = if a == Action::FocusNext { (i + 1) % 4 } else { (i + 3) % 4 };
+                    self.show_view(order[j], fx);
                 }
             }
             Action::ViewPipeline => self.view = View::Pipeline,
+            Action::ViewInspect => self.show_view(View::Inspect, fx),
+            Action::InspectDown | Action::InspectUp | Action::InspectPageDown | Action::InspectPageUp => {
+                let page = i64::from(self.areas.inspect.height.saturating_sub(4).max(1));
+                let d = match a {
+                    Action::InspectDown => 1,
+                    Action::InspectUp => -1,
+                    Action::InspectPageDown => page,
+                    _ => -page,
+                };
+                let n = self.inspect.groups.as_ref().map_or(0, Vec::len) as i64;
+                self.inspect.cursor = (self.inspect.cursor as i64 + d).clamp(0, (n - 1).max(0)) as usize;
+            }
+            Action::InspectTop => self.inspect.cursor = 0,
+            Action::InspectBottom => {
+                self.inspect.cursor = self.inspect.groups.as_ref().map_or(0, |g| g.len().saturating_sub(1));
+            }
+            Action::InspectNextPart | Action::InspectPrevPart => {
+                use crate::inspect::Browse;
+                let i = Browse::ALL.iter().position(|b| *b == self.inspect.browse).unwrap_or(0);
+                let n = Browse::ALL.len();
+                let j = if a == Action::InspectNextPart { (i + 1) % n } else { (i + n - 1) % n };
+                self.inspect.browse = Browse::ALL[j];
+                self.inspect.cursor = 0;
+                self.load_groups(fx);
+            }
+            Action::InspectOpen => {
+                let chosen = self.inspect.groups.as_ref().and_then(|g| g.get(self.inspect.cursor));
+                match chosen {
+                    Some(g) => {
+                        let one = self.inspect.browse.one();
+                        let key: String = g.key.chars().take(28).collect();
+                        let label = format!("{one} \"{key}{}\"", if key.len() < g.key.len() { "…" } else { "" });
+                        let ids = g.samples.iter().cloned().collect();
+                        self.list_only(label, ids, fx);
+                        self.toast(format!("the samples of this {one}: esc lists every sample again"));
+                    }
+                    None => self.toast("nothing to list"),
+                }
+            }
             Action::ViewSamples => self.view = View::Samples,
             Action::ViewTrajectory | Action::Open => {
                 if self.selected().is_some() {
@@ -162,16 +227,9 @@ impl App {
             Action::ErrorsUp => self.errors_cursor = self.errors_cursor.saturating_sub(1),
             Action::ErrorsOpen => match self.list.failure_reasons().get(self.errors_cursor) {
                 Some((reason, n)) => {
-                    self.toast(format!("{n} samples failed for {reason}: 0 lists every sample again"));
-                    self.list.failure = Some(reason.clone());
-                    self.list.filters = Filters::default();
-                    self.list.search = None;
-                    self.list.queue = false;
-                    self.view = View::Samples;
-                    self.focus = Focus::List;
-                    self.list.cursor = 0;
-                    self.refilter(fx);
-                    self.set_cursor(0, fx);
+                    let (label, ids) = (format!("failed={reason}"), self.list.failed_for(reason));
+                    self.toast(format!("{n} samples failed for {reason}: esc lists every sample again"));
+                    self.list_only(label, ids, fx);
                 }
                 None => self.toast("no sample has failed"),
             },
@@ -200,7 +258,7 @@ impl App {
             Action::Filters => self.overlay = Some(Overlay::Filters(FiltersPanel::default())),
             Action::ClearFilters => {
                 self.list.filters = Filters::default();
-                self.list.failure = None;
+                self.list.only = None;
                 self.list.search = None;
                 self.list.search_note.clear();
                 self.list.queue = false;
@@ -476,7 +534,7 @@ impl App {
             MouseEventKind::Down(MouseButton::Left) => {
                 for (i, r) in a.tabs.iter().enumerate() {
                     if inside(*r) {
-                        self.view = [View::Pipeline, View::Samples, View::Trajectory][i];
+                        self.show_view([View::Pipeline, View::Samples, View::Trajectory, View::Inspect][i], fx);
                         return;
                     }
                 }

@@ -36,6 +36,15 @@ pub enum View {
     Pipeline,
     Samples,
     Trajectory,
+    Inspect,
+}
+
+/// The inspect view: the groups of one part across the workspace.
+pub struct Inspect {
+    pub browse: crate::inspect::Browse,
+    /// Read for `browse`; None while it is being read.
+    pub groups: Option<Vec<crate::inspect::Group>>,
+    pub cursor: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +119,10 @@ pub enum Msg {
         id: String,
         items: Vec<crate::store::HistoryItem>,
     },
+    Groups {
+        by: crate::inspect::Browse,
+        groups: Result<Vec<crate::inspect::Group>, String>,
+    },
     /// The text back from $EDITOR (or why it could not be run).
     ExternalEdited(Result<String, String>),
     /// A template's text, to edit: the workspace override, or the built-in one.
@@ -164,6 +177,8 @@ pub enum StoreFx {
         ids: Vec<String>,
         review: Option<Review>,
     },
+    /// The groups of every sample by part (answered by `Msg::Groups`).
+    LoadGroups(crate::inspect::Browse),
     /// A sample's history (answered by `Msg::History`).
     LoadHistory(String),
     /// Put a sample back as it was before its edit `seq`.
@@ -276,7 +291,9 @@ pub enum TerminalFx {
 /// Screen areas of the last frame, for the mouse.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Areas {
-    pub tabs: [Rect; 3],
+    pub tabs: [Rect; 4],
+    /// The inspect view's table.
+    pub inspect: Rect,
     pub list: Rect,
     pub list_offset: usize,
     pub lineage: Rect,
@@ -334,6 +351,7 @@ pub struct App {
     pending_fork: Option<String>,
     /// A call being asked again: the new call is shown beside it when its job ends.
     pending_rerun: Option<i64>,
+    pub inspect: Inspect,
     /// The chosen line of the errors panel (a reason samples failed for).
     pub errors_cursor: usize,
     /// n/N went on into another sample: show its first (true) or last matching turn.
@@ -376,6 +394,7 @@ impl App {
             pending_rerun: None,
             pending_match: None,
             errors_cursor: 0,
+            inspect: Inspect { browse: crate::inspect::Browse::AtomicTasks, groups: None, cursor: 0 },
             show_fork_for: None,
             toast: None,
             areas: Areas::default(),
@@ -409,6 +428,7 @@ impl App {
             View::Pipeline => Context::Pipeline,
             View::Samples => Context::Samples,
             View::Trajectory => Context::Trajectory,
+            View::Inspect => Context::Inspect,
         }
     }
 
@@ -555,6 +575,17 @@ impl App {
                 self.overlay = Some(Overlay::History(Box::new(History { id, items, selected: 0, now })));
             }
             Msg::History { .. } => {}
+            Msg::Groups { by, groups } if by == self.inspect.browse => match groups {
+                Ok(g) => {
+                    self.inspect.cursor = self.inspect.cursor.min(g.len().saturating_sub(1));
+                    self.inspect.groups = Some(g);
+                }
+                Err(e) => {
+                    self.inspect.groups = Some(Vec::new());
+                    self.toast(e);
+                }
+            },
+            Msg::Groups { .. } => {}
         }
         fx
     }

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table};
 use unicode_width::UnicodeWidthStr;
 
+mod inspect;
 mod pipeline;
 mod samples;
 mod trajectory;
@@ -19,6 +20,7 @@ use crate::domain::{self, Part, Stage, Verdict};
 use crate::lint::Severity;
 use crate::model::{Message, Origin};
 use crate::text::sanitize;
+use inspect::draw_inspect;
 use pipeline::draw_pipeline;
 use samples::draw_samples;
 use trajectory::draw_trajectory;
@@ -54,6 +56,7 @@ pub fn draw(f: &mut Frame, app: &App) -> Areas {
         View::Pipeline => draw_pipeline(f, app, main),
         View::Samples => draw_samples(f, app, main, &mut areas),
         View::Trajectory => draw_trajectory(f, app, main, &mut areas),
+        View::Inspect => draw_inspect(f, app, main, &mut areas),
     }
     draw_status(f, app, status);
     draw_hints(f, app, hints);
@@ -67,10 +70,14 @@ fn draw_top(f: &mut Frame, app: &App, area: Rect, areas: &mut Areas) {
     let t = &app.theme;
     let mut spans = vec![Span::styled(" button ", Style::default().fg(t.accent).add_modifier(Modifier::BOLD))];
     let mut x = area.x + 8;
-    for (i, (view, name)) in
-        [(View::Pipeline, "1 Pipeline"), (View::Samples, "2 Samples"), (View::Trajectory, "3 Trajectory")]
-            .iter()
-            .enumerate()
+    for (i, (view, name)) in [
+        (View::Pipeline, "1 Pipeline"),
+        (View::Samples, "2 Samples"),
+        (View::Trajectory, "3 Trajectory"),
+        (View::Inspect, "4 Inspect"),
+    ]
+    .iter()
+    .enumerate()
     {
         let label = format!(" {name} ");
         let w = label.width() as u16;
@@ -185,6 +192,13 @@ fn view_hints(ctx: Context) -> &'static [Action] {
             Action::Filters,
             Action::Open,
             Action::ReviewQueue,
+        ],
+        Context::Inspect => &[
+            Action::InspectNextPart,
+            Action::InspectPrevPart,
+            Action::InspectOpen,
+            Action::InspectDown,
+            Action::InspectUp,
         ],
         _ => &[
             Action::NextTurn,
