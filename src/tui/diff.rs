@@ -8,6 +8,34 @@ use similar::{ChangeTag, TextDiff};
 
 use crate::model::FunctionDef;
 
+/// Hunks: runs of unchanged lines longer than twice `context` are cut to `context` lines
+/// on each side of a change, the rest said in one line ("… 12 unchanged lines …").
+pub fn hunks(lines: Vec<(Tag, String)>, context: usize) -> Vec<(Tag, String)> {
+    let n = lines.len();
+    let changed: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.0 != Tag::Same).map(|(i, _)| i).collect();
+    if changed.is_empty() {
+        return if n > 2 * context { vec![(Tag::Same, format!("… {n} lines, all unchanged …"))] } else { lines };
+    }
+    let near = |i: usize| changed.iter().any(|c| c.abs_diff(i) <= context);
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for (i, l) in lines.into_iter().enumerate() {
+        if l.0 != Tag::Same || near(i) {
+            if skipped > 0 {
+                out.push((Tag::Same, format!("… {skipped} unchanged line{} …", if skipped == 1 { "" } else { "s" })));
+                skipped = 0;
+            }
+            out.push(l);
+        } else {
+            skipped += 1;
+        }
+    }
+    if skipped > 0 {
+        out.push((Tag::Same, format!("… {skipped} unchanged line{} …", if skipped == 1 { "" } else { "s" })));
+    }
+    out
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tag {
     Same,
@@ -15,9 +43,12 @@ pub enum Tag {
     Added,
 }
 
-/// The lines of `old` and `new`, each kept, removed or added.
+/// The lines of `old` and `new`, each kept, removed or added. A last line without its
+/// newline is the same line as with it (no spurious change).
 pub fn line_diff(old: &str, new: &str) -> Vec<(Tag, String)> {
-    TextDiff::from_lines(old, new)
+    let ended = |s: &str| if s.is_empty() || s.ends_with('\n') { s.to_string() } else { format!("{s}\n") };
+    let (old, new) = (ended(old), ended(new));
+    TextDiff::from_lines(&old, &new)
         .iter_all_changes()
         .map(|c| {
             let tag = match c.tag() {
@@ -100,6 +131,40 @@ pub fn schema_diff(old: &Value, new: &Value) -> Vec<(Tag, String)> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_diff_shows_hunks_with_context_and_no_change_where_only_the_last_newline_differs() {
+        let old: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        let new = old.replace("line 10\n", "line ten\n");
+        let d = hunks(line_diff(&old, new.trim_end()), 2);
+        let text: Vec<String> = d
+            .iter()
+            .map(|(t, s)| {
+                format!(
+                    "{}{s}",
+                    match t {
+                        Tag::Same => " ",
+                        Tag::Removed => "-",
+                        Tag::Added => "+",
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(
+            text,
+            [
+                " … 7 unchanged lines …",
+                " line 8",
+                " line 9",
+                "-line 10",
+                "+line ten",
+                " line 11",
+                " line 12",
+                " … 8 unchanged lines …"
+            ]
+        );
+        assert_eq!(hunks(line_diff("a\nb", "a\nb\n"), 3), [(Tag::Same, "a".into()), (Tag::Same, "b".into())]);
+    }
 
     #[test]
     fn schema_diff_names_each_change() {

@@ -194,7 +194,7 @@ pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
         if e.path.starts_with("/functions") || e.path.starts_with("/trajectory/tools") {
             out.extend(diff::schema_diff(&e.original, &e.edited));
         } else {
-            out.extend(diff::line_diff(&diff_text(&e.original), &diff_text(&e.edited)));
+            out.extend(diff::hunks(diff::line_diff(&diff_text(&e.original), &diff_text(&e.edited)), 3));
         }
     };
     for e in &d.sample.edits {
@@ -210,7 +210,7 @@ pub fn sample_diff(d: &Detail) -> Vec<(Tag, String)> {
     for (id, kind, v) in &d.versions {
         out.push((Tag::Same, format!("── {kind} version #{id} -> the sample now ──")));
         match (&v.trajectory, &d.sample.trajectory) {
-            (Some(a), Some(b)) => out.extend(diff::line_diff(&trajectory_text(a), &trajectory_text(b))),
+            (Some(a), Some(b)) => out.extend(diff::hunks(diff::line_diff(&trajectory_text(a), &trajectory_text(b)), 3)),
             (None, Some(_)) => out.push((Tag::Added, "a trajectory now (none before)".into())),
             (Some(_), None) => out.push((Tag::Removed, "no trajectory now".into())),
             (None, None) => out.push((Tag::Same, "no trajectory in either".into())),
