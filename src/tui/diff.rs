@@ -134,7 +134,7 @@ mod tests {
 
     #[test]
     fn a_diff_shows_hunks_with_context_and_no_change_where_only_the_last_newline_differs() {
-        let old: String = (1..=20).map(|i| format!("line {i}\n")).collect();
+        let old: String = (1..=20).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n") + "\n";
         let new = old.replace("line 10\n", "line ten\n");
         let d = hunks(line_diff(&old, new.trim_end()), 2);
         let text: Vec<String> = d
