@@ -1280,3 +1280,32 @@ fn the_inspect_view_lists_every_atomic_task_with_its_samples_and_failures() {
     h.keys("G<enter>");
     assert_eq!(h.app.list.visible.len(), failures.last().unwrap().samples.len());
 }
+
+#[test]
+fn the_compact_trajectory_shows_a_turn_a_line_and_enter_opens_one_in_full() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    h.keys("<enter>");
+    let full = h.screen(100, 30);
+    h.keys("c");
+    assert!(h.app.compact);
+    let s = h.screen(100, 30);
+    let msgs = h.app.shown_detail().unwrap().sample.trajectory.as_ref().unwrap().messages.clone();
+    // Every turn on one line: the user's words, the calls with their arguments, the results.
+    for (i, m) in msgs.iter().enumerate() {
+        let head = format!("{} {:<9} ", i + 1, m.role().to_uppercase());
+        assert_eq!(s.matches(&head).count(), 1, "turn {} not on one line:\n{s}", i + 1);
+    }
+    assert!(s.contains("search_flights({\"") && s.contains("final: "), "{s}");
+    assert!(s.lines().count() <= full.lines().count());
+    both_sizes(&mut h, "trajectory_compact");
+    // enter opens the current turn in full; the others stay one line each.
+    h.keys("G<enter>");
+    let s = h.screen(100, 30);
+    assert!(s.contains("final answer:"), "{s}");
+    assert!(s.contains("1 USER      "), "{s}");
+    h.keys("<enter>");
+    assert!(!h.screen(100, 30).contains("final answer:"));
+    h.keys("c");
+    assert!(!h.app.compact && h.screen(100, 30).contains("final answer:"));
+}

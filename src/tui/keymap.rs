@@ -179,6 +179,8 @@ actions! {
     TrajPageUp "traj_page_up" Trajectory ["pageup", "ctrl-u"] "a page up";
     TrajTop "traj_top" Trajectory ["home"] "the first turn";
     TrajBottom "traj_bottom" Trajectory ["G", "end"] "the last turn: the final answer";
+    TrajCompact "traj_compact" Trajectory ["c"] "compact: one line per turn (calls and results in brief), or back to full";
+    TrajExpand "traj_expand" Trajectory ["enter"] "compact: open or fold the current turn in full";
     TrajAccept "traj_accept" Trajectory ["a"] "accept and open the next sample";
     TrajReject "traj_reject" Trajectory ["x"] "reject with a reason and open the next sample";
     TrajSkip "traj_skip" Trajectory ["space"] "skip to the next sample";

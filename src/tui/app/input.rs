@@ -434,6 +434,23 @@ impl App {
                 Some(r) => fx.push(Effect::Store(StoreFx::LoadHistory(r.id.clone()))),
                 None => self.toast("no sample selected"),
             },
+            Action::TrajCompact => {
+                self.compact = !self.compact;
+                self.expanded.clear();
+                self.traj_scroll = u16::MAX;
+                self.toast(if self.compact {
+                    "compact: one line per turn; enter opens the current one in full, c shows all in full"
+                } else {
+                    "every turn in full"
+                });
+            }
+            Action::TrajExpand if self.compact => {
+                if !self.expanded.remove(&self.turn) {
+                    self.expanded.insert(self.turn);
+                }
+                self.traj_scroll = u16::MAX;
+            }
+            Action::TrajExpand => self.toast("every turn is in full: c makes it compact, one line per turn"),
             Action::TrajPageDown | Action::TrajPageUp => {
                 let page = i32::from(self.areas.trajectory.height.saturating_sub(3).max(1));
                 let d = if a == Action::TrajPageDown { page } else { -page };

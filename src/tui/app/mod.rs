@@ -352,6 +352,9 @@ pub struct App {
     /// A call being asked again: the new call is shown beside it when its job ends.
     pending_rerun: Option<i64>,
     pub inspect: Inspect,
+    /// The trajectory shows one line per turn, but for the turns opened in full.
+    pub compact: bool,
+    pub expanded: std::collections::BTreeSet<usize>,
     /// The chosen line of the errors panel (a reason samples failed for).
     pub errors_cursor: usize,
     /// n/N went on into another sample: show its first (true) or last matching turn.
@@ -394,6 +397,8 @@ impl App {
             pending_rerun: None,
             pending_match: None,
             errors_cursor: 0,
+            compact: false,
+            expanded: std::collections::BTreeSet::new(),
             inspect: Inspect { browse: crate::inspect::Browse::AtomicTasks, groups: None, cursor: 0 },
             show_fork_for: None,
             toast: None,
@@ -485,6 +490,7 @@ impl App {
                         self.turn = 0;
                         self.traj_scroll = 0;
                         self.lineage_scroll = 0;
+                        self.expanded.clear();
                     }
                     let going = self.pending_match.take().filter(|_| !same);
                     self.detail = Some(*d);

@@ -67,6 +67,30 @@ fn trajectory_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>,
         } else {
             head_line.push(Span::styled(rule, Style::default().fg(color)));
         }
+        if app.compact && !app.expanded.contains(&i) {
+            // One line: the role, then the turn in brief.
+            let mut brief = vec![Span::styled(
+                format!("{} {} {:<9} ", if current { "▶" } else { " " }, i + 1, m.role().to_uppercase()),
+                style,
+            )];
+            let pad = brief[0].content.width();
+            let rest = width.saturating_sub(pad + 1);
+            let body = if current { plain.bg(t.selected_bg) } else { plain };
+            let mut items = turn_brief(m).into_iter();
+            brief.push(Span::styled(truncate(&sanitize(&items.next().unwrap_or_default()), rest), body));
+            lines.push(Line::from(brief));
+            // Each further call or result on a line of its own.
+            for more in items {
+                lines.push(Line::from(vec![
+                    Span::raw(" ".repeat(pad)),
+                    Span::styled(truncate(&sanitize(&more), rest), body),
+                ]));
+            }
+            for f in d.findings.iter().filter(|f| f.message_index == Some(i)) {
+                push(&mut lines, &format!("⚠ {} {}", f.code.id(), f.message), finding_style(app, f), 4);
+            }
+            continue;
+        }
         lines.push(Line::from(head_line));
         match m {
             Message::User { content } => push(&mut lines, content, plain, 2),
@@ -125,6 +149,25 @@ fn trajectory_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>,
     (lines, starts)
 }
 
+/// A turn in brief, a line per item: what the user asked, each call made (name and
+/// arguments), each result, or the final answer.
+fn turn_brief(m: &Message) -> Vec<String> {
+    let one_line = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    match m {
+        Message::User { content } => vec![one_line(content)],
+        Message::Assistant { calls, final_answer, thought } => {
+            if !calls.is_empty() {
+                calls.iter().map(|c| format!("{}({})", c.name, c.arguments)).collect()
+            } else if let Some(a) = final_answer {
+                vec![format!("final: {}", one_line(a))]
+            } else {
+                vec![one_line(thought)]
+            }
+        }
+        Message::Tool { results } => results.iter().map(|r| format!("{} → {}", r.name, r.results)).collect(),
+    }
+}
+
 fn finding_style(app: &App, f: &crate::lint::Finding) -> Style {
     match f.code.severity() {
         Severity::Error => Style::default().fg(app.theme.error).add_modifier(Modifier::BOLD),
@@ -174,7 +217,8 @@ pub(super) fn draw_trajectory(f: &mut Frame, app: &App, area: Rect, areas: &mut 
     } else {
         app.traj_scroll as usize
     };
-    let scroll = scroll.min(max);
+    // A dialogue that fits is shown from its top.
+    let scroll = if lines.len() <= inner.height as usize { 0 } else { scroll.min(max) };
     areas.traj_scroll = scroll as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll as u16, 0)), inner);
     draw_turn_panel(f, app, Some(d), side);
