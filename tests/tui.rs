@@ -871,16 +871,47 @@ fn a_template_edited_in_the_tui_makes_the_step_answer_anew_beside_the_old_reply(
     h.keys("<c-s>");
     let saved = std::fs::read_to_string(h.dir.path().join("prompts/atomic_task.jinja")).unwrap();
     assert!(saved.starts_with("Be brief. "));
-    h.keys("l");
+    // Saved, the loop is back at the call it came from.
+    assert!(matches!(&h.app.overlay, Some(Overlay::Call(c)) if c.index == index_of(&h, old.id)));
     h.keys("r");
     let Some(Overlay::CallCompare(cc)) = &h.app.overlay else { panic!("no comparison") };
-    let (o, new) = (&cc.old, &cc.new);
+    let (o, new) = (cc.old.clone(), cc.new.clone());
     assert_eq!(o.id, old.id);
     // The step was asked again as a job of the pipeline: shown there as a call.
     assert_eq!(h.app.run.calls_done, 1, "the re-ask is a call of the pipeline view");
     assert_ne!(new.template_version, old.template_version);
     assert!(new.prompt.contains("Be brief. "));
+    // Old and new side by side: reply, parse and prompt.
+    let s = h.screen(100, 30);
+    assert!(s.contains("before: reply, parse, prompt") && s.contains("now: reply, parse, prompt"), "{s}");
     both_sizes(&mut h, "call_rerun");
+    let (new_id, new_task) = (new.id, new.parse_result.clone().unwrap());
+    // The loop goes on from here: t edits the template again and comes back to the call.
+    h.keys("t");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Editor(_))));
+    h.keys("<esc>");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Call(_))), "back at the call");
+    h.keys("r");
+    // K keeps the new reply for the sample: a hand edit, the parts after it stale.
+    let id = h.selected_id();
+    h.keys("K");
+    let kept = h.store.sample(&id).unwrap().sample.atomic_task.unwrap();
+    let newest = match &h.app.detail.as_ref().unwrap().calls.iter().max_by_key(|c| c.id) {
+        Some(c) => c.parse_result.clone().unwrap(),
+        None => panic!("no calls"),
+    };
+    assert!(new_id < h.app.detail.as_ref().unwrap().calls.iter().map(|c| c.id).max().unwrap());
+    assert_eq!(serde_json::to_string(&kept).unwrap(), newest, "the newest reply kept (the first was {new_task})");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "composition filter functions trajectory");
+    h.keys("u");
+    assert_eq!(h.store.row(&id).unwrap().summary.stale.ids(), "", "u takes it back");
+    // n: the same step's call of the next sample, ready to ask again.
+    h.keys("lr");
+    assert!(matches!(&h.app.overlay, Some(Overlay::CallCompare(_))));
+    h.keys("n");
+    assert_ne!(h.selected_id(), id);
+    let Some(Overlay::Call(c)) = &h.app.overlay else { panic!("no call of the next sample: {:?}", h.app.toast) };
+    assert_eq!(h.app.detail.as_ref().unwrap().calls[c.index].step, "atomic_task");
     // A template that does not render is not saved.
     h.keys("<esc>lt{{ nope }}");
     let s = h.screen(100, 30);
@@ -1308,4 +1339,9 @@ fn the_compact_trajectory_shows_a_turn_a_line_and_enter_opens_one_in_full() {
     assert!(!h.screen(100, 30).contains("final answer:"));
     h.keys("c");
     assert!(!h.app.compact && h.screen(100, 30).contains("final answer:"));
+}
+
+/// The index of call `id` in the loaded sample's calls.
+fn index_of(h: &H, id: i64) -> usize {
+    h.app.detail.as_ref().unwrap().calls.iter().position(|c| c.id == id).unwrap()
 }

@@ -326,6 +326,47 @@ pub fn check_template(step: Step, text: &str) -> Result<(), Problem> {
     Ok(())
 }
 
+/// A step's reply kept for the sample (the template loop's "keep"): the field it replaces
+/// and its new value, from the call's parsed result. A dialogue turn is kept by forking
+/// instead (its later turns depend on it).
+pub fn kept_reply(step: Step, parsed: &Value, sample: &Sample) -> Result<(String, Value), String> {
+    let text = |v: &Value| v.as_str().map(str::to_string).ok_or("the parsed reply is not text".to_string());
+    match step {
+        Step::ScenarioExtract | Step::ScenarioExpand => Ok(("/scenario".into(), json!(text(parsed)?))),
+        Step::AtomicTask => Ok(("/atomic_task".into(), json!(text(parsed)?))),
+        Step::ComposeSequential | Step::ComposeParallelSequential => {
+            let atomic = sample.atomic_task.clone().ok_or("the sample has no atomic task to compose from")?;
+            let field = |k: &str| parsed.get(k).and_then(Value::as_str).map(str::to_string);
+            let (task, subsequent) = field("composition")
+                .zip(field("subsequent"))
+                .ok_or("the parsed reply has no composition and subsequent task")?;
+            let mut sub_tasks = vec![atomic];
+            sub_tasks.extend(field("parallel"));
+            sub_tasks.push(subsequent);
+            let strategy = if step == Step::ComposeSequential {
+                crate::model::Strategy::Sequential
+            } else {
+                crate::model::Strategy::ParallelThenSequential
+            };
+            let c = Composition { strategy, task, sub_tasks };
+            Ok(("/composition".into(), serde_json::to_value(c).expect("a composition serializes")))
+        }
+        Step::CompositionFilter => {
+            let passed = parsed.get(0).and_then(Value::as_bool).ok_or("the parsed reply has no verdict")?;
+            let analysis = parsed.get(1).and_then(Value::as_str).unwrap_or_default();
+            Ok(("/filter".into(), json!({"passed": passed, "analysis": analysis})))
+        }
+        Step::FunctionGenerate => {
+            let groups: Vec<SubTaskFunctions> =
+                serde_json::from_value(parsed.clone()).map_err(|e| format!("the parsed functions don't read: {e}"))?;
+            Ok(("/functions".into(), serde_json::to_value(groups).expect("functions serialize")))
+        }
+        Step::UserAgent | Step::AssistantAgent | Step::ToolAgent => {
+            Err("a dialogue turn is kept by forking: open the turn in the trajectory and press b".into())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -31,10 +31,11 @@ pub enum Context {
     Ask,
     History,
     Number,
+    Rerun,
 }
 
 impl Context {
-    pub const ALL: [Context; 20] = [
+    pub const ALL: [Context; 21] = [
         Context::Global,
         Context::Pipeline,
         Context::Samples,
@@ -55,6 +56,7 @@ impl Context {
         Context::Ask,
         Context::History,
         Context::Number,
+        Context::Rerun,
     ];
 
     pub fn title(self) -> &'static str {
@@ -79,6 +81,7 @@ impl Context {
             Context::Ask => "A question before a regeneration",
             Context::History => "A sample's history",
             Context::Number => "Typing a number (target, concurrency)",
+            Context::Rerun => "A step asked again, beside the call before (the template loop)",
         }
     }
 
@@ -239,6 +242,10 @@ actions! {
     CallTemplate "call_template" Call ["t"] "edit this step's prompt template";
     CallRerun "call_rerun" Call ["r"] "ask this step again with the templates as they are now";
     DiffClose "diff_close" Diff ["D"] "close the diff";
+    RerunTemplate "rerun_template" Rerun ["t"] "edit the step's template again (back here after)";
+    RerunAgain "rerun_again" Rerun ["r"] "ask the step again with the templates as they are now";
+    RerunKeep "rerun_keep" Rerun ["K"] "keep the new reply for the sample (a hand edit: u undoes it)";
+    RerunNext "rerun_next" Rerun ["n"] "the same step's call of the next listed sample";
     EditorSave "editor_save" Editor ["ctrl-s"] "save (only text that checks out)";
     EditorDiff "editor_diff" Editor ["ctrl-d"] "show or hide the diff against the original";
     EditorExternal "editor_external" Editor ["ctrl-e"] "hand the text to $EDITOR";
@@ -308,6 +315,10 @@ impl Action {
             Action::TypeConcurrency => "type conc",
             Action::ErrorsOpen => "list failed",
             Action::NumberSave => "set",
+            Action::RerunTemplate => "edit template",
+            Action::RerunAgain => "ask again",
+            Action::RerunKeep => "keep new",
+            Action::RerunNext => "next sample",
             Action::NumberCancel => "cancel",
             Action::NextMatch => "next match",
             Action::PrevMatch | Action::TrajPrevMatch => "prev match",

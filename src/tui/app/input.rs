@@ -473,11 +473,20 @@ impl App {
         let Some(mut ov) = self.overlay.take() else { return };
         let action = Key::from_event(&k).and_then(|key| self.keymap.lookup_in(ov.contexts(), &key));
         let out = ov.key(k, action, self);
+        let closed_template = out.close && matches!(&ov, Overlay::Editor(e) if matches!(e.field, Field::Template(_)));
         if !out.close {
             self.overlay = Some(ov);
         }
         for c in out.cmds {
             self.apply(c, fx);
+        }
+        // The template loop: an edited template goes back to the call it came from.
+        if closed_template
+            && self.overlay.is_none()
+            && let Some(call) = self.template_return.take()
+            && let Some(i) = self.detail.as_ref().and_then(|d| d.calls.iter().position(|c| c.id == call))
+        {
+            self.overlay = Some(Overlay::Call(CallView::new(i)));
         }
     }
 
@@ -494,6 +503,19 @@ impl App {
             }
             Cmd::Reject(reasons, note) => self.verdict_with_note(Some(Verdict::Rejected), reasons, note, fx),
             Cmd::Ask(q) => self.overlay = Some(Overlay::Ask(q)),
+            Cmd::Template { step, call } => {
+                self.template_return = Some(call);
+                fx.push(Effect::Store(StoreFx::LoadTemplate(step)));
+            }
+            Cmd::KeepReply(call) => self.keep_reply(call, fx),
+            Cmd::NextSampleCall(step) => {
+                if self.list.cursor + 1 < self.list.visible.len() {
+                    self.pending_call_step = Some(step);
+                    self.set_cursor(self.list.cursor + 1, fx);
+                } else {
+                    self.toast("the last listed sample: no next one");
+                }
+            }
             Cmd::Set(Setting::Target, n) => self.set_target(n),
             Cmd::Set(Setting::Concurrency, n) => self.set_concurrency(n, fx),
             Cmd::ConfirmVerdicts { ids, verdict, reasons, note } => self.confirm_verdicts(ids, verdict, reasons, note),

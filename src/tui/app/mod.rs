@@ -357,6 +357,10 @@ pub struct App {
     pub expanded: std::collections::BTreeSet<usize>,
     /// The chosen line of the errors panel (a reason samples failed for).
     pub errors_cursor: usize,
+    /// The call whose template is being edited: it opens again when the editor closes.
+    template_return: Option<i64>,
+    /// The template loop went on to the next sample: open its call of this step.
+    pending_call_step: Option<String>,
     /// n/N went on into another sample: show its first (true) or last matching turn.
     pending_match: Option<bool>,
     show_fork_for: Option<String>,
@@ -396,6 +400,8 @@ impl App {
             pending_fork: None,
             pending_rerun: None,
             pending_match: None,
+            template_return: None,
+            pending_call_step: None,
             errors_cursor: 0,
             compact: false,
             expanded: std::collections::BTreeSet::new(),
@@ -493,7 +499,15 @@ impl App {
                         self.expanded.clear();
                     }
                     let going = self.pending_match.take().filter(|_| !same);
+                    let call_step = self.pending_call_step.take().filter(|_| !same);
                     self.detail = Some(*d);
+                    if let Some(step) = call_step {
+                        let index = self.detail.as_ref().and_then(|d| d.calls.iter().position(|c| c.step == step));
+                        match index {
+                            Some(i) => self.overlay = Some(Overlay::Call(CallView::new(i))),
+                            None => self.toast(format!("this sample has no {step} call")),
+                        }
+                    }
                     if let Some(forward) = going {
                         let turns = self.matching_turns();
                         let t = if forward { turns.first() } else { turns.last() };

@@ -118,6 +118,28 @@ impl App {
         })));
     }
 
+    /// Keeps a step's reply asked again for its sample: the part it makes is replaced, as a
+    /// hand edit (the parts after it go stale, a verdict is cleared, u undoes it).
+    pub(super) fn keep_reply(&mut self, call: i64, fx: &mut Vec<Effect>) {
+        let Some(d) = &self.detail else { return };
+        let Some(c) = d.calls.iter().find(|c| c.id == call) else {
+            return self.toast(format!("call #{call} is not a call of {}", d.id));
+        };
+        let Some(step) = crate::domain::Step::from_id(&c.step) else {
+            return self.toast(format!("{} is no step of this version", c.step));
+        };
+        let parsed: Option<serde_json::Value> = c.parse_result.as_deref().and_then(|p| serde_json::from_str(p).ok());
+        let Some(parsed) = parsed else { return self.toast("the new reply has no parsed result to keep") };
+        match edit::kept_reply(step, &parsed, &d.sample) {
+            Ok((path, value)) => {
+                let id = d.id.clone();
+                self.toast(format!("kept call #{call}'s reply for {id}: {path} replaced (u undoes it)"));
+                fx.push(Effect::Store(StoreFx::Edit { id, path, value }));
+            }
+            Err(e) => self.toast(e),
+        }
+    }
+
     pub(super) fn open_fork_compare(&mut self) {
         let Some(d) = &self.detail else { return };
         if self.show_fork_for.as_deref() != Some(d.id.as_str()) {

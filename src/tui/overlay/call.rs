@@ -11,7 +11,7 @@ use super::{Cmd, Outcome, Scroll, hint_text};
 use crate::domain::Step;
 use crate::store::CallRow;
 use crate::text::sanitize;
-use crate::tui::app::{App, Effect, StoreFx};
+use crate::tui::app::App;
 use crate::tui::keymap::Action;
 use crate::tui::widgets::{block, centered, column, pretty};
 
@@ -31,10 +31,7 @@ impl CallView {
         let call = app.detail.as_ref().and_then(|d| d.calls.get(self.index));
         match (a, call) {
             (Some(Action::CallClose), _) => Outcome::close(),
-            (Some(Action::CallTemplate), Some(c)) => match Step::from_id(&c.step) {
-                Some(step) => Outcome::close().then(Cmd::Effect(Effect::Store(StoreFx::LoadTemplate(step)))),
-                None => Outcome::keep().toast(format!("{} is no step of this version", c.step)),
-            },
+            (Some(Action::CallTemplate), Some(c)) => template(c),
             (Some(Action::CallRerun), Some(c)) => {
                 if app.run.status.in_flight() {
                     Outcome::keep().toast("a run is in flight: ask the step again when it ends")
@@ -72,7 +69,16 @@ impl CallView {
     }
 }
 
-/// A step asked again: the call before beside the call now.
+/// `t` on a call: its step's template in the editor; the call opens again after.
+fn template(c: &CallRow) -> Outcome {
+    match Step::from_id(&c.step) {
+        Some(step) => Outcome::close().then(Cmd::Template { step, call: c.id }),
+        None => Outcome::keep().toast(format!("{} is no step of this version", c.step)),
+    }
+}
+
+/// A step asked again: the call before beside the call now, prompt, reply and parse; the
+/// template loop goes on from here (edit, ask again, keep, the next sample's call).
 pub struct CallCompare {
     pub old: CallRow,
     pub new: CallRow,
@@ -80,8 +86,22 @@ pub struct CallCompare {
 }
 
 impl CallCompare {
-    pub fn key(&mut self, a: Option<Action>) -> Outcome {
-        self.scroll.key(a).unwrap_or_default()
+    pub fn key(&mut self, a: Option<Action>, app: &App) -> Outcome {
+        match a {
+            Some(Action::RerunTemplate) => template(&self.old),
+            Some(Action::RerunAgain) if app.run.status.in_flight() => {
+                Outcome::keep().toast("a run is in flight: ask the step again when it ends")
+            }
+            Some(Action::RerunAgain) => {
+                Outcome::keep().then(Cmd::Rerun { call: self.old.id, sample: self.old.sample_id.clone() })
+            }
+            Some(Action::RerunKeep) if self.new.parse_ok != Some(true) => {
+                Outcome::keep().toast("the new reply did not parse: nothing to keep")
+            }
+            Some(Action::RerunKeep) => Outcome::close().then(Cmd::KeepReply(self.new.id)),
+            Some(Action::RerunNext) => Outcome::close().then(Cmd::NextSampleCall(self.old.step.clone())),
+            a => self.scroll.key(a).unwrap_or_default(),
+        }
     }
 
     pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
@@ -95,15 +115,27 @@ impl CallCompare {
             self.new.id,
             hint_text(app, &[Action::ReadClose])
         );
-        let b = block(app, title, true);
+        let b = block(app, title, true).title_bottom(Line::from(Span::styled(
+            format!(
+                " {} ",
+                hint_text(app, &[Action::RerunTemplate, Action::RerunAgain, Action::RerunKeep, Action::RerunNext])
+            ),
+            Style::default().fg(t.accent),
+        )));
         let inner = b.inner(area);
         f.render_widget(b.style(Style::default().bg(t.bg).fg(t.fg)), area);
         let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
         for (i, c) in [&self.old, &self.new].into_iter().enumerate() {
             let [h, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(cols[i]);
             f.render_widget(Paragraph::new(call_head(app, c)), h);
-            let text = format!("{}\n\n── parsed ──\n{}", reply_text(c), parsed_text(c));
-            column(f, app, body, if i == 0 { "raw reply before" } else { "raw reply now" }, &text, self.scroll.0);
+            let text = format!(
+                "{}\n\n── parsed ──\n{}\n\n── prompt ──\n{}",
+                reply_text(c),
+                parsed_text(c),
+                prompt_text(&c.prompt)
+            );
+            let name = if i == 0 { "before: reply, parse, prompt" } else { "now: reply, parse, prompt" };
+            column(f, app, body, name, &text, self.scroll.0);
         }
     }
 }

@@ -64,6 +64,15 @@ pub enum Cmd {
         call: i64,
         sample: String,
     },
+    /// Edit the template of a call's step; the call opens again after.
+    Template {
+        step: crate::domain::Step,
+        call: i64,
+    },
+    /// Keep a step's reply asked again for its sample.
+    KeepReply(i64),
+    /// The call of this step of the next listed sample.
+    NextSampleCall(String),
     /// Set the target or the concurrency to a number.
     Set(Setting, usize),
     /// Ask a question (it replaces the overlay that asks for it).
@@ -140,7 +149,7 @@ impl Overlay {
             Overlay::Reason(r) if r.note.is_some() => &[Context::Note],
             Overlay::Reason(_) => &[Context::Reason],
             Overlay::Call(_) => &[Context::Call, Context::Reader],
-            Overlay::CallCompare(_) => &[Context::Reader],
+            Overlay::CallCompare(_) => &[Context::Rerun, Context::Reader],
             Overlay::Editor(_) => &[Context::Editor],
             Overlay::Diff(_) => &[Context::Diff, Context::Reader],
             Overlay::Compare(_) => &[Context::Compare],
@@ -161,7 +170,7 @@ impl Overlay {
             Overlay::Filters(o) => o.key(action, app),
             Overlay::Reason(o) => o.key(k, action),
             Overlay::Call(o) => o.key(action, app),
-            Overlay::CallCompare(o) => o.key(action),
+            Overlay::CallCompare(o) => o.key(action, app),
             Overlay::Editor(o) => o.key(k, action, app),
             Overlay::Diff(o) => o.key(action),
             Overlay::Compare(o) => o.key(action),
