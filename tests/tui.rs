@@ -1345,3 +1345,50 @@ fn the_compact_trajectory_shows_a_turn_a_line_and_enter_opens_one_in_full() {
 fn index_of(h: &H, id: i64) -> usize {
     h.app.detail.as_ref().unwrap().calls.iter().position(|c| c.id == id).unwrap()
 }
+
+#[test]
+fn l_shows_the_workspace_log_newest_first_with_every_message_whole() {
+    let mut h = H::new(false);
+    let long = format!("toast: {}", "a message longer than any status line can show ".repeat(3));
+    std::fs::write(button::log::path(h.dir.path()), format!("first line\nsecond line\n{long}\n")).unwrap();
+    h.keys("L");
+    let Some(Overlay::Diff(d)) = &h.app.overlay else { panic!("no log: {:?}", h.app.toast) };
+    let lines: Vec<&str> = d.lines.iter().map(|l| l.1.as_str()).collect();
+    assert_eq!(lines, [long.as_str(), "second line", "first line"]);
+    let s = h.screen(100, 30);
+    assert!(s.contains("workspace log, newest first") && s.contains("can show a message longer"), "{s}");
+    h.keys("<esc>");
+    assert!(h.app.overlay.is_none());
+}
+
+#[test]
+fn page_keys_move_through_a_long_text_in_the_editor() {
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    lineage_part(&mut h, button::domain::Part::Functions);
+    h.keys("e");
+    let lines = match &h.app.overlay {
+        Some(Overlay::Editor(e)) => e.input.lines().len(),
+        _ => panic!("no editor"),
+    };
+    assert!(lines > 40, "a long text: {lines} lines");
+    let row = |h: &H| match &h.app.overlay {
+        Some(Overlay::Editor(e)) => e.input.cursor().0,
+        _ => panic!("no editor"),
+    };
+    h.screen(100, 30);
+    h.keys("<home>");
+    let top = row(&h);
+    h.keys("<pgdn>");
+    h.screen(100, 30);
+    let down = row(&h);
+    assert!(down >= top + 10, "pgdn moved {top} -> {down}");
+    h.keys("<pgdn>");
+    h.screen(100, 30);
+    let further = row(&h);
+    assert!(further > down);
+    h.keys("<pgup><pgup>");
+    h.screen(100, 30);
+    let up = row(&h);
+    assert!(up < further && up > 0, "pgup goes back a page at a time, not to line 1: {further} -> {up}");
+}

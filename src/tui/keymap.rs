@@ -133,6 +133,7 @@ actions! {
     ReviewQueue "review_queue" Global ["R"] "review queue: walk the complete samples awaiting a verdict";
     FlaggedQueue "flagged_queue" Global ["Q"] "flagged queue: walk the samples flagged for a second look";
     NextTheme "next_theme" Global ["T"] "switch to the next theme";
+    Log "log" Global ["L"] "the workspace log, newest first: runs, failures, edits, every message in full";
     StartRun "start_run" Pipeline ["s"] "start (or resume) the run toward the target";
     PauseResume "pause_resume" Pipeline ["p"] "pause or resume the run";
     CancelRun "cancel_run" Pipeline ["c"] "cancel the run (finished calls are kept)";

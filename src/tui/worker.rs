@@ -81,6 +81,9 @@ pub fn execute(store: &mut Store, effect: StoreFx) -> Vec<Msg> {
                 out
             }
         },
+        StoreFx::LoadLog => vec![Msg::Log(
+            crate::log::tail(store.dir(), 2000).map_err(|e| format!("cannot read the workspace log: {e}")),
+        )],
         StoreFx::LoadGroups(by) => vec![Msg::Groups {
             by,
             groups: store.groups(by).map_err(|e| format!("cannot read the {}: {e}", by.title().to_lowercase())),

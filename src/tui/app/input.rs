@@ -115,6 +115,7 @@ impl App {
                 }
             }
             Action::ViewPipeline => self.view = View::Pipeline,
+            Action::Log => fx.push(Effect::Store(StoreFx::LoadLog)),
             Action::ViewInspect => self.show_view(View::Inspect, fx),
             Action::InspectDown | Action::InspectUp | Action::InspectPageDown | Action::InspectPageUp => {
                 let page = i64::from(self.areas.inspect.height.saturating_sub(4).max(1));

@@ -119,6 +119,7 @@ pub enum Msg {
         id: String,
         items: Vec<crate::store::HistoryItem>,
     },
+    Log(Result<Vec<String>, String>),
     Groups {
         by: crate::inspect::Browse,
         groups: Result<Vec<crate::inspect::Group>, String>,
@@ -177,6 +178,8 @@ pub enum StoreFx {
         ids: Vec<String>,
         review: Option<Review>,
     },
+    /// The newest lines of the workspace log (answered by `Msg::Log`).
+    LoadLog,
     /// The groups of every sample by part (answered by `Msg::Groups`).
     LoadGroups(crate::inspect::Browse),
     /// A sample's history (answered by `Msg::History`).
@@ -586,7 +589,7 @@ impl App {
                 (Err(e), _) => self.toast(e),
             },
             Msg::Template { step, text } => {
-                let st = Editor::new(String::new(), Field::Template(step), Purpose::Save, text, None);
+                let st = Editor::new(String::new(), Field::Template(step), Purpose::Save, text, None, &self.theme);
                 self.overlay = Some(Overlay::Editor(Box::new(st)));
             }
             // Shown only while nothing else was opened meanwhile.
@@ -595,6 +598,16 @@ impl App {
                 self.overlay = Some(Overlay::History(Box::new(History { id, items, selected: 0, now })));
             }
             Msg::History { .. } => {}
+            Msg::Log(Ok(lines)) if self.overlay.is_none() => {
+                let n = lines.len();
+                self.overlay = Some(Overlay::Diff(DiffView {
+                    title: format!("The workspace log, newest first ({n} lines; button log prints it)"),
+                    lines: lines.into_iter().rev().map(|l| (Tag::Same, l)).collect(),
+                    scroll: Scroll::default(),
+                }));
+            }
+            Msg::Log(Ok(_)) => {}
+            Msg::Log(Err(e)) => self.toast(e),
             Msg::Groups { by, groups } if by == self.inspect.browse => match groups {
                 Ok(g) => {
                     self.inspect.cursor = self.inspect.cursor.min(g.len().saturating_sub(1));

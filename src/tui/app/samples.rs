@@ -30,7 +30,7 @@ impl App {
             return;
         };
         let ext = field.extension();
-        let st = Editor::new(d.id.clone(), field, purpose, text.clone(), Some(Box::new(d.sample.clone())));
+        let st = Editor::new(d.id.clone(), field, purpose, text.clone(), Some(Box::new(d.sample.clone())), &self.theme);
         self.overlay = Some(Overlay::Editor(Box::new(st)));
         if external {
             fx.push(Effect::Terminal(TerminalFx::ExternalEdit { text, extension: ext }));

@@ -40,23 +40,36 @@ pub struct Editor {
     pub discarding: bool,
     /// The sample as it was when the editor opened, for the checks that need it.
     pub sample: Option<Box<Sample>>,
+    /// The text's style and its line numbers' (None: no line numbers), from the theme.
+    styles: (Style, Option<Style>),
 }
 
 impl Editor {
     /// An editor of `text`, checked at once.
-    pub fn new(sample_id: String, field: Field, purpose: Purpose, text: String, sample: Option<Box<Sample>>) -> Editor {
+    pub fn new(
+        sample_id: String,
+        field: Field,
+        purpose: Purpose,
+        text: String,
+        sample: Option<Box<Sample>>,
+        theme: &crate::tui::theme::Theme,
+    ) -> Editor {
+        let numbered = field.is_json() || matches!(field, Field::Template(_));
+        let styles = (Style::default().bg(theme.bg).fg(theme.fg), numbered.then(|| Style::default().fg(theme.dim)));
         let mut e = Editor {
             sample_id,
             field,
             purpose,
-            input: TextArea::new(text.lines().map(str::to_string).collect()),
-            original: text,
+            input: TextArea::default(),
+            original: String::new(),
             problems: Vec::new(),
             show_diff: false,
             discarding: false,
             sample,
+            styles,
         };
-        e.check();
+        e.set_text(&text);
+        e.original = text;
         e
     }
 
@@ -66,7 +79,15 @@ impl Editor {
 
     /// Replaces the text (back from $EDITOR) and checks it.
     pub fn set_text(&mut self, text: &str) {
-        self.input = TextArea::new(text.lines().map(str::to_string).collect());
+        // Styled once here, and drawn as it is: its viewport (what page keys scroll by) is
+        // the one drawn.
+        let mut input = TextArea::new(text.lines().map(str::to_string).collect());
+        input.set_style(self.styles.0);
+        input.set_cursor_line_style(Style::default());
+        if let Some(n) = self.styles.1 {
+            input.set_line_number_style(n);
+        }
+        self.input = input;
         self.check();
     }
 
@@ -209,13 +230,7 @@ impl Editor {
             }
             f.render_widget(Paragraph::new(lines), edit_a);
         } else {
-            let mut ta = self.input.clone();
-            ta.set_style(base);
-            ta.set_cursor_line_style(Style::default());
-            if self.field.is_json() || matches!(self.field, Field::Template(_)) {
-                ta.set_line_number_style(Style::default().fg(t.dim));
-            }
-            f.render_widget(&ta, edit_a);
+            f.render_widget(&self.input, edit_a);
         }
         let checks: Vec<Line> = if self.problems.is_empty() {
             vec![Line::from(Span::styled("✓ checks out", Style::default().fg(t.ok)))]
