@@ -1392,3 +1392,25 @@ fn page_keys_move_through_a_long_text_in_the_editor() {
     let up = row(&h);
     assert!(up < further && up > 0, "pgup goes back a page at a time, not to line 1: {further} -> {up}");
 }
+
+#[test]
+fn a_search_answered_after_enter_closed_the_field_still_applies() {
+    let mut h = H::new(false);
+    let all = h.app.list.visible.len();
+    // Keys straight to the app; the store answers only after enter (a slow disk, a paste).
+    let mut fx = Vec::new();
+    for k in button::tui::driver::parse_keys("/forecast<enter>") {
+        fx.extend(h.d.app.update(Msg::Key(k)));
+    }
+    assert!(h.app.overlay.is_none() && h.app.list.search.is_none());
+    h.d.run(fx);
+    let found = h.app.list.visible.len();
+    assert!(h.app.list.search.is_some() && found < all, "{found} of {all}");
+    // A late answer to a search cleared since does not bring it back.
+    let mut fx = Vec::new();
+    for k in button::tui::driver::parse_keys("/weather<enter><esc>") {
+        fx.extend(h.d.app.update(Msg::Key(k)));
+    }
+    h.d.run(fx);
+    assert!(h.app.list.search.is_none() && h.app.list.visible.len() == all);
+}

@@ -90,41 +90,10 @@ impl Driver {
         self.run(fx);
     }
 
-    /// Types keys: characters as they are; `<enter>`, `<esc>`, `<tab>`, `<home>`, `<end>`,
-    /// `<up>`, `<down>`, `<left>`, `<right>`, `<space>`, `<pgdn>`, `<pgup>` by name; `<c-s>` for ctrl-s.
+    /// Types keys (see `parse_keys`).
     pub fn keys(&mut self, s: &str) {
-        let mut rest = s;
-        while !rest.is_empty() {
-            let key = if let Some(r) = rest.strip_prefix('<') {
-                let end = r.find('>').expect("a closing >");
-                let name = &r[..end];
-                rest = &r[end + 1..];
-                if let Some(c) = name.strip_prefix("c-") {
-                    KeyEvent::new(KeyCode::Char(c.chars().next().expect("a key")), KeyModifiers::CONTROL)
-                } else {
-                    let code = match name {
-                        "enter" => KeyCode::Enter,
-                        "esc" => KeyCode::Esc,
-                        "tab" => KeyCode::Tab,
-                        "home" => KeyCode::Home,
-                        "end" => KeyCode::End,
-                        "up" => KeyCode::Up,
-                        "down" => KeyCode::Down,
-                        "left" => KeyCode::Left,
-                        "right" => KeyCode::Right,
-                        "space" => KeyCode::Char(' '),
-                        "pgdn" => KeyCode::PageDown,
-                        "pgup" => KeyCode::PageUp,
-                        other => panic!("unknown key <{other}>"),
-                    };
-                    KeyEvent::new(code, KeyModifiers::NONE)
-                }
-            } else {
-                let c = rest.chars().next().expect("not empty");
-                rest = &rest[c.len_utf8()..];
-                KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
-            };
-            self.msg(Msg::Key(key));
+        for k in parse_keys(s) {
+            self.msg(Msg::Key(k));
         }
     }
 
@@ -137,4 +106,44 @@ impl Driver {
         self.app.areas = areas;
         term
     }
+}
+
+/// Types keys: characters as they are; `<enter>`, `<esc>`, `<tab>`, `<home>`, `<end>`,
+/// `<up>`, `<down>`, `<left>`, `<right>`, `<space>`, `<pgdn>`, `<pgup>` by name; `<c-s>` for ctrl-s.
+pub fn parse_keys(s: &str) -> Vec<KeyEvent> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let key = if let Some(r) = rest.strip_prefix('<') {
+            let end = r.find('>').expect("a closing >");
+            let name = &r[..end];
+            rest = &r[end + 1..];
+            if let Some(c) = name.strip_prefix("c-") {
+                KeyEvent::new(KeyCode::Char(c.chars().next().expect("a key")), KeyModifiers::CONTROL)
+            } else {
+                let code = match name {
+                    "enter" => KeyCode::Enter,
+                    "esc" => KeyCode::Esc,
+                    "tab" => KeyCode::Tab,
+                    "home" => KeyCode::Home,
+                    "end" => KeyCode::End,
+                    "up" => KeyCode::Up,
+                    "down" => KeyCode::Down,
+                    "left" => KeyCode::Left,
+                    "right" => KeyCode::Right,
+                    "space" => KeyCode::Char(' '),
+                    "pgdn" => KeyCode::PageDown,
+                    "pgup" => KeyCode::PageUp,
+                    other => panic!("unknown key <{other}>"),
+                };
+                KeyEvent::new(code, KeyModifiers::NONE)
+            }
+        } else {
+            let c = rest.chars().next().expect("not empty");
+            rest = &rest[c.len_utf8()..];
+            KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE)
+        };
+        out.push(key);
+    }
+    out
 }

@@ -206,6 +206,8 @@ pub struct SampleList {
     /// The query and the rows (by rowid) that match it.
     pub search: Option<(String, HashSet<i64>)>,
     pub search_note: String,
+    /// The newest search asked of the store, answered or not.
+    pub asked: String,
     pub sort: SortKey,
     pub sort_reverse: bool,
     /// The review queue is on: complete samples with no verdict (or, `queue_flagged`, the
@@ -230,6 +232,7 @@ impl Default for SampleList {
             filters: Filters::default(),
             search: None,
             search_note: String::new(),
+            asked: String::new(),
             sort: SortKey::Order,
             sort_reverse: false,
             queue: false,
@@ -260,6 +263,13 @@ impl SampleList {
             self.by_id.insert(row.id.clone(), self.rows.len());
             self.rows.push(row);
         }
+    }
+
+    /// No search: none in force, none asked.
+    pub fn clear_search(&mut self) {
+        self.search = None;
+        self.search_note.clear();
+        self.asked.clear();
     }
 
     pub fn row(&self, id: &str) -> Option<&ListRow> {

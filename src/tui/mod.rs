@@ -8,6 +8,7 @@ pub mod driver;
 pub mod edit;
 pub mod keymap;
 pub mod list;
+pub mod looped;
 pub mod overlay;
 pub mod theme;
 pub mod view;
@@ -23,7 +24,7 @@ use anyhow::{Context as _, Result};
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend};
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use crate::config::Config;
@@ -113,7 +114,54 @@ pub fn run(opts: Options) -> Result<()> {
     let _guard = TerminalGuard::enter()?;
     let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
     terminal.clear()?;
-    rt.block_on(event_loop(&mut terminal, init, store, ws, cfg, opts))
+    let (input_tx, input_rx) = unbounded_channel::<Msg>();
+    let gate = InputGate::default();
+    {
+        let gate = gate.clone();
+        std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx, gate))?;
+    }
+    let io = Io {
+        input: input_rx,
+        clock: Clock::real(),
+        signals: true,
+        editor: Box::new(move |terminal, text, ext| external_edit(terminal, &gate, text, ext)),
+        on_frame: None,
+    };
+    rt.block_on(event_loop(&mut terminal, io, init, store, ws, cfg, opts))
+}
+
+/// The time since the TUI started: the wall clock, or one a test moves by hand.
+#[derive(Clone)]
+pub enum Clock {
+    Real(Instant),
+    Manual(Arc<std::sync::atomic::AtomicU64>),
+}
+
+impl Clock {
+    pub fn real() -> Clock {
+        Clock::Real(Instant::now())
+    }
+
+    pub fn now(&self) -> Duration {
+        match self {
+            Clock::Real(start) => start.elapsed(),
+            Clock::Manual(ms) => Duration::from_millis(ms.load(std::sync::atomic::Ordering::SeqCst)),
+        }
+    }
+}
+
+/// What the event loop reads and writes besides the app and the workspace: input, the
+/// clock, $EDITOR, and (for tests) a look at each frame drawn.
+pub struct Io<B: Backend> {
+    pub input: UnboundedReceiver<Msg>,
+    pub clock: Clock,
+    /// SIGTERM and SIGHUP quit (the real terminal's loop).
+    pub signals: bool,
+    /// Runs $EDITOR on a text while it owns the terminal.
+    #[allow(clippy::type_complexity)]
+    pub editor: Box<dyn FnMut(&mut Terminal<B>, &str, &'static str) -> Result<String, String> + Send>,
+    #[allow(clippy::type_complexity)]
+    pub on_frame: Option<Box<dyn FnMut(&Terminal<B>) + Send>>,
 }
 
 /// The one owner of the pipeline on the TUI's side: whether a run (or jobs) is in flight,
@@ -151,31 +199,28 @@ impl RunHandle {
     }
 }
 
-async fn event_loop(
-    terminal: &mut Terminal<CrosstermBackend<std::io::Stdout>>,
+/// The loop: input, pipeline events, store answers and ticks in; frames out. The real
+/// terminal's and the tests' (`looped::Looped`), which differ only in `io` and the backend.
+pub async fn event_loop<B: Backend>(
+    terminal: &mut Terminal<B>,
+    io: Io<B>,
     init: Init,
     store: Store,
     ws: PathBuf,
     cfg: Config,
     opts: Options,
 ) -> Result<()> {
+    let Io { input: mut input_rx, clock, signals, mut editor, mut on_frame } = io;
     let (msg_tx, mut msg_rx) = unbounded_channel::<Msg>();
-    let (input_tx, mut input_rx) = unbounded_channel::<Msg>();
     let (work_tx, work_rx) = std::sync::mpsc::channel::<StoreFx>();
     {
         let tx = msg_tx.clone();
         std::thread::Builder::new().name("store".into()).spawn(move || worker::run(store, work_rx, tx))?;
     }
-    let gate = InputGate::default();
-    {
-        let gate = gate.clone();
-        std::thread::Builder::new().name("input".into()).spawn(move || read_input(input_tx, gate))?;
-    }
     let run = RunHandle::default();
     let ctx = EffectCtx { ws, cfg, args: opts.run.clone(), msg_tx: msg_tx.clone(), work_tx, run: run.clone() };
 
     let (mut app, fx) = App::new(init);
-    let start = Instant::now();
     let _ = run_effects(&ctx, fx);
     if opts.start_run {
         let mut fx = Vec::new();
@@ -184,17 +229,26 @@ async fn event_loop(
     }
     let mut tick = tokio::time::interval(Duration::from_millis(250));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let (mut term, mut hup) = if signals {
+        (
+            Some(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?),
+            Some(tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?),
+        )
+    } else {
+        (None, None)
+    };
     let mut last_draw = Instant::now().checked_sub(Duration::from_secs(1)).unwrap();
     // When the next frame is due: soon after a key, at a calmer pace for background news.
     let mut draw_at: Option<Instant> = Some(Instant::now());
     loop {
         if draw_at.is_some_and(|t| Instant::now() >= t) {
-            app.clock = start.elapsed();
+            app.clock = clock.now();
             let mut areas = app.areas;
-            terminal.draw(|f| areas = view::draw(f, &app))?;
+            terminal.draw(|f| areas = view::draw(f, &app)).map_err(|e| anyhow::anyhow!("cannot draw: {e}"))?;
             app.areas = areas;
+            if let Some(f) = on_frame.as_mut() {
+                f(terminal);
+            }
             last_draw = Instant::now();
             draw_at = None;
         }
@@ -204,7 +258,7 @@ async fn event_loop(
         tokio::select! {
             biased;
             Some(m) = input_rx.recv() => {
-                app.clock = start.elapsed();
+                app.clock = clock.now();
                 fx.extend(app.update(m));
                 // Take every key already typed before drawing.
                 while let Ok(m) = input_rx.try_recv() {
@@ -212,23 +266,23 @@ async fn event_loop(
                 }
                 input = true;
             }
-            _ = term.recv() => { app.quit = true; }
-            _ = hup.recv() => { app.quit = true; }
+            Some(()) = recv_signal(term.as_mut()) => { app.quit = true; }
+            Some(()) = recv_signal(hup.as_mut()) => { app.quit = true; }
             Some(m) = msg_rx.recv() => {
-                app.clock = start.elapsed();
+                app.clock = clock.now();
                 fx.extend(app.update(m));
                 for _ in 0..20_000 {
                     let Ok(m) = msg_rx.try_recv() else { break };
                     fx.extend(app.update(m));
                 }
             }
-            _ = tick.tick() => { fx.extend(app.update(Msg::Tick(start.elapsed()))); }
+            _ = tick.tick() => { fx.extend(app.update(Msg::Tick(clock.now()))); }
             () = tokio::time::sleep(wait) => {}
         }
         let mut external = run_effects(&ctx, fx);
         while let Some((text, ext)) = external.pop() {
-            let r = external_edit(terminal, &gate, &text, ext);
-            app.clock = start.elapsed();
+            let r = editor(terminal, &text, ext);
+            app.clock = clock.now();
             let fx = app.update(Msg::ExternalEdited(r));
             external.extend(run_effects(&ctx, fx));
             draw_at = Some(Instant::now());
@@ -249,6 +303,14 @@ async fn event_loop(
         let _ = tokio::time::timeout(Duration::from_secs(5), wait_finished(&mut msg_rx)).await;
     }
     Ok(())
+}
+
+/// A signal, or never when there is no handler.
+async fn recv_signal(s: Option<&mut tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait_finished(rx: &mut UnboundedReceiver<Msg>) {

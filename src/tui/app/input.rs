@@ -43,7 +43,7 @@ impl App {
     pub(super) fn list_only(&mut self, label: String, ids: std::collections::HashSet<String>, fx: &mut Vec<Effect>) {
         self.list.only = Some((label, ids));
         self.list.filters = Filters::default();
-        self.list.search = None;
+        self.list.clear_search();
         self.list.queue = false;
         self.view = View::Samples;
         self.focus = Focus::List;
@@ -78,8 +78,7 @@ impl App {
         } else if self.focus == Focus::Lineage {
             self.focus = Focus::List;
         } else if self.list.search.is_some() {
-            self.list.search = None;
-            self.list.search_note.clear();
+            self.list.clear_search();
             self.refilter(fx);
         } else if self.list.only.is_some() {
             self.list.only = None;
@@ -260,8 +259,7 @@ impl App {
             Action::ClearFilters => {
                 self.list.filters = Filters::default();
                 self.list.only = None;
-                self.list.search = None;
-                self.list.search_note.clear();
+                self.list.clear_search();
                 self.list.queue = false;
                 self.refilter(fx);
             }
@@ -525,11 +523,13 @@ impl App {
                 self.refilter(fx);
             }
             Cmd::Search(q) if q.is_empty() => {
-                self.list.search = None;
-                self.list.search_note.clear();
+                self.list.clear_search();
                 self.refilter(fx);
             }
-            Cmd::Search(q) => fx.push(Effect::Store(StoreFx::Search(q))),
+            Cmd::Search(q) => {
+                self.list.asked.clone_from(&q);
+                fx.push(Effect::Store(StoreFx::Search(q)));
+            }
             Cmd::Remake(r) => self.start_jobs(r, fx),
             Cmd::RegenerateFrom { id, from } => {
                 if self.start_jobs_checked(std::slice::from_ref(&id), fx) {

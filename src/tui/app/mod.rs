@@ -524,9 +524,10 @@ impl App {
             }
             Msg::SampleMissing(id) => self.toast(format!("sample {id} is no longer in the workspace")),
             Msg::SearchResult { query, rowids, unindexed } => {
+                // The newest search asked (its answer may come after enter closed the field).
                 let current = match &self.overlay {
                     Some(Overlay::Search(s)) => s.query(),
-                    _ => self.list.search.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                    _ => self.list.asked.clone(),
                 };
                 if current.trim() != query.trim() {
                     return fx;

@@ -190,7 +190,7 @@ impl App {
         let verdict = Some(if flagged { Some(Verdict::Flagged) } else { None });
         self.list.filters =
             Filters { status: Some(Status::Complete), verdict, stale: Some(false), ..Filters::default() };
-        self.list.search = None;
+        self.list.clear_search();
         self.list.sort = SortKey::Order;
         self.list.sort_reverse = false;
         self.refilter(fx);
