@@ -47,7 +47,7 @@ pub(super) fn draw_inspect(f: &mut Frame, app: &App, area: Rect, areas: &mut Are
     let b = block(app, title, true);
     let inner_h = b.inner(list_a).height.saturating_sub(1) as usize;
     let top = ins.cursor.saturating_sub(inner_h.saturating_sub(1));
-    let text_w = list_a.width.saturating_sub(2 + 8 + 7 + 2) as usize;
+    let text_w = list_a.width.saturating_sub(2 + 7 + 6 + 2) as usize;
     let rows = groups.iter().enumerate().skip(top).take(inner_h).map(|(i, g)| {
         let mut style = Style::default().fg(t.fg);
         if i == ins.cursor {
