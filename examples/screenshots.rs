@@ -273,7 +273,30 @@ fn main() {
     s.keys("t");
     s.keys("Be brief. ");
     s.save("edit-template");
+    // Saved, the call is back: r asks the step again, beside the call before.
     s.keys("<c-s>");
-    s.keys("lr");
+    s.keys("r");
     s.save("call-asked-again");
+    s.keys("<esc>");
+    // The history of the sample edited and made again above.
+    s.keys("<tab><home>");
+    while !s.d.app.selected().is_some_and(|r| s.d.store.versions(&r.id).is_ok_and(|v| !v.is_empty())) {
+        s.keys("j");
+    }
+    s.keys("H");
+    s.save("history");
+    s.keys("<esc>");
+    // Every listed sample at once: the question first.
+    s.keys("A");
+    s.save("accept-all");
+    s.keys("n");
+    // The compact trajectory.
+    s.keys("<enter>c");
+    s.save("trajectory-compact");
+    s.keys("c");
+    // Inspect: the atomic tasks, then the functions, across the workspace.
+    s.keys("4");
+    s.save("inspect");
+    s.keys("ll");
+    s.save("inspect-functions");
 }
