@@ -175,8 +175,9 @@ pub enum Outcome {
 enum Persist {
     Sample(Box<NewSample>),
     Call(Box<CallRecord>),
-    /// A version kept beside the sample: the one a regeneration replaces, or a fork.
-    Version(Box<Sample>, &'static str),
+    /// A version kept beside the sample: the one a regeneration replaces, or a fork; with
+    /// the time it was taken (before any call that makes its replacement starts).
+    Version(Box<Sample>, &'static str, i64),
 }
 
 struct Ctx {
@@ -737,7 +738,7 @@ async fn regenerate(ctx: &Ctx, s: &mut Sample, from: Option<Part>) -> Result<(),
         None => Err(fail("regenerate", "not_stale", "nothing in this sample is stale")),
         Some(Part::Scenario) => Err(fail("regenerate", "no_scenario", "a scenario is not made again")),
         Some(from) => {
-            let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous"));
+            let _ = ctx.persist.send(Persist::Version(Box::new(s.clone()), "previous", now_ms()));
             remake(ctx, s, from).await
         }
     }
@@ -810,7 +811,7 @@ async fn run_job(ctx: &Ctx, job: Job, mut s: Sample) -> Outcome {
                 Ok(t) => forked.trajectory = Some(t.clone()),
                 Err(f) => forked.failure = Some(f.clone()),
             }
-            let _ = ctx.persist.send(Persist::Version(Box::new(forked), "fork"));
+            let _ = ctx.persist.send(Persist::Version(Box::new(forked), "fork", now_ms()));
             r.map(|_| ())
         }
         Job::Rerun { call, .. } => rerun_job(ctx, call).await,
@@ -1442,8 +1443,8 @@ fn write_loop(mut store: Store, mut rx: mpsc::UnboundedReceiver<Persist>) -> Res
             match p {
                 Persist::Sample(s) => samples.push(*s),
                 Persist::Call(c) => calls.push(*c),
-                Persist::Version(s, kind) => {
-                    store.add_version(&s, kind).map_err(RunError::Write)?;
+                Persist::Version(s, kind, at) => {
+                    store.add_version_at(&s, kind, at).map_err(RunError::Write)?;
                 }
             }
             if samples.len() + calls.len() >= 4096 {

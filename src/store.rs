@@ -1270,10 +1270,15 @@ impl Store {
     /// Keeps a version of a sample: the one a regeneration replaced (`previous`), or a
     /// dialogue fork waiting to be compared (`fork`). Returns its id.
     pub fn add_version(&mut self, sample: &Sample, kind: &str) -> Result<i64> {
+        self.add_version_at(sample, kind, now_ms())
+    }
+
+    /// A version taken at `at` (ms since the epoch).
+    pub fn add_version_at(&mut self, sample: &Sample, kind: &str, at: i64) -> Result<i64> {
         let data = pack(&serde_json::to_string(sample).expect("a sample always serializes"));
         self.conn.execute(
             "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
-            params![sample.id, now_ms(), kind, data],
+            params![sample.id, at, kind, data],
         )?;
         Ok(self.conn.last_insert_rowid())
     }

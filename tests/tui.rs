@@ -1414,3 +1414,46 @@ fn a_search_answered_after_enter_closed_the_field_still_applies() {
     h.d.run(fx);
     assert!(h.app.list.search.is_none() && h.app.list.visible.len() == all);
 }
+
+#[test]
+fn every_turn_after_a_regeneration_and_a_kept_fork_opens_the_call_that_made_it() {
+    use button::model::Message;
+    let mut h = H::new(false);
+    select_complete(&mut h);
+    let id = h.selected_id();
+    lineage_part(&mut h, button::domain::Part::Composition);
+    // Made again twice: the workspace keeps the calls of every generation.
+    h.keys("eUrgent: <c-s>g");
+    lineage_part(&mut h, button::domain::Part::Composition);
+    h.keys("eVery <c-s>g");
+    let regenerated = h.store.versions(&id).unwrap().iter().map(|v| v.1).max().unwrap();
+    // A fork from the first turn, kept.
+    h.keys("<enter><home>b");
+    h.keys("Actually, <c-s>");
+    assert!(matches!(&h.app.overlay, Some(Overlay::Compare(_))), "{:?}", h.app.toast);
+    h.keys("2");
+    let d = h.app.detail.clone().unwrap();
+    let t = d.sample.trajectory.clone().unwrap();
+    assert!(matches!(&t.messages[0], Message::User { content } if content.starts_with("Actually, ")));
+    for (i, m) in t.messages.iter().enumerate() {
+        let Some(c) = d.turn_calls[i].map(|k| &d.calls[k]) else {
+            assert_eq!(i, 0, "turn {} has no call", i + 1);
+            continue;
+        };
+        let agent = match m {
+            Message::User { .. } => "user_agent",
+            Message::Assistant { .. } => "assistant_agent",
+            Message::Tool { .. } => "tool_agent",
+        };
+        assert_eq!(c.step, agent, "turn {}", i + 1);
+        assert!(c.started_at >= regenerated, "turn {} opens call #{}, from before the last regeneration", i + 1, c.id);
+        if let (Message::User { content }, 1..) = (m, i) {
+            assert_eq!(c.parse_result.as_deref(), Some(serde_json::to_string(content).unwrap().as_str()));
+        }
+    }
+    // The edited turn says so, and l opens the call that first made it, of this generation.
+    h.keys("<home>l");
+    if let Some(Overlay::Call(c)) = &h.app.overlay {
+        assert!(d.calls[c.index].started_at >= regenerated);
+    }
+}

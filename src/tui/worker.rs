@@ -193,19 +193,23 @@ pub fn load_detail(store: &Store, id: &str) -> crate::store::Result<Detail> {
     let stored = store.sample(id)?;
     let calls: Vec<CallRow> = store.calls_for(id)?.into_iter().filter(|c| c.error.is_none()).collect();
     let sample = stored.sample;
+    let versions = store.versions(id)?;
     let (findings, turn_calls) = match &sample.trajectory {
         Some(t) => {
             let findings = lint::lint(t, &sample.functions, &Layout::offset(0, t.messages.len()));
             let turn_calls = if matches!(sample.origin, Origin::Imported { .. }) {
                 vec![None; t.messages.len()]
             } else {
-                match_turns(&t.messages, &calls)
+                // The dialogue was made (again) after the newest regeneration or retry kept
+                // the version before it.
+                let since = versions.iter().filter(|v| v.2 == "previous" || v.2 == "failed").map(|v| v.1).max();
+                match_turns(&t.messages, &calls, since.unwrap_or(0))
             };
             (findings, turn_calls)
         }
         None => (Vec::new(), Vec::new()),
     };
-    let versions = store.versions(id)?.into_iter().map(|(v, _, kind, s)| (v, kind, s)).collect();
+    let versions = versions.into_iter().map(|(v, _, kind, s)| (v, kind, s)).collect();
     Ok(Detail { id: id.to_string(), sample, review: stored.review, calls, findings, turn_calls, versions })
 }
 
@@ -229,12 +233,21 @@ fn made(call: &CallRow, m: &Message, result: Option<&serde_json::Value>) -> bool
 
 /// Which call made each message: the newest call of the message's agent whose parsed result
 /// is the message (so a kept fork or a regenerated dialogue points at its own calls); when
-/// none matches, the n-th call of that agent for the n-th such message.
-fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
-    let of = |step: &str| calls.iter().enumerate().filter(|(_, c)| c.step == step).map(|(i, _)| i).collect::<Vec<_>>();
-    let users = of("user_agent");
-    let assistants = of("assistant_agent");
-    let tools = of("tool_agent");
+/// none matches (a turn edited by hand), the n-th call of that agent for the n-th such
+/// message among the calls made since `since` (the dialogue's newest making: never a call of
+/// a generation a regeneration replaced).
+fn match_turns(messages: &[Message], calls: &[CallRow], since: i64) -> Vec<Option<usize>> {
+    let pool = |step: &str, from: i64| {
+        calls
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.step == step && c.started_at >= from)
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let (users, assistants, tools) = (pool("user_agent", 0), pool("assistant_agent", 0), pool("tool_agent", 0));
+    let (fresh_users, fresh_assistants, fresh_tools) =
+        (pool("user_agent", since), pool("assistant_agent", since), pool("tool_agent", since));
     let (mut u, mut a) = (0, 0);
     let mut used = vec![false; calls.len()];
     let newest_made = |pool: &[usize], m: &Message, r: Option<&serde_json::Value>, used: &[bool]| {
@@ -246,17 +259,17 @@ fn match_turns(messages: &[Message], calls: &[CallRow]) -> Vec<Option<usize>> {
             let hit = match m {
                 Message::User { .. } => {
                     u += 1;
-                    newest_made(&users, m, None, &used).or(users.get(u - 1).copied())
+                    newest_made(&users, m, None, &used).or(fresh_users.get(u - 1).copied())
                 }
                 Message::Assistant { .. } => {
                     a += 1;
-                    newest_made(&assistants, m, None, &used).or(assistants.get(a - 1).copied())
+                    newest_made(&assistants, m, None, &used).or(fresh_assistants.get(a - 1).copied())
                 }
                 Message::Tool { results } => {
                     let mut first = None;
                     for r in results {
                         let hit = newest_made(&tools, m, Some(&r.results), &used)
-                            .or_else(|| tools.iter().copied().find(|i| !used[*i]));
+                            .or_else(|| fresh_tools.iter().copied().find(|i| !used[*i]));
                         if let Some(i) = hit {
                             used[i] = true;
                             first = first.or(Some(i));
