@@ -102,7 +102,7 @@ pub async fn prepare(ws: &Path, cfg: &Config, a: &RunArgs, paced: bool) -> Resul
             cc.stream = s;
         }
         let concurrency = cc.concurrency;
-        let client = Client::new(cc).map_err(anyhow::Error::msg)?;
+        let client = Client::new(cc)?;
         client.probe().await?;
         (Backend::Http(Box::new(client)), concurrency)
     };

@@ -210,16 +210,29 @@ pub struct Client {
     structured_off: std::sync::atomic::AtomicBool,
 }
 
+/// Why a client could not be set up, its cause kept.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no endpoint configured")]
+    NoEndpoint,
+    #[error("the endpoint {0:?} is not a URL: {1}")]
+    NotUrl(String, String),
+    #[error("the endpoint {0:?} must start with http:// or https://")]
+    Scheme(String),
+    #[error("cannot set up the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
 impl Client {
-    pub fn new(cfg: ClientConfig) -> Result<Client, String> {
+    pub fn new(cfg: ClientConfig) -> Result<Client, ClientError> {
         if cfg.endpoints.is_empty() {
-            return Err("no endpoint configured".into());
+            return Err(ClientError::NoEndpoint);
         }
         for e in &cfg.endpoints {
             let parsed =
-                reqwest::Url::parse(&e.url).map_err(|err| format!("the endpoint {:?} is not a URL: {err}", e.url))?;
+                reqwest::Url::parse(&e.url).map_err(|err| ClientError::NotUrl(e.url.clone(), err.to_string()))?;
             if !matches!(parsed.scheme(), "http" | "https") {
-                return Err(format!("the endpoint {:?} must start with http:// or https://", e.url));
+                return Err(ClientError::Scheme(e.url.clone()));
             }
         }
         let http = reqwest::Client::builder()
@@ -227,7 +240,7 @@ impl Client {
             .read_timeout(cfg.read_timeout)
             .pool_max_idle_per_host(1024)
             .build()
-            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+            .map_err(ClientError::Build)?;
         let limiter = Limiter::new(cfg.concurrency);
         let aimd = Aimd {
             note: if cfg.adaptive {
