@@ -478,19 +478,16 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::Undo) => {
+        Some(c @ (Command::Undo | Command::Redo)) => {
             let mut store = Store::open(ws, false)?;
-            match store.undo()? {
-                Some(e) => println!("undid #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
-                None => println!("nothing to undo"),
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(Command::Redo) => {
-            let mut store = Store::open(ws, false)?;
-            match store.redo()? {
-                Some(e) => println!("redid #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
-                None => println!("nothing to redo"),
+            let (done, word, did) = if matches!(c, Command::Redo) {
+                (store.redo()?, "redo", "redid")
+            } else {
+                (store.undo()?, "undo", "undid")
+            };
+            match done {
+                Some(e) => println!("{did} #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
+                None => println!("nothing to {word}"),
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -962,20 +962,16 @@ impl Store {
 
     /// A sample's history, newest first: its journal entries and its kept versions.
     pub fn history(&self, id: &str) -> Result<Vec<HistoryItem>> {
-        let mut stmt = self.conn.prepare_cached(
+        let quoted = serde_json::to_string(id).expect("a string serializes");
+        let mut out: Vec<HistoryItem> = journal_entries(
+            &self.conn,
             "SELECT seq, at, sample_id, payload, undone_by FROM journal
              WHERE sample_id = ?1 OR (action = 'verdicts' AND instr(payload, ?2) > 0)",
-        )?;
-        let quoted = serde_json::to_string(id).expect("a string serializes");
-        let rows = stmt.query_map(params![id, quoted], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at, sample_id, payload, undone_by) = row?;
-            let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
-            out.push(HistoryItem::Journal(Box::new(JournalEntry { seq, at, sample_id, action, undone_by })));
-        }
+            params![id, quoted],
+        )?
+        .into_iter()
+        .map(|e| HistoryItem::Journal(Box::new(e)))
+        .collect();
         let mut stmt = self.conn.prepare_cached("SELECT id, at, kind FROM versions WHERE sample_id = ?1")?;
         let rows =
             stmt.query_map([id], |r| Ok(HistoryItem::Version { id: r.get(0)?, at: r.get(1)?, kind: r.get(2)? }))?;
@@ -1134,17 +1130,7 @@ impl Store {
     }
 
     pub fn journal(&self) -> Result<Vec<JournalEntry>> {
-        let mut stmt = self.conn.prepare("SELECT seq, at, sample_id, payload, undone_by FROM journal ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at, sample_id, payload, undone_by) = row?;
-            let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
-            out.push(JournalEntry { seq, at, sample_id, action, undone_by });
-        }
-        Ok(out)
+        journal_entries(&self.conn, "SELECT seq, at, sample_id, payload, undone_by FROM journal ORDER BY seq", [])
     }
 
     /// Samples whose text is not in the search index yet (new or changed since).
@@ -1581,6 +1567,21 @@ fn newest_undoable(conn: &Connection, client: Option<&str>) -> Result<Option<Jou
     let Some((seq, at, sample_id, payload)) = row else { return Ok(None) };
     let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
     Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
+}
+
+/// Journal entries of a query selecting `seq, at, sample_id, payload, undone_by`.
+fn journal_entries(conn: &Connection, sql: &str, p: impl rusqlite::Params) -> Result<Vec<JournalEntry>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(p, |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get(4)?))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (seq, at, sample_id, payload, undone_by) = row?;
+        let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
+        out.push(JournalEntry { seq, at, sample_id, action, undone_by });
+    }
+    Ok(out)
 }
 
 /// Journals an action; `redo_of` is the undo a redo does again.

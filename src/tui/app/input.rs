@@ -1,6 +1,7 @@
 //! Keys and the mouse: what each action does, and what an overlay asked for.
 
-use crate::tui::overlay::{Ask, Choice, Number, Setting};
+use crate::tui::keymap::Context;
+use crate::tui::overlay::{Ask, Choice, Setting};
 
 use super::{
     Action, App, CallView, Cmd, ConfirmQuit, DiffView, Effect, Field, Filters, FiltersPanel, Focus, Help, Key,
@@ -26,48 +27,6 @@ impl App {
         }
     }
 
-    /// Shows a view; the inspect view reads its groups anew each time it is shown.
-    pub(super) fn show_view(&mut self, v: View, fx: &mut Vec<Effect>) {
-        self.view = v;
-        if v == View::Inspect {
-            self.load_groups(fx);
-        }
-    }
-
-    fn load_groups(&mut self, fx: &mut Vec<Effect>) {
-        self.inspect.groups = None;
-        fx.push(Effect::Store(StoreFx::LoadGroups(self.inspect.browse)));
-    }
-
-    /// The samples view listing only `ids` (the filters and the search off).
-    pub(super) fn list_only(&mut self, label: String, ids: std::collections::HashSet<String>, fx: &mut Vec<Effect>) {
-        self.list.only = Some((label, ids));
-        self.list.filters = Filters::default();
-        self.list.clear_search();
-        self.list.queue = false;
-        self.view = View::Samples;
-        self.focus = Focus::List;
-        self.list.cursor = 0;
-        self.refilter(fx);
-        self.set_cursor(0, fx);
-    }
-
-    fn set_target(&mut self, n: usize) {
-        self.target = n;
-        if self.run.status.in_flight() {
-            self.toast(format!("target {n}: for the next run (s after this one ends)"));
-        } else {
-            self.run.target = n;
-        }
-    }
-
-    fn set_concurrency(&mut self, n: usize, fx: &mut Vec<Effect>) {
-        self.run.concurrency = Some(n);
-        if self.run.status.in_flight() {
-            fx.push(Effect::Run(RunFx::SetConcurrency(n)));
-        }
-    }
-
     /// Esc: close, leave, or step back one level.
     pub(super) fn back(&mut self, fx: &mut Vec<Effect>) {
         if self.list.queue {
@@ -87,6 +46,10 @@ impl App {
     }
 
     pub fn dispatch(&mut self, a: Action, fx: &mut Vec<Effect>) {
+        // The pipeline view's run controls and the inspect view: see `controls.rs`.
+        if matches!(a.context(), Context::Pipeline | Context::Inspect) {
+            return self.control(a, fx);
+        }
         match a {
             Action::ForceQuit => {
                 self.quit = true;
@@ -116,44 +79,6 @@ impl App {
             Action::ViewPipeline => self.view = View::Pipeline,
             Action::Log => fx.push(Effect::Store(StoreFx::LoadLog)),
             Action::ViewInspect => self.show_view(View::Inspect, fx),
-            Action::InspectDown | Action::InspectUp | Action::InspectPageDown | Action::InspectPageUp => {
-                let page = i64::from(self.areas.inspect.height.saturating_sub(4).max(1));
-                let d = match a {
-                    Action::InspectDown => 1,
-                    Action::InspectUp => -1,
-                    Action::InspectPageDown => page,
-                    _ => -page,
-                };
-                let n = self.inspect.groups.as_ref().map_or(0, Vec::len) as i64;
-                self.inspect.cursor = (self.inspect.cursor as i64 + d).clamp(0, (n - 1).max(0)) as usize;
-            }
-            Action::InspectTop => self.inspect.cursor = 0,
-            Action::InspectBottom => {
-                self.inspect.cursor = self.inspect.groups.as_ref().map_or(0, |g| g.len().saturating_sub(1));
-            }
-            Action::InspectNextPart | Action::InspectPrevPart => {
-                use crate::inspect::Browse;
-                let i = Browse::ALL.iter().position(|b| *b == self.inspect.browse).unwrap_or(0);
-                let n = Browse::ALL.len();
-                let j = if a == Action::InspectNextPart { (i + 1) % n } else { (i + n - 1) % n };
-                self.inspect.browse = Browse::ALL[j];
-                self.inspect.cursor = 0;
-                self.load_groups(fx);
-            }
-            Action::InspectOpen => {
-                let chosen = self.inspect.groups.as_ref().and_then(|g| g.get(self.inspect.cursor));
-                match chosen {
-                    Some(g) => {
-                        let one = self.inspect.browse.one();
-                        let key: String = g.key.chars().take(28).collect();
-                        let label = format!("{one} \"{key}{}\"", if key.len() < g.key.len() { "…" } else { "" });
-                        let ids = g.samples.iter().cloned().collect();
-                        self.list_only(label, ids, fx);
-                        self.toast(format!("the samples of this {one}: esc lists every sample again"));
-                    }
-                    None => self.toast("nothing to list"),
-                }
-            }
             Action::ViewSamples => self.view = View::Samples,
             Action::ViewTrajectory | Action::Open => {
                 if self.selected().is_some() {
@@ -176,74 +101,6 @@ impl App {
                     .map_or(0, |i| (i + 1) % self.themes.len());
                 let name = self.themes[i].name.clone();
                 self.set_theme_by_name(&name);
-            }
-            Action::StartRun => match self.run.status {
-                RunStatus::Paused => {
-                    self.run.set_paused(false, self.clock);
-                    fx.push(Effect::Run(RunFx::Resume));
-                }
-                s if s.in_flight() => self.toast("a run is already in flight"),
-                _ => {
-                    self.run.status = RunStatus::Starting;
-                    self.run.message = "starting…".into();
-                    fx.push(Effect::Run(RunFx::StartRun { target: self.target, concurrency: self.run.concurrency }));
-                }
-            },
-            Action::PauseResume => match self.run.status {
-                RunStatus::Running => {
-                    self.run.set_paused(true, self.clock);
-                    fx.push(Effect::Run(RunFx::Pause));
-                }
-                RunStatus::Paused => {
-                    self.run.set_paused(false, self.clock);
-                    fx.push(Effect::Run(RunFx::Resume));
-                }
-                _ => self.toast("no run in flight to pause"),
-            },
-            Action::CancelRun => {
-                if matches!(self.run.status, RunStatus::Running | RunStatus::Paused | RunStatus::Starting) {
-                    self.run.status = RunStatus::Cancelling;
-                    fx.push(Effect::Run(RunFx::CancelRun));
-                } else {
-                    self.toast("no run in flight to cancel");
-                }
-            }
-            Action::ConcurrencyUp | Action::ConcurrencyDown => {
-                let c = self.run.concurrency.unwrap_or(16);
-                let n = if a == Action::ConcurrencyUp { (c * 2).min(1024) } else { (c / 2).max(1) };
-                self.set_concurrency(n, fx);
-            }
-            Action::TypeTarget => {
-                self.overlay = Some(Overlay::Number(Box::new(Number::new(Setting::Target, self.target))));
-            }
-            Action::TypeConcurrency => {
-                let now = self.run.concurrency.unwrap_or(16);
-                self.overlay = Some(Overlay::Number(Box::new(Number::new(Setting::Concurrency, now))));
-            }
-            Action::ErrorsDown => {
-                let n = self.list.failure_reasons().len();
-                self.errors_cursor = (self.errors_cursor + 1).min(n.saturating_sub(1));
-            }
-            Action::ErrorsUp => self.errors_cursor = self.errors_cursor.saturating_sub(1),
-            Action::ErrorsOpen => match self.list.failure_reasons().get(self.errors_cursor) {
-                Some((reason, n)) => {
-                    let (label, ids) = (format!("failed={reason}"), self.list.failed_for(reason));
-                    self.toast(format!("{n} samples failed for {reason}: esc lists every sample again"));
-                    self.list_only(label, ids, fx);
-                }
-                None => self.toast("no sample has failed"),
-            },
-            Action::TargetUp | Action::TargetDown => {
-                let t = self.target;
-                let step = if t >= 1000 {
-                    100
-                } else if t >= 100 {
-                    50
-                } else {
-                    10
-                };
-                let n = if a == Action::TargetUp { t + step } else { t.saturating_sub(step).max(1) };
-                self.set_target(n);
             }
             Action::Down => self.move_or_scroll(1, fx),
             Action::Up => self.move_or_scroll(-1, fx),

@@ -83,7 +83,13 @@ impl History {
                     format!("back to before edit #{}", e.seq),
                     StoreFx::RestoreBefore { id: id.clone(), seq: e.seq },
                 ),
-                _ => return Outcome::keep().toast("verdicts are undone with u and redone with ctrl-r"),
+                Journal::Verdict { .. } | Journal::Verdicts { .. } => {
+                    return Outcome::keep().toast("a verdict is undone with u and redone with ctrl-r");
+                }
+                Journal::Restore { .. } => {
+                    return Outcome::keep().toast("a restore is taken back with u, or pick the version to go back to");
+                }
+                Journal::Undo { .. } => return Outcome::keep().toast("an undo is taken back with ctrl-r"),
             },
         };
         Outcome::close().then(Cmd::Ask(Box::new(Ask {
