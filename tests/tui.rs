@@ -1457,3 +1457,23 @@ fn every_turn_after_a_regeneration_and_a_kept_fork_opens_the_call_that_made_it()
         assert!(d.calls[c.index].started_at >= regenerated);
     }
 }
+
+#[test]
+fn g_and_end_go_to_the_end_of_a_text_overlay_and_k_comes_back_from_there() {
+    let mut h = H::new(false);
+    h.keys("?");
+    h.screen(100, 30);
+    h.keys("G");
+    let s = h.screen(100, 30);
+    assert!(s.contains("Any key above can be changed in button.toml"), "the last line in sight:\n{s}");
+    let at = |h: &H| match &h.app.overlay {
+        Some(Overlay::Help(x)) => x.scroll.0,
+        _ => panic!("no help"),
+    };
+    let bottom = at(&h);
+    assert!(bottom > 100 && bottom < u16::MAX, "{bottom}");
+    h.keys("k");
+    assert_eq!(at(&h), bottom - 1, "one line up from the end, not from past it");
+    h.keys("g");
+    assert_eq!(at(&h), 0);
+}

@@ -210,6 +210,7 @@ actions! {
     ReadPageDown "read_page_down" Reader ["pagedown", "space", "ctrl-d"] "a page down";
     ReadPageUp "read_page_up" Reader ["pageup", "ctrl-u"] "a page up";
     ReadTop "read_top" Reader ["home", "g"] "back to the top";
+    ReadBottom "read_bottom" Reader ["end", "G"] "to the end";
     HelpClose "help_close" Help ["?"] "close the keys";
     PaletteDown "palette_down" Palette ["down"] "next action";
     PaletteUp "palette_up" Palette ["up"] "previous action";

@@ -107,11 +107,13 @@ pub(crate) fn column_title(f: &mut Frame, app: &App, area: Rect, name: &str) -> 
     body
 }
 
-/// A titled, wrapped, scrolled column of text.
-pub(crate) fn column(f: &mut Frame, app: &App, area: Rect, name: &str, text: &str, scroll: u16) {
+/// A titled, wrapped, scrolled column of text; returns how far it can scroll.
+pub(crate) fn column(f: &mut Frame, app: &App, area: Rect, name: &str, text: &str, scroll: u16) -> u16 {
     let body = column_title(f, app, area, name);
     let lines: Vec<Line> = wrap(text, body.width as usize).into_iter().map(Line::from).collect();
-    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)), body);
+    let max = u16::try_from(lines.len().saturating_sub(usize::from(body.height))).unwrap_or(u16::MAX);
+    f.render_widget(Paragraph::new(lines).scroll((scroll.min(max), 0)), body);
+    max
 }
 
 pub(crate) fn diff_line<'a>(app: &App, tag: Tag, text: &str) -> Line<'a> {

@@ -329,6 +329,9 @@ impl App {
         let Some(mut ov) = self.overlay.take() else { return };
         let action = Key::from_event(&k).and_then(|key| self.keymap.lookup_in(ov.contexts(), &key));
         let out = ov.key(k, action, self);
+        if let Some(max) = self.areas.reader_max {
+            ov.clamp_scroll(max);
+        }
         let closed_template = out.close && matches!(&ov, Overlay::Editor(e) if matches!(e.field, Field::Template(_)));
         if !out.close {
             self.overlay = Some(ov);

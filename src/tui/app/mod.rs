@@ -140,6 +140,9 @@ pub enum Msg {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Areas {
     pub tabs: [Rect; 4],
+    /// How far the text overlay drawn last can scroll (its text less its height); None when
+    /// the last frame drew none.
+    pub reader_max: Option<u16>,
     /// The inspect view's table.
     pub inspect: Rect,
     pub list: Rect,

@@ -43,8 +43,9 @@ impl CallView {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
-        let Some(c) = app.detail.as_ref().and_then(|d| d.calls.get(self.index)) else { return };
+    /// Returns how far it can scroll (its longest column).
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) -> u16 {
+        let Some(c) = app.detail.as_ref().and_then(|d| d.calls.get(self.index)) else { return 0 };
         let t = &app.theme;
         let area = centered(main, main.width.saturating_sub(2), main.height);
         f.render_widget(Clear, area);
@@ -63,9 +64,11 @@ impl CallView {
             .split(body);
         let parts =
             [("rendered prompt", prompt_text(&c.prompt)), ("raw reply", reply_text(c)), ("parsed", parsed_text(c))];
+        let mut max = 0;
         for (i, (name, text)) in parts.iter().enumerate() {
-            column(f, app, cols[i], name, text, self.scroll.0);
+            max = max.max(column(f, app, cols[i], name, text, self.scroll.0));
         }
+        max
     }
 }
 
@@ -104,7 +107,8 @@ impl CallCompare {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+    /// Returns how far it can scroll (its longer column).
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) -> u16 {
         let t = &app.theme;
         let area = centered(main, main.width.saturating_sub(2), main.height);
         f.render_widget(Clear, area);
@@ -125,6 +129,7 @@ impl CallCompare {
         let inner = b.inner(area);
         f.render_widget(b.style(Style::default().bg(t.bg).fg(t.fg)), area);
         let cols = Layout::horizontal([Constraint::Ratio(1, 2), Constraint::Ratio(1, 2)]).spacing(1).split(inner);
+        let mut max = 0;
         for (i, c) in [&self.old, &self.new].into_iter().enumerate() {
             let [h, body] = Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(cols[i]);
             f.render_widget(Paragraph::new(call_head(app, c)), h);
@@ -135,8 +140,9 @@ impl CallCompare {
                 prompt_text(&c.prompt)
             );
             let name = if i == 0 { "before: reply, parse, prompt" } else { "now: reply, parse, prompt" };
-            column(f, app, body, name, &text, self.scroll.0);
+            max = max.max(column(f, app, body, name, &text, self.scroll.0));
         }
+        max
     }
 }
 

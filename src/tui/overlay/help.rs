@@ -24,7 +24,8 @@ impl Help {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+    /// Returns how far it can scroll.
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) -> u16 {
         let t = &app.theme;
         let area = centered(main, main.width.saturating_sub(4).min(100), main.height);
         let mut lines: Vec<Line> = Vec::new();
@@ -48,13 +49,9 @@ impl Help {
             dim,
         )));
         f.render_widget(Clear, area);
-        f.render_widget(
-            Paragraph::new(lines)
-                .style(Style::default().bg(t.bg).fg(t.fg))
-                .wrap(Wrap { trim: false })
-                .scroll((self.scroll.0, 0))
-                .block(block(app, " Keys (esc closes) ", true)),
-            area,
-        );
+        let p = Paragraph::new(lines).style(Style::default().bg(t.bg).fg(t.fg)).wrap(Wrap { trim: false });
+        let max = super::reader::scroll_max(p.line_count(area.width.saturating_sub(2)), area.height.saturating_sub(2));
+        f.render_widget(p.scroll((self.scroll.0.min(max), 0)).block(block(app, " Keys (esc closes) ", true)), area);
+        max
     }
 }

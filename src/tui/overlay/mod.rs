@@ -183,22 +183,36 @@ impl Overlay {
 
     /// `main` is the area between the top line and the status line; `areas` where this
     /// frame put the rest.
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect, areas: &Areas) {
+    /// `areas.reader_max` gets how far a text overlay can scroll, for the app to clamp its
+    /// scroll to (`clamp_scroll`).
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect, areas: &mut Areas) {
+        areas.reader_max = None;
         match self {
-            Overlay::Help(o) => o.draw(f, app, main),
+            Overlay::Help(o) => areas.reader_max = Some(o.draw(f, app, main)),
             Overlay::Palette(o) => o.draw(f, app, main),
             Overlay::Search(o) => o.draw(f, app, areas.list),
             Overlay::Filters(o) => o.draw(f, app, main),
             Overlay::Reason(o) => o.draw(f, app, main),
-            Overlay::Call(o) => o.draw(f, app, main),
-            Overlay::CallCompare(o) => o.draw(f, app, main),
+            Overlay::Call(o) => areas.reader_max = Some(o.draw(f, app, main)),
+            Overlay::CallCompare(o) => areas.reader_max = Some(o.draw(f, app, main)),
             Overlay::Editor(o) => o.draw(f, app, main),
-            Overlay::Diff(o) => o.draw(f, app, main),
+            Overlay::Diff(o) => areas.reader_max = Some(o.draw(f, app, main)),
             Overlay::Compare(o) => o.draw(f, app, main),
             Overlay::ConfirmQuit(o) => o.draw(f, app, main),
             Overlay::Ask(o) => o.draw(f, app, main),
             Overlay::History(o) => o.draw(f, app, main),
             Overlay::Number(o) => o.draw(f, app, main),
+        }
+    }
+
+    /// Keeps a text overlay's scroll within what the last frame could show.
+    pub fn clamp_scroll(&mut self, max: u16) {
+        match self {
+            Overlay::Help(o) => o.scroll.clamp(max),
+            Overlay::Call(o) => o.scroll.clamp(max),
+            Overlay::CallCompare(o) => o.scroll.clamp(max),
+            Overlay::Diff(o) => o.scroll.clamp(max),
+            _ => {}
         }
     }
 

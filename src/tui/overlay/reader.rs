@@ -22,6 +22,11 @@ pub struct Scroll(pub u16);
 const PAGE: i32 = 15;
 
 impl Scroll {
+    /// No further than `max` (the last frame's text less its height).
+    pub fn clamp(&mut self, max: u16) {
+        self.0 = self.0.min(max);
+    }
+
     pub fn by(&mut self, d: i32) {
         self.0 = (i32::from(self.0) + d).clamp(0, i32::from(u16::MAX)) as u16;
     }
@@ -34,6 +39,8 @@ impl Scroll {
             Action::ReadPageDown => self.by(PAGE),
             Action::ReadPageUp => self.by(-PAGE),
             Action::ReadTop => self.0 = 0,
+            // As far as the text goes: the app clamps it to what the last frame could show.
+            Action::ReadBottom => self.0 = u16::MAX,
             Action::ReadClose => return Some(Outcome::close()),
             _ => return None,
         }
@@ -56,7 +63,8 @@ impl DiffView {
         }
     }
 
-    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) {
+    /// Returns how far it can scroll.
+    pub fn draw(&self, f: &mut Frame, app: &App, main: Rect) -> u16 {
         let t = &app.theme;
         let area = centered(main, main.width.saturating_sub(2), main.height);
         f.render_widget(Clear, area);
@@ -77,9 +85,16 @@ impl DiffView {
         }
         let title = format!(" {} · {} ", sanitize(&self.title), hint_text(app, &[Action::ReadClose, Action::ReadDown]));
         let base = Style::default().bg(t.bg).fg(t.fg);
+        let max = scroll_max(out.len(), area.height.saturating_sub(2));
         f.render_widget(
-            Paragraph::new(out).style(base).scroll((self.scroll.0, 0)).block(block(app, title, true)),
+            Paragraph::new(out).style(base).scroll((self.scroll.0.min(max), 0)).block(block(app, title, true)),
             area,
         );
+        max
     }
+}
+
+/// How far a text of `lines` rows scrolls in `height` rows.
+pub fn scroll_max(lines: usize, height: u16) -> u16 {
+    u16::try_from(lines.saturating_sub(usize::from(height))).unwrap_or(u16::MAX)
 }

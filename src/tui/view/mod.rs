@@ -60,8 +60,9 @@ pub fn draw(f: &mut Frame, app: &App) -> Areas {
     }
     draw_status(f, app, status);
     draw_hints(f, app, hints);
+    areas.reader_max = None;
     if let Some(ov) = &app.overlay {
-        ov.draw(f, app, main, &areas);
+        ov.draw(f, app, main, &mut areas);
     }
     areas
 }
