@@ -486,6 +486,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (store.undo()?, "undo", "undid")
             };
             match done {
+                Some(e) if matches!(e.action, button::store::Action::Verdicts { .. }) => {
+                    println!("{did} #{} ({})", e.seq, e.action.describe());
+                }
                 Some(e) => println!("{did} #{} ({}) on {}", e.seq, e.action.describe(), e.sample_id),
                 None => println!("nothing to {word}"),
             }

@@ -462,6 +462,17 @@ pub struct JournalEntry {
     pub undone_by: Option<i64>,
 }
 
+impl JournalEntry {
+    /// The entry in words, with its sample: "verdict accepted on s0-000001", "verdict
+    /// accepted of 19 samples".
+    pub fn describe(&self) -> String {
+        match self.action {
+            Action::Verdicts { .. } => self.action.describe(),
+            _ => format!("{} on {}", self.action.describe(), self.sample_id),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ListRow {
     pub rowid: i64,

@@ -125,10 +125,9 @@ impl App {
             }
             Msg::Undone { redo, entry: Some(entry) } => {
                 self.toast(format!(
-                    "{} {} on {}{}",
+                    "{} {}{}",
                     if redo { "redid" } else { "undid" },
-                    entry.action.describe(),
-                    entry.sample_id,
+                    entry.describe(),
                     if redo { "" } else { " (ctrl-r redoes it)" }
                 ));
                 // Go back to the sample, so the undone verdict can be given again.

@@ -159,7 +159,9 @@ fn draw_hints(f: &mut Frame, app: &App, area: Rect) {
         if key.is_empty() {
             continue;
         }
-        let rest = format!(" {}  ", a.word());
+        // With a search in force, n goes from match to match.
+        let word = if a == Action::NextTurn && app.list.search.is_some() { "next match".into() } else { a.word() };
+        let rest = format!(" {word}  ");
         used += key.width() + rest.width();
         if used > room {
             break;
