@@ -188,7 +188,14 @@ fn trajectory_view_steps_through_turns_and_opens_the_call() {
     assert_eq!((h.app.turn, h.app.traj_scroll), (0, 0));
     h.screen(100, 30);
     h.keys("<pgdn>");
-    assert!(h.app.traj_scroll > 5, "a page is more than a line: {}", h.app.traj_scroll);
+    let page = h.app.traj_scroll;
+    assert!(page > 5, "a page is more than a line: {page}");
+    // ctrl-d and ctrl-u move half as far.
+    h.keys("<c-u>");
+    let half = page - h.app.traj_scroll;
+    assert!(half > 0 && half < page && half >= page / 2 - 1, "half of {page} is {half}");
+    h.keys("<c-d>");
+    assert_eq!(h.app.traj_scroll, page);
 }
 
 #[test]

@@ -307,9 +307,14 @@ impl App {
                 self.traj_scroll = u16::MAX;
             }
             Action::TrajExpand => self.toast("every turn is in full: c makes it compact, one line per turn"),
-            Action::TrajPageDown | Action::TrajPageUp => {
+            Action::TrajPageDown | Action::TrajPageUp | Action::TrajHalfDown | Action::TrajHalfUp => {
                 let page = i32::from(self.areas.trajectory.height.saturating_sub(3).max(1));
-                let d = if a == Action::TrajPageDown { page } else { -page };
+                let d = match a {
+                    Action::TrajPageDown => page,
+                    Action::TrajPageUp => -page,
+                    Action::TrajHalfDown => (page / 2).max(1),
+                    _ => -(page / 2).max(1),
+                };
                 self.traj_scroll = (i32::from(self.traj_scroll_now()) + d).clamp(0, i32::from(u16::MAX) - 1) as u16;
             }
             Action::TrajTop | Action::TrajBottom => {

@@ -38,6 +38,8 @@ impl Scroll {
             Action::ReadUp => self.by(-1),
             Action::ReadPageDown => self.by(PAGE),
             Action::ReadPageUp => self.by(-PAGE),
+            Action::ReadHalfDown => self.by(PAGE / 2),
+            Action::ReadHalfUp => self.by(-PAGE / 2),
             Action::ReadTop => self.0 = 0,
             // As far as the text goes: the app clamps it to what the last frame could show.
             Action::ReadBottom => self.0 = u16::MAX,
