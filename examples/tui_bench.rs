@@ -197,4 +197,42 @@ fn main() {
         );
         let _ = key(&mut d.app, KeyCode::Esc);
     }
+
+    // Inspect (4): every sample of the workspace read and grouped by part, on the worker.
+    for by in button::inspect::Browse::ALL {
+        let t = Instant::now();
+        let msgs = button::tui::worker::execute(&mut d.store, button::tui::app::StoreFx::LoadGroups(by));
+        let groups = match msgs.first() {
+            Some(Msg::Groups { groups: Ok(g), .. }) => g.len(),
+            _ => 0,
+        };
+        println!(
+            "inspect {}: {groups} groups in {:.2} s (worker)",
+            by.title().to_lowercase(),
+            t.elapsed().as_secs_f64()
+        );
+    }
+
+    // A verdict for every listed sample (A then y), then one u taking it back.
+    let _ = key(&mut d.app, KeyCode::Char('0'));
+    let _ = key(&mut d.app, KeyCode::Char('A'));
+    let t = Instant::now();
+    let fx = key(&mut d.app, KeyCode::Char('y'));
+    d.run(fx);
+    draw(&mut term, &mut d.app);
+    println!(
+        "accept all {} listed: saved, list read again and drawn in {:.2} s",
+        d.app.list.review_progress().2,
+        t.elapsed().as_secs_f64()
+    );
+    let accepted = d.app.list.review_progress().2;
+    let t = Instant::now();
+    let fx = key(&mut d.app, KeyCode::Char('u'));
+    d.run(fx);
+    draw(&mut term, &mut d.app);
+    println!(
+        "one u: {} verdicts taken back, list read again and drawn in {:.2} s",
+        accepted - d.app.list.review_progress().2,
+        t.elapsed().as_secs_f64()
+    );
 }

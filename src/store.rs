@@ -864,13 +864,21 @@ impl Store {
 
     /// The groups of every sample (any stage) by part: see `inspect::group`.
     pub fn groups(&self, by: crate::inspect::Browse) -> Result<Vec<crate::inspect::Group>> {
-        let mut stmt = self.conn.prepare("SELECT id, data FROM samples ORDER BY rowid")?;
+        let mut stmt = self.conn.prepare("SELECT id, stage, failure_reason, data FROM samples ORDER BY rowid")?;
         let mut rows = stmt.query([])?;
         let mut g = crate::inspect::Grouper::new(by);
         while let Some(row) = rows.next()? {
             let id: String = row.get(0)?;
-            let data: Vec<u8> = row.get(1)?;
-            g.add(&unpack(&id, &data)?);
+            let stage: String = row.get(1)?;
+            let reason: Option<String> = row.get(2)?;
+            let data: Vec<u8> = row.get(3)?;
+            let json =
+                zstd::decode_all(&data[..]).map_err(|e| StoreError::BadData(id.clone(), serde_json::Error::io(e)))?;
+            let lineage: crate::inspect::Lineage =
+                serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.clone(), e))?;
+            let stage =
+                Stage::from_stored(&stage, reason.as_deref()).unwrap_or(Stage::At(crate::domain::Part::Scenario));
+            g.add(&lineage, stage);
         }
         Ok(g.finish())
     }
@@ -1406,8 +1414,9 @@ fn decode(id: &str, data: &[u8], review: Option<&str>, raw: Option<&[u8]>) -> Re
 }
 
 fn read_review(conn: &Connection, id: &str) -> Result<Option<Review>> {
+    // Cached: a verdict for every listed sample reads and writes 100,000 rows in one go.
     let row: Option<Option<String>> =
-        conn.query_row("SELECT review FROM samples WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        conn.prepare_cached("SELECT review FROM samples WHERE id = ?1")?.query_row([id], |r| r.get(0)).optional()?;
     match row {
         None => Err(StoreError::NoSample(id.to_string())),
         Some(None) => Ok(None),
@@ -1418,10 +1427,9 @@ fn read_review(conn: &Connection, id: &str) -> Result<Option<Review>> {
 fn write_review(conn: &Connection, id: &str, review: Option<&Review>) -> Result<()> {
     let verdict = review.map(|r| r.verdict.as_str());
     let text = review.map(|r| serde_json::to_string(r).expect("a review always serializes"));
-    let n = conn.execute(
-        "UPDATE samples SET verdict = ?2, review = ?3, updated_at = ?4 WHERE id = ?1",
-        params![id, verdict, text, now_ms()],
-    )?;
+    let n = conn
+        .prepare_cached("UPDATE samples SET verdict = ?2, review = ?3, updated_at = ?4 WHERE id = ?1")?
+        .execute(params![id, verdict, text, now_ms()])?;
     if n == 0 {
         return Err(StoreError::NoSample(id.to_string()));
     }
