@@ -230,6 +230,12 @@ impl App {
                 }
             }
             Action::Regenerate | Action::TrajRegenerate => match self.selected() {
+                // Scenarios are made per seed by a run, not per sample by a job.
+                Some(r) if r.summary.stage == crate::domain::Stage::Failed(Part::Scenario) => {
+                    self.toast(
+                        "it failed at its scenario, which a run makes: button run --retry-failed makes it again",
+                    );
+                }
                 Some(r) if r.summary.stage.is_failed() => {
                     let id = r.id.clone();
                     self.start_jobs(Remake { stale: Vec::new(), failed: vec![id] }, fx);
@@ -244,7 +250,9 @@ impl App {
             Action::RegenerateAll => {
                 let mut remake = Remake::default();
                 for r in self.list.visible.iter().map(|i| &self.list.rows[*i]) {
-                    if r.summary.stage.is_failed() {
+                    if r.summary.stage == crate::domain::Stage::Failed(Part::Scenario) {
+                        // A run makes scenarios (button run --retry-failed), not a job.
+                    } else if r.summary.stage.is_failed() {
                         remake.failed.push(r.id.clone());
                     } else if !r.summary.stale.is_empty() {
                         remake.stale.push(r.id.clone());
