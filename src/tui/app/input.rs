@@ -1,5 +1,6 @@
 //! Keys and the mouse: what each action does, and what an overlay asked for.
 
+use crate::domain::Stage;
 use crate::tui::keymap::Context;
 use crate::tui::overlay::{Ask, Choice, Setting};
 
@@ -231,7 +232,7 @@ impl App {
             }
             Action::Regenerate | Action::TrajRegenerate => match self.selected() {
                 // Scenarios are made per seed by a run, not per sample by a job.
-                Some(r) if r.summary.stage == crate::domain::Stage::Failed(Part::Scenario) => {
+                Some(r) if r.summary.stage == Stage::Failed(Part::Scenario) => {
                     self.toast(
                         "it failed at its scenario, which a run makes: button run --retry-failed makes it again",
                     );
@@ -250,12 +251,12 @@ impl App {
             Action::RegenerateAll => {
                 let mut remake = Remake::default();
                 for r in self.list.visible.iter().map(|i| &self.list.rows[*i]) {
-                    if r.summary.stage == crate::domain::Stage::Failed(Part::Scenario) {
+                    match r.summary.stage {
                         // A run makes scenarios (button run --retry-failed), not a job.
-                    } else if r.summary.stage.is_failed() {
-                        remake.failed.push(r.id.clone());
-                    } else if !r.summary.stale.is_empty() {
-                        remake.stale.push(r.id.clone());
+                        Stage::Failed(Part::Scenario) => {}
+                        Stage::Failed(_) => remake.failed.push(r.id.clone()),
+                        _ if !r.summary.stale.is_empty() => remake.stale.push(r.id.clone()),
+                        _ => {}
                     }
                 }
                 if remake.is_empty() {
