@@ -167,6 +167,10 @@ pub struct Store {
     /// Who writes the journal entries of this connection (a TUI session); its undo
     /// touches only its own. None: the command line, which undoes the newest of anyone's.
     client: Option<String>,
+    /// The inspect view's groups, by what they group, with the workspace's state they were
+    /// read at (`state()`): read again only after a write.
+    groups:
+        std::cell::RefCell<std::collections::HashMap<crate::inspect::Browse, ((i64, u64), Vec<crate::inspect::Group>)>>,
 }
 
 /// What the list, the filters and the stats need of a sample, without its JSON.
@@ -650,7 +654,7 @@ impl Store {
         // Checkpoint every 64 MiB of WAL rather than every 4 MiB: fewer copies on imports.
         conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, dir: dir.to_path_buf(), client: None };
+        let mut store = Store { conn, dir: dir.to_path_buf(), client: None, groups: Default::default() };
         store.migrate()?;
         Ok(store)
     }
@@ -675,7 +679,7 @@ impl Store {
         // A WAL database needs its -shm file; where it can't be made (a read-only folder),
         // the database is read as it is on disk.
         let conn = open(uri("")).or_else(|_| open(uri("&immutable=1")))?;
-        let store = Store { conn, dir: dir.to_path_buf(), client: None };
+        let store = Store { conn, dir: dir.to_path_buf(), client: None, groups: Default::default() };
         let version = store.schema_version()?;
         let latest = MIGRATIONS.len() as i64;
         if version > latest {
@@ -864,6 +868,19 @@ impl Store {
 
     /// The groups of every sample (any stage) by part: see `inspect::group`.
     pub fn groups(&self, by: crate::inspect::Browse) -> Result<Vec<crate::inspect::Group>> {
+        // Commits by other connections move the data version, this one's the change count.
+        let state = (self.data_version()?, self.conn.total_changes());
+        if let Some((at, g)) = self.groups.borrow().get(&by)
+            && *at == state
+        {
+            return Ok(g.clone());
+        }
+        let g = self.read_groups(by)?;
+        self.groups.borrow_mut().insert(by, (state, g.clone()));
+        Ok(g)
+    }
+
+    fn read_groups(&self, by: crate::inspect::Browse) -> Result<Vec<crate::inspect::Group>> {
         let mut stmt = self.conn.prepare("SELECT id, stage, failure_reason, data FROM samples ORDER BY rowid")?;
         let mut rows = stmt.query([])?;
         let mut g = crate::inspect::Grouper::new(by);

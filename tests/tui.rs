@@ -1317,6 +1317,24 @@ fn the_inspect_view_lists_every_atomic_task_with_its_samples_and_failures() {
     assert_eq!(failures.iter().map(|g| g.samples.len()).sum::<usize>(), h.store.failed_ids().unwrap().len());
     h.keys("G<enter>");
     assert_eq!(h.app.list.visible.len(), failures.last().unwrap().samples.len());
+
+    // Read again only after a write: an edit here, then one by another process.
+    h.keys("<esc>4hhh");
+    assert_eq!(h.app.inspect.browse, button::inspect::Browse::AtomicTasks);
+    assert_eq!(h.app.inspect.groups.as_ref().unwrap(), &groups, "nothing written: the same groups");
+    let id = groups[0].samples[0].clone();
+    h.store.edit_field(&id, "/atomic_task", serde_json::json!("Find a quiet café in Lyon.")).unwrap();
+    h.keys("2");
+    h.keys("4");
+    let now = h.app.inspect.groups.clone().unwrap();
+    assert!(now.iter().any(|g| g.key == "Find a quiet café in Lyon." && g.samples == [id.clone()]), "the edit shows");
+    let mut other = Store::open(h.dir.path(), false).unwrap();
+    let second = groups[1].samples[0].clone();
+    other.edit_field(&second, "/atomic_task", serde_json::json!("Book a table in Oslo.")).unwrap();
+    h.keys("2");
+    h.keys("4");
+    let now = h.app.inspect.groups.clone().unwrap();
+    assert!(now.iter().any(|g| g.key == "Book a table in Oslo."), "another process's edit shows too");
 }
 
 #[test]
