@@ -169,9 +169,12 @@ pub struct Store {
     client: Option<String>,
     /// The inspect view's groups, by what they group, with the workspace's state they were
     /// read at (`state()`): read again only after a write.
-    groups:
-        std::cell::RefCell<std::collections::HashMap<crate::inspect::Browse, ((i64, u64), Vec<crate::inspect::Group>)>>,
+    groups: std::cell::RefCell<GroupsCache>,
 }
+
+/// The inspect groups read, by what they group, with the state (data version, change
+/// count) they were read at.
+type GroupsCache = std::collections::HashMap<crate::inspect::Browse, ((i64, u64), Vec<crate::inspect::Group>)>;
 
 /// What the list, the filters and the stats need of a sample, without its JSON.
 #[derive(Clone, Debug, Default)]
@@ -654,7 +657,7 @@ impl Store {
         // Checkpoint every 64 MiB of WAL rather than every 4 MiB: fewer copies on imports.
         conn.pragma_update(None, "wal_autocheckpoint", 4096)?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
-        let mut store = Store { conn, dir: dir.to_path_buf(), client: None, groups: Default::default() };
+        let mut store = Store { conn, dir: dir.to_path_buf(), client: None, groups: std::cell::RefCell::default() };
         store.migrate()?;
         Ok(store)
     }
@@ -679,7 +682,7 @@ impl Store {
         // A WAL database needs its -shm file; where it can't be made (a read-only folder),
         // the database is read as it is on disk.
         let conn = open(uri("")).or_else(|_| open(uri("&immutable=1")))?;
-        let store = Store { conn, dir: dir.to_path_buf(), client: None, groups: Default::default() };
+        let store = Store { conn, dir: dir.to_path_buf(), client: None, groups: std::cell::RefCell::default() };
         let version = store.schema_version()?;
         let latest = MIGRATIONS.len() as i64;
         if version > latest {
