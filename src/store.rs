@@ -286,6 +286,11 @@ pub fn pack(json: &str) -> Vec<u8> {
 }
 
 pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
+    unpack_as(id, data)
+}
+
+/// Stored sample JSON read as `T` (a whole `Sample`, or only the fields `T` names).
+fn unpack_as<T: serde::de::DeserializeOwned>(id: &str, data: &[u8]) -> Result<T> {
     let json = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
     serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.to_string(), e))
 }
@@ -892,10 +897,7 @@ impl Store {
             let stage: String = row.get(1)?;
             let reason: Option<String> = row.get(2)?;
             let data: Vec<u8> = row.get(3)?;
-            let json =
-                zstd::decode_all(&data[..]).map_err(|e| StoreError::BadData(id.clone(), serde_json::Error::io(e)))?;
-            let lineage: crate::inspect::Lineage =
-                serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.clone(), e))?;
+            let lineage: crate::inspect::Lineage = unpack_as(&id, &data)?;
             let stage =
                 Stage::from_stored(&stage, reason.as_deref()).unwrap_or(Stage::At(crate::domain::Part::Scenario));
             g.add(&lineage, stage);
@@ -988,7 +990,7 @@ impl Store {
     }
 
     /// Replaces a sample's content with its kept version `version` (a `previous` version
-    /// after a regeneration, or one of `history_states`), keeping what it holds now as a
+    /// after a regeneration, or any other kept one), keeping what it holds now as a
     /// version of its own: one journal entry, undone as one. Returns the entry's number.
     pub fn restore(&mut self, id: &str, version: i64) -> Result<i64> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -1082,12 +1084,9 @@ impl Store {
         for (path, now, before) in taken_back {
             record_edit(&mut sample.edits, &path, &now, before);
         }
-        tx.execute(
-            "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'before-edit', ?3)",
-            params![id, now_ms(), pack(&serde_json::to_string(&sample).expect("a sample always serializes"))],
-        )?;
-        let version = tx.last_insert_rowid();
-        let action = do_restore(&tx, id, version)?;
+        let data = pack(&serde_json::to_string(&sample).expect("a sample always serializes"));
+        let version = insert_version(&tx, id, "before-edit", now_ms(), &data)?;
+        let action = replace_with(&tx, id, version, &sample)?;
         let entry = append(&tx, id, &action, self.client.as_deref(), None)?;
         tx.commit()?;
         tracing::info!(sample = id, seq = entry, "restore of the sample as it was before edit #{seq}");
@@ -1195,9 +1194,7 @@ impl Store {
             let mut ins = tx.prepare_cached("INSERT INTO sample_text (rowid, text) VALUES (?1, ?2)")?;
             let mut done = tx.prepare_cached("UPDATE samples SET indexed = 1 WHERE rowid = ?1")?;
             for (rowid, id, data, source, review) in &rows {
-                let json = zstd::decode_all(data.as_slice())
-                    .map_err(|e| StoreError::BadData(id.clone(), serde_json::Error::io(e)))?;
-                let doc: Value = serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.clone(), e))?;
+                let doc: Value = unpack_as(id, data)?;
                 let mut text = format!("{id} {} ", source.as_deref().unwrap_or(""));
                 collect_text(&doc, &mut text);
                 if let Some(r) = review {
@@ -1301,11 +1298,7 @@ impl Store {
     /// A version taken at `at` (ms since the epoch).
     pub fn add_version_at(&mut self, sample: &Sample, kind: &str, at: i64) -> Result<i64> {
         let data = pack(&serde_json::to_string(sample).expect("a sample always serializes"));
-        self.conn.execute(
-            "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)",
-            params![sample.id, at, kind, data],
-        )?;
-        Ok(self.conn.last_insert_rowid())
+        insert_version(&self.conn, &sample.id, kind, at, &data)
     }
 
     /// Makes failed samples unfinished again, so a run makes them anew: each one's failed
@@ -1318,10 +1311,7 @@ impl Store {
                 .query_row("SELECT data FROM samples WHERE id = ?1 AND stage = 'failed'", [id], |r| r.get(0))
                 .optional()?;
             let Some(data) = data else { continue };
-            tx.execute(
-                "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'failed', ?3)",
-                params![id, now_ms(), data],
-            )?;
+            insert_version(&tx, id, "failed", now_ms(), &data)?;
             let mut sample = unpack(id, &data)?;
             sample.failure = None;
             // A dialogue that stopped part way is not a trajectory to keep: the sample is
@@ -1530,43 +1520,50 @@ fn do_restore(conn: &Connection, id: &str, version: i64) -> Result<Action> {
     let found: Option<(String, Vec<u8>)> = conn
         .query_row("SELECT sample_id, data FROM versions WHERE id = ?1", [version], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
-    let Some((owner, data)) = found.filter(|(owner, _)| owner == id) else {
+    let Some((_, data)) = found.filter(|(owner, _)| owner == id) else {
         return Err(StoreError::NoVersion(id.to_string(), version));
     };
+    replace_with(conn, id, version, &unpack(id, &data)?)
+}
+
+/// The sample's content becomes `sample` (its kept version `from`); what it held is kept as
+/// a `replaced` version, and a verdict it had is cleared.
+fn replace_with(conn: &Connection, id: &str, from: i64, sample: &Sample) -> Result<Action> {
     let now: Vec<u8> = conn
         .query_row("SELECT data FROM samples WHERE id = ?1", [id], |r| r.get(0))
         .optional()?
         .ok_or_else(|| StoreError::NoSample(id.to_string()))?;
-    conn.execute(
-        "INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, 'replaced', ?3)",
-        params![owner, now_ms(), now],
-    )?;
-    let saved = conn.last_insert_rowid();
-    write_sample(conn, id, &unpack(id, &data)?)?;
+    let saved = insert_version(conn, id, "replaced", now_ms(), &now)?;
+    write_sample(conn, id, sample)?;
     let review = read_review(conn, id)?;
     if review.is_some() {
         write_review(conn, id, None)?;
     }
-    Ok(Action::Restore { from: version, saved, review })
+    Ok(Action::Restore { from, saved, review })
+}
+
+/// Keeps a version of a sample (its data as stored); returns its id.
+fn insert_version(conn: &Connection, id: &str, kind: &str, at: i64, data: &[u8]) -> Result<i64> {
+    conn.prepare_cached("INSERT INTO versions (sample_id, at, kind, data) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![id, at, kind, data])?;
+    Ok(conn.last_insert_rowid())
 }
 
 /// The newest undo of `client` not redone yet, when no new action came after it: (its
 /// number, the entry it undid).
 fn newest_redoable(conn: &Connection, client: Option<&str>) -> Result<Option<(i64, JournalEntry)>> {
-    let row: Option<(i64, i64, i64, String, String)> = conn
-        .query_row(
-            "SELECT u.seq, a.seq, a.at, a.sample_id, a.payload FROM journal u JOIN journal a ON a.undone_by = u.seq
-             WHERE u.action = 'undo' AND u.undone_by IS NULL AND (?1 IS NULL OR u.client = ?1)
-               AND u.seq > COALESCE((SELECT max(seq) FROM journal WHERE action != 'undo' AND redo_of IS NULL
-                                     AND (?1 IS NULL OR client = ?1)), 0)
-             ORDER BY u.seq DESC LIMIT 1",
-            [client],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
-        .optional()?;
-    let Some((undo_seq, seq, at, sample_id, payload)) = row else { return Ok(None) };
-    let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
-    Ok(Some((undo_seq, JournalEntry { seq, at, sample_id, action, undone_by: Some(undo_seq) })))
+    let entry = journal_entries(
+        conn,
+        "SELECT a.seq, a.at, a.sample_id, a.payload, a.undone_by FROM journal u JOIN journal a ON a.undone_by = u.seq
+         WHERE u.action = 'undo' AND u.undone_by IS NULL AND (?1 IS NULL OR u.client = ?1)
+           AND u.seq > COALESCE((SELECT max(seq) FROM journal WHERE action != 'undo' AND redo_of IS NULL
+                                 AND (?1 IS NULL OR client = ?1)), 0)
+         ORDER BY u.seq DESC LIMIT 1",
+        [client],
+    )?
+    .pop();
+    // The entry undone names the undo that undid it.
+    Ok(entry.and_then(|e| Some((e.undone_by?, e))))
 }
 
 /// The first edit of a field keeps what it was; an edit back to the original drops the
@@ -1594,18 +1591,14 @@ fn record_edit(edits: &mut Vec<FieldEdit>, path: &str, before: &Value, after: Va
 
 /// The newest action of `client` (of anyone, with None) not undone yet: what undo undoes.
 fn newest_undoable(conn: &Connection, client: Option<&str>) -> Result<Option<JournalEntry>> {
-    let row: Option<(i64, i64, String, String)> = conn
-        .query_row(
-            "SELECT seq, at, sample_id, payload FROM journal
-             WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
-             ORDER BY seq DESC LIMIT 1",
-            [client],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((seq, at, sample_id, payload)) = row else { return Ok(None) };
-    let action = serde_json::from_str(&payload).map_err(|e| StoreError::BadData(sample_id.clone(), e))?;
-    Ok(Some(JournalEntry { seq, at, sample_id, action, undone_by: None }))
+    Ok(journal_entries(
+        conn,
+        "SELECT seq, at, sample_id, payload, undone_by FROM journal
+         WHERE undone_by IS NULL AND action != 'undo' AND (?1 IS NULL OR client = ?1)
+         ORDER BY seq DESC LIMIT 1",
+        [client],
+    )?
+    .pop())
 }
 
 /// Journal entries of a query selecting `seq, at, sample_id, payload, undone_by`.

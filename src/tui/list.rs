@@ -286,20 +286,25 @@ impl SampleList {
             && self.only.as_ref().is_none_or(|(_, ids)| ids.contains(&r.id))
     }
 
-    /// The samples that failed for `reason` (`stage:reason`).
-    pub fn failed_for(&self, reason: &str) -> HashSet<String> {
+    /// The failed samples with the `stage:reason` each failed for ("unknown" when none
+    /// was kept): the one key the errors panel counts and lists by.
+    fn failed(&self) -> impl Iterator<Item = (&ListRow, &str)> {
         self.rows
             .iter()
-            .filter(|r| r.summary.stage.is_failed() && r.summary.failure_reason.as_deref() == Some(reason))
-            .map(|r| r.id.clone())
-            .collect()
+            .filter(|r| r.summary.stage.is_failed())
+            .map(|r| (r, r.summary.failure_reason.as_deref().unwrap_or("unknown")))
+    }
+
+    /// The samples that failed for `reason` (`stage:reason`).
+    pub fn failed_for(&self, reason: &str) -> HashSet<String> {
+        self.failed().filter(|(_, why)| *why == reason).map(|(r, _)| r.id.clone()).collect()
     }
 
     /// Failed samples by `stage:reason`, the most frequent first.
     pub fn failure_reasons(&self) -> Vec<(String, usize)> {
         let mut by: HashMap<&str, usize> = HashMap::new();
-        for r in self.rows.iter().filter(|r| r.summary.stage.is_failed()) {
-            *by.entry(r.summary.failure_reason.as_deref().unwrap_or("unknown")).or_default() += 1;
+        for (_, why) in self.failed() {
+            *by.entry(why).or_default() += 1;
         }
         let mut v: Vec<(String, usize)> = by.into_iter().map(|(k, n)| (k.to_string(), n)).collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));

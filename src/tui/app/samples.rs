@@ -37,7 +37,7 @@ impl App {
         }
     }
 
-    /// Regenerates the stale parts of these samples.
+    /// Makes samples again: the stale parts of some, the failed ones from where they failed.
     pub(super) fn start_jobs(&mut self, remake: Remake, fx: &mut Vec<Effect>) {
         let ids: Vec<String> = remake.ids().cloned().collect();
         if !self.start_jobs_checked(&ids, fx) {
