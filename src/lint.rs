@@ -1,8 +1,6 @@
 //! The checks of SPEC §4. A trajectory is checked against its own tool list; each finding
 //! has a code, a severity, and points at a message and a field.
 
-use std::collections::HashSet;
-
 use serde::Serialize;
 use serde_json::Value;
 
@@ -151,7 +149,9 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
     let mut reported_after_final = false;
     let mut prev: Option<&Message> = None;
     let mut calls_seen: Vec<(usize, &Call)> = Vec::new();
-    let mut called: HashSet<&str> = HashSet::new();
+    // Names in vectors, not hash sets: a trajectory has a handful, and hashing each one
+    // cost more than comparing it (lint runs on every line of a file).
+    let mut called: Vec<&str> = Vec::new();
     let mut first_non_user_reported = false;
 
     for (i, m) in t.messages.iter().enumerate() {
@@ -235,7 +235,9 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
                 }
                 for (k, call) in calls.iter().enumerate() {
                     check_call(call, k, &t.tools, at(i), &mut out);
-                    called.insert(call.name.as_str());
+                    if !called.contains(&call.name.as_str()) {
+                        called.push(call.name.as_str());
+                    }
                     if let Some((j, _)) =
                         calls_seen.iter().find(|(_, c)| c.name == call.name && c.arguments == call.arguments)
                     {
@@ -336,9 +338,8 @@ pub fn is_placeholder(text: &str) -> bool {
 }
 
 fn check_tool_list(tools: &[FunctionDef], out: &mut Vec<Finding>) {
-    let mut names = HashSet::new();
     for (k, f) in tools.iter().enumerate() {
-        if !names.insert(f.name.as_str()) {
+        if tools[..k].iter().any(|g| g.name == f.name) {
             out.push(
                 Finding::new(Code::BadToolList, format!("the function name {} is listed twice", f.name))
                     .field(format!("tools[{k}].name")),
@@ -529,10 +530,10 @@ fn check_results(calls: &[Call], results: &[crate::model::ToolResult], mi: usize
     }
 }
 
-fn check_uncalled(t: &Trajectory, sub_tasks: &[SubTaskFunctions], called: &HashSet<&str>, out: &mut Vec<Finding>) {
+fn check_uncalled(t: &Trajectory, sub_tasks: &[SubTaskFunctions], called: &[&str], out: &mut Vec<Finding>) {
     if !sub_tasks.is_empty() {
         for (k, st) in sub_tasks.iter().enumerate() {
-            if !st.functions.is_empty() && !st.functions.iter().any(|f| called.contains(f.name.as_str())) {
+            if !st.functions.is_empty() && !st.functions.iter().any(|f| called.contains(&f.name.as_str())) {
                 let names: Vec<&str> = st.functions.iter().map(|f| f.name.as_str()).collect();
                 out.push(
                     Finding::new(
@@ -551,7 +552,7 @@ fn check_uncalled(t: &Trajectory, sub_tasks: &[SubTaskFunctions], called: &HashS
         return;
     }
     for (k, f) in t.tools.iter().enumerate() {
-        if !called.contains(f.name.as_str()) {
+        if !called.contains(&f.name.as_str()) {
             out.push(
                 Finding::new(Code::UncalledFunction, format!("{} is listed but never called", f.name))
                     .field(format!("tools[{k}]")),

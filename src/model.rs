@@ -16,6 +16,82 @@ pub struct FunctionDef {
     pub responses: Option<Value>,
 }
 
+/// A field of a JSON object as written: absent, or given (`null` included, which serde's
+/// `Option` would read as absent).
+#[derive(Debug, Default)]
+pub enum Written {
+    #[default]
+    Absent,
+    Given(Value),
+}
+
+impl Written {
+    pub fn into_option(self) -> Option<Value> {
+        match self {
+            Written::Absent => None,
+            Written::Given(v) => Some(v),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Written {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Value::deserialize(d).map(Written::Given)
+    }
+}
+
+/// A struct of `Written` fields read from a JSON object only (serde's derive would also
+/// read an array, element by element, as the fields in order), other keys skipped unread.
+/// A repeated key is an error here; the readers then read the text as `Value`s.
+#[macro_export]
+macro_rules! written_fields {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default)]
+        $vis struct $name {
+            $($field: $crate::model::Written,)*
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> serde::de::Visitor<'de> for Fields {
+                    type Value = $name;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
+                        let mut out = $name::default();
+                        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                            match key.as_ref() {
+                                $(stringify!($field) => {
+                                    if !matches!(out.$field, $crate::model::Written::Absent) {
+                                        return Err(serde::de::Error::duplicate_field(stringify!($field)));
+                                    }
+                                    out.$field = map.next_value()?;
+                                })*
+                                _ => {
+                                    map.next_value::<serde::de::IgnoredAny>()?;
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(Fields)
+            }
+        }
+    };
+}
+
+written_fields! {
+    /// The fields `FunctionDef` reads from a function object, read from the text directly.
+    /// A reader that meets something this can't hold (a repeated key, an element that is
+    /// not an object) reads the text as `Value`s instead and gets `from_owned`'s answer,
+    /// which is the same function or the same error.
+    pub struct WrittenFunction { function, name, description, parameters, required, responses }
+}
+
 impl FunctionDef {
     /// Reads a function in any layout we meet: an `OpenAI` tool wrapper
     /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
@@ -29,23 +105,37 @@ impl FunctionDef {
             Value::Object(o) => o,
             other => return Err(format!("a function must be a JSON object, found {}", kind_of(&other))),
         };
-        if obj.get("function").is_some_and(Value::is_object) {
-            return FunctionDef::from_owned(obj.remove("function").expect("checked above"));
+        let mut take = |k: &str| obj.remove(k).map_or(Written::Absent, Written::Given);
+        FunctionDef::from_written(WrittenFunction {
+            function: take("function"),
+            name: take("name"),
+            description: take("description"),
+            parameters: take("parameters"),
+            required: take("required"),
+            responses: take("responses"),
+        })
+    }
+
+    /// `from_owned` on the fields a function object was read into (`WrittenFunction`,
+    /// which a reader deserializes straight from the text, without a map of its own).
+    pub fn from_written(w: WrittenFunction) -> Result<FunctionDef, String> {
+        if let Written::Given(f @ Value::Object(_)) = w.function {
+            return FunctionDef::from_owned(f);
         }
-        let name = match obj.remove("name") {
+        let name = match w.name.into_option() {
             Some(Value::String(s)) if !s.trim().is_empty() => s,
             Some(Value::String(_)) => return Err("a function has an empty name".into()),
             Some(other) => return Err(format!("a function name must be a string, found {}", kind_of(&other))),
             None => return Err("a function has no \"name\"".into()),
         };
-        let description = match obj.remove("description") {
+        let description = match w.description.into_option() {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s,
             Some(other) => {
                 return Err(format!("function {name}: \"description\" must be a string, found {}", kind_of(&other)));
             }
         };
-        let top_required = obj.remove("required");
+        let top_required = w.required.into_option();
         let object_schema = |props: Map<String, Value>, required: Option<Value>| {
             let mut schema = Map::new();
             schema.insert("type".into(), Value::String("object".into()));
@@ -55,7 +145,7 @@ impl FunctionDef {
             }
             Value::Object(schema)
         };
-        let parameters = match obj.remove("parameters") {
+        let parameters = match w.parameters.into_option() {
             None | Some(Value::Null) => object_schema(Map::new(), top_required),
             // A JSON Schema object; `"type": "dict"` is BFCL's and ToolACE's name for it.
             Some(Value::Object(mut p)) if is_object_schema(&p) => {
@@ -81,7 +171,7 @@ impl FunctionDef {
                 ));
             }
         };
-        let responses = obj.remove("responses").filter(|r| !r.is_null());
+        let responses = w.responses.into_option().filter(|r| !r.is_null());
         Ok(FunctionDef { name, description, parameters, responses })
     }
 
@@ -135,25 +225,34 @@ fn is_object_schema(p: &Map<String, Value>) -> bool {
 /// items. `Optional[...]`-style and other names are left for lint to report.
 fn json_schema_types(schema: &mut Value) {
     let Some(o) = schema.as_object_mut() else { return };
-    let named = o
-        .get("type")
-        .and_then(Value::as_str)
-        .and_then(|t| python_type(t).map(|(json, items)| (json, items.and_then(|i| python_type(i).map(|(j, _)| j)))));
-    if let Some((json, item)) = named {
-        o.insert("type".into(), Value::String(json.to_string()));
-        if let Some(item) = item
-            && !o.contains_key("items")
-        {
-            let mut schema = Map::new();
-            schema.insert("type".into(), Value::String(item.to_string()));
-            o.insert("items".into(), Value::Object(schema));
+    // One walk over the entries (no lookups by key, which hash): this runs on every
+    // schema of every function read.
+    let mut item_type = None;
+    let mut has_items = false;
+    for (k, v) in o.iter_mut() {
+        match (k.as_str(), v) {
+            ("type", Value::String(t)) => {
+                if let Some((json, items)) = python_type(t) {
+                    item_type = items.and_then(|i| python_type(i).map(|(j, _)| j));
+                    if t != json {
+                        *t = json.to_string();
+                    }
+                }
+            }
+            ("properties", Value::Object(props)) => props.values_mut().for_each(json_schema_types),
+            ("items", items) => {
+                has_items = true;
+                json_schema_types(items);
+            }
+            _ => {}
         }
     }
-    if let Some(Value::Object(props)) = o.get_mut("properties") {
-        props.values_mut().for_each(json_schema_types);
-    }
-    if let Some(items) = o.get_mut("items") {
-        json_schema_types(items);
+    if let Some(item) = item_type
+        && !has_items
+    {
+        let mut schema = Map::new();
+        schema.insert("type".into(), Value::String(item.to_string()));
+        o.insert("items".into(), Value::Object(schema));
     }
 }
 
@@ -193,6 +292,12 @@ pub fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+written_fields! {
+    /// The fields `Call` reads from a call object, read from the text directly (as
+    /// `WrittenFunction` is for functions).
+    pub struct WrittenCall { name, arguments, parameters }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Call {
     pub name: String,
@@ -208,11 +313,21 @@ impl Call {
     /// with the object ("has no name").
     pub fn from_value(v: Value) -> Result<Call, &'static str> {
         let Value::Object(mut o) = v else { return Err("is not an object") };
-        let name = match o.remove("name") {
-            Some(Value::String(s)) if !s.trim().is_empty() => s,
+        let mut take = |k: &str| o.remove(k).map_or(Written::Absent, Written::Given);
+        Call::from_written(WrittenCall {
+            name: take("name"),
+            arguments: take("arguments"),
+            parameters: take("parameters"),
+        })
+    }
+
+    /// `from_value` on the fields a call object was read into.
+    pub fn from_written(w: WrittenCall) -> Result<Call, &'static str> {
+        let name = match w.name {
+            Written::Given(Value::String(s)) if !s.trim().is_empty() => s,
             _ => return Err("has no name"),
         };
-        let arguments = Call::arguments_from(o.remove("arguments").or_else(|| o.remove("parameters")));
+        let arguments = Call::arguments_from(w.arguments.into_option().or_else(|| w.parameters.into_option()));
         Ok(Call { name, arguments, id: None })
     }
 
@@ -477,6 +592,44 @@ pub struct Review {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Readers deserialize functions and calls straight into `WrittenFunction` /
+    /// `WrittenCall`; what they make must be what `from_owned` / `from_value` make of the
+    /// same object as a `Value`, errors included.
+    #[test]
+    fn functions_and_calls_read_from_text_are_the_ones_read_from_values() {
+        let functions = [
+            r#"{"name":"f","description":"d","parameters":{"a":{"type":"str"}},"required":["a"],"responses":{"r":{"type":"int"}}}"#,
+            r#"{"name":"f","parameters":{"type":"dict","properties":{"a":{"type":"List[int]"}}},"required":["a"]}"#,
+            r#"{"type":"function","function":{"name":"g","parameters":{"type":"object","properties":{}}}}"#,
+            r#"{"name":"f","parameters":null,"required":null,"responses":null,"extra":[1,2]}"#,
+            r#"{"name":"f","description":null,"parameters":{"a":{"type":"string","enum":["x"]}},"required":"a"}"#,
+            r#"{"name":null}"#,
+            r#"{"name":"  "}"#,
+            r#"{"description":"no name"}"#,
+            r#"{"name":"f","description":5}"#,
+            r#"{"name":"f","parameters":[1]}"#,
+        ];
+        for text in functions {
+            let written: WrittenFunction = serde_json::from_str(text).unwrap();
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(FunctionDef::from_written(written), FunctionDef::from_owned(value), "{text}");
+        }
+        let calls = [
+            r#"{"name":"f","arguments":{"a":1}}"#,
+            r#"{"name":"f","arguments":"{\"a\": 1}"}"#,
+            r#"{"name":"f","parameters":{"a":1}}"#,
+            r#"{"name":"f","arguments":null,"parameters":{"a":1}}"#,
+            r#"{"name":"f"}"#,
+            r#"{"name":""}"#,
+            r#"{"arguments":{}}"#,
+        ];
+        for text in calls {
+            let written: WrittenCall = serde_json::from_str(text).unwrap();
+            let value: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(Call::from_written(written), Call::from_value(value), "{text}");
+        }
+    }
 
     #[test]
     fn flat_and_object_layouts_normalize_to_the_same_function() {

@@ -9,7 +9,9 @@ use serde_json::{Map, Value};
 
 use super::{Parsed, shape_error};
 use crate::lint::{Code, Finding, Layout};
-use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory, kind_of};
+use crate::model::{
+    Call, FunctionDef, Message, ToolResult, Trajectory, Written, WrittenCall, WrittenFunction, kind_of,
+};
 
 /// The published dataset's system prompt, byte for byte (a format fact, not ours to reword).
 pub const SYSTEM_TEMPLATE: &str = include_str!("../../formats/button-system-template.txt");
@@ -54,6 +56,20 @@ pub fn parse_tool_list(text: &str) -> Result<Vec<FunctionDef>, String> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(Vec::new());
+    }
+    // Straight into the fields a function is made of; anything that read can't hold is
+    // read again as values, whose reading names what is wrong.
+    let written: Option<Vec<WrittenFunction>> = if text.starts_with('[') {
+        serde_json::from_str(text).ok()
+    } else {
+        serde_json::Deserializer::from_str(text).into_iter().collect::<Result<_, _>>().ok()
+    };
+    if let Some(written) = written {
+        return written
+            .into_iter()
+            .enumerate()
+            .map(|(i, w)| FunctionDef::from_written(w).map_err(|e| format!("function {} of the tool list: {e}", i + 1)))
+            .collect();
     }
     let values: Vec<Value> = if text.starts_with('[') {
         serde_json::from_str(text).map_err(|e| format!("the tool list is not a JSON array: {e}"))?
@@ -201,6 +217,15 @@ fn parse_assistant(content: &str) -> Result<Message, Finding> {
 
 /// A JSON list (or a single object) of `{"name", "arguments"}`.
 pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
+    let call = |(k, c): (usize, Result<Call, &str>)| {
+        c.map_err(|e| {
+            let field = if e == "has no name" { format!("calls[{k}].name") } else { format!("calls[{k}]") };
+            Finding::new(Code::Malformed, format!("call {k} {e}")).field(field)
+        })
+    };
+    if let Some(written) = written_objects::<WrittenCall>(body.trim()) {
+        return written.into_iter().map(Call::from_written).enumerate().map(call).collect();
+    }
     let v: Value = serde_json::from_str(body.trim()).map_err(|e| {
         Finding::new(Code::Malformed, format!("the <call> body is not JSON: {e}")).field("content.<call>")
     })?;
@@ -215,26 +240,40 @@ pub fn parse_calls(body: &str) -> Result<Vec<Call>, Finding> {
             .field("content.<call>"));
         }
     };
-    items
-        .into_iter()
-        .enumerate()
-        .map(|(k, item)| {
-            Call::from_value(item).map_err(|e| {
-                let field = if e == "has no name" { format!("calls[{k}].name") } else { format!("calls[{k}]") };
-                Finding::new(Code::Malformed, format!("call {k} {e}")).field(field)
-            })
-        })
-        .collect()
+    items.into_iter().map(Call::from_value).enumerate().map(call).collect()
 }
 
-fn take_name(o: &mut Map<String, Value>) -> Option<String> {
-    match o.remove("name") {
-        Some(Value::String(s)) => Some(s),
+/// A JSON list of objects, or one object, read straight into `T`; None for anything else
+/// (the caller reads it again as values, whose reading names what is wrong).
+fn written_objects<'a, T: Deserialize<'a>>(text: &'a str) -> Option<Vec<T>> {
+    match text.as_bytes().first() {
+        Some(b'[') => serde_json::from_str(text).ok(),
+        Some(b'{') => serde_json::from_str(text).ok().map(|t| vec![t]),
         _ => None,
     }
 }
 
+crate::written_fields! {
+    /// The fields of a tool result object, read from the text directly.
+    struct WrittenResult { name, arguments, results }
+}
+
+fn tool_result(k: usize, w: WrittenResult) -> Result<ToolResult, Finding> {
+    let Written::Given(Value::String(name)) = w.name else {
+        return Err(
+            Finding::new(Code::Malformed, format!("result {k} has no name")).field(format!("results[{k}].name"))
+        );
+    };
+    let arguments = w.arguments.into_option().unwrap_or(Value::Null);
+    let results = w.results.into_option().unwrap_or(Value::Null);
+    Ok(ToolResult { name, arguments, results, id: None })
+}
+
 fn parse_tool(content: &str) -> Result<Message, Finding> {
+    if let Some(written) = written_objects::<WrittenResult>(content.trim()) {
+        let results = written.into_iter().enumerate().map(|(k, w)| tool_result(k, w)).collect::<Result<_, _>>()?;
+        return Ok(Message::Tool { results });
+    }
     let v: Value = serde_json::from_str(content.trim()).map_err(|e| {
         Finding::new(Code::Malformed, format!("the tool message is not a JSON list of results: {e}")).field("content")
     })?;
@@ -257,12 +296,8 @@ fn parse_tool(content: &str) -> Result<Message, Finding> {
                 return Err(Finding::new(Code::Malformed, format!("result {k} is not an object"))
                     .field(format!("results[{k}]")));
             };
-            let name = take_name(&mut o).ok_or_else(|| {
-                Finding::new(Code::Malformed, format!("result {k} has no name")).field(format!("results[{k}].name"))
-            })?;
-            let arguments = o.remove("arguments").unwrap_or(Value::Null);
-            let results = o.remove("results").unwrap_or(Value::Null);
-            Ok(ToolResult { name, arguments, results, id: None })
+            let mut take = |f: &str| o.remove(f).map_or(Written::Absent, Written::Given);
+            tool_result(k, WrittenResult { name: take("name"), arguments: take("arguments"), results: take("results") })
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Message::Tool { results })
@@ -361,6 +396,30 @@ fn role_content(role: &str, content: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the straight reading can't hold (a repeated key, an element that is not an
+    /// object) is read as values, and gets their answer.
+    #[test]
+    fn tool_lists_calls_and_results_the_straight_reading_cannot_hold_get_the_value_answer() {
+        let repeated = parse_tool_list(r#"[{"name":"f","name":"g","parameters":{}}]"#).unwrap();
+        assert_eq!(repeated[0].name, "g");
+        assert_eq!(
+            parse_tool_list(r#"[{"name":"f","parameters":{}}, "g"]"#).unwrap_err(),
+            "function 2 of the tool list: a function must be a JSON object, found a string"
+        );
+        assert_eq!(
+            parse_tool_list(r#"[["g", "an array is not a function"]]"#).unwrap_err(),
+            "function 1 of the tool list: a function must be a JSON object, found an array"
+        );
+        assert_eq!(parse_calls(r#"[{"name":"f","name":"g"}]"#).unwrap()[0].name, "g");
+        assert_eq!(parse_calls(r#"[{"name":"f"}, 3]"#).unwrap_err().message, "call 1 is not an object");
+        let Message::Tool { results } = parse_tool(r#"[{"name":"f","results":1,"results":2}]"#).unwrap() else {
+            panic!("a tool message")
+        };
+        assert_eq!(results[0].results, serde_json::json!(2));
+        assert_eq!(parse_tool(r#"[{"name":"f"}, [1]]"#).unwrap_err().message, "result 1 is not an object");
+        assert_eq!(parse_tool(r#"[{"name":5}]"#).unwrap_err().message, "result 0 has no name");
+    }
     use serde_json::json;
 
     const TEMPLATE_BLAKE3: &str = "605c7cfe98bba33d415f5d81e5591fd204bb0628ee87bc7192f74f6d74116cdb";
