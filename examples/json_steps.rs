@@ -91,12 +91,16 @@ fn main() {
                 };
                 let reply = client.complete(&req, &CancellationToken::new(), &|_| {}).await;
                 let parsed = match &reply {
-                    Ok(r) => {
-                        button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| e.reason.to_string())
-                    }
+                    Ok(r) => button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| {
+                        // What each failure was, for the reader of the benchmark's log.
+                        let tail: String =
+                            r.content.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+                        eprintln!("{step} {}: {}: {} (reply ends {tail:?})", k, e.reason, e.detail);
+                        e.reason.to_string()
+                    }),
                     Err(e) => Err(format!("llm_{}", e.reason())),
                 };
-                (step, parsed)
+                (step, parsed, reply.map(|r| r.content).ok(), ctx)
             });
         }
         let mut out = Vec::new();
@@ -105,8 +109,20 @@ fn main() {
         }
         out
     });
+    // JSON_STEPS_REPLIES=FILE keeps every reply (a JSON line each: step, why it failed, reply, the step's inputs), so
+    // a parser change can be judged on the same replies again without the model.
+    if let Ok(path) = std::env::var("JSON_STEPS_REPLIES") {
+        let lines: Vec<String> = results
+            .iter()
+            .map(|(step, parsed, reply, ctx)| {
+                json!({"step": step.to_string(), "failed": parsed.clone().err(), "reply": reply, "context": ctx})
+                    .to_string()
+            })
+            .collect();
+        std::fs::write(&path, lines.join("\n") + "\n").expect("the replies file is writable");
+    }
     let mut by_step: BTreeMap<Step, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for (step, parsed) in results {
+    for (step, parsed, _, _) in results {
         let e = by_step.entry(step).or_default();
         e.0 += 1;
         match parsed {

@@ -47,6 +47,14 @@ pub fn first_json(text: &str) -> Result<Value> {
         let mut it = serde_json::Deserializer::from_str(&text[i..]).into_iter::<Value>();
         match it.next() {
             Some(Ok(v)) => return Ok(v),
+            // The text ran out inside the value: the reply was cut, and what comes later is
+            // inside the cut value (reading on would take a part of it for the whole).
+            Some(Err(e)) if e.is_eof() => {
+                return Err(err(
+                    "bad_json",
+                    format!("the text ends inside its JSON, at line {} (cut short by max_tokens?)", e.line()),
+                ));
+            }
             Some(Err(e)) if last_err.is_none() => last_err = Some(e.to_string()),
             Some(Err(_)) => {}
             None => {}
@@ -262,6 +270,9 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 // The same function repeated under another sub-task: one definition serves
                 // both (the tool list holds it once).
                 Some(d) if *d == f => continue,
+                // Told again in other words (its description, what it returns) but with the
+                // same parameters, which is what a call must obey: the first telling serves.
+                Some(d) if d.parameters == f.parameters => continue,
                 Some(_) => {
                     return Err(err("duplicate_function", format!("{} is defined twice, differently", f.name)));
                 }
@@ -768,13 +779,17 @@ mod tests {
     }
 
     #[test]
-    fn identical_functions_under_two_sub_tasks_are_merged_and_different_ones_are_not() {
+    fn functions_with_one_name_and_the_same_parameters_are_merged_and_different_ones_are_not() {
         let subs = vec!["a".to_string(), "b".to_string()];
         let f = "{\"name\": \"f\", \"description\": \"d\", \"parameters\": {\"x\": {\"type\": \"string\"}}}";
         let merged =
             function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{f}]}}]"), &subs).unwrap();
         assert_eq!(merged[0].functions.len(), 1);
         assert!(merged[1].functions.is_empty());
+        let reworded = "{\"name\": \"f\", \"description\": \"other words\", \"parameters\": {\"x\": {\"type\": \"string\"}}, \"responses\": {\"y\": {\"type\": \"string\"}}}";
+        let merged =
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{reworded}]}}]"), &subs).unwrap();
+        assert_eq!((merged[0].functions[0].description.as_str(), merged[1].functions.len()), ("d", 0));
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
         assert_eq!(
             function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs)
@@ -812,11 +827,20 @@ mod tests {
             "invalid_schema"
         );
         assert_eq!(
-            bad("[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\", \"description\": \"x\"}]}]"),
+            bad(
+                "[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"string\"}}}]}]"
+            ),
             "duplicate_function"
         );
         assert_eq!(bad("[{\"func_list\": [{\"description\": \"x\"}]}]"), "invalid_function");
         assert_eq!(bad("[1, 2]"), "bad_shape");
+        // A reply cut inside its JSON is said to be cut, not read from one of its parts.
+        let cut = "{\"sub_tasks\": [{\"sub_task\": \"a\", \"func_list\": [{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"string\"}";
+        let e = function_generate(cut, &subs[..1]).unwrap_err();
+        assert_eq!(
+            (e.reason, e.detail.as_str()),
+            ("bad_json", "the text ends inside its JSON, at line 1 (cut short by max_tokens?)")
+        );
     }
 
     #[test]
