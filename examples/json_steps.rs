@@ -109,8 +109,8 @@ fn main() {
         }
         out
     });
-    // JSON_STEPS_REPLIES=FILE keeps every reply (a JSON line each: step, why it failed, reply, the step's inputs), so
-    // a parser change can be judged on the same replies again without the model.
+    // JSON_STEPS_REPLIES=FILE keeps every reply (a JSON line each: step, why it failed, reply,
+    // the step's inputs), so a parser change can be judged on the same replies again.
     if let Ok(path) = std::env::var("JSON_STEPS_REPLIES") {
         let lines: Vec<String> = results
             .iter()

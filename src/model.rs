@@ -43,7 +43,6 @@ impl<'de> Deserialize<'de> for Written {
 /// A struct of `Written` fields read from a JSON object only (serde's derive would also
 /// read an array, element by element, as the fields in order), other keys skipped unread.
 /// A repeated key is an error here; the readers then read the text as `Value`s.
-#[macro_export]
 macro_rules! written_fields {
     ($(#[$meta:meta])* $vis:vis struct $name:ident { $($field:ident),* $(,)? }) => {
         $(#[$meta])*
@@ -83,6 +82,8 @@ macro_rules! written_fields {
         }
     };
 }
+
+pub(crate) use written_fields;
 
 written_fields! {
     /// The fields `FunctionDef` reads from a function object, read from the text directly.

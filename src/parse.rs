@@ -50,10 +50,7 @@ pub fn first_json(text: &str) -> Result<Value> {
             // The text ran out inside the value: the reply was cut, and what comes later is
             // inside the cut value (reading on would take a part of it for the whole).
             Some(Err(e)) if e.is_eof() => {
-                return Err(err(
-                    "bad_json",
-                    format!("the text ends inside its JSON, at line {} (cut short by max_tokens?)", e.line()),
-                ));
+                return Err(err("bad_json", "the text ends before its JSON closes (cut short by max_tokens?)"));
             }
             Some(Err(e)) if last_err.is_none() => last_err = Some(e.to_string()),
             Some(Err(_)) => {}
@@ -267,8 +264,8 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
             match defined.iter().find(|d| d.name == f.name) {
-                // The same function repeated under another sub-task: one definition serves
-                // both (the tool list holds it once).
+                // The same function repeated (under another sub-task, as a rule): one
+                // definition serves both (the tool list holds it once).
                 Some(d) if *d == f => continue,
                 // Told again in other words (its description, what it returns) but with the
                 // same parameters, which is what a call must obey: the first telling serves.
@@ -839,7 +836,7 @@ mod tests {
         let e = function_generate(cut, &subs[..1]).unwrap_err();
         assert_eq!(
             (e.reason, e.detail.as_str()),
-            ("bad_json", "the text ends inside its JSON, at line 1 (cut short by max_tokens?)")
+            ("bad_json", "the text ends before its JSON closes (cut short by max_tokens?)")
         );
     }
 

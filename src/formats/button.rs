@@ -253,7 +253,7 @@ fn written_objects<'a, T: Deserialize<'a>>(text: &'a str) -> Option<Vec<T>> {
     }
 }
 
-crate::written_fields! {
+crate::model::written_fields! {
     /// The fields of a tool result object, read from the text directly.
     struct WrittenResult { name, arguments, results }
 }
@@ -396,6 +396,7 @@ fn role_content(role: &str, content: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     /// What the straight reading can't hold (a repeated key, an element that is not an
     /// object) is read as values, and gets their answer.
@@ -416,11 +417,10 @@ mod tests {
         let Message::Tool { results } = parse_tool(r#"[{"name":"f","results":1,"results":2}]"#).unwrap() else {
             panic!("a tool message")
         };
-        assert_eq!(results[0].results, serde_json::json!(2));
+        assert_eq!(results[0].results, json!(2));
         assert_eq!(parse_tool(r#"[{"name":"f"}, [1]]"#).unwrap_err().message, "result 1 is not an object");
         assert_eq!(parse_tool(r#"[{"name":5}]"#).unwrap_err().message, "result 0 has no name");
     }
-    use serde_json::json;
 
     const TEMPLATE_BLAKE3: &str = "605c7cfe98bba33d415f5d81e5591fd204bb0628ee87bc7192f74f6d74116cdb";
     const SENTENCES_BLAKE3: &str = "3c135aa97cf35d0bd67d4fcd614d5dcdde6c60b717e1c31f0cca65d2069e0201";
