@@ -48,7 +48,11 @@ where
     let workers = workers.max(1);
     std::thread::scope(|scope| {
         let mut to_workers: Vec<SyncSender<Batch>> = Vec::with_capacity(workers);
-        let (out_tx, out_rx) = sync_channel::<(u64, Vec<(u64, T)>)>(workers * 2);
+        // Room for the workers to go on while the sink pauses: an import's sink writes 2,000
+        // samples in one transaction now and then, and with 2 slots per worker the workers
+        // sat idle through it (63% busy; 16 slots: an import of 100,000 records 11-15%
+        // faster, 50 MB more at the peak).
+        let (out_tx, out_rx) = sync_channel::<(u64, Vec<(u64, T)>)>(workers * 16);
         // Batch buffers go back to the reader: fresh megabytes each time cost page faults.
         let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(workers * 4);
         for _ in 0..workers {
