@@ -619,10 +619,13 @@ pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
                 }
                 p
             };
+            // A name is snake_case of two to five words (`get_weather`, `search_flights`), as
+            // the published functions are: a small model left free names its functions after
+            // a word of the task (`The`, `Cars`), under one name for different parameters.
             let function = serde_json::json!({
                 "type": "object",
                 "properties": {
-                    "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,63}$"},
+                    "name": {"type": "string", "pattern": "^[a-z][a-z0-9]{0,19}(_[a-z0-9]{1,20}){1,4}$"},
                     "description": {"type": "string", "maxLength": 300},
                     "parameters": {"type": "object", "additionalProperties": param(true), "maxProperties": 6},
                     "responses": {"type": "object", "additionalProperties": param(false), "maxProperties": 6}
@@ -664,7 +667,10 @@ pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
                         .map(|(k, v)| (k.clone(), if v.is_object() { v.clone() } else { serde_json::json!({}) }))
                         .collect();
                     let keys: Vec<&String> = props.keys().collect();
-                    serde_json::json!({"type": "object", "properties": props, "required": keys})
+                    let mut schema = serde_json::json!({"type": "object", "properties": props, "required": keys,
+                        "additionalProperties": false});
+                    bounded(&mut schema);
+                    schema
                 }
                 None => serde_json::json!({"type": "object"}),
             };
@@ -673,6 +679,36 @@ pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
         _ => return None,
     };
     Some(serde_json::json!({"type": "json_schema", "json_schema": {"name": name, "strict": false, "schema": schema}}))
+}
+
+/// A result schema given bounds, so that a server constraining its output to it can't be
+/// led on until `max_tokens` cuts the reply (a small model repeats one word in a string, or
+/// one item in a list, for ever): strings at most 160 characters, lists at most 6 items,
+/// and a list whose items have no schema holds scalars or flat objects of them.
+fn bounded(schema: &mut Value) {
+    let Some(o) = schema.as_object_mut() else { return };
+    match o.get("type").and_then(Value::as_str) {
+        Some("string") => {
+            o.entry("maxLength").or_insert(160.into());
+        }
+        Some("array") => {
+            o.entry("maxItems").or_insert(6.into());
+            let scalar =
+                serde_json::json!([{"type": "string", "maxLength": 160}, {"type": "number"}, {"type": "boolean"}]);
+            let mut any = scalar.clone();
+            if let Value::Array(a) = &mut any {
+                a.push(serde_json::json!({"type": "object", "additionalProperties": {"anyOf": scalar}}));
+            }
+            o.entry("items").or_insert_with(|| serde_json::json!({"anyOf": any}));
+        }
+        _ => {}
+    }
+    if let Some(items) = o.get_mut("items") {
+        bounded(items);
+    }
+    if let Some(Value::Object(props)) = o.get_mut("properties") {
+        props.values_mut().for_each(bounded);
+    }
 }
 
 /// Any step's reply parsed as that step's parser does, as JSON (what the call records
@@ -703,6 +739,46 @@ pub fn by_step(step: Step, reply: &str, context: &Value) -> Result<Value> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_result_schema_is_bounded_so_a_looping_reply_cannot_follow_it() {
+        // The function's own words for what it returns, as `function_generate` wrote them.
+        let function = json!({"name": "find_flights", "description": "Flights",
+            "parameters": {"city": {"type": "string", "description": "City"}},
+            "responses": {"flights": {"type": "array", "description": "Matches"},
+                          "note": {"type": "string", "description": "A remark"}}});
+        let ctx = json!({"function": function.to_string()});
+        let format = reply_format(Step::ToolAgent, Some(&ctx)).unwrap();
+        let v = jsonschema::validator_for(&format["json_schema"]["schema"]).unwrap();
+        let fine = json!({"flights": [{"id": 1, "price": 120.5, "to": "Lisbon"}, "none later"], "note": "ok"});
+        assert!(v.is_valid(&fine));
+        // What SmolLM2 wrote until max_tokens cut it, each now outside the schema.
+        let word = "Lisbon_".repeat(40);
+        assert!(!v.is_valid(&json!({"flights": [], "note": word})));
+        assert!(!v.is_valid(&json!({"flights": vec!["Nairobi"; 7], "note": ""})));
+        assert!(!v.is_valid(&json!({"flights": [{"to": {"nested": "object"}}], "note": ""})));
+        assert!(!v.is_valid(&json!({"flights": [], "note": "", "more": 1})));
+        // Bounds a schema states itself are kept.
+        let own = json!({"name": "f", "description": "d", "parameters": {},
+            "responses": {"codes": {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": 3}}}});
+        let format = reply_format(Step::ToolAgent, Some(&json!({"function": own.to_string()}))).unwrap();
+        let codes = &format["json_schema"]["schema"]["properties"]["codes"];
+        assert_eq!((codes["maxItems"].as_u64(), codes["items"]["maxLength"].as_u64()), (Some(50), Some(3)));
+    }
+
+    #[test]
+    fn function_names_in_the_schema_are_snake_case_of_two_words_or_more() {
+        let format = reply_format(Step::FunctionGenerate, Some(&json!({"sub_tasks": ["a"]}))).unwrap();
+        let schema = &format["json_schema"]["schema"]["properties"]["sub_tasks"]["items"]["properties"]["func_list"]["items"]
+            ["properties"]["name"];
+        let v = jsonschema::validator_for(schema).unwrap();
+        for ok in ["get_weather", "search_flights_by_city", "convert_usd_2024"] {
+            assert!(v.is_valid(&json!(ok)), "{ok}");
+        }
+        for bad in ["The", "weather", "Get_weather", "get__weather", "_get", "get_weather_"] {
+            assert!(!v.is_valid(&json!(bad)), "{bad}");
+        }
+    }
 
     #[test]
     fn labelled_lines_take_the_label_or_the_first_line() {

@@ -243,3 +243,41 @@ fn latency_is_the_time_on_the_wire_and_the_wait_for_a_slot_is_kept_apart() {
     assert!(max_latency < 2000, "a 40 ms call recorded as {max_latency} ms");
     assert!(waited > 10 && max_wait > max_latency, "{waited} calls waited, the longest {max_wait} ms");
 }
+
+#[test]
+fn the_simulators_structured_replies_follow_the_schemas_a_server_would_constrain_them_to() {
+    // What the simulator answers under structured outputs is what a server constraining
+    // its decoding to `response_format` could have answered: every reply of a JSON step
+    // validates against the schema sent with it (snake_case names, bounded result lists).
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = RunConfig { samples: 60, seed: 4, ..RunConfig::default() };
+    rt.block_on(async {
+        let sim = Backend::Sim(Simulator { seed: 4, malformed_rate: 0.0 });
+        let p =
+            pipeline::start(dir.path(), sim, Prompts::load(None).unwrap(), cfg, button::sources::builtin()).unwrap();
+        button::headless::drive(p, 60).await.unwrap();
+    });
+    let store = Store::open(dir.path(), false).unwrap();
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT step, context, raw_reply FROM llm_calls WHERE step IN ('function_generate', 'tool_agent') AND raw_reply IS NOT NULL")
+        .unwrap();
+    let rows: Vec<(String, String, String)> =
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect();
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    for (step, context, reply) in &rows {
+        let step = button::domain::Step::from_id(step).unwrap();
+        let context: serde_json::Value = serde_json::from_str(context).unwrap();
+        let format = button::parse::reply_format(step, Some(&context)).expect("a JSON step has a schema");
+        let schema = &format["json_schema"]["schema"];
+        let validator = jsonschema::validator_for(schema).unwrap();
+        let reply: serde_json::Value = serde_json::from_str(reply).expect("a structured reply is bare JSON");
+        let errors: Vec<String> =
+            validator.iter_errors(&reply).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+        assert!(errors.is_empty(), "{step} reply {reply}\nbreaks its schema {schema}:\n{}", errors.join("\n"));
+        *checked.entry(step.to_string()).or_default() += 1;
+    }
+    assert!(checked.get("function_generate").copied().unwrap_or(0) >= 40, "{checked:?}");
+    assert!(checked.get("tool_agent").copied().unwrap_or(0) >= 100, "{checked:?}");
+}
