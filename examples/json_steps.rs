@@ -2,7 +2,9 @@
 //! real endpoint with and without structured outputs. A small model rarely gets a sample as
 //! far as these steps, so they are asked here directly, with the inputs of simulated samples
 //! (their compositions, and the first call of their dialogues), rendered by the real
-//! templates and parsed by the real parsers. Used by benches/yield.sh.
+//! templates and parsed by the real parsers. A reply that fails is asked again as the
+//! pipeline does (`reasks = 2`: first with the reply and what was wrong, then afresh), and
+//! both counts are printed. Used by benches/yield.sh.
 //!
 //!     cargo run --release --example json_steps -- ENDPOINT MODEL N on|off
 
@@ -89,18 +91,46 @@ fn main() {
                     seed: Some(k as u64),
                     max_tokens: Some(step.default_max_tokens()),
                 };
-                let reply = client.complete(&req, &CancellationToken::new(), &|_| {}).await;
-                let parsed = match &reply {
-                    Ok(r) => button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| {
-                        // What each failure was, for the reader of the benchmark's log.
-                        let tail: String =
-                            r.content.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
-                        eprintln!("{step} {}: {}: {} (reply ends {tail:?})", k, e.reason, e.detail);
-                        e.reason.to_string()
-                    }),
-                    Err(e) => Err(format!("llm_{}", e.reason())),
+                let ask = |req: ChatRequest, attempt: u32| {
+                    let client = client.clone();
+                    let ctx = ctx.clone();
+                    async move {
+                        let reply = client.complete(&req, &CancellationToken::new(), &|_| {}).await;
+                        let parsed = match &reply {
+                            Ok(r) => button::parse::by_step(step, &r.content, &ctx).map(|_| ()).map_err(|e| {
+                                // What each failure was, for the reader of the benchmark's log.
+                                let tail: String =
+                                    r.content.chars().rev().take(120).collect::<Vec<_>>().into_iter().rev().collect();
+                                eprintln!(
+                                    "{step} {k} (re-ask {attempt}): {}: {} (reply ends {tail:?})",
+                                    e.reason, e.detail
+                                );
+                                Some(e)
+                            }),
+                            Err(_) => Err(None),
+                        };
+                        (parsed, reply)
+                    }
                 };
-                (step, parsed, reply.map(|r| r.content).ok(), ctx)
+                let (parsed, reply) = ask(req.clone(), 0).await;
+                let first =
+                    parsed.clone().map_err(|e| e.map_or_else(|| "llm_error".to_string(), |e| e.reason.to_string()));
+                // Then as the pipeline goes on (`reasks = 2`): the first re-ask shows the
+                // model its reply and what was wrong, the second asks afresh.
+                let mut rescued = first.is_ok();
+                if let (Err(Some(e)), Ok(r)) = (&parsed, &reply) {
+                    let mut again = req.clone();
+                    again.seed = Some(1000 + k as u64);
+                    again.messages.push(ChatMessage::new("assistant", r.content.clone()));
+                    again.messages.push(ChatMessage::new("user", button::pipeline::feedback(step, e)));
+                    rescued = ask(again, 1).await.0.is_ok();
+                    if !rescued {
+                        let mut fresh = req.clone();
+                        fresh.seed = Some(2000 + k as u64);
+                        rescued = ask(fresh, 2).await.0.is_ok();
+                    }
+                }
+                (step, first, rescued, reply.map(|r| r.content).ok(), ctx)
             });
         }
         let mut out = Vec::new();
@@ -114,35 +144,38 @@ fn main() {
     if let Ok(path) = std::env::var("JSON_STEPS_REPLIES") {
         let lines: Vec<String> = results
             .iter()
-            .map(|(step, parsed, reply, ctx)| {
+            .map(|(step, parsed, _, reply, ctx)| {
                 json!({"step": step.to_string(), "failed": parsed.clone().err(), "reply": reply, "context": ctx})
                     .to_string()
             })
             .collect();
         std::fs::write(&path, lines.join("\n") + "\n").expect("the replies file is writable");
     }
-    let mut by_step: BTreeMap<Step, (usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for (step, parsed, _, _) in results {
+    let mut by_step: BTreeMap<Step, (usize, usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
+    for (step, parsed, rescued, _, _) in results {
         let e = by_step.entry(step).or_default();
         e.0 += 1;
+        e.2 += usize::from(rescued);
         match parsed {
             Ok(()) => e.1 += 1,
-            Err(reason) => *e.2.entry(reason).or_default() += 1,
+            Err(reason) => *e.3.entry(reason).or_default() += 1,
         }
     }
-    let (mut all, mut ok) = (0, 0);
-    for (step, (n, k, why)) in &by_step {
+    let (mut all, mut ok, mut within) = (0, 0, 0);
+    for (step, (n, k, r, why)) in &by_step {
         all += n;
         ok += k;
+        within += r;
         let why: Vec<String> = why.iter().map(|(r, c)| format!("{c} {r}")).collect();
         println!(
-            "  {step}: {k}/{n} replies parse{}",
+            "  {step}: {k}/{n} replies parse{}; {r}/{n} within 2 re-asks",
             if why.is_empty() { String::new() } else { format!(" (failed: {})", why.join(", ")) }
         );
     }
     println!(
-        "  JSON steps, structured outputs {}: {ok}/{all} parse ({:.1}%)",
+        "  JSON steps, structured outputs {}: {ok}/{all} parse ({:.1}%); {within}/{all} within 2 re-asks ({:.1}%)",
         if structured { "on" } else { "off" },
-        100.0 * ok as f64 / all.max(1) as f64
+        100.0 * ok as f64 / all.max(1) as f64,
+        100.0 * within as f64 / all.max(1) as f64
     );
 }

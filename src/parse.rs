@@ -259,7 +259,7 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         };
         let mut functions = Vec::with_capacity(list.len());
         for f in list {
-            let f = required_beside(f);
+            let f = required_beside(named_lists(f));
             let f =
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
@@ -282,6 +282,31 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     Ok(out)
 }
 
+/// A function whose `parameters` or `responses` is a list of objects that each say their
+/// `name` (the structured-output layout: a server bounds a list by `maxItems`, while
+/// llama.cpp's grammars ignore `maxProperties` and let a small model add keys until
+/// `max_tokens`): the map from each name to the rest, in the list's order.
+fn named_lists(mut f: Value) -> Value {
+    let Some(o) = f.as_object_mut() else { return f };
+    for key in ["parameters", "responses"] {
+        let Some(slot) = o.get_mut(key) else { continue };
+        let Value::Array(items) = slot else { continue };
+        if !items.iter().all(|i| i.get("name").is_some_and(Value::is_string)) {
+            continue;
+        }
+        let map: serde_json::Map<String, Value> = std::mem::take(items)
+            .into_iter()
+            .filter_map(|mut i| {
+                // shift_remove: the rest keep their order (`remove` moves the last key into the gap).
+                let Some(Value::String(name)) = i.as_object_mut()?.shift_remove("name") else { return None };
+                Some((name, i))
+            })
+            .collect();
+        *slot = Value::Object(map);
+    }
+    f
+}
+
 /// A function whose parameters each say `"required": true|false` (the structured-output
 /// layout) and that has no `required` list: the list made from them, the flags taken out.
 fn required_beside(mut f: Value) -> Value {
@@ -297,7 +322,7 @@ fn required_beside(mut f: Value) -> Value {
     }
     let mut required = Vec::new();
     for (name, p) in params.iter_mut() {
-        if let Some(Value::Bool(true)) = p.as_object_mut().and_then(|p| p.remove("required")) {
+        if let Some(Value::Bool(true)) = p.as_object_mut().and_then(|p| p.shift_remove("required")) {
             required.push(Value::String(name.clone()));
         }
     }
@@ -600,24 +625,27 @@ pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
         Step::FunctionGenerate => {
             let n = context.and_then(|c| c.get("sub_tasks")).and_then(Value::as_array).map_or(0, Vec::len);
             // Bounded, so a server that constrains decoding can't be led into an endless
-            // list: a few functions per sub-task, each parameter a type and a description.
-            // Whether a parameter is required is said beside it (a boolean), so a reply can't
-            // require a name that is not a parameter; the parser turns it into `required`.
+            // list: a few functions per sub-task, a few parameters each (a list of named
+            // parameters, since llama.cpp bounds a list but not a map's keys), each a name, a
+            // type and a description. Whether a parameter is required is said beside it (a
+            // boolean), so a reply can't require a name that is not a parameter; the parser
+            // turns the lists into the usual maps and the flags into `required`.
             let param = |with_required: bool| {
                 let mut p = serde_json::json!({
                     "type": "object",
                     "properties": {
+                        "name": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]{0,39}$"},
                         "type": {"enum": ["string", "number", "integer", "boolean", "array", "object"]},
                         "description": {"type": "string", "maxLength": 200}
                     },
-                    "required": ["type", "description"],
+                    "required": ["name", "type", "description"],
                     "additionalProperties": false
                 });
                 if with_required {
                     p["properties"]["required"] = serde_json::json!({"type": "boolean"});
-                    p["required"] = serde_json::json!(["type", "description", "required"]);
+                    p["required"] = serde_json::json!(["name", "type", "description", "required"]);
                 }
-                p
+                serde_json::json!({"type": "array", "items": p, "maxItems": 6})
             };
             // A name is snake_case of two to five words (`get_weather`, `search_flights`), as
             // the published functions are: a small model left free names its functions after
@@ -627,8 +655,8 @@ pub fn reply_format(step: Step, context: Option<&Value>) -> Option<Value> {
                 "properties": {
                     "name": {"type": "string", "pattern": "^[a-z][a-z0-9]{0,19}(_[a-z0-9]{1,20}){1,4}$"},
                     "description": {"type": "string", "maxLength": 300},
-                    "parameters": {"type": "object", "additionalProperties": param(true), "maxProperties": 6},
-                    "responses": {"type": "object", "additionalProperties": param(false), "maxProperties": 6}
+                    "parameters": param(true),
+                    "responses": param(false)
                 },
                 "required": ["name", "description", "parameters", "responses"],
                 "additionalProperties": false
@@ -752,7 +780,8 @@ mod tests {
         let v = jsonschema::validator_for(&format["json_schema"]["schema"]).unwrap();
         let fine = json!({"flights": [{"id": 1, "price": 120.5, "to": "Lisbon"}, "none later"], "note": "ok"});
         assert!(v.is_valid(&fine));
-        // What SmolLM2 wrote until max_tokens cut it, each now outside the schema.
+        // What SmolLM2 wrote until max_tokens cut it (one word again and again, one item
+        // again and again), and the other ways to go on: each outside the schema now.
         let word = "Lisbon_".repeat(40);
         assert!(!v.is_valid(&json!({"flights": [], "note": word})));
         assert!(!v.is_valid(&json!({"flights": vec!["Nairobi"; 7], "note": ""})));
@@ -875,6 +904,16 @@ mod tests {
         let g = function_generate(&format!("[{{\"func_list\": [{flagged}]}}]"), &subs[..1]).unwrap();
         assert_eq!(g[0].functions[0].parameters["required"], serde_json::json!(["x"]));
         assert!(g[0].functions[0].parameters["properties"]["y"].get("required").is_none());
+        // The same as lists of named entries (what the schema asks for): the same function.
+        let listed = "{\"name\": \"g\", \"parameters\": [{\"name\": \"x\", \"type\": \"string\", \"description\": \"d\", \"required\": true}, {\"name\": \"y\", \"type\": \"integer\", \"description\": \"d\", \"required\": false}], \"responses\": [{\"name\": \"z\", \"type\": \"string\", \"description\": \"e\"}]}";
+        let l = function_generate(&format!("[{{\"func_list\": [{listed}]}}]"), &subs[..1]).unwrap();
+        let (g, l) = (&g[0].functions[0], &l[0].functions[0]);
+        // Map equality ignores key order; what is written keeps it, so compare the text.
+        assert_eq!(l.parameters.to_string(), g.parameters.to_string());
+        assert_eq!(l.responses, Some(serde_json::json!({"z": {"type": "string", "description": "e"}})));
+        // A list whose entries are not all named is not taken for one.
+        let unnamed = "{\"name\": \"g\", \"parameters\": [{\"type\": \"string\"}]}";
+        assert!(function_generate(&format!("[{{\"func_list\": [{unnamed}]}}]"), &subs[..1]).is_err());
         // The object a JSON Schema constrained reply holds.
         let wrapped = format!(
             "{{\"sub_tasks\": [{{\"sub_task\": \"a\", \"func_list\": [{f}]}}, {{\"sub_task\": \"b\", \"func_list\": []}}]}}"

@@ -545,7 +545,7 @@ impl Ctx {
 }
 
 /// What the model is told when its reply can't be used, in the first re-ask.
-fn feedback(step: Step, e: &parse::ParseError) -> String {
+pub fn feedback(step: Step, e: &parse::ParseError) -> String {
     format!(
         "{} {} ({}). Answer again in the shape the instructions ask for ({}), with your own content: nothing \
          copied from the instructions' example or placeholders.",

@@ -229,17 +229,27 @@ fn function_generate(prompt: &str, structured: bool) -> String {
         })
         .collect();
     if structured {
-        // As the schema has it: each parameter says whether it is required.
+        // As the schema has it: parameters and responses are lists of named entries, and
+        // each parameter says whether it is required.
         let mut groups = groups;
         for f in groups.iter_mut().flat_map(|g| g["func_list"].as_array_mut().into_iter().flatten()) {
             let required: Vec<Value> = f["required"].as_array().cloned().unwrap_or_default();
-            if let Some(o) = f.as_object_mut() {
-                o.remove("required");
-            }
-            if let Some(params) = f["parameters"].as_object_mut() {
-                for (name, p) in params.iter_mut() {
-                    p["required"] = json!(required.iter().any(|r| r == name));
-                }
+            let Some(o) = f.as_object_mut() else { continue };
+            o.remove("required");
+            for key in ["parameters", "responses"] {
+                let Some(slot) = o.get_mut(key) else { continue };
+                let Value::Object(map) = std::mem::take(slot) else { continue };
+                let list = map.into_iter().map(|(name, mut p)| {
+                    let mut named = json!({"name": name});
+                    if let (Value::Object(n), Value::Object(rest)) = (&mut named, &mut p) {
+                        n.append(rest);
+                    }
+                    if key == "parameters" {
+                        named["required"] = json!(required.iter().any(|r| *r == named["name"]));
+                    }
+                    named
+                });
+                *slot = Value::Array(list.collect());
             }
         }
         return json!({"sub_tasks": groups}).to_string();
