@@ -105,20 +105,20 @@ fn main() {
                                     "{step} {k} (re-ask {attempt}): {}: {} (reply ends {tail:?})",
                                     e.reason, e.detail
                                 );
-                                Some(e)
+                                Ok(e)
                             }),
-                            Err(_) => Err(None),
+                            Err(e) => Err(Err(format!("llm_{}", e.reason()))),
                         };
                         (parsed, reply)
                     }
                 };
                 let (parsed, reply) = ask(req.clone(), 0).await;
-                let first =
-                    parsed.clone().map_err(|e| e.map_or_else(|| "llm_error".to_string(), |e| e.reason.to_string()));
+                // Ok, or why not: the parser's reason, or the call's error.
+                let first = parsed.clone().map_err(|e| e.map_or_else(|llm| llm, |e| e.reason.to_string()));
                 // Then as the pipeline goes on (`reasks = 2`): the first re-ask shows the
                 // model its reply and what was wrong, the second asks afresh.
                 let mut rescued = first.is_ok();
-                if let (Err(Some(e)), Ok(r)) = (&parsed, &reply) {
+                if let (Err(Ok(e)), Ok(r)) = (&parsed, &reply) {
                     let mut again = req.clone();
                     again.seed = Some(1000 + k as u64);
                     again.messages.push(ChatMessage::new("assistant", r.content.clone()));
