@@ -721,13 +721,14 @@ fn bounded(schema: &mut Value) {
         }
         Some("array") => {
             o.entry("maxItems").or_insert(6.into());
-            let scalar =
-                serde_json::json!([{"type": "string", "maxLength": 160}, {"type": "number"}, {"type": "boolean"}]);
-            let mut any = scalar.clone();
-            if let Value::Array(a) = &mut any {
-                a.push(serde_json::json!({"type": "object", "additionalProperties": {"anyOf": scalar}}));
-            }
-            o.entry("items").or_insert_with(|| serde_json::json!({"anyOf": any}));
+            o.entry("items").or_insert_with(|| {
+                let scalar = || serde_json::json!([{"type": "string", "maxLength": 160}, {"type": "number"}, {"type": "boolean"}]);
+                let mut any = scalar();
+                if let Value::Array(a) = &mut any {
+                    a.push(serde_json::json!({"type": "object", "additionalProperties": {"anyOf": scalar()}}));
+                }
+                serde_json::json!({"anyOf": any})
+            });
         }
         _ => {}
     }
