@@ -7,6 +7,10 @@
 //! both counts are printed. Used by benches/yield.sh.
 //!
 //!     cargo run --release --example json_steps -- ENDPOINT MODEL N on|off
+//!     cargo run --release --example json_steps -- replay FILE
+//!
+//! `replay` reads the replies a run kept (`JSON_STEPS_REPLIES=FILE`) with today's parsers,
+//! so a parser change is judged on the same replies.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -25,8 +29,13 @@ use tokio_util::sync::CancellationToken;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let [_, replay, file] = &args[..]
+        && replay == "replay"
+    {
+        return replay_file(file);
+    }
     let [_, endpoint, model, n, structured] = &args[..] else {
-        eprintln!("usage: json_steps ENDPOINT MODEL N on|off");
+        eprintln!("usage: json_steps ENDPOINT MODEL N on|off, or json_steps replay FILE");
         std::process::exit(2);
     };
     let n: usize = n.parse().expect("N is a number");
@@ -151,31 +160,79 @@ fn main() {
             .collect();
         std::fs::write(&path, lines.join("\n") + "\n").expect("the replies file is writable");
     }
+    let rows = results.into_iter().map(|(step, parsed, rescued, _, _)| (step, parsed, Some(rescued))).collect();
+    summarize(rows, if structured { "on" } else { "off" });
+}
+
+/// Per step: how many replies parse (and of those that don't, how many are not even JSON:
+/// `bad_json`; the rest are JSON that fails the step's checks), and how many parse within
+/// the re-asks, when they were asked.
+fn summarize(rows: Vec<(Step, Result<(), String>, Option<bool>)>, structured: &str) {
     let mut by_step: BTreeMap<Step, (usize, usize, usize, BTreeMap<String, usize>)> = BTreeMap::new();
-    for (step, parsed, rescued, _, _) in results {
+    let reasked = rows.iter().all(|r| r.2.is_some());
+    for (step, parsed, rescued) in rows {
         let e = by_step.entry(step).or_default();
         e.0 += 1;
-        e.2 += usize::from(rescued);
+        e.2 += usize::from(rescued.unwrap_or(false));
         match parsed {
             Ok(()) => e.1 += 1,
             Err(reason) => *e.3.entry(reason).or_default() += 1,
         }
     }
-    let (mut all, mut ok, mut within) = (0, 0, 0);
+    let (mut all, mut ok, mut json, mut within) = (0, 0, 0, 0);
     for (step, (n, k, r, why)) in &by_step {
         all += n;
         ok += k;
         within += r;
+        json += n - why
+            .iter()
+            .filter(|(r, _)| r.as_str() == "bad_json" || r.starts_with("llm_"))
+            .map(|(_, c)| c)
+            .sum::<usize>();
         let why: Vec<String> = why.iter().map(|(r, c)| format!("{c} {r}")).collect();
         println!(
-            "  {step}: {k}/{n} replies parse{}; {r}/{n} within 2 re-asks",
-            if why.is_empty() { String::new() } else { format!(" (failed: {})", why.join(", ")) }
+            "  {step}: {k}/{n} replies parse{}{}",
+            if why.is_empty() { String::new() } else { format!(" (failed: {})", why.join(", ")) },
+            if reasked { format!("; {r}/{n} within 2 re-asks") } else { String::new() }
         );
     }
+    let pct = |x: usize| 100.0 * x as f64 / all.max(1) as f64;
     println!(
-        "  JSON steps, structured outputs {}: {ok}/{all} parse ({:.1}%); {within}/{all} within 2 re-asks ({:.1}%)",
-        if structured { "on" } else { "off" },
-        100.0 * ok as f64 / all.max(1) as f64,
-        100.0 * within as f64 / all.max(1) as f64
+        "  JSON steps, structured outputs {structured}: {ok}/{all} parse ({:.1}%); {json}/{all} are JSON ({:.1}%), the rest fail the step's checks{}",
+        pct(ok),
+        pct(json),
+        if reasked { format!("; {within}/{all} within 2 re-asks ({:.1}%)", pct(within)) } else { String::new() }
     );
+}
+
+/// The replies a run kept, read again by today's parsers.
+fn replay_file(path: &str) {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut rows = Vec::new();
+    let mut changed = 0;
+    for (k, line) in text.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", k + 1));
+        let step = Step::from_id(v["step"].as_str().unwrap_or_default())
+            .unwrap_or_else(|| panic!("{path}:{}: no step named {}", k + 1, v["step"]));
+        let before = v["failed"].as_str().map(str::to_string);
+        let now = match v["reply"].as_str() {
+            // The call itself failed: there is no reply to read again.
+            None => Err(before.clone().unwrap_or_else(|| "llm_error".into())),
+            Some(reply) => {
+                button::parse::by_step(step, reply, &v["context"]).map(|_| ()).map_err(|e| e.reason.to_string())
+            }
+        };
+        if now.as_ref().err() != before.as_ref() {
+            changed += 1;
+            println!(
+                "  {path}:{}: {step}: {} -> {}",
+                k + 1,
+                before.as_deref().unwrap_or("parses"),
+                now.as_ref().err().map_or("parses", String::as_str)
+            );
+        }
+        rows.push((step, now, None));
+    }
+    println!("  {changed} verdicts changed");
+    summarize(rows, "(as recorded)");
 }

@@ -267,9 +267,11 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 // The same function repeated (under another sub-task, as a rule): one
                 // definition serves both (the tool list holds it once).
                 Some(d) if *d == f => continue,
-                // Told again in other words (its description, what it returns) but with the
-                // same parameters, which is what a call must obey: the first telling serves.
-                Some(d) if d.parameters == f.parameters => continue,
+                // Told again in other words (its description, what it returns, how each
+                // parameter is described or which are required) but with the same
+                // parameters of the same types, which is what a call must obey: the first
+                // telling serves, and a call made for either sub-task fits it.
+                Some(d) if same_signature(&d.parameters, &f.parameters) => continue,
                 Some(_) => {
                     return Err(err("duplicate_function", format!("{} is defined twice, differently", f.name)));
                 }
@@ -280,6 +282,31 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         out.push(SubTaskFunctions { sub_task: sub_task.clone(), functions });
     }
     Ok(out)
+}
+
+/// Whether two parameter schemas take the same arguments: the same names, each with the
+/// same schema apart from the prose (`description`, `title`) at any depth. Which names are
+/// required may differ: the first telling's list is kept, and a call that obeys it obeys
+/// both up to what the caller chose to pass.
+fn same_signature(a: &Value, b: &Value) -> bool {
+    // A schema without its prose; under `properties` the keys are names, all kept.
+    fn unworded(v: &Value) -> Value {
+        let Value::Object(o) = v else { return v.clone() };
+        let schema = |(k, v): (&String, &Value)| (k.clone(), unworded(v));
+        Value::Object(
+            o.iter()
+                .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "required"))
+                .map(|(k, v)| match v {
+                    Value::Object(props) if k == "properties" => {
+                        (k.clone(), Value::Object(props.iter().map(schema).collect()))
+                    }
+                    Value::Array(items) => (k.clone(), Value::Array(items.iter().map(unworded).collect())),
+                    _ => schema((k, v)),
+                })
+                .collect(),
+        )
+    }
+    a == b || unworded(a) == unworded(b)
 }
 
 /// A function whose `parameters` or `responses` is a list of objects that each say their
@@ -893,6 +920,37 @@ mod tests {
         let merged =
             function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{reworded}]}}]"), &subs).unwrap();
         assert_eq!((merged[0].functions[0].description.as_str(), merged[1].functions.len()), ("d", 0));
+        // Each parameter described again in other words, and required here but not there:
+        // the same arguments, so the first telling serves.
+        let redescribed = "{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"string\", \"description\": \"new\"}}, \"required\": [\"x\"]}";
+        let merged =
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{redescribed}]}}]"), &subs)
+                .unwrap();
+        assert_eq!((merged[0].functions[0].parameters.get("required"), merged[1].functions.len()), (None, 0));
+        // A parameter named like a keyword is a name: taking it away would make two
+        // different functions look the same.
+        let named = |p: &str| {
+            format!(
+                "{{\"name\": \"f\", \"parameters\": {{\"x\": {{\"type\": \"string\"}}, \"{p}\": {{\"type\": \"string\"}}}}}}"
+            )
+        };
+        assert_eq!(
+            function_generate(
+                &format!("[{{\"func_list\": [{}]}}, {{\"func_list\": [{}]}}]", named("title"), named("description")),
+                &subs
+            )
+            .unwrap_err()
+            .reason,
+            "duplicate_function"
+        );
+        // Another type for the same name is another function.
+        let retyped = "{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"integer\"}}}";
+        assert_eq!(
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{retyped}]}}]"), &subs)
+                .unwrap_err()
+                .reason,
+            "duplicate_function"
+        );
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
         assert_eq!(
             function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs)
