@@ -244,7 +244,8 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     if items.len() != sub_tasks.len() {
         return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
     }
-    let mut defined: Vec<FunctionDef> = Vec::new();
+    // Each function defined so far, with the sub-task (1-based) that first told it.
+    let mut defined: Vec<(usize, FunctionDef)> = Vec::new();
     let mut out = Vec::with_capacity(items.len());
     for (k, (item, sub_task)) in items.into_iter().zip(sub_tasks).enumerate() {
         let Value::Object(mut o) = item else {
@@ -263,19 +264,31 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
             let f =
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
-            match defined.iter().find(|d| d.name == f.name) {
+            match defined.iter().find(|(_, d)| d.name == f.name) {
                 // The same function repeated (under another sub-task, as a rule): one
                 // definition serves both (the tool list holds it once).
-                Some(d) if *d == f => continue,
+                Some((_, d)) if *d == f => continue,
                 // Told again in other words (its description, what it returns, how each
                 // parameter is described or which are required) but with the same
                 // parameters of the same types, which is what a call must obey: the first
                 // telling serves, and a call made for either sub-task fits it.
-                Some(d) if same_signature(&d.parameters, &f.parameters) => continue,
-                Some(_) => {
-                    return Err(err("duplicate_function", format!("{} is defined twice, differently", f.name)));
+                Some((_, d)) if same_signature(&d.parameters, &f.parameters) => continue,
+                Some((first, _)) => {
+                    let at = if *first == k + 1 {
+                        format!("in sub-task {first}")
+                    } else {
+                        format!("in sub-tasks {first} and {}", k + 1)
+                    };
+                    return Err(err(
+                        "duplicate_function",
+                        format!(
+                            "{} is defined twice {at} with other parameters; a function that serves two sub-tasks \
+                             is written the same both times, and a different function needs a name of its own",
+                            f.name
+                        ),
+                    ));
                 }
-                None => defined.push(f.clone()),
+                None => defined.push((k + 1, f.clone())),
             }
             functions.push(f);
         }
@@ -945,11 +958,14 @@ mod tests {
         );
         // Another type for the same name is another function.
         let retyped = "{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"integer\"}}}";
-        assert_eq!(
-            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{retyped}]}}]"), &subs)
-                .unwrap_err()
-                .reason,
-            "duplicate_function"
+        let e = function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{retyped}]}}]"), &subs)
+            .unwrap_err();
+        assert_eq!(e.reason, "duplicate_function");
+        // What the re-ask shows the model: where, and the two ways out.
+        assert!(
+            e.detail.starts_with("f is defined twice in sub-tasks 1 and 2 with other parameters; "),
+            "{}",
+            e.detail
         );
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
         assert_eq!(
