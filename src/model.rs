@@ -93,6 +93,18 @@ written_fields! {
     pub struct WrittenFunction { function, name, description, parameters, required, responses }
 }
 
+/// `map.get(key)` without hashing for the small maps schemas and arguments are (a handful
+/// of keys): comparing a few short strings costs less than `SipHash` on the key, which
+/// `serde_json`'s order-keeping maps run on every lookup.
+pub fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    if map.len() <= 8 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+}
+
+/// `value.get(key)` for an object, by `field`.
+pub fn value_field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
+    value.as_object().and_then(|m| field(m, key))
+}
+
 impl FunctionDef {
     /// Reads a function in any layout we meet: an `OpenAI` tool wrapper
     /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
@@ -177,12 +189,16 @@ impl FunctionDef {
     }
 
     pub fn properties(&self) -> Option<&Map<String, Value>> {
-        self.parameters.get("properties").and_then(Value::as_object)
+        value_field(&self.parameters, "properties").and_then(Value::as_object)
     }
 
     /// The `required` names, skipping entries that are not strings (lint reports those).
     pub fn required(&self) -> impl Iterator<Item = &str> {
-        self.parameters.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+        value_field(&self.parameters, "required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
     }
 
     /// True when the parameter schema says type, properties and required and nothing else,
@@ -593,6 +609,18 @@ pub struct Review {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn field_finds_what_get_finds_in_small_and_large_maps() {
+        for n in [0, 1, 8, 9, 20] {
+            let map: Map<String, Value> = (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
+            for key in ["k0", "k7", "k8", "k19", "missing", ""] {
+                assert_eq!(field(&map, key), map.get(key), "{n} keys, {key}");
+            }
+        }
+        assert_eq!(value_field(&json!({"a": 1}), "a"), Some(&json!(1)));
+        assert_eq!(value_field(&json!([1]), "a"), None);
+    }
 
     /// Readers deserialize functions and calls straight into `WrittenFunction` /
     /// `WrittenCall`; what they make must be what `from_owned` / `from_value` make of the
