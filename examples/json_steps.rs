@@ -128,15 +128,14 @@ fn main() {
                 // model its reply and what was wrong, the second asks afresh.
                 let mut rescued = first.is_ok();
                 if let (Err(Ok(e)), Ok(r)) = (&parsed, &reply) {
-                    let mut again = req.clone();
-                    again.seed = Some(1000 + k as u64);
-                    again.messages.push(ChatMessage::new("assistant", r.content.clone()));
-                    again.messages.push(ChatMessage::new("user", button::pipeline::feedback(step, e)));
-                    rescued = ask(again, 1).await.0.is_ok();
-                    if !rescued {
-                        let mut fresh = req.clone();
-                        fresh.seed = Some(2000 + k as u64);
-                        rescued = ask(fresh, 2).await.0.is_ok();
+                    for reask in 1..=2 {
+                        let mut again = req.clone();
+                        again.seed = Some(1000 * u64::from(reask) + k as u64);
+                        again.messages = pipeline::reask_messages(step, &req.messages, reask, Some((&r.content, e)));
+                        rescued = ask(again, reask).await.0.is_ok();
+                        if rescued {
+                            break;
+                        }
                     }
                 }
                 (step, first, rescued, reply.map(|r| r.content).ok(), ctx)

@@ -278,15 +278,7 @@ impl Ctx {
         };
         let mut last: Option<(String, parse::ParseError)> = None;
         for reask in 0..=self.cfg.reasks {
-            let asked = match (&last, reask) {
-                (Some((reply, e)), 1) => {
-                    let mut m = messages.clone();
-                    m.push(ChatMessage::new("assistant", reply.clone()));
-                    m.push(ChatMessage::new("user", feedback(step, e)));
-                    m
-                }
-                _ => messages.clone(),
-            };
+            let asked = reask_messages(step, &messages, reask, last.as_ref().map(|(r, e)| (r.as_str(), e)));
             match self.call_once(step, sample, asked, context, reask, &vetted).await? {
                 Ok(done) => return Ok(done),
                 Err(miss) => {
@@ -545,7 +537,24 @@ impl Ctx {
 }
 
 /// What the model is told when its reply can't be used, in the first re-ask.
-pub fn feedback(step: Step, e: &parse::ParseError) -> String {
+/// What re-ask `reask` of a step sends: the first (`1`) shows the model its last reply and
+/// what was wrong with it; the first ask and later re-asks send the step's messages as they
+/// are (a later re-ask differs from the first ask by its seed).
+pub fn reask_messages(
+    step: Step,
+    messages: &[ChatMessage],
+    reask: u32,
+    last: Option<(&str, &parse::ParseError)>,
+) -> Vec<ChatMessage> {
+    let mut m = messages.to_vec();
+    if let (1, Some((reply, e))) = (reask, last) {
+        m.push(ChatMessage::new("assistant", reply));
+        m.push(ChatMessage::new("user", feedback(step, e)));
+    }
+    m
+}
+
+fn feedback(step: Step, e: &parse::ParseError) -> String {
     format!(
         "{} {} ({}). Answer again in the shape the instructions ask for ({}), with your own content: nothing \
          copied from the instructions' example or placeholders.",
