@@ -197,9 +197,10 @@ fn summarize(rows: Vec<(Step, Result<(), String>, Option<bool>)>, structured: &s
     }
     let pct = |x: usize| 100.0 * x as f64 / all.max(1) as f64;
     println!(
-        "  JSON steps, structured outputs {structured}: {ok}/{all} parse ({:.1}%); {json}/{all} are JSON ({:.1}%), the rest fail the step's checks{}",
+        "  JSON steps, structured outputs {structured}: {ok}/{all} parse ({:.1}%); {json}/{all} are JSON ({:.1}%), {} of them failing the step's checks{}",
         pct(ok),
         pct(json),
+        json - ok,
         if reasked { format!("; {within}/{all} within 2 re-asks ({:.1}%)", pct(within)) } else { String::new() }
     );
 }
