@@ -210,6 +210,7 @@ fn replay_file(path: &str) {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let mut rows = Vec::new();
     let mut changed = 0;
+    let mut schema_fit: BTreeMap<Step, usize> = BTreeMap::new();
     for (k, line) in text.lines().enumerate() {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{path}:{}: {e}", k + 1));
         let step = Step::from_id(v["step"].as_str().unwrap_or_default())
@@ -231,8 +232,19 @@ fn replay_file(path: &str) {
                 now.as_ref().err().map_or("parses", String::as_str)
             );
         }
+        // Whether the reply is JSON that the step's schema (the one a structured run sends)
+        // allows: what a server that enforces the schema guarantees, before the step's checks.
+        if let Some(reply) = v["reply"].as_str() {
+            let format = button::parse::reply_format(step, Some(&v["context"])).expect("a JSON step has a schema");
+            let validator = jsonschema::validator_for(&format["json_schema"]["schema"]).expect("our schemas compile");
+            let fits = serde_json::from_str::<Value>(reply.trim()).is_ok_and(|r| validator.is_valid(&r));
+            *schema_fit.entry(step).or_default() += usize::from(fits);
+        }
         rows.push((step, now, None));
     }
     println!("  {changed} verdicts changed");
+    for (step, k) in &schema_fit {
+        println!("  {step}: {k} replies are JSON that its schema allows");
+    }
     summarize(rows, "(as recorded)");
 }
