@@ -274,16 +274,20 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 // telling serves, and a call made for either sub-task fits it.
                 Some((_, d)) if same_signature(&d.parameters, &f.parameters) => continue,
                 Some((first, _)) => {
-                    let at = if *first == k + 1 {
-                        format!("in sub-task {first}")
+                    // The way out that fits: within one sub-task only a name of its own.
+                    let (at, fix) = if *first == k + 1 {
+                        (format!("in sub-task {first}"), "")
                     } else {
-                        format!("in sub-tasks {first} and {}", k + 1)
+                        (
+                            format!("in sub-tasks {first} and {}", k + 1),
+                            "a function that serves two sub-tasks is written the same both times, and ",
+                        )
                     };
                     return Err(err(
                         "duplicate_function",
                         format!(
-                            "{} is defined twice {at} with other parameters; a function that serves two sub-tasks \
-                             is written the same both times, and a different function needs a name of its own",
+                            "{} is defined twice {at} with other parameters; {fix}a different function needs a name \
+                             of its own",
                             f.name
                         ),
                     ));
@@ -962,10 +966,16 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.reason, "duplicate_function");
         // What the re-ask shows the model: where, and the two ways out.
-        assert!(
-            e.detail.starts_with("f is defined twice in sub-tasks 1 and 2 with other parameters; "),
-            "{}",
-            e.detail
+        assert_eq!(
+            e.detail,
+            "f is defined twice in sub-tasks 1 and 2 with other parameters; a function that serves two sub-tasks \
+             is written the same both times, and a different function needs a name of its own"
+        );
+        let e = function_generate(&format!("[{{\"func_list\": [{f}, {retyped}]}}, {{\"func_list\": []}}]"), &subs)
+            .unwrap_err();
+        assert_eq!(
+            e.detail,
+            "f is defined twice in sub-task 1 with other parameters; a different function needs a name of its own"
         );
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
         assert_eq!(

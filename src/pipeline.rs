@@ -536,7 +536,6 @@ impl Ctx {
     }
 }
 
-/// What the model is told when its reply can't be used, in the first re-ask.
 /// What re-ask `reask` of a step sends: the first (`1`) shows the model its last reply and
 /// what was wrong with it; the first ask and later re-asks send the step's messages as they
 /// are (a later re-ask differs from the first ask by its seed).
@@ -554,6 +553,7 @@ pub fn reask_messages(
     m
 }
 
+/// What the model is told when its reply can't be used, in the first re-ask.
 fn feedback(step: Step, e: &parse::ParseError) -> String {
     format!(
         "{} {} ({}). Answer again in the shape the instructions ask for ({}), with your own content: nothing \
