@@ -265,13 +265,12 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                 FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
             match defined.iter().find(|(_, d)| d.name == f.name) {
-                // The same function repeated (under another sub-task, as a rule): one
-                // definition serves both (the tool list holds it once).
-                Some((_, d)) if *d == f => continue,
-                // Told again in other words (its description, what it returns, how each
-                // parameter is described or which are required) but with the same
-                // parameters of the same types, which is what a call must obey: the first
-                // telling serves, and a call made for either sub-task fits it.
+                // The same function repeated (under another sub-task, as a rule), or told
+                // again in other words (its description, what it returns, how each parameter
+                // is described or which are required) but with the same parameters of the
+                // same types, which is what a call must obey: one definition serves both
+                // (the tool list holds it once, the first telling), and a call made for
+                // either sub-task fits it.
                 Some((_, d)) if same_signature(&d.parameters, &f.parameters) => continue,
                 Some((first, _)) => {
                     // The way out that fits: within one sub-task only a name of its own.
@@ -782,6 +781,14 @@ fn bounded(schema: &mut Value) {
     if let Some(Value::Object(props)) = o.get_mut("properties") {
         props.values_mut().for_each(bounded);
     }
+}
+
+/// What in `reply` the JSON Schema that `reply_format` sends for `step` does not allow
+/// (empty when it all fits), each as "what, at where". Panics for a step that sends none.
+pub fn schema_errors(step: Step, context: &Value, reply: &Value) -> Vec<String> {
+    let format = reply_format(step, Some(context)).expect("a JSON step has a schema");
+    let validator = jsonschema::validator_for(&format["json_schema"]["schema"]).expect("our schemas compile");
+    validator.iter_errors(reply).map(|e| format!("{e} at {}", e.instance_path())).collect()
 }
 
 /// Any step's reply parsed as that step's parser does, as JSON (what the call records
