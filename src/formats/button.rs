@@ -2,14 +2,12 @@
 //! `formats/button-system-template.txt`, `<call>[...]</call>` and `<final>...</final>` in
 //! assistant text, and tool messages that are JSON lists of `{name, arguments, results}`.
 
-use std::borrow::Cow;
-use std::cell::RefCell;
 use std::sync::LazyLock;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, shape_error};
+use super::{Parsed, read_shape};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{
     Call, FunctionDef, Message, ToolResult, Trajectory, Written, WrittenCall, WrittenFunction, kind_of,
@@ -89,44 +87,21 @@ pub fn parse_tool_list(text: &str) -> Result<Vec<FunctionDef>, String> {
 }
 
 #[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(default, borrow)]
-    messages: Option<Vec<Msg<'a>>>,
+struct Line {
+    #[serde(default)]
+    messages: Option<Vec<Msg>>,
 }
 
 #[derive(Deserialize)]
-struct Msg<'a> {
-    #[serde(default, borrow)]
-    role: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    content: Option<Cow<'a, str>>,
+struct Msg {
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    content: Option<String>,
 }
 
-thread_local! {
-    /// A copy of the line for `simd_json`, which unescapes strings in place.
-    static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-    /// `simd_json`'s working buffers, kept between lines.
-    static BUFFERS: RefCell<simd_json::Buffers> = RefCell::new(simd_json::Buffers::default());
-}
-
-/// Reads a `BUTTONInstruct` line. The outer object is read by `simd_json`: its strings are
-/// whole messages, JSON inside JSON with an escape every 14 bytes or so, which SIMD
-/// unescapes in place in a third less time than `serde_json`. A line it refuses is read
-/// again by `serde_json`, whose answer (the line or the error) is the one given.
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    SCRATCH.with_borrow_mut(|buf| {
-        buf.clear();
-        buf.extend_from_slice(line.as_bytes());
-        match BUFFERS.with_borrow_mut(|b| simd_json::serde::from_slice_with_buffers::<Line>(buf, b)) {
-            Ok(parsed) => read_line(parsed),
-            Err(_) => parse_by_serde_json(line),
-        }
-    })
-}
-
-/// `parse` with `serde_json` alone: its answer for the lines `simd_json` refuses.
-fn parse_by_serde_json(line: &str) -> Result<Parsed, Finding> {
-    read_line(serde_json::from_str(line).map_err(|e| shape_error(line, e, "BUTTONInstruct"))?)
+    read_shape(line, "BUTTONInstruct", read_line)
 }
 
 fn read_line(parsed: Line) -> Result<Parsed, Finding> {
@@ -141,7 +116,7 @@ fn read_line(parsed: Line) -> Result<Parsed, Finding> {
         let content = m
             .content
             .ok_or_else(|| Finding::new(Code::Malformed, format!("the {role} message has no content")).at(i))?;
-        let message = match role.as_ref() {
+        let message = match role.as_str() {
             "system" | "systems" if i == 0 => {
                 read_system(&content, &mut t).map_err(|e| e.at(i))?;
                 continue;
@@ -149,7 +124,7 @@ fn read_line(parsed: Line) -> Result<Parsed, Finding> {
             "system" | "systems" => {
                 return Err(Finding::new(Code::Malformed, "a system message after the first message").at(i));
             }
-            "user" => Message::User { content: content.into_owned() },
+            "user" => Message::User { content },
             "assistant" => parse_assistant(&content).map_err(|e| e.at(i))?,
             "tool" => parse_tool(&content).map_err(|e| e.at(i))?,
             other => {
@@ -435,52 +410,6 @@ fn role_content(role: &str, content: String) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    /// `simd_json` reads the outer line, `serde_json` what it refuses: on any line, the
-    /// answer must be `serde_json`'s alone.
-    #[test]
-    fn the_simd_reading_gives_serde_jsons_answer_on_every_kind_of_line() {
-        let user = r#"{"role":"user","content":"x"}"#;
-        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
-        let mut lines: Vec<String> = [
-            format!(r#"{{"messages":[{user}]}} trailing"#),
-            format!(r#"{{"messages":[{user}]}}{{"messages":[{user}]}}"#),
-            format!(r#"  {{"messages":[{user}]}}  "#),
-            format!(r#"{{"messages":[{user},]}}"#),
-            format!(r#"{{"messages":[{user}],"messages":[]}}"#),
-            format!(r#"{{"messages":[{user}],"n":1e999}}"#),
-            format!(r#"{{"messages":[{user}],"n":18446744073709551616}}"#),
-            format!(r#"{{"messages":[{user}],"n":-0.1e-400}}"#),
-            format!(r#"{{"messages":[{user}],"n":NaN}}"#),
-            format!(r#"{{"messages":[{user}],"n":01}}"#),
-            format!(r#"{{"messages":[{user}],"deep":{deep}}}"#),
-            r#"{"messages":[{"role":"user","content":"\ud800"}]}"#.into(),
-            r#"{"messages":[{"role":"user","content":"\ud83d\ude00 \u00e9\n\t\"\\\/"}]}"#.into(),
-            "{\"messages\":[{\"role\":\"user\",\"content\":\"a\tb\"}]}".into(),
-            r#"{"messages":[{"role":"user","content":"x","content":"y"}]}"#.into(),
-            r#"{"messages":[{"role":"user","content":null}]}"#.into(),
-            r#"{"messages":[{"role":1,"content":"x"}]}"#.into(),
-            r#"{"messages":null}"#.into(),
-            r#"{"messages":[]}"#.into(),
-            r#"{"messages":{}}"#.into(),
-            "{}".into(),
-            "[]".into(),
-            r#""messages""#.into(),
-            String::new(),
-            r#"{"messages":[{"role":"user","content":"x"}"#.into(),
-        ]
-        .into();
-        // And every line of the lint fixtures, good and bad.
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lint");
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
-            lines.extend(String::from_utf8_lossy(&bytes).lines().map(str::to_string));
-        }
-        assert!(lines.len() > 40, "{} lines", lines.len());
-        for line in &lines {
-            assert_eq!(format!("{:?}", parse(line)), format!("{:?}", parse_by_serde_json(line)), "{line}");
-        }
-    }
 
     #[test]
     fn assistant_turns_split_at_their_tags_and_an_open_call_is_an_error() {

@@ -11,7 +11,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, loose_json, shape_error, text_to_value};
+use super::{Parsed, loose_json, read_shape, text_to_value};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -39,7 +39,10 @@ enum Speaker {
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "glaive"))?;
+    read_shape(line, "glaive", read_line)
+}
+
+fn read_line(parsed: Line) -> Result<Parsed, Finding> {
     let chat = parsed.chat.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"chat\" text"))?;
     let mut t = Trajectory::default();
     if let Some(system) = parsed.system {

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
-use super::{Parsed, loose_json, shape_error};
+use super::{Parsed, loose_json, read_shape};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -60,7 +60,10 @@ pub fn looks_like(o: &Map<String, Value>) -> bool {
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "Hermes function-calling"))?;
+    read_shape(line, "Hermes function-calling", read_line)
+}
+
+fn read_line(parsed: Line) -> Result<Parsed, Finding> {
     let turns =
         parsed.conversations.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
     if turns.is_empty() {

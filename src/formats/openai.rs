@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, shape_error, text_to_value, value_to_text};
+use super::{Parsed, read_shape, text_to_value, value_to_text};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -137,7 +137,10 @@ fn tool_list(v: Option<Value>) -> Result<Vec<Value>, Finding> {
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "OpenAI chat format"))?;
+    read_shape(line, "OpenAI chat format", read_line)
+}
+
+fn read_line(parsed: Line) -> Result<Parsed, Finding> {
     let msgs = parsed.messages.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"messages\" list"))?;
     if msgs.is_empty() {
         return Err(Finding::new(Code::NoMessages, "the \"messages\" list is empty"));

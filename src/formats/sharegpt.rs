@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::openai::obj;
-use super::{Parsed, shape_error, text_to_value, value_to_text};
+use super::{Parsed, read_shape, text_to_value, value_to_text};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
 
@@ -35,7 +35,10 @@ struct Turn {
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "ShareGPT"))?;
+    read_shape(line, "ShareGPT", read_line)
+}
+
+fn read_line(parsed: Line) -> Result<Parsed, Finding> {
     let turns =
         parsed.conversations.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"conversations\" list"))?;
     if turns.is_empty() {

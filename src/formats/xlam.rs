@@ -9,7 +9,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{Parsed, shape_error};
+use super::{Parsed, read_shape};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{Call, FunctionDef, Message, Trajectory};
 
@@ -45,7 +45,10 @@ fn list(v: Option<Value>, field: &str) -> Result<Vec<Value>, Finding> {
 }
 
 pub fn parse(line: &str) -> Result<Parsed, Finding> {
-    let parsed: Line = serde_json::from_str(line).map_err(|e| shape_error(line, e, "xLAM"))?;
+    read_shape(line, "xLAM", read_line)
+}
+
+fn read_line(parsed: Line) -> Result<Parsed, Finding> {
     let query = parsed.query.ok_or_else(|| Finding::new(Code::NoMessages, "the line has no \"query\""))?;
     let tools = list(parsed.tools, "tools")?
         .into_iter()
