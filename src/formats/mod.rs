@@ -158,28 +158,28 @@ thread_local! {
         std::cell::RefCell::new(simd_json::Buffers::default());
 }
 
-/// Reads a line into a layout's shape `T`, borrowing from the line where `T` does, and hands
-/// it to `then`. The line is read by `simd_json` (SIMD over whole messages, strings unescaped
-/// in place: a third less time than `serde_json` on dialogue text, which is JSON inside JSON
-/// with an escape every few bytes); a line it refuses is read again by `serde_json`, whose
+/// Reads a line into a layout's shape `T` and hands it to `then`. The line is read by
+/// `simd_json` (SIMD over whole messages, strings unescaped in place: a third less time than
+/// `serde_json` on dialogue text, which is JSON inside JSON with an escape every few bytes);
+/// a line it refuses, or may read otherwise (`negative_zero`), is read by `serde_json`, whose
 /// answer (the shape or the error, for `shape_error`) is the one given.
 pub(crate) fn read_shape<T, R>(line: &str, what: &str, then: impl FnOnce(T) -> Result<R, Finding>) -> Result<R, Finding>
 where
-    T: for<'a> serde::Deserialize<'a>,
+    T: serde::de::DeserializeOwned,
 {
+    let by_serde_json = || serde_json::from_str(line).map_err(|e| shape_error(line, e, what));
+    let serde_json_only = negative_zero(line.as_bytes());
     #[cfg(test)]
-    if tests::SERDE_ONLY.get() {
-        return then(serde_json::from_str(line).map_err(|e| shape_error(line, e, what))?);
-    }
-    if negative_zero(line.as_bytes()) {
-        return then(serde_json::from_str(line).map_err(|e| shape_error(line, e, what))?);
+    let serde_json_only = serde_json_only || tests::SERDE_ONLY.get();
+    if serde_json_only {
+        return then(by_serde_json()?);
     }
     SIMD_LINE.with_borrow_mut(|buf| {
         buf.clear();
         buf.extend_from_slice(line.as_bytes());
         match SIMD_BUFFERS.with_borrow_mut(|b| simd_json::serde::from_slice_with_buffers::<T>(buf, b)) {
             Ok(shape) => then(shape),
-            Err(_) => then(serde_json::from_str(line).map_err(|e| shape_error(line, e, what))?),
+            Err(_) => then(by_serde_json()?),
         }
     })
 }
