@@ -174,15 +174,27 @@ where
     if serde_json_only {
         return then(by_serde_json()?);
     }
-    SIMD_LINE.with_borrow_mut(|buf| {
+    let shape = SIMD_LINE.with_borrow_mut(|buf| {
         buf.clear();
         buf.extend_from_slice(line.as_bytes());
-        match SIMD_BUFFERS.with_borrow_mut(|b| simd_json::serde::from_slice_with_buffers::<T>(buf, b)) {
-            Ok(shape) => then(shape),
-            Err(_) => then(by_serde_json()?),
-        }
-    })
+        SIMD_BUFFERS.with_borrow_mut(|b| {
+            let shape = simd_json::serde::from_slice_with_buffers::<T>(buf, b).ok();
+            // A thread keeps these for the next line; not the room a rare huge line took.
+            if line.len() > KEEP_ROOM {
+                (*buf, *b) = (Vec::new(), simd_json::Buffers::default());
+            }
+            shape
+        })
+    });
+    // The buffers are free again before `then` runs, so it may read a line of its own.
+    match shape {
+        Some(shape) => then(shape),
+        None => then(by_serde_json()?),
+    }
 }
+
+/// The line length up to which `read_shape`'s buffers are kept for the next line.
+const KEEP_ROOM: usize = 1 << 20;
 
 /// Whether the line may hold a negative zero without a fraction (`-0`, `-0e0`), which
 /// `simd_json` reads as the integer 0 and `serde_json` as the float -0.0. Such lines are left
@@ -374,6 +386,9 @@ mod tests {
                 r#"{{"conversations":[{{"from":"human","value":"hi"}},{{"from":"gpt","value":"ok"}}],"tools":[{tool}]}}"#
             ));
         }
+        // A line past the room kept for the next one, then a small one.
+        lines.push(format!(r#"{{"messages":[{{"role":"user","content":"{}"}}]}}"#, r"a\n".repeat(600_000)));
+        lines.push(r#"{"messages":[{"role":"user","content":"after"}]}"#.to_string());
         assert!(lines.len() > 500, "{} lines", lines.len());
         let mut read = 0;
         for line in &lines {
