@@ -302,8 +302,8 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
 
 /// Whether two parameter schemas take the same arguments: the same names, each with the
 /// same schema apart from the prose (`description`, `title`) at any depth. Which names are
-/// required may differ: the first telling's list is kept, and a call that obeys it obeys
-/// both up to what the caller chose to pass.
+/// required may differ, at any depth: the first telling's lists are kept, and a call that
+/// obeys them obeys both up to what the caller chose to pass.
 fn same_signature(a: &Value, b: &Value) -> bool {
     // A schema without its prose; under `properties` the keys are names, all kept.
     fn unworded(v: &Value) -> Value {

@@ -237,8 +237,9 @@ fn function_generate(prompt: &str, structured: bool) -> String {
             let Some(o) = f.as_object_mut() else { continue };
             o.remove("required");
             for key in ["parameters", "responses"] {
-                let Some(slot @ Value::Object(_)) = o.get_mut(key) else { continue };
-                let Value::Object(map) = std::mem::take(slot) else { unreachable!("matched as an object") };
+                let Some(slot) = o.get_mut(key) else { continue };
+                let Value::Object(map) = slot else { continue };
+                let map = std::mem::take(map);
                 let list = map.into_iter().map(|(name, mut p)| {
                     let mut named = json!({"name": name});
                     if let (Value::Object(n), Value::Object(rest)) = (&mut named, &mut p) {
