@@ -1,6 +1,7 @@
 //! button: generate multi-turn function-calling data with the BUTTON method, and curate it.
 
 pub mod backend;
+pub mod compress;
 pub mod config;
 pub mod domain;
 pub mod formats;

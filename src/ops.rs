@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
+use crate::compress;
 use crate::domain::{Stage, Verdict};
 use crate::formats::container::{Container, ElementLines, Shape};
 use crate::formats::lines::{self, Line, MAX_LINE, par_map_lines};
@@ -302,8 +303,15 @@ pub fn import_named(
     let mut seen: HashMap<u64, u64> = HashMap::new();
     let key = |id: &str| u64::from_str_radix(id.trim_start_matches('t'), 16).unwrap_or_default();
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
-    let flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
-        let n = store.insert_samples(batch)? as u64;
+    // The records are compressed with a dictionary learnt from the first ones (see
+    // `compress`); it is stored with the first batch that can hold a sample using it.
+    let trainer = compress::Trainer::default();
+    let mut dict_stored = false;
+    let dict_source = format!("the records of {file_name}'s first {} lines", compress::TRAIN_LINES);
+    let mut flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
+        let dict = trainer.dictionary().filter(|_| !dict_stored);
+        let n = store.insert_samples_with(batch, dict.map(|d| (&**d, dict_source.as_str())))? as u64;
+        dict_stored |= dict.is_some();
         report.imported += n;
         report.already_present += batch.len() as u64 - n;
         batch.clear();
@@ -313,7 +321,8 @@ pub fn import_named(
         file,
         lines::default_workers(),
         |line_no, line| {
-            parse_record(format, line).map(|r| {
+            let dict = trainer.dictionary();
+            let item = parse_record(format, line).map(|r| {
                 r.map(|(parsed, text)| {
                     // The record as it came, for an export in its own layout to give it back
                     // byte for byte: a JSON Lines line without its line break, an array
@@ -328,9 +337,18 @@ pub fn import_named(
                         trajectory: Some(parsed.trajectory),
                         ..Sample::new(content_id(&trajectory_json), origin)
                     };
-                    NewSample::imported(sample, &trajectory_json, format!("{file_name}:{line_no}"), raw)
+                    let source = format!("{file_name}:{line_no}");
+                    let learn = |data: &str| match raw {
+                        Some(raw) => trainer.saw(line_no, &[data, raw]),
+                        None => trainer.saw(line_no, &[data]),
+                    };
+                    NewSample::imported(sample, &trajectory_json, source, raw, dict.map(|d| &**d), learn)
                 })
-            })
+            });
+            if !matches!(item, Some(Ok(_))) {
+                trainer.saw(line_no, &[]);
+            }
+            item
         },
         |line_no, item: Result<NewSample, Finding>| -> Result<(), ImportFail> {
             report.lines_read = line_no;

@@ -12,6 +12,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::compress::{self, Dictionary};
 use crate::domain::{self, Parts, Stage, Verdict};
 use crate::lint::{self, Code, Layout, Severity};
 use crate::model::{FieldEdit, Review, Sample, SubTaskFunctions, Trajectory};
@@ -137,6 +138,9 @@ ALTER TABLE samples ADD COLUMN raw BLOB;
     r"
 ALTER TABLE journal ADD COLUMN redo_of INTEGER;
 ",
+    r"
+CREATE TABLE dictionaries (id INTEGER PRIMARY KEY, data BLOB NOT NULL, made_at INTEGER NOT NULL, source TEXT);
+",
 ];
 
 /// How long a writer waits for another one before giving up.
@@ -245,18 +249,35 @@ pub struct NewSample {
 impl NewSample {
     /// An imported sample: `trajectory_json` is the trajectory already serialized (its
     /// hash is the sample's id), spliced in rather than serialized a second time.
-    pub fn imported(mut sample: Sample, trajectory_json: &str, source: String, raw: Option<&str>) -> NewSample {
+    /// `dict` is the import's zstd dictionary, once it has one; `learn` sees the sample's JSON
+    /// before it is compressed.
+    pub fn imported(
+        mut sample: Sample,
+        trajectory_json: &str,
+        source: String,
+        raw: Option<&str>,
+        dict: Option<&Dictionary>,
+        learn: impl FnOnce(&str),
+    ) -> NewSample {
         let trajectory = sample.trajectory.take().expect("an imported sample has a trajectory");
         let mut data = serde_json::to_string(&sample).expect("a sample always serializes");
         data.pop();
         data.push_str(",\"trajectory\":");
         data.push_str(trajectory_json);
         data.push('}');
-        let data = pack(&data);
+        learn(&data);
+        let data = compress::pack(&data, dict);
         let mut summary = Summary::of(&sample);
         summary.stage = Stage::Complete;
         summary.add_trajectory(&trajectory, &sample.functions, &Layout::offset(1, trajectory.messages.len()));
-        NewSample { id: sample.id, origin: "imported", source, data, summary, raw: raw.map(pack) }
+        NewSample {
+            id: sample.id,
+            origin: "imported",
+            source,
+            data,
+            summary,
+            raw: raw.map(|r| compress::pack(r, dict)),
+        }
     }
 
     pub fn new(sample: &Sample, source: String) -> NewSample {
@@ -275,14 +296,16 @@ impl NewSample {
     }
 }
 
-/// Sample JSON is stored zstd-compressed: a workspace of 100,000 samples is a fifth of the
-/// size, and an import writes a fifth of the bytes (twice: WAL, then the database).
-pub fn pack(json: &str) -> Vec<u8> {
-    thread_local! {
-        static COMPRESSOR: std::cell::RefCell<zstd::bulk::Compressor<'static>> =
-            std::cell::RefCell::new(zstd::bulk::Compressor::new(1).expect("zstd level 1 exists"));
-    }
-    COMPRESSOR.with(|c| c.borrow_mut().compress(json.as_bytes()).expect("compressing into a growable buffer"))
+/// Sample JSON is stored zstd-compressed (see `compress`): a workspace of 100,000 samples is
+/// a fifth of the size, and an import writes a fifth of the bytes (twice: WAL, then the
+/// database). Samples written outside an import have no dictionary.
+fn pack(json: &str) -> Vec<u8> {
+    compress::pack(json, None)
+}
+
+/// A frame's text, or what is wrong with it, as the sample's error.
+fn unpack_bytes(id: &str, data: &[u8]) -> Result<Vec<u8>> {
+    compress::unpack(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))
 }
 
 pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
@@ -291,7 +314,7 @@ pub fn unpack(id: &str, data: &[u8]) -> Result<Sample> {
 
 /// Stored sample JSON read as `T` (a whole `Sample`, or only the fields `T` names).
 fn unpack_as<T: serde::de::DeserializeOwned>(id: &str, data: &[u8]) -> Result<T> {
-    let json = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
+    let json = unpack_bytes(id, data)?;
     serde_json::from_slice(&json).map_err(|e| StoreError::BadData(id.to_string(), e))
 }
 
@@ -300,7 +323,7 @@ type SampleRow = (Vec<u8>, Option<String>, Option<Vec<u8>>);
 
 /// Text stored with `pack`.
 fn unpack_text(id: &str, data: &[u8]) -> Result<String> {
-    let bytes = zstd::decode_all(data).map_err(|e| StoreError::BadData(id.to_string(), serde_json::Error::io(e)))?;
+    let bytes = unpack_bytes(id, data)?;
     String::from_utf8(bytes).map_err(|e| {
         StoreError::BadData(
             id.to_string(),
@@ -640,6 +663,7 @@ impl Store {
         }
         let conn = Connection::open(&path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        compress::remember_workspace(&path);
         // A sample's JSON is a few KB: 16 KiB pages keep most rows off overflow chains.
         // Only takes effect on a new database, before WAL is switched on.
         conn.pragma_update(None, "page_size", 16384)?;
@@ -687,6 +711,7 @@ impl Store {
         // A WAL database needs its -shm file; where it can't be made (a read-only folder),
         // the database is read as it is on disk.
         let conn = open(uri("")).or_else(|_| open(uri("&immutable=1")))?;
+        compress::remember_workspace(&path);
         let store = Store { conn, dir: dir.to_path_buf(), client: None, groups: std::cell::RefCell::default() };
         let version = store.schema_version()?;
         let latest = MIGRATIONS.len() as i64;
@@ -750,7 +775,20 @@ impl Store {
     /// Writes samples in one transaction; those already present (same id) are left as they
     /// are. Returns how many were new.
     pub fn insert_samples(&mut self, samples: &[NewSample]) -> Result<usize> {
+        self.insert_samples_with(samples, None)
+    }
+
+    /// `insert_samples`, keeping `dict` (the dictionary some of them are compressed with) in
+    /// the same transaction, so that no sample is ever stored without its dictionary.
+    /// `source` says what it was trained on.
+    pub fn insert_samples_with(&mut self, samples: &[NewSample], dict: Option<(&Dictionary, &str)>) -> Result<usize> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        if let Some((dict, source)) = dict {
+            tx.execute(
+                "INSERT INTO dictionaries (id, data, made_at, source) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO NOTHING",
+                params![dict.id, dict.bytes, now_ms(), source],
+            )?;
+        }
         let inserted = write_samples(&tx, samples, "ON CONFLICT(id) DO NOTHING")?;
         tx.commit()?;
         Ok(inserted)

@@ -164,7 +164,7 @@ fn two_commands_creating_one_workspace_at_once_both_succeed() {
             let o = c.wait_with_output().unwrap();
             assert!(o.status.success(), "trial {trial}: {}", text(&o));
         }
-        assert_eq!(Store::open(&ws, false).unwrap().schema_version().unwrap(), 7);
+        assert_eq!(Store::open(&ws, false).unwrap().schema_version().unwrap(), 8);
     }
 }
 

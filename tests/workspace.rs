@@ -280,10 +280,10 @@ fn migrations_run_once_and_a_newer_workspace_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let ws = dir.path().join("ws");
     let store = Store::open(&ws, true).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     drop(store);
     let store = Store::open(&ws, false).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 7);
+    assert_eq!(store.schema_version().unwrap(), 8);
     store.conn().pragma_update(None, "user_version", 99).unwrap();
     drop(store);
     let err = Store::open(&ws, false).err().unwrap();
@@ -642,4 +642,116 @@ fn the_sample_as_it_was_before_an_edit_comes_back_in_one_step_even_after_a_regen
     );
     let err = store.restore_before(&id, 9999).unwrap_err();
     assert_eq!(err.to_string(), format!("sample {id} has no edit #9999 in the journal"));
+}
+
+/// The zstd id a stored frame names as its dictionary (None: it has none).
+fn frame_dictionary(data: &[u8]) -> Option<u32> {
+    zstd::zstd_safe::get_dict_id_from_frame(data).map(std::num::NonZero::get)
+}
+
+#[test]
+fn an_import_is_compressed_with_a_dictionary_the_workspace_keeps_and_any_process_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    // 20,000 records: more than the other worker can compress while one trains on the first
+    // 1,000, since the in-order sink holds it back.
+    let base: Value = serde_json::from_str(&clean_lines()[0]).unwrap();
+    let lines: Vec<String> = (0..20_000)
+        .map(|i| {
+            let mut v = base.clone();
+            v["messages"][1]["content"] = Value::String(format!("Trip {i}: which coat for Bergen in week {}?", i % 52));
+            v.to_string()
+        })
+        .collect();
+    let input = write_file(dir.path(), "in.jsonl", &lines);
+    // A reader opened before the import (as the TUI may be), in a process that has never
+    // seen the dictionary: the import runs in another process.
+    let mut reader = Store::open(&ws, true).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_button"))
+        .arg("--workspace")
+        .arg(&ws)
+        .arg("import")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let dicts: Vec<(u32, Vec<u8>, String)> = {
+        let mut stmt = reader.conn().prepare("SELECT id, data, source FROM dictionaries").unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(dicts.len(), 1, "one dictionary for one import");
+    let (dict_id, bytes, source) = &dicts[0];
+    assert_eq!(zstd::zstd_safe::get_dict_id_from_dict(bytes).map(std::num::NonZero::get), Some(*dict_id));
+    assert!(source.contains("in.jsonl's first 1000 lines"), "{source}");
+    let frames: Vec<(String, i64, Option<u32>, Option<u32>)> = {
+        let mut stmt = reader
+            .conn()
+            .prepare("SELECT id, CAST(substr(source, instr(source, ':') + 1) AS INTEGER), data, raw FROM samples")
+            .unwrap();
+        stmt.query_map([], |r| {
+            let data: Vec<u8> = r.get(2)?;
+            let raw: Vec<u8> = r.get(3)?;
+            Ok((r.get(0)?, r.get(1)?, frame_dictionary(&data), frame_dictionary(&raw)))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+    };
+    assert_eq!(frames.len(), 20_000);
+    for (id, line, data, raw) in &frames {
+        assert_eq!(data, raw, "{id}: the record and its sample are packed alike");
+        assert!(data.is_none() || data == &Some(*dict_id), "{id}: {data:?}");
+        // The records it learnt from were packed before it existed.
+        assert!(*line > 1000 || data.is_none(), "{id} (line {line}) names the dictionary");
+    }
+    let with_dict = frames.iter().filter(|f| f.2.is_some()).count();
+    assert!(with_dict > 5_000, "{with_dict} of 20,000 samples use the dictionary");
+
+    // The reader loads the dictionary when a frame asks for it: everything exports as it came.
+    let export = dir.path().join("out.jsonl");
+    ops::export(&reader, Format::Button, &export, StatusFilter::All).unwrap();
+    assert!(std::fs::read(&export).unwrap() == std::fs::read(&input).unwrap(), "the export is the input byte for byte");
+
+    // An edit, a verdict and their undos on a sample packed with the dictionary.
+    let (last, ..) = frames.iter().rev().find(|f| f.2.is_some()).unwrap().clone();
+    reader.edit_field(&last, "/trajectory/messages/0/content", json!("Which coat for Tromsø?")).unwrap();
+    reader.set_review(&last, Some(review(Verdict::Accepted))).unwrap();
+    assert_eq!(reader.review(&last).unwrap().map(|r| r.verdict), Some(Verdict::Accepted));
+    ops::export(&reader, Format::Button, &export, StatusFilter::Accepted).unwrap();
+    assert!(std::fs::read_to_string(&export).unwrap().contains("Which coat for Tromsø?"));
+    reader.undo().unwrap().unwrap();
+    reader.undo().unwrap().unwrap();
+    ops::export(&reader, Format::Button, &export, StatusFilter::All).unwrap();
+    assert!(std::fs::read(&export).unwrap() == std::fs::read(&input).unwrap(), "undone, the export is the input again");
+
+    // A workspace that lost its dictionary says which sample can't be read and why.
+    reader.conn().execute("DELETE FROM dictionaries", []).unwrap();
+    drop(reader);
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_button")).arg("--workspace").arg(&ws).arg("show").arg(&last).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("sample {last} holds unreadable data: it is compressed with zstd dictionary {dict_id}, which the workspace does not hold")),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_small_import_makes_no_dictionary() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    // 999 lines: fewer than the dictionary learns from.
+    import(&mut store, &write_file(dir.path(), "in.jsonl", &distinct_lines(999)));
+    let n: i64 = store.conn().query_row("SELECT count(*) FROM dictionaries", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
+    let named: i64 = {
+        let mut stmt = store.conn().prepare("SELECT data FROM samples").unwrap();
+        stmt.query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .filter(|d| frame_dictionary(d.as_ref().unwrap()).is_some())
+            .count() as i64
+    };
+    assert_eq!(named, 0);
 }
