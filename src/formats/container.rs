@@ -148,6 +148,18 @@ impl<R: BufRead> Read for ArrayLines<R> {
                     if run == limit {
                         continue;
                     }
+                    // An escape and the byte it escapes, in one go too: JSON inside a
+                    // string (a tool list, a call) has one every 14 bytes or so.
+                    if buf[used] == b'\\' && used + 1 < buf.len() && n + 2 <= out.len() && buf[used + 1] != b'\n' {
+                        out[n..n + 2].copy_from_slice(&buf[used..used + 2]);
+                        n += 2;
+                        used += 2;
+                        continue;
+                    }
+                } else if self.state == State::Inside && buf[used] == b' ' {
+                    // Indentation between tokens, which goes: skipped as a run.
+                    used += buf[used..].iter().position(|&c| c != b' ').unwrap_or(buf.len() - used);
+                    continue;
                 }
                 let b = buf[used];
                 used += 1;
