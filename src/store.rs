@@ -43,6 +43,10 @@ pub enum StoreError {
     NoEdit(String, i64),
     #[error("sample {0}: the field {1} does not exist")]
     NoField(String, String),
+    #[error(
+        "the workspace holds another zstd dictionary with id {0} than the one this import learnt; nothing of this batch was written (import into another workspace)"
+    )]
+    DictionaryClash(u32),
     #[error("sample {0} holds unreadable data: {1}")]
     BadData(String, serde_json::Error),
 }
@@ -784,10 +788,20 @@ impl Store {
     pub fn insert_samples_with(&mut self, samples: &[NewSample], dict: Option<(&Dictionary, &str)>) -> Result<usize> {
         let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         if let Some((dict, source)) = dict {
-            tx.execute(
-                "INSERT INTO dictionaries (id, data, made_at, source) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO NOTHING",
-                params![dict.id, dict.bytes, now_ms(), source],
-            )?;
+            // zstd derives the id from the content: the same id with other bytes is a clash
+            // (odds of 2^-31), and the samples would read through the wrong dictionary.
+            let held: Option<Vec<u8>> =
+                tx.query_row("SELECT data FROM dictionaries WHERE id = ?1", [dict.id], |r| r.get(0)).optional()?;
+            match held {
+                Some(bytes) if bytes != dict.bytes => return Err(StoreError::DictionaryClash(dict.id)),
+                Some(_) => {}
+                None => {
+                    tx.execute(
+                        "INSERT INTO dictionaries (id, data, made_at, source) VALUES (?1, ?2, ?3, ?4)",
+                        params![dict.id, dict.bytes, now_ms(), source],
+                    )?;
+                }
+            }
         }
         let inserted = write_samples(&tx, samples, "ON CONFLICT(id) DO NOTHING")?;
         tx.commit()?;

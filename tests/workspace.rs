@@ -644,6 +644,19 @@ fn the_sample_as_it_was_before_an_edit_comes_back_in_one_step_even_after_a_regen
     assert_eq!(err.to_string(), format!("sample {id} has no edit #9999 in the journal"));
 }
 
+/// `n` distinct clean trajectories varied enough for zstd to learn a dictionary from (it
+/// gives up on `distinct_lines`, which differ in a number only).
+fn trip_lines(n: usize) -> Vec<String> {
+    let base: Value = serde_json::from_str(&clean_lines()[0]).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut v = base.clone();
+            v["messages"][1]["content"] = Value::String(format!("Trip {i}: which coat for Bergen in week {}?", i % 52));
+            v.to_string()
+        })
+        .collect()
+}
+
 /// The zstd id a stored frame names as its dictionary (None: it has none).
 fn frame_dictionary(data: &[u8]) -> Option<u32> {
     zstd::zstd_safe::get_dict_id_from_frame(data).map(std::num::NonZero::get)
@@ -655,14 +668,7 @@ fn an_import_is_compressed_with_a_dictionary_the_workspace_keeps_and_any_process
     let ws = dir.path().join("ws");
     // 20,000 records: more than the other worker can compress while one trains on the first
     // 1,000, since the in-order sink holds it back.
-    let base: Value = serde_json::from_str(&clean_lines()[0]).unwrap();
-    let lines: Vec<String> = (0..20_000)
-        .map(|i| {
-            let mut v = base.clone();
-            v["messages"][1]["content"] = Value::String(format!("Trip {i}: which coat for Bergen in week {}?", i % 52));
-            v.to_string()
-        })
-        .collect();
+    let lines = trip_lines(20_000);
     let input = write_file(dir.path(), "in.jsonl", &lines);
     // A reader opened before the import (as the TUI may be), in a process that has never
     // seen the dictionary: the import runs in another process.
@@ -754,4 +760,30 @@ fn a_small_import_makes_no_dictionary() {
             .count() as i64
     };
     assert_eq!(named, 0);
+}
+
+#[test]
+fn an_import_whose_dictionary_clashes_with_a_held_one_stops_and_writes_nothing_of_that_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    let lines = trip_lines(6_000);
+    import(&mut store, &write_file(dir.path(), "a.jsonl", &lines[..3_000]));
+    let held: i64 = store.conn().query_row("SELECT count(*) FROM dictionaries", [], |r| r.get(0)).unwrap();
+    assert_eq!(held, 1);
+    let before = ids(&store, StatusFilter::All).len();
+    // Another dictionary under the same id: the odds are 2^-31, so it is made by hand.
+    store.conn().execute("UPDATE dictionaries SET data = x'00'", []).unwrap();
+    // The same first 1,000 records at the same path (the samples name it) learn the same
+    // dictionary; the rest are new samples.
+    let mut second = lines[..1_000].to_vec();
+    second.extend_from_slice(&lines[3_000..]);
+    let err = ops::import(&mut store, &write_file(dir.path(), "a.jsonl", &second), FormatChoice::Auto).unwrap_err();
+    assert!(err.to_string().contains("holds another zstd dictionary with id"), "{err}");
+    // The dictionary is ready before the record of line 1,000 reaches the writer, so the
+    // first batch carries it and stops there: nothing new is written.
+    let after = ids(&store, StatusFilter::All);
+    assert_eq!(after.len(), before);
+    for id in &after {
+        store.sample(id).unwrap();
+    }
 }
