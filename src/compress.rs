@@ -67,8 +67,12 @@ pub fn pack(text: &str, dict: Option<&Dictionary>) -> Vec<u8> {
         Some(d) => WITH_DICT.with(|slot| {
             let mut slot = slot.borrow_mut();
             if slot.as_ref().is_none_or(|(id, _)| *id != d.id) {
-                let c = zstd::bulk::Compressor::with_dictionary(LEVEL, &d.bytes)
+                let mut c = zstd::bulk::Compressor::with_dictionary(LEVEL, &d.bytes)
                     .expect("a dictionary that zstd made loads into zstd");
+                // A checksum of the text in each frame (4 bytes): were a frame ever read
+                // through another dictionary under the same id, that is an error, not
+                // other text, even where the other dictionary's tables happen to decode.
+                c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true)).expect("zstd takes a checksum flag");
                 *slot = Some((d.id, c));
             }
             let (_, c) = slot.as_mut().expect("set just above");
@@ -250,6 +254,31 @@ mod tests {
             again.saw(i as u64 + 1, &[r, r]);
         }
         assert_eq!(again.dictionary().unwrap().bytes, dict.bytes);
+    }
+
+    #[test]
+    fn a_frame_read_through_another_dictionary_under_its_id_is_an_error() {
+        let recs = records(3000);
+        let learn = |from: &[String]| {
+            let samples: Vec<&[u8]> = from.iter().map(String::as_bytes).collect();
+            zstd::dict::from_samples(&samples, 16 << 10).unwrap()
+        };
+        let ours = Dictionary::from_bytes(learn(&recs[..1000])).unwrap();
+        let mut other = learn(&recs[1000..2000].iter().map(|r| r.replace("weather", "forecast")).collect::<Vec<_>>());
+        assert_ne!(Dictionary::from_bytes(other.clone()).unwrap().id, ours.id);
+        let packed = pack(&recs[2500], Some(&ours));
+        // Another dictionary under our id (its header: 4 bytes of magic, then the id), known
+        // to this process.
+        other[4..8].copy_from_slice(&ours.id.to_le_bytes());
+        let clash = Dictionary::from_bytes(other).unwrap();
+        assert_eq!(clash.id, ours.id);
+        remember(Arc::new(clash));
+        // zstd finds this one corrupt without the checksum too (the test passes with it off:
+        // tried); the checksum is for a frame whose tables happen to decode.
+        match unpack(&packed) {
+            Ok(text) => panic!("read as other text: {}", String::from_utf8_lossy(&text)),
+            Err(e) => assert_eq!(e.to_string(), "Data corruption detected"),
+        }
     }
 
     #[test]
