@@ -137,23 +137,26 @@ impl<R: BufRead> Read for ArrayLines<R> {
             }
             let mut used = 0;
             while used < buf.len() && n < out.len() {
-                // Inside a string, copy up to the next quote or backslash in one go: that
-                // is where the bytes of a dataset are.
+                // Inside a string, copy up to its closing quote in one go, escapes and all:
+                // that is where the bytes of a dataset are, and JSON inside a string (a tool
+                // list, a call) has an escape every 14 bytes or so. What is left at the end of
+                // either buffer (a quote, or an escape cut by it) goes byte by byte below.
                 if self.in_string && !self.escape {
                     let limit = (buf.len() - used).min(out.len() - n);
-                    let run = memchr::memchr2(b'"', b'\\', &buf[used..used + limit]).unwrap_or(limit);
-                    out[n..n + run].copy_from_slice(&buf[used..used + run]);
+                    let hay = &buf[used..used + limit];
+                    let mut at = 0;
+                    let run = loop {
+                        let Some(k) = memchr::memchr2(b'"', b'\\', &hay[at..]) else { break limit };
+                        let j = at + k;
+                        if hay[j] == b'"' || j + 1 >= limit || hay[j + 1] == b'\n' {
+                            break j;
+                        }
+                        at = j + 2;
+                    };
+                    out[n..n + run].copy_from_slice(&hay[..run]);
                     n += run;
                     used += run;
                     if run == limit {
-                        continue;
-                    }
-                    // An escape and the byte it escapes, in one go too: JSON inside a
-                    // string (a tool list, a call) has one every 14 bytes or so.
-                    if buf[used] == b'\\' && used + 1 < buf.len() && n + 2 <= out.len() && buf[used + 1] != b'\n' {
-                        out[n..n + 2].copy_from_slice(&buf[used..used + 2]);
-                        n += 2;
-                        used += 2;
                         continue;
                     }
                 } else if self.state == State::Inside && buf[used] == b' ' {
