@@ -17,8 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use zstd::dict::DecoderDictionary;
 
-/// zstd's level 1: its fastest that still entropy-codes; a workspace of 100,000 samples is
-/// a fifth of their JSON's size.
+/// zstd's level 1: its fastest that still entropy-codes.
 const LEVEL: i32 = 1;
 
 /// An import trains its dictionary on the records of its first lines (array elements)...
@@ -79,6 +78,11 @@ pub fn pack(text: &str, dict: Option<&Dictionary>) -> Vec<u8> {
             done(c.compress(text.as_bytes()))
         }),
     }
+}
+
+/// Whether a frame written by `pack` was made with the dictionary `id`.
+pub fn uses(data: &[u8], id: u32) -> bool {
+    zstd::zstd_safe::get_dict_id_from_frame(data).is_some_and(|d| d.get() == id)
 }
 
 /// The text of one frame written by `pack`. The error says what is wrong in a sentence.

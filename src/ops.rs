@@ -304,12 +304,12 @@ pub fn import_named(
     let key = |id: &str| u64::from_str_radix(id.trim_start_matches('t'), 16).unwrap_or_default();
     let mut batch: Vec<NewSample> = Vec::with_capacity(INSERT_BATCH);
     // The records are compressed with a dictionary learnt from the first ones (see
-    // `compress`); it is stored with the first batch that can hold a sample using it.
+    // `compress`); it is stored with the first batch that holds a sample using it.
     let trainer = compress::Trainer::default();
     let mut dict_stored = false;
     let dict_source = format!("the records of {file_name}'s first {} lines", compress::TRAIN_LINES);
     let mut flush = |store: &mut Store, batch: &mut Vec<NewSample>, report: &mut ImportReport| -> Result<(), OpError> {
-        let dict = trainer.dictionary().filter(|_| !dict_stored);
+        let dict = trainer.dictionary().filter(|d| !dict_stored && batch.iter().any(|s| compress::uses(&s.data, d.id)));
         let n = store.insert_samples_with(batch, dict.map(|d| (&**d, dict_source.as_str())))? as u64;
         dict_stored |= dict.is_some();
         report.imported += n;

@@ -787,3 +787,14 @@ fn an_import_whose_dictionary_clashes_with_a_held_one_stops_and_writes_nothing_o
         store.sample(id).unwrap();
     }
 }
+
+#[test]
+fn a_dictionary_no_sample_uses_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    // Exactly the 1,000 lines it learns from: trained, but every record was packed before.
+    import(&mut store, &write_file(dir.path(), "in.jsonl", &trip_lines(1_000)));
+    let n: i64 = store.conn().query_row("SELECT count(*) FROM dictionaries", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0);
+    assert_eq!(ids(&store, StatusFilter::All).len(), 1_000);
+}
