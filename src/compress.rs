@@ -120,12 +120,10 @@ impl Registry {
             return Some(d.clone());
         }
         let workspaces: Vec<PathBuf> = self.workspaces.lock().expect("registry lock").iter().cloned().collect();
-        for db in workspaces {
-            for d in read_dictionaries(&db) {
-                remember(Arc::new(d));
-            }
-        }
-        self.dicts.lock().expect("registry lock").get(&id).cloned()
+        let found = workspaces.iter().find_map(|db| read_dictionary(db, id))?;
+        let found = Arc::new(found);
+        remember(found.clone());
+        Some(found)
     }
 }
 
@@ -139,16 +137,14 @@ pub fn remember_workspace(db: &Path) {
     registry().workspaces.lock().expect("registry lock").insert(db.to_path_buf());
 }
 
-/// The dictionaries a workspace database holds; none when it can't be read or predates them.
-fn read_dictionaries(db: &Path) -> Vec<Dictionary> {
+/// Dictionary `id` as a workspace database holds it; None when it holds no such dictionary,
+/// predates them, or can't be read.
+fn read_dictionary(db: &Path, id: u32) -> Option<Dictionary> {
     use rusqlite::OpenFlags;
-    let read = || -> rusqlite::Result<Vec<Vec<u8>>> {
-        let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let mut stmt = conn.prepare("SELECT data FROM dictionaries")?;
-        stmt.query_map([], |r| r.get(0))?.collect()
-    };
-    read().unwrap_or_default().into_iter().filter_map(Dictionary::from_bytes).collect()
+    let conn = rusqlite::Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+    conn.busy_timeout(std::time::Duration::from_secs(5)).ok()?;
+    let bytes: Vec<u8> = conn.query_row("SELECT data FROM dictionaries WHERE id = ?1", [id], |r| r.get(0)).ok()?;
+    Dictionary::from_bytes(bytes).filter(|d| d.id == id)
 }
 
 /// An import's dictionary in the making: the workers hand over the text they compress for
