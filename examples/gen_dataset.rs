@@ -8,8 +8,9 @@
 use std::io::{BufWriter, Write};
 
 use button::formats::Format;
+use button::json;
+use button::json::Value;
 use button::model::{Call, FunctionDef, Message, ToolResult, Trajectory};
-use serde_json::{Value, json};
 
 struct Rng(u64);
 

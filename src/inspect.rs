@@ -192,7 +192,7 @@ fn keys(by: Browse, s: &Lineage) -> Vec<(String, String)> {
                     .parameters
                     .get("properties")
                     .and_then(|p| p.as_object())
-                    .map(|o| o.keys().map(String::as_str).collect())
+                    .map(|o| o.keys().map(crate::json::Key::as_str).collect())
                     .unwrap_or_default();
                 (f.name.clone(), format!("{}({})\n{}", f.name, params.join(", "), f.description))
             })

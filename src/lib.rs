@@ -7,6 +7,7 @@ pub mod domain;
 pub mod formats;
 pub mod headless;
 pub mod inspect;
+pub mod json;
 pub mod launch;
 pub mod lint;
 pub mod llm;

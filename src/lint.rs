@@ -1,8 +1,8 @@
 //! The checks of SPEC §4. A trajectory is checked against its own tool list; each finding
 //! has a code, a severity, and points at a message and a field.
 
+use crate::json::Value;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::model::{Call, FunctionDef, Message, SubTaskFunctions, Trajectory, field, kind_of, value_field};
 
@@ -107,7 +107,7 @@ impl Finding {
         }
     }
 
-    pub fn to_json(&self, file: &str, line: u64) -> Value {
+    pub fn to_json(&self, file: &str, line: u64) -> serde_json::Value {
         serde_json::json!({
             "file": file,
             "line": line,

@@ -1,7 +1,7 @@
 //! The domain: a sample's lineage from scenario to reviewed trajectory. No IO here.
 
+use crate::json::{Map, Value};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// A function as the assistant sees it. `parameters` is always an object schema
 /// (`{"type":"object","properties":{..},"required":[..]}`); the paper's flat layout
@@ -93,11 +93,9 @@ written_fields! {
     pub struct WrittenFunction { function, name, description, parameters, required, responses }
 }
 
-/// `map.get(key)` without hashing for the small maps schemas and arguments are (a handful
-/// of keys): comparing a few short strings costs less than `SipHash` on the key, which
-/// `serde_json`'s order-keeping maps run on every lookup.
-pub fn field<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    if map.len() <= 8 { map.iter().find_map(|(k, v)| (k == key).then_some(v)) } else { map.get(key) }
+/// `map.get(key)` (kept for the readers that say `field`; `json::Map` compares keys).
+pub fn field<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
+    map.get(key)
 }
 
 /// `value.get(key)` for an object, by `field`.
@@ -149,7 +147,7 @@ impl FunctionDef {
             }
         };
         let top_required = w.required.into_option();
-        let object_schema = |props: Map<String, Value>, required: Option<Value>| {
+        let object_schema = |props: Map, required: Option<Value>| {
             let mut schema = Map::new();
             schema.insert("type".into(), Value::String("object".into()));
             schema.insert("properties".into(), Value::Object(props));
@@ -188,7 +186,7 @@ impl FunctionDef {
         Ok(FunctionDef { name, description, parameters, responses })
     }
 
-    pub fn properties(&self) -> Option<&Map<String, Value>> {
+    pub fn properties(&self) -> Option<&Map> {
         value_field(&self.parameters, "properties").and_then(Value::as_object)
     }
 
@@ -232,7 +230,7 @@ impl FunctionDef {
 
 /// A parameters object that is itself a schema (its `type` says object, or `dict`), as
 /// against the paper's flat map of parameter names.
-fn is_object_schema(p: &Map<String, Value>) -> bool {
+fn is_object_schema(p: &Map) -> bool {
     matches!(p.get("type").and_then(Value::as_str), Some("object" | "dict"))
         && p.get("properties").is_none_or(|props| props.as_object().is_some_and(|o| o.values().all(Value::is_object)))
 }
@@ -298,15 +296,8 @@ fn python_type(t: &str) -> Option<(&'static str, Option<&str>)> {
     })
 }
 
-pub fn kind_of(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
+pub fn kind_of(v: &impl crate::json::Kind) -> &'static str {
+    v.kind()
 }
 
 written_fields! {
@@ -354,7 +345,7 @@ impl Call {
     /// (E02); none at all is a call without arguments, `{}`.
     pub fn arguments_from(v: Option<Value>) -> Value {
         match v {
-            None => Value::Object(serde_json::Map::new()),
+            None => Value::Object(Map::new()),
             Some(Value::String(s)) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
             Some(other) => other,
         }
@@ -490,8 +481,8 @@ pub struct Failure {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldEdit {
     pub path: String,
-    pub original: Value,
-    pub edited: Value,
+    pub original: serde_json::Value,
+    pub edited: serde_json::Value,
     pub at: i64,
     /// The parts after this field were made again from the edited value (`g`), so they are
     /// no longer stale because of it.
@@ -608,12 +599,12 @@ pub struct Review {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn field_finds_what_get_finds_in_small_and_large_maps() {
         for n in [0, 1, 8, 9, 20] {
-            let map: Map<String, Value> = (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
+            let map: Map = (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
             for key in ["k0", "k7", "k8", "k19", "missing", ""] {
                 assert_eq!(field(&map, key), map.get(key), "{n} keys, {key}");
             }
@@ -685,7 +676,7 @@ mod tests {
 
     #[test]
     fn one_rule_reads_a_call_in_every_layout_and_reply() {
-        let call = |v: serde_json::Value| Call::from_value(v).map(|c| c.arguments);
+        let call = |v: Value| Call::from_value(v).map(|c| c.arguments);
         assert_eq!(call(json!({"name": "f", "arguments": {"a": 1}})), Ok(json!({"a": 1})));
         assert_eq!(call(json!({"name": "f", "arguments": "{\"a\": 1}"})), Ok(json!({"a": 1})), "JSON text is read");
         assert_eq!(call(json!({"name": "f", "arguments": "12 degrees"})), Ok(json!("12 degrees")), "kept for E02");

@@ -493,7 +493,7 @@ pub fn export_as(store: &Store, what: ExportAs, out: &Path, status: StatusFilter
     let mut report = export_lines(store, what, out, status)?;
     if let (Some(entry), Some((path, mut info))) = (entry, info) {
         let name = out.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        info.insert(name, entry);
+        info.insert(name, entry.into());
         let tmp = tmp_name(&path);
         let text = serde_json::to_string_pretty(&serde_json::Value::Object(info)).expect("JSON serializes") + "\n";
         std::fs::write(&tmp, text).map_err(|e| OpError::Write(tmp.clone(), e))?;

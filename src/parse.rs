@@ -261,8 +261,8 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
         let mut functions = Vec::with_capacity(list.len());
         for f in list {
             let f = required_beside(named_lists(f));
-            let f =
-                FunctionDef::from_owned(f).map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
+            let f = FunctionDef::from_owned(f.into())
+                .map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
             match defined.iter().find(|(_, d)| d.name == f.name) {
                 // The same function repeated (under another sub-task, as a rule), or told
@@ -304,11 +304,12 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
 /// same schema apart from the prose (`description`, `title`) at any depth. Which names are
 /// required may differ, at any depth: the first telling's lists are kept, and a call that
 /// obeys them obeys both up to what the caller chose to pass.
-fn same_signature(a: &Value, b: &Value) -> bool {
+fn same_signature(a: &crate::json::Value, b: &crate::json::Value) -> bool {
+    use crate::json::Value;
     // A schema without its prose; under `properties` the keys are names, all kept.
     fn unworded(v: &Value) -> Value {
         let Value::Object(o) = v else { return v.clone() };
-        let schema = |(k, v): (&String, &Value)| (k.clone(), unworded(v));
+        let schema = |(k, v): (&crate::json::Key, &Value)| (k.clone(), unworded(v));
         Value::Object(
             o.iter()
                 .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "required"))
@@ -410,7 +411,8 @@ pub fn validate_function(f: &FunctionDef) -> Result<()> {
     Ok(())
 }
 
-fn check_schema(schema: &Value) -> std::result::Result<(), String> {
+fn check_schema(schema: &crate::json::Value) -> std::result::Result<(), String> {
+    use crate::json::Value;
     let o = schema.as_object().ok_or_else(|| format!("the schema is {}, not an object", kind_of(schema)))?;
     match o.get("type") {
         None => {}
@@ -483,7 +485,7 @@ fn parse_calls(body: &str) -> Result<Vec<Call>> {
     items
         .into_iter()
         .enumerate()
-        .map(|(k, item)| Call::from_value(item).map_err(|e| err("bad_call", format!("call {} {e}", k + 1))))
+        .map(|(k, item)| Call::from_value(item.into()).map_err(|e| err("bad_call", format!("call {} {e}", k + 1))))
         .collect()
 }
 
@@ -1002,7 +1004,7 @@ mod tests {
         let (g, l) = (&g[0].functions[0], &l[0].functions[0]);
         // Map equality ignores key order; what is written keeps it, so compare the text.
         assert_eq!(l.parameters.to_string(), g.parameters.to_string());
-        assert_eq!(l.responses, Some(serde_json::json!({"z": {"type": "string", "description": "e"}})));
+        assert_eq!(l.responses, Some(crate::json!({"z": {"type": "string", "description": "e"}})));
         // A list whose entries are not all named is not taken for one.
         let unnamed = "{\"name\": \"g\", \"parameters\": [{\"type\": \"string\"}]}";
         assert!(function_generate(&format!("[{{\"func_list\": [{unnamed}]}}]"), &subs[..1]).is_err());

@@ -1070,7 +1070,7 @@ async fn tool_call(
             parse::tool_return,
         )
         .await?;
-    Ok(ToolResult { name: call.name.clone(), arguments: call.arguments.clone(), results, id: None })
+    Ok(ToolResult { name: call.name.clone(), arguments: call.arguments.clone(), results: results.into(), id: None })
 }
 
 /// Controls of a running pipeline.

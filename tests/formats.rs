@@ -214,5 +214,5 @@ fn openai_reads_legacy_function_call_messages_and_functions() {
     assert_eq!(calls[0].name, "get_weather");
     assert_eq!(calls[0].arguments, json!({"city": "Oslo"}));
     let Message::Tool { results } = &t.messages[2] else { panic!() };
-    assert_eq!((results[0].name.as_str(), &results[0].results), ("get_weather", &json!({"temp": 3})));
+    assert_eq!((results[0].name.as_str(), &results[0].results), ("get_weather", &button::json!({"temp": 3})));
 }

@@ -20,7 +20,9 @@ fn read(line: &str) -> Trajectory {
 
 fn calls(m: &Message) -> Vec<(String, serde_json::Value)> {
     match m {
-        Message::Assistant { calls, .. } => calls.iter().map(|c| (c.name.clone(), c.arguments.clone())).collect(),
+        Message::Assistant { calls, .. } => {
+            calls.iter().map(|c| (c.name.clone(), c.arguments.clone().into())).collect()
+        }
         _ => vec![],
     }
 }

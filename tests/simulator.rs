@@ -62,7 +62,7 @@ fn calls_and_results(messages: &[Message]) -> Vec<(String, Value, Value)> {
     for m in messages {
         if let Message::Tool { results } = m {
             for r in results {
-                out.push((r.name.clone(), r.arguments.clone(), r.results.clone()));
+                out.push((r.name.clone(), r.arguments.clone().into(), r.results.clone().into()));
             }
         }
     }

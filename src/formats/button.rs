@@ -4,8 +4,8 @@
 
 use std::sync::LazyLock;
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Parsed, read_shape};
 use crate::lint::{Code, Finding, Layout};
@@ -409,7 +409,7 @@ fn role_content(role: &str, content: String) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::json;
 
     #[test]
     fn assistant_turns_split_at_their_tags_and_an_open_call_is_an_error() {

@@ -8,8 +8,8 @@
 //! functions. Use them if required -") only introduces the functions and is dropped once
 //! they are read; any other system text is kept.
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Parsed, loose_json, read_shape, text_to_value};
 use crate::lint::{Code, Finding, Layout};
@@ -23,7 +23,7 @@ struct Line {
     chat: Option<String>,
 }
 
-pub fn looks_like(o: &Map<String, Value>) -> bool {
+pub fn looks_like(o: &Map) -> bool {
     o.get("chat").and_then(Value::as_str).is_some_and(|c| c.trim_start().starts_with("USER:"))
 }
 

@@ -9,8 +9,8 @@
 //! they are dropped once the tools are read; a system prompt that says anything else is
 //! kept. An untouched sample exported back as Hermes is its source record (see export).
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::fmt::Write as _;
 
 use super::{Parsed, loose_json, read_shape};
@@ -36,7 +36,7 @@ struct Turn {
 }
 
 /// True when a record reads as Hermes: its turns use the tag protocol.
-pub fn looks_like(o: &Map<String, Value>) -> bool {
+pub fn looks_like(o: &Map) -> bool {
     let turns = match o.get("conversations") {
         Some(c) => c.as_array(),
         // `messages` with role/content is Hermes only without OpenAI's own tool fields.

@@ -15,7 +15,7 @@ pub mod xlam;
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::Value;
+use crate::json::Value;
 
 use crate::lint::{Code, Finding, Layout};
 use crate::model::Trajectory;
@@ -257,7 +257,7 @@ fn python_to_json(v: py_literal::Value) -> Result<Value, String> {
             Value::Array(items.into_iter().map(python_to_json).collect::<Result<_, _>>()?)
         }
         Py::Dict(pairs) => {
-            let mut o = serde_json::Map::with_capacity(pairs.len());
+            let mut o = crate::json::Map::with_capacity(pairs.len());
             for (k, v) in pairs {
                 let key = match k {
                     Py::String(s) => s,
@@ -348,7 +348,7 @@ mod tests {
             // Each top-level key given twice.
             if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(base) {
                 for (k, v) in &o {
-                    lines.push(format!("{open},{}:{v}}}", Value::String(k.clone())));
+                    lines.push(format!("{open},{}:{v}}}", Value::String(k.to_string())));
                 }
             }
             lines.push(base.chars().take(base.chars().count() / 2).collect());

@@ -2,8 +2,8 @@
 //! "parallel_tool_calls": bool}`, calls as `tool_calls` with JSON-string arguments, one
 //! `tool` message per result, matched by `tool_call_id`.
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Parsed, read_shape, text_to_value, value_to_text};
 use crate::lint::{Code, Finding, Layout};

@@ -3,8 +3,8 @@
 //! value is a call object (a list when parallel); its results one `observation`. The
 //! thought before calls rides in a `thought` key beside `value`, which trainers ignore.
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::openai::obj;
 use super::{Parsed, read_shape, text_to_value, value_to_text};

@@ -22,7 +22,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde_json::{Map, Value};
+use crate::json::{Map, Value};
 
 use super::openai::{obj, tool_value};
 use super::value_to_text;

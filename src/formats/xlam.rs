@@ -6,8 +6,8 @@
 //! Parameters are the flat layout with Python type names; a type ending in `, optional`
 //! marks the parameter optional, and every other parameter is required.
 
+use crate::json::{Map, Value};
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Parsed, read_shape};
 use crate::lint::{Code, Finding, Layout};
@@ -23,7 +23,7 @@ struct Line {
     answers: Option<Value>,
 }
 
-pub fn looks_like(o: &Map<String, Value>) -> bool {
+pub fn looks_like(o: &Map) -> bool {
     o.get("query").is_some_and(Value::is_string) && o.contains_key("answers")
 }
 
@@ -88,14 +88,16 @@ fn with_optional_marks(v: Value) -> Value {
     let mut required = Vec::new();
     for (name, p) in params.iter_mut() {
         let Some(Value::String(t)) = p.get_mut("type") else {
-            required.push(Value::String(name.clone()));
+            required.push(Value::String(name.to_string()));
             continue;
         };
         match t.strip_suffix(", optional") {
             Some(base) => *t = base.trim().to_string(),
-            None => required.push(Value::String(name.clone())),
+            None => required.push(Value::String(name.to_string())),
         }
     }
-    f.entry("required").or_insert(Value::Array(required));
+    if !f.contains_key("required") {
+        f.insert("required".into(), Value::Array(required));
+    }
     Value::Object(f)
 }

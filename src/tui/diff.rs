@@ -70,7 +70,7 @@ fn functions_in(v: &Value) -> Vec<FunctionDef> {
         Value::Array(a) => a.clone(),
         _ => Vec::new(),
     };
-    items.iter().filter_map(|f| FunctionDef::from_value(f).ok()).collect()
+    items.iter().filter_map(|f| FunctionDef::from_owned(f.clone().into()).ok()).collect()
 }
 
 fn param_types(f: &FunctionDef) -> BTreeMap<String, String> {
@@ -78,7 +78,7 @@ fn param_types(f: &FunctionDef) -> BTreeMap<String, String> {
         .map(|p| {
             p.iter()
                 .map(|(k, v)| {
-                    (k.clone(), v.get("type").map_or("any".into(), |t| t.to_string().trim_matches('"').to_string()))
+                    (k.to_string(), v.get("type").map_or("any".into(), |t| t.to_string().trim_matches('"').to_string()))
                 })
                 .collect()
         })

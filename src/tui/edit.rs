@@ -102,7 +102,7 @@ fn line_of(text: &str, needle: &str) -> usize {
     text.find(needle).map_or(0, |i| text[..i].matches('\n').count() + 1)
 }
 
-fn pretty(v: &Value) -> String {
+fn pretty(v: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(v).expect("values serialize")
 }
 
@@ -159,7 +159,7 @@ pub fn check_functions(fns: &[Value], text: &str, problems: &mut Vec<Problem>) -
         let name = v.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let at = if name.is_empty() { 0 } else { line_of(text, &format!("\"{name}\"")) };
         let here = |m: String| Problem { line: at, column: usize::from(at > 0), message: m };
-        let f = match FunctionDef::from_value(v) {
+        let f = match FunctionDef::from_owned(v.clone().into()) {
             Ok(f) => f,
             Err(e) => {
                 problems.push(here(format!("function {}: {e}", i + 1)));
@@ -169,10 +169,11 @@ pub fn check_functions(fns: &[Value], text: &str, problems: &mut Vec<Problem>) -
         if !seen.insert(f.name.clone()) {
             problems.push(here(format!("two functions are named {}: names must be unique", f.name)));
         }
-        if let Err(e) = jsonschema::draft7::meta::validate(&f.parameters) {
+        if let Err(e) = jsonschema::draft7::meta::validate(&serde_json::Value::from(&f.parameters)) {
             problems.push(here(format!("{}: parameters are not a valid JSON Schema: {e}", f.name)));
         }
-        let props: HashSet<String> = f.properties().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+        let props: HashSet<String> =
+            f.properties().map(|p| p.keys().map(crate::json::Key::to_string).collect()).unwrap_or_default();
         for r in f.required() {
             if !props.contains(r) {
                 problems.push(here(format!("{}: required names {r:?}, which is not one of its parameters", f.name)));

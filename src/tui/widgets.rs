@@ -95,7 +95,7 @@ pub(crate) fn role_color(app: &App, m: &Message) -> ratatui::style::Color {
     }
 }
 
-pub(crate) fn pretty(v: &serde_json::Value) -> String {
+pub(crate) fn pretty(v: &impl serde::Serialize) -> String {
     serde_json::to_string_pretty(v).unwrap_or_default()
 }
 

@@ -214,7 +214,7 @@ pub fn load_detail(store: &Store, id: &str) -> crate::store::Result<Detail> {
 }
 
 /// Whether a call's parsed result is what this message (or one tool result of it) holds.
-fn made(call: &CallRow, m: &Message, result: Option<&serde_json::Value>) -> bool {
+fn made(call: &CallRow, m: &Message, result: Option<&crate::json::Value>) -> bool {
     let Some(parsed) = call.parse_result.as_deref().and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
     else {
         return false;
@@ -227,7 +227,7 @@ fn made(call: &CallRow, m: &Message, result: Option<&serde_json::Value>) -> bool
                 parsed.get("final_answer").map(|f| f == &serde_json::to_value(final_answer).unwrap_or_default());
             same_calls == Some(true) && same_final != Some(false)
         }
-        Message::Tool { .. } => result == Some(&parsed),
+        Message::Tool { .. } => result.is_some_and(|r| *r == parsed),
     }
 }
 
@@ -250,7 +250,7 @@ fn match_turns(messages: &[Message], calls: &[CallRow], since: i64) -> Vec<Optio
         (pool("user_agent", since), pool("assistant_agent", since), pool("tool_agent", since));
     let (mut u, mut a) = (0, 0);
     let mut used = vec![false; calls.len()];
-    let newest_made = |pool: &[usize], m: &Message, r: Option<&serde_json::Value>, used: &[bool]| {
+    let newest_made = |pool: &[usize], m: &Message, r: Option<&crate::json::Value>, used: &[bool]| {
         pool.iter().rev().copied().find(|i| !used[*i] && made(&calls[*i], m, r))
     };
     messages

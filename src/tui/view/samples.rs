@@ -215,7 +215,7 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                     }
                     for fd in fs {
                         let params: Vec<String> =
-                            fd.properties().map(|p| p.keys().cloned().collect()).unwrap_or_default();
+                            fd.properties().map(|p| p.keys().map(crate::json::Key::to_string).collect()).unwrap_or_default();
                         text(&mut lines, &format!("{}({})", fd.name, params.join(", ")), Style::default().fg(t.tool));
                         if !fd.description.is_empty() {
                             text(&mut lines, &format!("  {}", fd.description), dim);
