@@ -47,7 +47,12 @@ where
 {
     let workers = workers.max(1);
     std::thread::scope(|scope| {
-        let mut to_workers: Vec<SyncSender<Batch>> = Vec::with_capacity(workers);
+        // One queue that all workers take from: whichever is free takes the next batch (with
+        // a batch dealt to each in turn, a worker whose core a neighbour took held up the
+        // rest). The last worker to stop drops it, so the reader's next send fails and it
+        // stops too.
+        let (to_workers, from_reader) = sync_channel::<Batch>(workers * 2);
+        let from_reader = std::sync::Arc::new(std::sync::Mutex::new(from_reader));
         // Room for the workers to go on while the sink pauses: an import's sink writes 2,000
         // samples in one transaction now and then, and with 2 slots per worker the workers
         // sat idle through it (63% busy; 16 slots: an import of 100,000 records 11-15%
@@ -56,13 +61,12 @@ where
         // Batch buffers go back to the reader: fresh megabytes each time cost page faults.
         let (recycle_tx, recycle_rx) = sync_channel::<Vec<u8>>(workers * 4);
         for _ in 0..workers {
-            let (tx, rx) = sync_channel::<Batch>(2);
-            to_workers.push(tx);
             let out_tx = out_tx.clone();
             let recycle_tx = recycle_tx.clone();
-            let map = &map;
-            scope.spawn(move || worker(rx, out_tx, recycle_tx, map));
+            let (map, from_reader) = (&map, std::sync::Arc::clone(&from_reader));
+            scope.spawn(move || worker(&from_reader, out_tx, recycle_tx, map));
         }
+        drop(from_reader);
         drop(out_tx);
         drop(recycle_tx);
         let reader = scope.spawn(move || read_batches(input, to_workers, recycle_rx));
@@ -91,11 +95,16 @@ where
     })
 }
 
-fn worker<T, M>(rx: Receiver<Batch>, out: SyncSender<(u64, Vec<(u64, T)>)>, recycle: SyncSender<Vec<u8>>, map: &M)
-where
+fn worker<T, M>(
+    rx: &std::sync::Mutex<Receiver<Batch>>,
+    out: SyncSender<(u64, Vec<(u64, T)>)>,
+    recycle: SyncSender<Vec<u8>>,
+    map: &M,
+) where
     M: Fn(u64, Line<'_>) -> Option<T>,
 {
-    for batch in &rx {
+    // The lock is held only while waiting for the next batch.
+    while let Ok(batch) = rx.lock().map_or(Err(std::sync::mpsc::RecvError), |rx| rx.recv()) {
         let mut items = Vec::with_capacity(batch.spans.len());
         for (i, span) in batch.spans.iter().enumerate() {
             let line_no = batch.first_line + i as u64;
@@ -116,11 +125,7 @@ where
     }
 }
 
-fn read_batches<R: Read>(
-    input: R,
-    workers: Vec<SyncSender<Batch>>,
-    recycled: Receiver<Vec<u8>>,
-) -> std::io::Result<()> {
+fn read_batches<R: Read>(input: R, workers: SyncSender<Batch>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
     let mut r = BufReader::with_capacity(1 << 20, input);
     let mut seq = 0u64;
     let mut line_no = 1u64;
@@ -133,7 +138,7 @@ fn read_batches<R: Read>(
     let mut batch = new_batch(seq, line_no);
     let mut start = 0usize;
     let mut too_long: Option<usize> = None;
-    let send = |batch: Batch| -> bool { workers[(batch.seq % workers.len() as u64) as usize].send(batch).is_ok() };
+    let send = |batch: Batch| -> bool { workers.send(batch).is_ok() };
     loop {
         let avail = match r.fill_buf() {
             Ok(a) => a,

@@ -214,8 +214,10 @@ fn lineage_lines(app: &App, d: &Detail, width: usize) -> (Vec<Line<'static>>, [u
                         text(&mut lines, &format!("for: {sub}"), dim);
                     }
                     for fd in fs {
-                        let params: Vec<String> =
-                            fd.properties().map(|p| p.keys().map(crate::json::Key::to_string).collect()).unwrap_or_default();
+                        let params: Vec<String> = fd
+                            .properties()
+                            .map(|p| p.keys().map(crate::json::Key::to_string).collect())
+                            .unwrap_or_default();
                         text(&mut lines, &format!("{}({})", fd.name, params.join(", ")), Style::default().fg(t.tool));
                         if !fd.description.is_empty() {
                             text(&mut lines, &format!("  {}", fd.description), dim);
