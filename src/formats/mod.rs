@@ -145,6 +145,10 @@ pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 pub fn line_text(bytes: &[u8]) -> Result<&str, Finding> {
     // A byte-order mark (Windows tools write one before the first line) is not content.
     let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    // Checked with SIMD; a line that fails is checked again by `std` for where.
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return Ok(text);
+    }
     std::str::from_utf8(bytes).map_err(|e| {
         Finding::new(Code::NotUtf8, format!("the line is not valid UTF-8 (bad byte at column {})", e.valid_up_to() + 1))
     })
