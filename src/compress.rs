@@ -179,6 +179,15 @@ impl Trainer {
         self.ready.get().and_then(Option::as_ref)
     }
 
+    /// The dictionary for the record of line `line_no`. A line past the ones it learns from
+    /// waits until it is trained (by the worker that reads the last of them: every line is
+    /// shown to `saw`), so every record after them uses it: when the other worker went on
+    /// without it through the 0.3 s of training, the 100,000-record benchmark's workspace
+    /// was 78 MB instead of 65.
+    pub fn dictionary_for(&self, line_no: u64) -> Option<&Arc<Dictionary>> {
+        if line_no > self.lines { self.ready.wait().as_ref() } else { self.dictionary() }
+    }
+
     /// Line `line_no` was read; `texts` are what its record will be compressed as (none for a
     /// blank line or a record that can't be read). Trains when it was the last line to learn from.
     pub fn saw(&self, line_no: u64, texts: &[&str]) {

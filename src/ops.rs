@@ -321,7 +321,7 @@ pub fn import_named(
         file,
         lines::default_workers(),
         |line_no, line| {
-            let dict = trainer.dictionary();
+            let dict = trainer.dictionary_for(line_no);
             let item = parse_record(format, line).map(|r| {
                 r.map(|(parsed, text)| {
                     // The record as it came, for an export in its own layout to give it back

@@ -713,11 +713,12 @@ fn an_import_is_compressed_with_a_dictionary_the_workspace_keeps_and_any_process
     for (id, line, data, raw) in &frames {
         assert_eq!(data, raw, "{id}: the record and its sample are packed alike");
         assert!(data.is_none() || data == &Some(*dict_id), "{id}: {data:?}");
-        // The records it learnt from were packed before it existed.
-        assert!(*line > 1000 || data.is_none(), "{id} (line {line}) names the dictionary");
+        // The records it learnt from were packed before it existed; every one after them
+        // waited for it (the worker not training it does not go on without it).
+        assert_eq!(data.is_some(), *line > 1000, "{id} (line {line}): {data:?}");
     }
     let with_dict = frames.iter().filter(|f| f.2.is_some()).count();
-    assert!(with_dict > 5_000, "{with_dict} of 20,000 samples use the dictionary");
+    assert_eq!(with_dict, 19_000, "of 20,000 samples, those after line 1,000 use the dictionary");
 
     // The reader loads the dictionary when a frame asks for it: everything exports as it came.
     let export = dir.path().join("out.jsonl");
