@@ -4,7 +4,7 @@
 use crate::json::Value;
 use serde::Serialize;
 
-use crate::model::{Call, FunctionDef, Message, SubTaskFunctions, Trajectory, field, kind_of, value_field};
+use crate::model::{Call, FunctionDef, Message, SubTaskFunctions, Trajectory, kind_of};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -346,12 +346,12 @@ fn check_tool_list(tools: &[FunctionDef], out: &mut Vec<Finding>) {
             );
         }
         let props = f.properties();
-        if let Some(req) = value_field(&f.parameters, "required") {
+        if let Some(req) = f.parameters.get("required") {
             match req.as_array() {
                 Some(list) => {
                     for r in list {
                         match r.as_str() {
-                            Some(name) if props.is_some_and(|p| field(p, name).is_some()) => {}
+                            Some(name) if props.is_some_and(|p| p.contains_key(name)) => {}
                             Some(name) => out.push(
                                 Finding::new(
                                     Code::BadToolList,
@@ -399,7 +399,7 @@ fn check_call(call: &Call, k: usize, tools: &[FunctionDef], mi: usize, out: &mut
         return;
     };
     for r in f.required() {
-        if field(args, r).is_none() {
+        if !args.contains_key(r) {
             out.push(
                 Finding::new(
                     Code::MissingArgument,
@@ -411,9 +411,9 @@ fn check_call(call: &Call, k: usize, tools: &[FunctionDef], mi: usize, out: &mut
         }
     }
     let props = f.properties();
-    let closed = value_field(&f.parameters, "additionalProperties") == Some(&Value::Bool(false));
+    let closed = f.parameters.get("additionalProperties") == Some(&Value::Bool(false));
     for (name, value) in args {
-        match props.and_then(|p| field(p, name)) {
+        match props.and_then(|p| p.get(name)) {
             Some(schema) => {
                 if let Some(problem) = schema_mismatch(value, schema, 0) {
                     out.push(
@@ -440,7 +440,7 @@ pub fn schema_mismatch(value: &Value, schema: &Value, depth: usize) -> Option<St
     if depth > 32 {
         return None;
     }
-    if let Some(ty) = field(schema, "type") {
+    if let Some(ty) = schema.get("type") {
         let ok = match ty {
             Value::String(t) => type_matches(value, t),
             Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(|t| type_matches(value, t)),
@@ -454,12 +454,12 @@ pub fn schema_mismatch(value: &Value, schema: &Value, depth: usize) -> Option<St
             return Some(format!("is {}, the schema wants {want}", kind_of(value)));
         }
     }
-    if let Some(Value::Array(allowed)) = field(schema, "enum")
+    if let Some(Value::Array(allowed)) = schema.get("enum")
         && !allowed.contains(value)
     {
         return Some(format!("is {value}, not one of {}", Value::Array(allowed.clone())));
     }
-    if let (Value::Array(items), Some(item_schema)) = (value, field(schema, "items")) {
+    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
         for (i, item) in items.iter().enumerate() {
             if let Some(p) = schema_mismatch(item, item_schema, depth + 1) {
                 return Some(format!("item {i} {p}"));
@@ -467,16 +467,16 @@ pub fn schema_mismatch(value: &Value, schema: &Value, depth: usize) -> Option<St
         }
     }
     if let Value::Object(fields) = value {
-        if let Some(Value::Array(req)) = field(schema, "required") {
+        if let Some(Value::Array(req)) = schema.get("required") {
             for r in req.iter().filter_map(Value::as_str) {
-                if field(fields, r).is_none() {
+                if !fields.contains_key(r) {
                     return Some(format!("lacks its required field {r}"));
                 }
             }
         }
-        if let Some(Value::Object(props)) = field(schema, "properties") {
+        if let Some(Value::Object(props)) = schema.get("properties") {
             for (name, v) in fields {
-                if let Some(s) = field(props, name)
+                if let Some(s) = props.get(name)
                     && let Some(p) = schema_mismatch(v, s, depth + 1)
                 {
                     return Some(format!("field {name} {p}"));

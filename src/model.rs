@@ -93,16 +93,6 @@ written_fields! {
     pub struct WrittenFunction { function, name, description, parameters, required, responses }
 }
 
-/// `map.get(key)` (kept for the readers that say `field`; `json::Map` compares keys).
-pub fn field<'a>(map: &'a Map, key: &str) -> Option<&'a Value> {
-    map.get(key)
-}
-
-/// `value.get(key)` for an object, by `field`.
-pub fn value_field<'a>(value: &'a Value, key: &str) -> Option<&'a Value> {
-    value.as_object().and_then(|m| field(m, key))
-}
-
 impl FunctionDef {
     /// Reads a function in any layout we meet: an `OpenAI` tool wrapper
     /// (`{"type":"function","function":{..}}`), an object-schema `parameters`, or the
@@ -187,16 +177,12 @@ impl FunctionDef {
     }
 
     pub fn properties(&self) -> Option<&Map> {
-        value_field(&self.parameters, "properties").and_then(Value::as_object)
+        self.parameters.get("properties").and_then(Value::as_object)
     }
 
     /// The `required` names, skipping entries that are not strings (lint reports those).
     pub fn required(&self) -> impl Iterator<Item = &str> {
-        value_field(&self.parameters, "required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        self.parameters.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
     /// True when the parameter schema says type, properties and required and nothing else,
@@ -600,18 +586,6 @@ pub struct Review {
 mod tests {
     use super::*;
     use crate::json;
-
-    #[test]
-    fn field_finds_what_get_finds_in_small_and_large_maps() {
-        for n in [0, 1, 8, 9, 20] {
-            let map: Map = (0..n).map(|i| (format!("k{i}"), json!(i))).collect();
-            for key in ["k0", "k7", "k8", "k19", "missing", ""] {
-                assert_eq!(field(&map, key), map.get(key), "{n} keys, {key}");
-            }
-        }
-        assert_eq!(value_field(&json!({"a": 1}), "a"), Some(&json!(1)));
-        assert_eq!(value_field(&json!([1]), "a"), None);
-    }
 
     /// Readers deserialize functions and calls straight into `WrittenFunction` /
     /// `WrittenCall`; what they make must be what `from_owned` / `from_value` make of the
