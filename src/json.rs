@@ -53,8 +53,8 @@ fn hash(key: &str) -> u64 {
 /// A JSON object: its entries in the order they were first given.
 #[derive(Clone, Default)]
 pub struct Map {
-    /// Keys are `CompactString`s: a key of up to 24 bytes (all a schema's) is held inline,
-    /// without an allocation of its own.
+    /// Keys are `CompactString`s: a key of up to 24 bytes (every JSON Schema keyword, most
+    /// parameter names) is held inline, without an allocation of its own.
     entries: Vec<(Key, Value)>,
     /// Positions in `entries` by key hash, once there are more than `INDEXED` entries.
     index: Option<Box<hashbrown::HashTable<usize>>>,
