@@ -301,7 +301,7 @@ impl NewSample {
 }
 
 /// Sample JSON is stored zstd-compressed (see `compress`): the benchmark's 100,000 records
-/// (355 MB, each kept as a sample and as its source record) make a workspace of 65 MB, and
+/// (355 MB, each kept as a sample and as its source record) make a workspace of 64 MB, and
 /// an import writes that many bytes (twice: WAL, then the database). Samples written
 /// outside an import have no dictionary.
 fn pack(json: &str) -> Vec<u8> {
