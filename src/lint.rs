@@ -329,12 +329,29 @@ pub fn is_placeholder(text: &str) -> bool {
         "a complete answer built from the results",
         "a complete answer",
     ];
-    let t = text.trim().trim_end_matches('.').to_lowercase();
-    if STAND_INS.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
+    /// The longest stand-in, in bytes: longer text is none of them, whatever its case.
+    const LONGEST: usize = 41;
+    let t = text.trim().trim_end_matches('.');
+    // Lowercased only where it can be a stand-in: this runs on every final answer, most
+    // of them sentences. Text whose lowercase is ASCII "[insert" is "[insert" in any ASCII
+    // case (no other character lowercases to one of those letters alone).
+    // A character lowercases to no fewer than a third of its bytes (the Kelvin sign, 3, to `k`).
+    let may_be_one = t.len() <= LONGEST || (t.len() <= 3 * LONGEST && !t.is_ascii());
+    if may_be_one && STAND_INS.contains(&t.to_lowercase().as_str()) {
         return true;
     }
-    // `<your answer here>`: the whole text one bracketed phrase.
+    if t.contains("{{")
+        || memchr::memchr_iter(b'[', t.as_bytes()).any(|at| starts_with_ignore_case(&t[at..], "[insert"))
+    {
+        return true;
+    }
+    // `<your answer here>`: the whole text one bracketed phrase (lowercasing leaves `<`,
+    // `>` and spaces as they are).
     t.starts_with('<') && t.ends_with('>') && t.contains(' ') && !t[1..].contains('<')
+}
+
+fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
+    text.as_bytes().get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
 }
 
 fn check_tool_list(tools: &[FunctionDef], out: &mut Vec<Finding>) {
@@ -599,7 +616,13 @@ fn mentions(v: &Value, hay: &str, any_scalar: &mut bool) -> bool {
     match v {
         Value::String(s) if s.trim().chars().count() >= 3 => {
             *any_scalar = true;
-            hay.contains(s.trim().to_lowercase().as_str())
+            let s = s.trim();
+            // Lowercase already (most results' text) is searched for as it is.
+            if s.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()) {
+                hay.contains(s)
+            } else {
+                hay.contains(s.to_lowercase().as_str())
+            }
         }
         Value::Number(n) => {
             *any_scalar = true;
@@ -609,5 +632,74 @@ fn mentions(v: &Value, hay: &str, any_scalar: &mut bool) -> bool {
         Value::Array(a) => a.iter().any(|x| mentions(x, hay, any_scalar)),
         Value::Object(o) => o.values().any(|x| mentions(x, hay, any_scalar)),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `is_placeholder` as it was, lowercasing every text first: the quick one must agree.
+    fn by_lowercasing_all(text: &str) -> bool {
+        let t = text.trim().trim_end_matches('.').to_lowercase();
+        let stand_ins = [
+            "...",
+            "…",
+            "n/a",
+            "tbd",
+            "todo",
+            "answer",
+            "final answer",
+            "the final answer",
+            "your answer",
+            "your final answer",
+            "a complete answer built from the results",
+            "a complete answer",
+        ];
+        if stand_ins.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
+            return true;
+        }
+        t.starts_with('<') && t.ends_with('>') && t.contains(' ') && !t[1..].contains('<')
+    }
+
+    #[test]
+    fn the_placeholder_check_agrees_with_lowercasing_every_text() {
+        let kelvin = "\u{212a}";
+        let mut texts: Vec<String> = [
+            "A Complete Answer Built From The Results.",
+            "a complete answer built from the results",
+            "A COMPLETE ANSWER",
+            "  TBD  ",
+            "N/A.",
+            "…",
+            "Answer",
+            "Answers",
+            "The weather in Perth is 14 °C; the shoes cost 219 dollars.",
+            "See [INSERT result here]",
+            "See [Insert",
+            "See [insertion] of the item",
+            "[ insert",
+            "{{ answer }}",
+            "{ {answer} }",
+            "<Your Answer Here>",
+            "<your answer> and <more>",
+            "<x>",
+            "<a b",
+            "",
+            "...",
+            "....",
+            "[İNSERT here]",
+            "İ",
+        ]
+        .map(str::to_string)
+        .to_vec();
+        texts.push(format!("{kelvin}{}", "x".repeat(50)));
+        texts.push("a complete answer built from the resultS".to_string());
+        texts.push(format!("{} [insert", "word ".repeat(100)));
+        texts.push(format!("<{}>", "long words ".repeat(30)));
+        for t in &texts {
+            assert_eq!(is_placeholder(t), by_lowercasing_all(t), "{t:?}");
+        }
+        assert!(texts.iter().filter(|t| is_placeholder(t)).count() >= 12);
     }
 }

@@ -3,7 +3,7 @@
 //! by the file.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 /// A line longer than this is reported and skipped, never buffered whole.
@@ -116,86 +116,96 @@ fn worker<T, M>(
                 items.push((line_no, v));
             }
         }
-        let mut buf = batch.buf;
-        buf.clear();
-        let _ = recycle.try_send(buf);
+        let _ = recycle.try_send(batch.buf);
         if out.send((batch.seq, items)).is_err() {
             return;
         }
     }
 }
 
-fn read_batches<R: Read>(input: R, workers: SyncSender<Batch>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
-    let mut r = BufReader::with_capacity(1 << 20, input);
-    let mut seq = 0u64;
-    let mut line_no = 1u64;
+/// Bytes asked of the input at a time, read straight into a batch's buffer.
+const READ_BYTES: usize = 256 << 10;
+
+fn read_batches<R: Read>(mut input: R, workers: SyncSender<Batch>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
+    // A batch's buffer keeps its length (bytes once written, reused as they are): the
+    // input is read into it directly, with no buffer in between. `filled` bytes of it hold
+    // input; the line under way starts at `start`; `scan` is how far newlines were looked for.
     let new_batch = |seq: u64, first_line: u64| Batch {
         seq,
         first_line,
-        buf: recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(BATCH_BYTES + 4096)),
+        // Room for a batch and a read past it, zeroed by the allocator (fresh pages).
+        buf: recycled.try_recv().unwrap_or_else(|_| vec![0; BATCH_BYTES + 2 * READ_BYTES]),
         spans: Vec::new(),
     };
+    let (mut seq, mut line_no) = (0u64, 1u64);
     let mut batch = new_batch(seq, line_no);
-    let mut start = 0usize;
+    let (mut filled, mut start, mut scan) = (0usize, 0usize, 0usize);
+    // The length so far of a line past `MAX_LINE`, whose bytes are not kept.
     let mut too_long: Option<usize> = None;
-    let send = |batch: Batch| -> bool { workers.send(batch).is_ok() };
     loop {
-        let avail = match r.fill_buf() {
-            Ok(a) => a,
+        while let Some(i) = memchr::memchr(b'\n', &batch.buf[scan..filled]) {
+            let end = scan + i;
+            match too_long.take() {
+                Some(n) => batch.spans.push(Span::TooLong(n + (end - start))),
+                None if end - start > MAX_LINE => batch.spans.push(Span::TooLong(end - start)),
+                None => push_line(&mut batch, start, end),
+            }
+            line_no += 1;
+            (start, scan) = (end + 1, end + 1);
+            if batch.spans.len() >= BATCH_LINES {
+                break;
+            }
+        }
+        if batch.spans.len() < BATCH_LINES {
+            scan = filled;
+        }
+        if batch.spans.len() >= BATCH_LINES || start >= BATCH_BYTES {
+            // Full: the line under way (and what is not looked at yet) goes on in the next.
+            seq += 1;
+            let mut next = new_batch(seq, line_no);
+            let rest = filled - start;
+            if next.buf.len() < rest + READ_BYTES {
+                next.buf.resize(rest + READ_BYTES, 0);
+            }
+            next.buf[..rest].copy_from_slice(&batch.buf[start..filled]);
+            (filled, scan, start) = (rest, scan - start, 0);
+            if workers.send(std::mem::replace(&mut batch, next)).is_err() {
+                return Ok(());
+            }
+            continue;
+        }
+        if too_long.is_some() || filled - start > MAX_LINE {
+            too_long = Some(too_long.unwrap_or(0) + (filled - start));
+            (filled, scan) = (start, start);
+        }
+        if batch.buf.len() < filled + READ_BYTES {
+            batch.buf.resize(filled + READ_BYTES, 0);
+        }
+        let n = match input.read(&mut batch.buf[filled..filled + READ_BYTES]) {
+            Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         };
-        if avail.is_empty() {
-            let has_partial = too_long.is_some() || batch.buf.len() > start;
-            if has_partial {
-                end_line(&mut batch, start, too_long.take());
+        if n == 0 {
+            // The end: a last line without its newline is a line too.
+            match too_long.take() {
+                Some(n) => batch.spans.push(Span::TooLong(n)),
+                None if filled > start => push_line(&mut batch, start, filled),
+                None => {}
             }
             if !batch.spans.is_empty() {
-                send(batch);
+                let _ = workers.send(batch);
             }
             return Ok(());
         }
-        let (chunk, consumed, line_ends) = match memchr::memchr(b'\n', avail) {
-            Some(i) => (&avail[..i], i + 1, true),
-            None => (avail, avail.len(), false),
-        };
-        match too_long.as_mut() {
-            Some(n) => *n += chunk.len(),
-            None => {
-                if batch.buf.len() - start + chunk.len() > MAX_LINE {
-                    too_long = Some(batch.buf.len() - start + chunk.len());
-                    batch.buf.truncate(start);
-                } else {
-                    batch.buf.extend_from_slice(chunk);
-                }
-            }
-        }
-        r.consume(consumed);
-        if line_ends {
-            end_line(&mut batch, start, too_long.take());
-            line_no += 1;
-            if batch.buf.len() >= BATCH_BYTES || batch.spans.len() >= BATCH_LINES {
-                seq += 1;
-                let full = std::mem::replace(&mut batch, new_batch(seq, line_no));
-                if !send(full) {
-                    return Ok(());
-                }
-            }
-            start = batch.buf.len();
-        }
+        filled += n;
     }
 }
 
-fn end_line(batch: &mut Batch, start: usize, too_long: Option<usize>) {
-    if let Some(n) = too_long {
-        batch.spans.push(Span::TooLong(n));
-    } else {
-        let mut end = batch.buf.len();
-        if end > start && batch.buf[end - 1] == b'\r' {
-            end -= 1;
-        }
-        batch.spans.push(Span::Text(start, end));
-    }
+/// The line at `start..end` of the batch's buffer, without the `\r` of a CRLF ending.
+fn push_line(batch: &mut Batch, start: usize, end: usize) {
+    let end = if end > start && batch.buf[end - 1] == b'\r' { end - 1 } else { end };
+    batch.spans.push(Span::Text(start, end));
 }
 
 #[cfg(test)]
@@ -236,6 +246,69 @@ mod tests {
             for (i, (n, s)) in got.iter().enumerate() {
                 assert_eq!(*n, i as u64 + 1);
                 assert_eq!(s, &format!("line {}", i + 1));
+            }
+        }
+    }
+
+    /// Hands out its bytes a few at a time, as a pipe or a decompressor may.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        sizes: std::iter::Cycle<std::slice::Iter<'a, usize>>,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+            let n = (*self.sizes.next().unwrap()).min(out.len()).min(self.bytes.len());
+            out[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn lines_are_split_alike_whatever_the_reads_and_batches() {
+        // Lines of every length up to past a batch, blank ones, CRLF endings, and a last
+        // line with and without its newline; read in reads of 1 byte to 300 KB.
+        let mut text = String::new();
+        for i in 0..5000usize {
+            let len = if i % 1000 == 999 { 1_300_000 } else { [0, 1, 7, 300, 900, 5000][i % 6] / (1 + i % 4) };
+            text.push_str(&"x".repeat(len));
+            text.push_str(&i.to_string());
+            text.push_str(if i % 5 == 0 { "\r\n" } else { "\n" });
+            if i % 11 == 0 {
+                text.push('\n');
+            }
+        }
+        // More short lines in a row than a batch takes.
+        for i in 0..3000 {
+            let _ = writeln!(text, "y{i}");
+        }
+        for tail in ["", "last line", "last\r"] {
+            let input = format!("{text}{tail}");
+            let expected: Vec<(u64, String)> = input
+                .split_inclusive('\n')
+                .map(|l| l.strip_suffix('\n').unwrap_or(l))
+                .map(|l| l.strip_suffix('\r').unwrap_or(l))
+                .enumerate()
+                .map(|(i, l)| (i as u64 + 1, l.to_string()))
+                .collect();
+            for sizes in [&[1usize, 2, 4093][..], &[300_000], &[65_536, 7]] {
+                let mut got = Vec::new();
+                par_map_lines::<_, _, std::io::Error, _, _>(
+                    Trickle { bytes: input.as_bytes(), sizes: sizes.iter().cycle() },
+                    2,
+                    |n, line| match line {
+                        Line::Text(t) => Some((n, String::from_utf8(t.to_vec()).unwrap())),
+                        Line::TooLong(_) => panic!("no line here is too long"),
+                    },
+                    |_, item| {
+                        got.push(item);
+                        Ok(())
+                    },
+                )
+                .unwrap();
+                assert_eq!(got.len(), expected.len(), "{sizes:?} {tail:?}");
+                assert!(got == expected, "{sizes:?} {tail:?}");
             }
         }
     }
