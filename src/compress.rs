@@ -189,6 +189,13 @@ impl Trainer {
         if line_no > self.lines { self.ready.wait().as_ref() } else { self.dictionary() }
     }
 
+    /// No dictionary after all: records waiting for one go on without it. For a worker that
+    /// panics (`AbandonOnPanic`): the lines it held are never shown to `saw`, and the other
+    /// worker would wait for the training for ever instead of the import failing.
+    pub fn abandon(&self) {
+        let _ = self.ready.set(None);
+    }
+
     /// Line `line_no` was read; `texts` are what its record will be compressed as (none for a
     /// blank line or a record that can't be read). Trains when it was the last line to learn from.
     pub fn saw(&self, line_no: u64, texts: &[&str]) {
@@ -205,6 +212,17 @@ impl Trainer {
             std::mem::take(&mut c.texts)
         };
         let _ = self.ready.set(train(texts));
+    }
+}
+
+/// Abandons the trainer's dictionary if dropped while its thread panics.
+pub struct AbandonOnPanic<'a>(pub &'a Trainer);
+
+impl Drop for AbandonOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.abandon();
+        }
     }
 }
 
@@ -225,6 +243,22 @@ fn train(mut texts: Vec<(u64, String)>) -> Option<Arc<Dictionary>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_worker_that_panics_before_the_training_does_not_leave_the_other_waiting() {
+        let trainer = Trainer::new(10);
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| trainer.dictionary_for(11).is_some());
+            let panicking = scope.spawn(|| {
+                let _guard = AbandonOnPanic(&trainer);
+                trainer.saw(1, &["a record"]);
+                panic!("a bug while reading line 2");
+            });
+            assert!(panicking.join().is_err());
+            // Without the guard this join never returns.
+            assert!(!waiting.join().unwrap(), "no dictionary: it was never trained");
+        });
+    }
 
     fn records(n: usize) -> Vec<String> {
         (0..n)

@@ -321,6 +321,7 @@ pub fn import_named(
         file,
         lines::default_workers(),
         |line_no, line| {
+            let _abandon = compress::AbandonOnPanic(&trainer);
             let dict = trainer.dictionary_for(line_no);
             let item = parse_record(format, line).map(|r| {
                 r.map(|(parsed, text)| {
