@@ -312,34 +312,46 @@ pub fn lint(t: &Trajectory, sub_tasks: &[SubTaskFunctions], layout: &Layout) -> 
 /// Calls a trajectory makes at the least, the paper's shape (W04).
 pub const MIN_CALLS: usize = 2;
 
+/// What prompts and templates put where an answer should be, lowercase.
+const STAND_INS: &[&str] = &[
+    "...",
+    "…",
+    "n/a",
+    "tbd",
+    "todo",
+    "answer",
+    "final answer",
+    "the final answer",
+    "your answer",
+    "your final answer",
+    "a complete answer built from the results",
+    "a complete answer",
+];
+
 /// Text that stands where an answer should: a template's placeholder (`<your answer>`,
 /// `{{ answer }}`, `[insert ...]`), or the wording prompts use to ask for one.
 pub fn is_placeholder(text: &str) -> bool {
-    const STAND_INS: &[&str] = &[
-        "...",
-        "…",
-        "n/a",
-        "tbd",
-        "todo",
-        "answer",
-        "final answer",
-        "the final answer",
-        "your answer",
-        "your final answer",
-        "a complete answer built from the results",
-        "a complete answer",
-    ];
-    /// The longest stand-in, in bytes: longer text is none of them, whatever its case.
-    const LONGEST: usize = 41;
+    /// The longest stand-in, in bytes.
+    const LONGEST: usize = {
+        let (mut i, mut longest) = (0, 0);
+        while i < STAND_INS.len() {
+            if STAND_INS[i].len() > longest {
+                longest = STAND_INS[i].len();
+            }
+            i += 1;
+        }
+        longest
+    };
     let t = text.trim().trim_end_matches('.');
-    // Lowercased only where it can be a stand-in: this runs on every final answer, most
-    // of them sentences. Text whose lowercase is ASCII "[insert" is "[insert" in any ASCII
-    // case (no other character lowercases to one of those letters alone).
-    // A character lowercases to no fewer than a third of its bytes (the Kelvin sign, 3, to `k`).
+    // Lowercased only where it can be a stand-in: this runs on every final answer, most of
+    // them sentences. A character lowercases to no fewer than a third of its bytes (the
+    // Kelvin sign, 3, to `k`), so longer text is none of them, whatever its case.
     let may_be_one = t.len() <= LONGEST || (t.len() <= 3 * LONGEST && !t.is_ascii());
     if may_be_one && STAND_INS.contains(&t.to_lowercase().as_str()) {
         return true;
     }
+    // Text whose lowercase holds ASCII "[insert" holds it in some ASCII case: no other
+    // character lowercases to one of those letters alone.
     if t.contains("{{")
         || memchr::memchr_iter(b'[', t.as_bytes()).any(|at| starts_with_ignore_case(&t[at..], "[insert"))
     {
@@ -642,21 +654,7 @@ mod tests {
     /// `is_placeholder` as it was, lowercasing every text first: the quick one must agree.
     fn by_lowercasing_all(text: &str) -> bool {
         let t = text.trim().trim_end_matches('.').to_lowercase();
-        let stand_ins = [
-            "...",
-            "…",
-            "n/a",
-            "tbd",
-            "todo",
-            "answer",
-            "final answer",
-            "the final answer",
-            "your answer",
-            "your final answer",
-            "a complete answer built from the results",
-            "a complete answer",
-        ];
-        if stand_ins.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
+        if STAND_INS.contains(&t.as_str()) || t.contains("{{") || t.contains("[insert") {
             return true;
         }
         t.starts_with('<') && t.ends_with('>') && t.contains(' ') && !t[1..].contains('<')

@@ -91,7 +91,8 @@ pub fn parse_tool_list(text: &str) -> Result<Vec<FunctionDef>, String> {
         .collect()
 }
 
-/// A line's messages, their text borrowed from the line where it has no escapes.
+/// A line's messages, their text borrowed from the text read (`simd_json`'s copy of the line,
+/// unescaped in place; the line itself where `serde_json` reads a string without escapes).
 #[derive(Deserialize)]
 struct Line<'a> {
     #[serde(default, borrow)]

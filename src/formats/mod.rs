@@ -162,8 +162,8 @@ thread_local! {
         std::cell::RefCell::new(simd_json::Buffers::default());
 }
 
-/// A layout's shape of a line, which may borrow the line's text (`Of<'a>`): a message's
-/// content read as `Cow<'a, str>` is not copied out of the line unless it holds escapes.
+/// A layout's shape of a line, which may borrow the line's text (`Of<'a>`): BUTTON's
+/// messages are not copied out of the text `simd_json` unescaped in place.
 pub(crate) trait Shape {
     type Of<'a>: serde::Deserialize<'a>;
 }
@@ -175,8 +175,8 @@ impl<T: serde::de::DeserializeOwned> Shape for Owned<T> {
     type Of<'a> = T;
 }
 
-/// Reads a line into a layout's shape `T` and hands it to `then` (`read_borrowed` for a
-/// shape that owns what it holds).
+/// Reads a line into a layout's shape `T`, which owns what it holds, and hands it to `then`
+/// (`read_borrowed`).
 pub(crate) fn read_shape<T, R>(line: &str, what: &str, then: impl FnOnce(T) -> Result<R, Finding>) -> Result<R, Finding>
 where
     T: serde::de::DeserializeOwned,
@@ -217,7 +217,7 @@ pub(crate) fn read_borrowed<S: Shape, R>(
     answer
 }
 
-/// The line length up to which `read_shape`'s buffers are kept for the next line.
+/// The line length up to which `read_borrowed`'s buffers are kept for the next line.
 const KEEP_ROOM: usize = 1 << 20;
 
 /// Whether the line may hold a negative zero without a fraction (`-0`, `-0e0`), which
