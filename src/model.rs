@@ -40,6 +40,32 @@ impl<'de> Deserialize<'de> for Written {
     }
 }
 
+/// A string borrowed from the text read where it can be: an object's key, a message's text.
+/// (serde's own `Cow<str>` is always copied, unless it is a field marked `borrow`.)
+pub(crate) struct Text<'a>(pub std::borrow::Cow<'a, str>);
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for Text<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(s.to_owned())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Text<'de>, E> {
+                Ok(Text(std::borrow::Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
 /// A struct of `Written` fields read from a JSON object only (serde's derive would also
 /// read an array, element by element, as the fields in order), other keys skipped unread.
 /// A repeated key is an error here; the readers then read the text as `Value`s.
@@ -61,8 +87,8 @@ macro_rules! written_fields {
                     }
                     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<$name, A::Error> {
                         let mut out = $name::default();
-                        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                            match key.as_ref() {
+                        while let Some(key) = map.next_key::<$crate::model::Text<'de>>()? {
+                            match key.0.as_ref() {
                                 $(stringify!($field) => {
                                     if !matches!(out.$field, $crate::model::Written::Absent) {
                                         return Err(serde::de::Error::duplicate_field(stringify!($field)));

@@ -2,7 +2,6 @@
 //! `formats/button-system-template.txt`, `<call>[...]</call>` and `<final>...</final>` in
 //! assistant text, and tool messages that are JSON lists of `{name, arguments, results}`.
 
-use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use crate::json::{Map, Value};
@@ -11,7 +10,7 @@ use serde::Deserialize;
 use super::{Parsed, Shape, read_borrowed};
 use crate::lint::{Code, Finding, Layout};
 use crate::model::{
-    Call, FunctionDef, Message, ToolResult, Trajectory, Written, WrittenCall, WrittenFunction, kind_of,
+    Call, FunctionDef, Message, Text, ToolResult, Trajectory, Written, WrittenCall, WrittenFunction, kind_of,
 };
 
 /// The published dataset's system prompt, byte for byte (a format fact, not ours to reword).
@@ -105,32 +104,6 @@ struct Msg<'a> {
     role: Option<Text<'a>>,
     #[serde(default, borrow)]
     content: Option<Text<'a>>,
-}
-
-/// A string borrowed from the text read where it can be (serde's own `Cow<str>` is always
-/// copied inside an `Option`).
-struct Text<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Text<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E>(self, s: String) -> Result<Text<'de>, E> {
-                Ok(Text(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(Visitor)
-    }
 }
 
 struct LineShape;
