@@ -531,8 +531,6 @@ impl<'de> Deserialize<'de> for Value {
     }
 }
 
-impl Value {}
-
 impl From<serde_json::Value> for Value {
     fn from(v: serde_json::Value) -> Value {
         match v {

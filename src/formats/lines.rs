@@ -11,6 +11,8 @@ pub const MAX_LINE: usize = 64 << 20;
 
 const BATCH_BYTES: usize = 1 << 20;
 const BATCH_LINES: usize = 2048;
+/// Bytes asked of the input at a time, read straight into a batch's buffer.
+const READ_BYTES: usize = 256 << 10;
 
 /// One line as the reader saw it.
 pub enum Line<'a> {
@@ -122,9 +124,6 @@ fn worker<T, M>(
         }
     }
 }
-
-/// Bytes asked of the input at a time, read straight into a batch's buffer.
-const READ_BYTES: usize = 256 << 10;
 
 fn read_batches<R: Read>(mut input: R, workers: SyncSender<Batch>, recycled: Receiver<Vec<u8>>) -> std::io::Result<()> {
     // A batch's buffer keeps its length (bytes once written, reused as they are): the
