@@ -160,6 +160,9 @@ thread_local! {
     /// `simd_json`'s working buffers, kept between lines.
     static SIMD_BUFFERS: std::cell::RefCell<simd_json::Buffers> =
         std::cell::RefCell::new(simd_json::Buffers::default());
+    /// `simd_json`'s tape of the line's values, emptied and kept between lines.
+    static SIMD_TAPE: std::cell::RefCell<simd_json::tape::Tape<'static>> =
+        std::cell::RefCell::new(simd_json::tape::Tape(Vec::new()));
 }
 
 /// A layout's shape of a line, which may borrow the line's text (`Of<'a>`): BUTTON's
@@ -202,17 +205,31 @@ pub(crate) fn read_borrowed<S: Shape, R>(
         return then(serde_json::from_str(line).map_err(|e| shape_error(line, e, what))?);
     }
     // Taken, not borrowed, while `then` runs: a reader inside it gets buffers of its own.
-    let (mut buf, mut b) = (SIMD_LINE.take(), SIMD_BUFFERS.take());
+    let (mut buf, mut b, tape) =
+        (SIMD_LINE.take(), SIMD_BUFFERS.take(), SIMD_TAPE.replace(simd_json::tape::Tape(Vec::new())));
+    // The copy `simd_json` unescapes in place, padded as it needs (it then makes no copy of
+    // its own); its tape is the last line's, emptied.
     buf.clear();
     buf.extend_from_slice(line.as_bytes());
-    let answer = match simd_json::serde::from_slice_with_buffers::<S::Of<'_>>(&mut buf, &mut b) {
-        Ok(shape) => then(shape),
-        Err(_) => serde_json::from_str(line).map_err(|e| shape_error(line, e, what)).and_then(then),
+    buf.resize(line.len() + simd_json::INPUT_PADDING, b' ');
+    let mut tape = tape.reset();
+    let (answer, tape) = match simd_json::fill_tape_padded(&mut buf, line.len(), &mut b, &mut tape) {
+        Ok(()) => {
+            let mut de = simd_json::Deserializer::from_tape(tape);
+            let answer = match <S::Of<'_> as serde::Deserialize>::deserialize(&mut de) {
+                Ok(shape) => then(shape),
+                Err(_) => serde_json::from_str(line).map_err(|e| shape_error(line, e, what)).and_then(then),
+            };
+            (answer, de.into_tape())
+        }
+        Err(_) => (serde_json::from_str(line).map_err(|e| shape_error(line, e, what)).and_then(then), tape),
     };
+    let tape: simd_json::tape::Tape<'static> = tape.reset();
     // A thread keeps these for the next line; not the room a rare huge line took.
     if line.len() <= KEEP_ROOM {
         SIMD_LINE.set(buf);
         SIMD_BUFFERS.set(b);
+        SIMD_TAPE.set(tape);
     }
     answer
 }
