@@ -168,6 +168,29 @@ fn sharegpt_takes_function_call_objects_and_lists_and_tool_as_observation() {
 }
 
 #[test]
+fn hermes_keeps_a_records_own_system_prompt_and_drops_each_protocol_sentence() {
+    let rows = lines("hermes.jsonl");
+    let mut t = read(&rows[0]);
+    t.system = Some("You are the booking desk of Tromsø Travel.".into());
+    let line = Format::Hermes.write_line(&t);
+    let back = read(&line);
+    assert_eq!(back.system, t.system, "{line}");
+    assert_eq!(back.tools, t.tools);
+    // The protocol's opening sentence given twice (as a hand-joined prompt may): both go, the
+    // prompt's own words stay, in order.
+    let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
+    let system = v["conversations"][0]["value"].as_str().unwrap().to_string();
+    let (own, protocol) = system.split_once("\n\n").unwrap();
+    let opening = &protocol[..protocol.find("\n<tools>").unwrap()];
+    v["conversations"][0]["value"] = json!(format!("{opening}\n{own}\n\n{protocol}"));
+    assert_eq!(read(&v.to_string()).system, t.system);
+    // Without its tools the protocol is still the protocol, not a prompt of the record's own.
+    t.system = None;
+    t.tools.clear();
+    assert_eq!(read(&Format::Hermes.write_line(&t)).system, None);
+}
+
+#[test]
 fn hermes_adds_a_tools_field_to_its_system_prompts_tools_once_each() {
     let rows = lines("hermes.jsonl");
     let mut v: serde_json::Value = serde_json::from_str(&rows[1]).unwrap();

@@ -12,6 +12,7 @@
 use crate::json::{Map, Value};
 use serde::Deserialize;
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
 use super::{Parsed, loose_json, read_shape};
 use crate::lint::{Code, Finding, Layout};
@@ -150,18 +151,40 @@ fn fill_result_names(t: &mut Trajectory) {
     }
 }
 
+/// A tag or a sentence looked for in every record, its searcher built once (`str::find`
+/// builds one on every call: for the protocol's sentences, a fifth of what a line cost).
+struct Needle {
+    text: &'static str,
+    finder: OnceLock<memchr::memmem::Finder<'static>>,
+}
+
+impl Needle {
+    const fn new(text: &'static str) -> Needle {
+        Needle { text, finder: OnceLock::new() }
+    }
+
+    fn find(&self, hay: &str) -> Option<usize> {
+        self.finder.get_or_init(|| memchr::memmem::Finder::new(self.text)).find(hay.as_bytes())
+    }
+}
+
+static TOOLS: [Needle; 2] = [Needle::new("<tools>"), Needle::new("</tools>")];
+static TOOL_CALL: [Needle; 2] = [Needle::new("<tool_call>"), Needle::new("</tool_call>")];
+static TOOL_RESPONSE: [Needle; 2] = [Needle::new("<tool_response>"), Needle::new("</tool_response>")];
+static PROTOCOL: [Needle; 2] = [Needle::new(PROTOCOL_BEFORE), Needle::new(PROTOCOL_AFTER)];
+
 /// The bodies of every `<open>...</close>` block (an unclosed last block runs to the end),
 /// and the text outside them.
-fn blocks<'a>(text: &'a str, open: &str, close: &str) -> (String, Vec<&'a str>) {
+fn blocks<'a>(text: &'a str, [open, close]: &[Needle; 2]) -> (String, Vec<&'a str>) {
     let mut outside = String::new();
     let mut bodies = Vec::new();
     let mut rest = text;
-    while let Some(a) = rest.find(open) {
+    while let Some(a) = open.find(rest) {
         outside.push_str(&rest[..a]);
-        let after = &rest[a + open.len()..];
-        if let Some(b) = after.find(close) {
+        let after = &rest[a + open.text.len()..];
+        if let Some(b) = close.find(after) {
             bodies.push(&after[..b]);
-            rest = &after[b + close.len()..];
+            rest = &after[b + close.text.len()..];
         } else {
             bodies.push(after);
             rest = "";
@@ -171,19 +194,32 @@ fn blocks<'a>(text: &'a str, open: &str, close: &str) -> (String, Vec<&'a str>) 
     (outside.trim().to_string(), bodies)
 }
 
+/// `text` without any of its occurrences of `needle`.
+fn without(text: &str, needle: &Needle) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = needle.find(rest) {
+        out.push_str(&rest[..at]);
+        rest = &rest[at + needle.text.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// hermes-function-calling-v1's words around the tool list, which `write` uses.
 const PROTOCOL_BEFORE: &str = "You are a function calling AI model. You are provided with function signatures within <tools> </tools> XML tags. You may call one or more functions to assist with the user query. Don't make assumptions about what values to plug into functions.";
 const PROTOCOL_AFTER: &str = "For each function call return a json object with function name and arguments within <tool_call> </tool_call> tags with the following schema:\n<tool_call>\n{'arguments': <args-dict>, 'name': <function-name>}\n</tool_call>";
 
 fn read_system(text: &str, t: &mut Trajectory) -> Result<(), Finding> {
-    let (outside, bodies) = blocks(text, "<tools>", "</tools>");
+    // The words around the tools describe the tag protocol; anything else is the
+    // dataset's own system prompt and is kept. They go first: the opening sentence names
+    // `<tools> </tools>` itself, which the search for the tools would split.
+    let text = without(&without(text, &PROTOCOL[0]), &PROTOCOL[1]);
+    let (outside, bodies) = blocks(&text, &TOOLS);
     for body in bodies {
         t.tools.extend(parse_tools(body)?);
     }
-    // The words around the tools describe the tag protocol; anything else is the
-    // dataset's own system prompt and is kept.
-    let own = outside.replace(PROTOCOL_BEFORE, "").replace(PROTOCOL_AFTER, "");
-    let own = own.trim();
+    let own = outside.trim();
     if !own.is_empty() && !own.contains("<tool_call>") && !own.contains("function signatures") {
         t.system = Some(own.to_string());
     }
@@ -270,7 +306,7 @@ fn parse_tools(body: &str) -> Result<Vec<FunctionDef>, Finding> {
 
 /// The text of an assistant turn outside its `<tool_call>` blocks, and the calls in them.
 fn read_calls(value: &str) -> Result<(String, Vec<Call>), Finding> {
-    let (text, bodies) = blocks(value, "<tool_call>", "</tool_call>");
+    let (text, bodies) = blocks(value, &TOOL_CALL);
     let mut calls = Vec::new();
     for (k, body) in bodies.into_iter().enumerate() {
         let bad = |e: String| Finding::new(Code::Malformed, format!("<tool_call> {} can't be read: {e}", k + 1));
@@ -290,7 +326,7 @@ fn read_calls(value: &str) -> Result<(String, Vec<Call>), Finding> {
 /// The results in a tool turn: each `<tool_response>` block (the whole text when there is
 /// none), `{"name", "content"}` or the bare result.
 fn read_results(value: &str) -> Vec<ToolResult> {
-    let (outside, bodies) = blocks(value, "<tool_response>", "</tool_response>");
+    let (outside, bodies) = blocks(value, &TOOL_RESPONSE);
     let bodies: Vec<&str> = if bodies.is_empty() { vec![outside.as_str()] } else { bodies };
     bodies
         .into_iter()
