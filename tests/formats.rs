@@ -38,6 +38,10 @@ fn rich() -> Trajectory {
 fn samples() -> Vec<Trajectory> {
     let mut v: Vec<Trajectory> = clean_lines().iter().map(|l| parse(Format::Button, l)).collect();
     v.push(rich());
+    // A record's own system prompt, which every layout has room for.
+    let mut own = rich();
+    own.system = Some("You are the travel desk of Hotel Quito. Prices are in USD unless asked.".into());
+    v.push(own);
     v
 }
 
