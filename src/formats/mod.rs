@@ -162,7 +162,7 @@ thread_local! {
         std::cell::RefCell::new(simd_json::Buffers::default());
     /// `simd_json`'s tape of the line's values, emptied and kept between lines.
     static SIMD_TAPE: std::cell::RefCell<simd_json::tape::Tape<'static>> =
-        std::cell::RefCell::new(simd_json::tape::Tape(Vec::new()));
+        const { std::cell::RefCell::new(simd_json::tape::Tape(Vec::new())) };
 }
 
 /// A layout's shape of a line, which may borrow the line's text (`Of<'a>`): BUTTON's
