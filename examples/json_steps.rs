@@ -9,6 +9,9 @@
 //!     cargo run --release --example json_steps -- ENDPOINT MODEL N on|off
 //!     cargo run --release --example json_steps -- replay FILE
 //!
+//! `JSON_STEPS_PROMPTS=DIR` asks with the templates in DIR/prompts/ where there are any (a
+//! workspace's overrides), `JSON_STEPS_ONLY=STEP` asks one step alone.
+//!
 //! `replay` reads the replies a run kept (`JSON_STEPS_REPLIES=FILE`) with today's parsers,
 //! so a parser change is judged on the same replies.
 
@@ -42,7 +45,10 @@ fn main() {
     let structured = structured == "on";
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let prompts = Prompts::load(None).unwrap();
+    // One template's wording against another's, on the same inputs (module doc).
+    let prompts_dir = std::env::var_os("JSON_STEPS_PROMPTS").map(std::path::PathBuf::from);
+    let prompts = Prompts::load(prompts_dir.as_deref()).unwrap();
+    let only = std::env::var("JSON_STEPS_ONLY").ok();
     // The inputs: simulated samples.
     rt.block_on(async {
         let cfg = RunConfig { samples: n, seed: 21, ..RunConfig::default() };
@@ -86,6 +92,7 @@ fn main() {
         })
         .unwrap(),
     );
+    asks.retain(|(step, _, _)| only.as_deref().is_none_or(|o| step.id() == o));
     let results = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (k, (step, sample, ctx)) in asks.into_iter().enumerate() {
