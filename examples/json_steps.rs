@@ -93,6 +93,13 @@ fn main() {
         .unwrap(),
     );
     asks.retain(|(step, _, _)| only.as_deref().is_none_or(|o| step.id() == o));
+    if asks.is_empty() {
+        eprintln!(
+            "JSON_STEPS_ONLY={}: no such step among the asks (function_generate, tool_agent)",
+            only.unwrap_or_default()
+        );
+        std::process::exit(2);
+    }
     let results = rt.block_on(async {
         let mut tasks = tokio::task::JoinSet::new();
         for (k, (step, sample, ctx)) in asks.into_iter().enumerate() {

@@ -176,8 +176,8 @@ fn hermes_keeps_a_records_own_system_prompt_and_drops_each_protocol_sentence() {
     let back = read(&line);
     assert_eq!(back.system, t.system, "{line}");
     assert_eq!(back.tools, t.tools);
-    // The protocol's opening sentence given twice (as a hand-joined prompt may): both go, the
-    // prompt's own words stay, in order.
+    // The protocol's opening sentence given twice (as a hand-joined prompt may): both go, and
+    // the prompt's own words stay.
     let mut v: serde_json::Value = serde_json::from_str(&line).unwrap();
     let system = v["conversations"][0]["value"].as_str().unwrap().to_string();
     let (own, protocol) = system.split_once("\n\n").unwrap();
