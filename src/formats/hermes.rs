@@ -12,7 +12,9 @@
 use crate::json::{Map, Value};
 use serde::Deserialize;
 use std::fmt::Write as _;
-use std::sync::OnceLock;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use super::{Parsed, loose_json, read_shape};
 use crate::lint::{Code, Finding, Layout};
@@ -151,40 +153,28 @@ fn fill_result_names(t: &mut Trajectory) {
     }
 }
 
-/// A tag or a sentence looked for in every record, its searcher built once (`str::find`
-/// builds one on every call: for the protocol's two sentences, 14% of what a line cost).
-struct Needle {
-    text: &'static str,
-    finder: OnceLock<memchr::memmem::Finder<'static>>,
-}
-
-impl Needle {
-    const fn new(text: &'static str) -> Needle {
-        Needle { text, finder: OnceLock::new() }
-    }
-
-    fn find(&self, hay: &str) -> Option<usize> {
-        self.finder.get_or_init(|| memchr::memmem::Finder::new(self.text)).find(hay.as_bytes())
-    }
-}
-
-static TOOLS: [Needle; 2] = [Needle::new("<tools>"), Needle::new("</tools>")];
-static TOOL_CALL: [Needle; 2] = [Needle::new("<tool_call>"), Needle::new("</tool_call>")];
-static TOOL_RESPONSE: [Needle; 2] = [Needle::new("<tool_response>"), Needle::new("</tool_response>")];
-static PROTOCOL: [Needle; 2] = [Needle::new(PROTOCOL_BEFORE), Needle::new(PROTOCOL_AFTER)];
+/// Tags and the protocol's sentences, each searched for with a finder built once (as
+/// BUTTON's tags are: `str::find` builds a searcher on every call, and for the protocol's two
+/// sentences that was 14% of what a line cost).
+type Pair = LazyLock<[Finder<'static>; 2]>;
+static TOOLS: Pair = LazyLock::new(|| ["<tools>", "</tools>"].map(Finder::new));
+static TOOL_CALL: Pair = LazyLock::new(|| ["<tool_call>", "</tool_call>"].map(Finder::new));
+static TOOL_RESPONSE: Pair = LazyLock::new(|| ["<tool_response>", "</tool_response>"].map(Finder::new));
+static PROTOCOL: Pair = LazyLock::new(|| [PROTOCOL_BEFORE, PROTOCOL_AFTER].map(Finder::new));
 
 /// The bodies of every `<open>...</close>` block (an unclosed last block runs to the end),
 /// and the text outside them.
-fn blocks<'a>(text: &'a str, [open, close]: &[Needle; 2]) -> (String, Vec<&'a str>) {
+fn blocks<'a>(text: &'a str, [open, close]: &[Finder<'static>; 2]) -> (String, Vec<&'a str>) {
     let mut outside = String::new();
     let mut bodies = Vec::new();
     let mut rest = text;
-    while let Some(a) = open.find(rest) {
+    // Both ends of a body are at ASCII tags, so they are char boundaries.
+    while let Some(a) = open.find(rest.as_bytes()) {
         outside.push_str(&rest[..a]);
-        let after = &rest[a + open.text.len()..];
-        if let Some(b) = close.find(after) {
+        let after = &rest[a + open.needle().len()..];
+        if let Some(b) = close.find(after.as_bytes()) {
             bodies.push(&after[..b]);
-            rest = &after[b + close.text.len()..];
+            rest = &after[b + close.needle().len()..];
         } else {
             bodies.push(after);
             rest = "";
@@ -195,12 +185,12 @@ fn blocks<'a>(text: &'a str, [open, close]: &[Needle; 2]) -> (String, Vec<&'a st
 }
 
 /// `text` without any of its occurrences of `needle`.
-fn without(text: &str, needle: &Needle) -> String {
+fn without(text: &str, needle: &Finder) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = needle.find(rest) {
+    while let Some(at) = needle.find(rest.as_bytes()) {
         out.push_str(&rest[..at]);
-        rest = &rest[at + needle.text.len()..];
+        rest = &rest[at + needle.needle().len()..];
     }
     out.push_str(rest);
     out
