@@ -198,11 +198,13 @@ pub(crate) fn read_borrowed<S: Shape, R>(
     what: &str,
     then: impl for<'a> FnOnce(S::Of<'a>) -> Result<R, Finding>,
 ) -> Result<R, Finding> {
+    // The answer of `serde_json`, which is the one given wherever `simd_json` does not answer.
+    let by_serde_json = || serde_json::from_str::<S::Of<'_>>(line).map_err(|e| shape_error(line, e, what));
     let serde_json_only = negative_zero(line.as_bytes());
     #[cfg(test)]
     let serde_json_only = serde_json_only || tests::SERDE_ONLY.get();
     if serde_json_only {
-        return then(serde_json::from_str(line).map_err(|e| shape_error(line, e, what))?);
+        return by_serde_json().and_then(then);
     }
     // Taken, not borrowed, while `then` runs: a reader inside it gets buffers of its own.
     let (mut buf, mut b, tape) =
@@ -218,11 +220,11 @@ pub(crate) fn read_borrowed<S: Shape, R>(
             let mut de = simd_json::Deserializer::from_tape(tape);
             let answer = match <S::Of<'_> as serde::Deserialize>::deserialize(&mut de) {
                 Ok(shape) => then(shape),
-                Err(_) => serde_json::from_str(line).map_err(|e| shape_error(line, e, what)).and_then(then),
+                Err(_) => by_serde_json().and_then(then),
             };
             (answer, de.into_tape())
         }
-        Err(_) => (serde_json::from_str(line).map_err(|e| shape_error(line, e, what)).and_then(then), tape),
+        Err(_) => (by_serde_json().and_then(then), tape),
     };
     let tape: simd_json::tape::Tape<'static> = tape.reset();
     // A thread keeps these for the next line; not the room a rare huge line took.
