@@ -144,6 +144,20 @@ fn glaive_reads_the_chat_text_with_its_quoted_arguments() {
     assert_eq!(t.system.as_deref(), Some("You are a helpful assistant, with no access to external functions."));
     assert!(t.tools.is_empty());
     assert_eq!(t.messages.len(), 2);
+
+    // A row's own intro is kept whole, even when it introduces the functions as glaive's does.
+    let own = "You are Ada, a travel agent with access to the following functions. Use them if required -";
+    let line = json!({"system": json_field(&rows[0], "system").replacen(
+        "You are a helpful assistant with access to the following functions. Use them if required -", own, 1),
+        "chat": json_field(&rows[0], "chat")})
+    .to_string();
+    let t = read(&line);
+    assert_eq!(t.system.as_deref(), Some(own));
+    assert_eq!(t.tools.len(), 1);
+}
+
+fn json_field(line: &str, key: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()[key].as_str().unwrap().to_string()
 }
 
 #[test]

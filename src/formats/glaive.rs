@@ -6,7 +6,7 @@
 //!
 //! The system sentence ("You are a helpful assistant with access to the following
 //! functions. Use them if required -") only introduces the functions and is dropped once
-//! they are read; any other system text is kept.
+//! they are read; any other system text before the functions is kept, whole.
 
 use crate::json::{Map, Value};
 use serde::Deserialize;
@@ -112,10 +112,18 @@ fn read_system(system: &str, t: &mut Trajectory) -> Result<(), Finding> {
     }
     t.tools = functions;
     let intro = text[..a].trim();
-    if !intro.is_empty() && !intro.contains("access to the following functions") {
+    if !intro.is_empty() && !is_stock_intro(intro) {
         t.system = Some(intro.to_string());
     }
     Ok(())
+}
+
+/// glaive's own sentence before the functions, which says nothing the tool list doesn't: it
+/// is dropped. Any other text there is the row's own (a persona, a rule), kept whole even
+/// when it says "with access to the following functions" too.
+fn is_stock_intro(intro: &str) -> bool {
+    const STOCK: &str = "You are a helpful assistant with access to the following functions. Use them if required";
+    intro.trim_end_matches(|c: char| c == '-' || c.is_whitespace()) == STOCK
 }
 
 /// The turns of a chat text: each starts with a speaker's mark at the start of a line.
