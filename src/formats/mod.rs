@@ -158,8 +158,9 @@ thread_local! {
     /// A copy of the line for `simd_json`, which unescapes strings in place.
     static SIMD_LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     /// `simd_json`'s working buffers, kept between lines.
-    static SIMD_BUFFERS: std::cell::RefCell<simd_json::Buffers> =
-        std::cell::RefCell::new(simd_json::Buffers::default());
+    /// (An `Option`, so that taking them leaves nothing behind: `Buffers::default()` is
+    /// three allocations.)
+    static SIMD_BUFFERS: std::cell::RefCell<Option<simd_json::Buffers>> = const { std::cell::RefCell::new(None) };
     /// `simd_json`'s tape of the line's values, emptied and kept between lines.
     static SIMD_TAPE: std::cell::RefCell<simd_json::tape::Tape<'static>> =
         const { std::cell::RefCell::new(simd_json::tape::Tape(Vec::new())) };
@@ -207,8 +208,11 @@ pub(crate) fn read_borrowed<S: Shape, R>(
         return by_serde_json().and_then(then);
     }
     // Taken, not borrowed, while `then` runs: a reader inside it gets buffers of its own.
-    let (mut buf, mut b, tape) =
-        (SIMD_LINE.take(), SIMD_BUFFERS.take(), SIMD_TAPE.replace(simd_json::tape::Tape(Vec::new())));
+    let (mut buf, mut b, tape) = (
+        SIMD_LINE.take(),
+        SIMD_BUFFERS.take().unwrap_or_default(),
+        SIMD_TAPE.replace(simd_json::tape::Tape(Vec::new())),
+    );
     // The copy `simd_json` unescapes in place, padded as it needs (it then makes no copy of
     // its own); its tape is the last line's, emptied.
     buf.clear();
@@ -230,7 +234,7 @@ pub(crate) fn read_borrowed<S: Shape, R>(
     // A thread keeps these for the next line; not the room a rare huge line took.
     if line.len() <= KEEP_ROOM {
         SIMD_LINE.set(buf);
-        SIMD_BUFFERS.set(b);
+        SIMD_BUFFERS.set(Some(b));
         SIMD_TAPE.set(tape);
     }
     answer
