@@ -198,6 +198,16 @@ fn hermes_keeps_a_records_own_system_prompt_and_drops_each_protocol_sentence() {
     let opening = &protocol[..protocol.find("\n<tools>").unwrap()];
     v["conversations"][0]["value"] = json!(format!("{opening}\n{own}\n\n{protocol}"));
     assert_eq!(read(&v.to_string()).system, t.system);
+    // Another wording of the protocol (Hermes 2 Pro's, the fixture's third row) after a
+    // paragraph of the record's own: the protocol goes, the paragraph stays.
+    let mut v: serde_json::Value = serde_json::from_str(&rows[2]).unwrap();
+    let protocol = v["conversations"][0]["value"].as_str().unwrap().to_string();
+    assert!(protocol.contains("pydantic") || protocol.contains("Here are the available tools"), "{protocol}");
+    assert_eq!(read(&v.to_string()).system, None);
+    v["conversations"][0]["value"] = json!(format!("You are the booking desk of Tromsø Travel.\n\n{protocol}"));
+    let own = read(&v.to_string());
+    assert_eq!(own.system, t.system);
+    assert_eq!(own.tools, read(&rows[2]).tools);
     // Without its tools the protocol is still the protocol, not a prompt of the record's own.
     t.system = None;
     t.tools.clear();

@@ -210,7 +210,17 @@ fn read_system(text: &str, t: &mut Trajectory) -> Result<(), Finding> {
         t.tools.extend(parse_tools(body)?);
     }
     let own = outside.trim();
-    if !own.is_empty() && !own.contains("<tool_call>") && !own.contains("function signatures") {
+    // Other wordings of the protocol (Hermes 2 Pro's "Here are the available tools: ...
+    // pydantic model ...") are left; a paragraph that speaks of the tags or the signatures
+    // is one, and goes, while the record's own paragraphs stay. Without any, the text is
+    // kept as it is.
+    let protocol = |p: &str| p.contains("<tool_call>") || p.contains("function signatures");
+    if protocol(own) {
+        let kept: Vec<&str> = own.split("\n\n").map(str::trim).filter(|p| !p.is_empty() && !protocol(p)).collect();
+        if !kept.is_empty() {
+            t.system = Some(kept.join("\n\n"));
+        }
+    } else if !own.is_empty() {
         t.system = Some(own.to_string());
     }
     Ok(())
