@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use button::formats::Format;
+use button::formats::trainers::Target;
 use button::lint::Code;
 use button::model::{Message, RejectReason, Review, Verdict};
 use button::ops::{self, FormatChoice};
@@ -501,6 +502,78 @@ fn a_conversion_to_button_always_carries_the_template_with_the_tools_and_passes_
     for (a, b) in before.iter().zip(&back) {
         assert_eq!(a.tools, b.tools);
         assert_eq!(a.system, b.system);
+    }
+}
+
+#[test]
+fn an_edited_tool_list_reaches_a_system_prompt_of_the_samples_own_that_lists_the_tools() {
+    // A BUTTON line whose system prompt is not the template but lists the tools in `<tool>`
+    // (a hand-written prompt): it is kept as it was, and so is its list until the tools are
+    // edited; from then on every export lists the tools as edited.
+    let mut v: Value = serde_json::from_str(&clean_lines()[0]).unwrap();
+    let template = v["messages"][0]["content"].as_str().unwrap().to_string();
+    let (list, _) = template.split_once("</tool>").unwrap();
+    let list = &list[list.find("<tool>").unwrap()..];
+    let own = format!(
+        "You plan trips. Use these tools:\n{list}</tool>\nPut calls in <call></call>, the answer in <final></final>."
+    );
+    v["messages"][0]["content"] = json!(own);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_file(dir.path(), "own.jsonl", &[v.to_string()]);
+    let mut store = Store::open(&dir.path().join("ws"), true).unwrap();
+    import(&mut store, &file);
+    let id = ids(&store, StatusFilter::All)[0].clone();
+    let before = store.sample(&id).unwrap().sample.trajectory.unwrap();
+    assert_eq!(before.system.as_deref(), Some(own.as_str()));
+    assert_eq!(before.tools.len(), 2);
+
+    // Not edited: the prompt is written as it was read, in every layout.
+    let out = dir.path().join("out.jsonl");
+    for f in [Format::OpenAi, Format::ShareGpt, Format::Hermes] {
+        ops::export(&store, f, &out, StatusFilter::All).unwrap();
+        let line = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(f.parse_line(line.trim_end()).unwrap().trajectory.system.as_deref(), Some(own.as_str()), "{f:?}");
+    }
+    let written: Value = serde_json::from_str(&Format::Button.write_line(&before)).unwrap();
+    assert_eq!(written["messages"][0]["content"], json!(own));
+
+    let mut tools = serde_json::to_value(&before.tools).unwrap();
+    tools[0]["description"] = json!("Forecast for a city, by day.");
+    store.edit_field(&id, "/trajectory/tools", tools).unwrap();
+    let edited = store.sample(&id).unwrap().sample.trajectory.unwrap();
+    assert_eq!(edited.tools[0].description, "Forecast for a city, by day.");
+
+    for f in [Format::Button, Format::OpenAi, Format::ShareGpt, Format::Hermes] {
+        ops::export(&store, f, &out, StatusFilter::All).unwrap();
+        let line = std::fs::read_to_string(&out).unwrap();
+        let back = f.parse_line(line.trim_end()).unwrap().trajectory;
+        // (Only BUTTON's tool list holds what a function returns.)
+        let without_responses = |tools: &[button::model::FunctionDef]| {
+            tools.iter().map(|t| (t.name.clone(), t.description.clone(), t.parameters.clone())).collect::<Vec<_>>()
+        };
+        assert_eq!(without_responses(&back.tools), without_responses(&edited.tools), "{f:?}: {line}");
+        if f == Format::Button {
+            assert_eq!(back.tools, edited.tools);
+        }
+        let system = back.system.unwrap();
+        assert!(system.starts_with("You plan trips. Use these tools:\n<tool>\n"), "{f:?}: {system}");
+        assert!(
+            system.contains("Forecast for a city, by day.") && !system.contains("Forecast for a city.\""),
+            "{f:?}: {system}"
+        );
+        assert!(
+            system.ends_with("</tool>\nPut calls in <call></call>, the answer in <final></final>."),
+            "{f:?}: {system}"
+        );
+    }
+    for target in [Target::OpenAi, Target::Trl, Target::LlamaFactory, Target::LlamaFactoryOpenAi] {
+        ops::export_as(&store, ops::ExportAs::For(target), &out, StatusFilter::All).unwrap();
+        let line = std::fs::read_to_string(&out).unwrap();
+        assert!(line.contains("You plan trips. Use these tools:"), "{target:?}: {line}");
+        assert!(
+            !line.contains("Forecast for a city.") && line.contains("Forecast for a city, by day."),
+            "{target:?}: {line}"
+        );
     }
 }
 

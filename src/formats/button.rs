@@ -46,6 +46,22 @@ pub fn tool_list_text(tools: &[FunctionDef]) -> String {
     s
 }
 
+/// A system prompt of a sample's own that lists tools in `<tool>` (a BUTTON prompt other than
+/// the template, kept as it was read) with the sample's tools as they are now. The list is
+/// written anew only when it no longer reads as `tools` (the tools were edited); otherwise,
+/// and where the block holds no tool list, the prompt is as it was, byte for byte.
+pub fn with_current_tools<'a>(system: &'a str, tools: &[FunctionDef]) -> std::borrow::Cow<'a, str> {
+    let (Some(a), Some(b)) = (system.find("<tool>"), system.rfind("</tool>")) else { return system.into() };
+    let Some(body) = system.get(a + "<tool>".len()..b) else { return system.into() };
+    match parse_tool_list(body) {
+        Ok(listed) if listed != tools => {
+            format!("{}<tool>\n{}\n</tool>{}", &system[..a], tool_list_text(tools), &system[b + "</tool>".len()..])
+                .into()
+        }
+        _ => system.into(),
+    }
+}
+
 pub fn render_system(tools: &[FunctionDef], parallel: bool) -> String {
     let (pre, post) = template_parts();
     let mut s = String::with_capacity(SYSTEM_TEMPLATE.len() + 512 * tools.len());
@@ -392,7 +408,7 @@ const OWN_SEPARATOR: &str = "\n\n";
 pub fn write(t: &Trajectory) -> String {
     let parallel = t.parallel.unwrap_or_else(|| t.has_parallel_calls());
     let system = match &t.system {
-        Some(s) if s.contains("<tool>") => s.clone(),
+        Some(s) if s.contains("<tool>") => with_current_tools(s, &t.tools).into_owned(),
         Some(own) => format!("{own}{OWN_SEPARATOR}{}", render_system(&t.tools, parallel)),
         None => render_system(&t.tools, parallel),
     };

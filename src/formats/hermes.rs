@@ -233,8 +233,8 @@ fn read_system(text: &str, t: &mut Trajectory) -> Result<(), Finding> {
 pub fn write(t: &Trajectory) -> String {
     let tools: Vec<Value> = t.tools.iter().map(super::openai::tool_value).collect();
     let mut system = String::new();
-    if let Some(own) = &t.system {
-        system.push_str(own);
+    if let Some(own) = super::system_of(t) {
+        system.push_str(&own);
         system.push_str("\n\n");
     }
     system.push_str(PROTOCOL_BEFORE);

@@ -166,6 +166,12 @@ thread_local! {
         const { std::cell::RefCell::new(simd_json::tape::Tape(Vec::new())) };
 }
 
+/// The sample's own system prompt as a writer puts it: a tool list it holds in `<tool>` lists
+/// the sample's tools as they are now (`button::with_current_tools`).
+pub(crate) fn system_of(t: &crate::model::Trajectory) -> Option<std::borrow::Cow<'_, str>> {
+    t.system.as_deref().map(|s| button::with_current_tools(s, &t.tools))
+}
+
 /// A layout's shape of a line, which may borrow the line's text (`Of<'a>`): BUTTON's
 /// messages are not copied out of the text `simd_json` unescaped in place.
 pub(crate) trait Shape {

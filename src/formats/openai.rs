@@ -279,8 +279,8 @@ pub fn call_id(turn: usize, k: usize) -> String {
 
 pub fn write(t: &Trajectory) -> String {
     let mut msgs = Vec::with_capacity(t.messages.len() + 4);
-    if let Some(s) = &t.system {
-        msgs.push(obj([("role", "system".into()), ("content", s.clone().into())]));
+    if let Some(s) = super::system_of(t) {
+        msgs.push(obj([("role", "system".into()), ("content", s.into_owned().into())]));
     }
     let mut last_ids: Vec<String> = Vec::new();
     for (turn, m) in t.messages.iter().enumerate() {

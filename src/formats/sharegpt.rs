@@ -232,7 +232,7 @@ pub fn write(t: &Trajectory) -> String {
     o.insert("conversations".into(), Value::Array(turns));
     // Always there, empty when there is none: LLaMA-Factory's documented columns
     // include `system`, and a column missing from a row is a KeyError there.
-    o.insert("system".into(), Value::String(t.system.clone().unwrap_or_default()));
+    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into_owned()));
     o.insert("tools".into(), Value::String(Value::Array(tools).to_string()));
     o.insert("parallel_tool_calls".into(), Value::Bool(t.parallel.unwrap_or_else(|| t.has_parallel_calls())));
     Value::Object(o).to_string()

@@ -150,7 +150,7 @@ fn llamafactory(t: &Trajectory) -> String {
         .collect();
     let mut o = Map::new();
     o.insert("conversations".into(), Value::Array(turns));
-    o.insert("system".into(), Value::String(t.system.clone().unwrap_or_default()));
+    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into_owned()));
     o.insert("tools".into(), Value::String(tools_text(t)));
     Value::Object(o).to_string()
 }
@@ -158,8 +158,8 @@ fn llamafactory(t: &Trajectory) -> String {
 fn llamafactory_openai(t: &Trajectory) -> String {
     let msg = |role: &str, content: String| obj([("role", role.into()), ("content", content.into())]);
     let mut msgs = Vec::with_capacity(t.messages.len() + 1);
-    if let Some(s) = &t.system {
-        msgs.push(msg("system", s.clone()));
+    if let Some(s) = super::system_of(t) {
+        msgs.push(msg("system", s.into_owned()));
     }
     for m in &t.messages {
         match m {
@@ -182,8 +182,8 @@ fn llamafactory_openai(t: &Trajectory) -> String {
 
 fn trl(t: &Trajectory) -> String {
     let mut msgs = Vec::with_capacity(t.messages.len() + 1);
-    if let Some(s) = &t.system {
-        msgs.push(obj([("role", "system".into()), ("content", s.clone().into())]));
+    if let Some(s) = super::system_of(t) {
+        msgs.push(obj([("role", "system".into()), ("content", s.into_owned().into())]));
     }
     for m in &t.messages {
         match m {
