@@ -599,8 +599,11 @@ fn check_final_mentions_results(t: &Trajectory, layout: &Layout, out: &mut Vec<F
     }) else {
         return;
     };
+    // The latest results first: a final answer most often tells what the last calls
+    // returned, and the search stops at the first mention (the verdict is the same in any
+    // order).
     let results = || {
-        t.messages.iter().flat_map(|m| match m {
+        t.messages.iter().rev().flat_map(|m| match m {
             Message::Tool { results } => results.as_slice(),
             _ => &[],
         })
