@@ -26,6 +26,8 @@ use serde::de::{self, Deserialize, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap};
 
 pub use compact_str::CompactString as Key;
+/// A JSON string's text.
+pub use compact_str::CompactString as Str;
 pub use serde_json::Number;
 
 /// A JSON value; see the module's description.
@@ -35,7 +37,9 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(Number),
-    String(String),
+    /// Text up to 24 bytes (a schema's `type`, most names, values and short descriptions) is
+    /// held inline, without an allocation of its own.
+    String(Str),
     Array(Vec<Value>),
     Object(Map),
 }
@@ -446,10 +450,10 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Number::from_f64(n).map_or(Value::Null, Value::Number))
     }
     fn visit_str<E>(self, s: &str) -> Result<Value, E> {
-        Ok(Value::String(s.to_owned()))
+        Ok(Value::String(s.into()))
     }
     fn visit_string<E>(self, s: String) -> Result<Value, E> {
-        Ok(Value::String(s))
+        Ok(Value::String(s.into()))
     }
     fn visit_none<E>(self) -> Result<Value, E> {
         Ok(Value::Null)
@@ -537,7 +541,7 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(n),
-            serde_json::Value::String(s) => Value::String(s),
+            serde_json::Value::String(s) => Value::String(s.into()),
             serde_json::Value::Array(a) => Value::Array(a.into_iter().map(Value::from).collect()),
             serde_json::Value::Object(o) => Value::Object(o.into_iter().collect()),
         }
@@ -550,7 +554,7 @@ impl From<Value> for serde_json::Value {
             Value::Null => serde_json::Value::Null,
             Value::Bool(b) => serde_json::Value::Bool(b),
             Value::Number(n) => serde_json::Value::Number(n),
-            Value::String(s) => serde_json::Value::String(s),
+            Value::String(s) => serde_json::Value::String(s.into_string()),
             Value::Array(a) => serde_json::Value::Array(a.into_iter().map(serde_json::Value::from).collect()),
             Value::Object(o) => serde_json::Value::Object(
                 o.into_iter().map(|(k, v)| (k.into_string(), serde_json::Value::from(v))).collect(),
@@ -573,13 +577,13 @@ impl From<Map> for Value {
 
 impl From<String> for Value {
     fn from(s: String) -> Value {
-        Value::String(s)
+        Value::String(s.into())
     }
 }
 
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
-        Value::String(s.to_owned())
+        Value::String(s.into())
     }
 }
 

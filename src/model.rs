@@ -150,14 +150,14 @@ impl FunctionDef {
             return FunctionDef::from_owned(f);
         }
         let name = match w.name.into_option() {
-            Some(Value::String(s)) if !s.trim().is_empty() => s,
+            Some(Value::String(s)) if !s.trim().is_empty() => s.into_string(),
             Some(Value::String(_)) => return Err("a function has an empty name".into()),
             Some(other) => return Err(format!("a function name must be a string, found {}", kind_of(&other))),
             None => return Err("a function has no \"name\"".into()),
         };
         let description = match w.description.into_option() {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s,
+            Some(Value::String(s)) => s.into_string(),
             Some(other) => {
                 return Err(format!("function {name}: \"description\" must be a string, found {}", kind_of(&other)));
             }
@@ -223,8 +223,8 @@ impl FunctionDef {
     /// The paper's layout: `parameters` a flat map, `required` beside it.
     pub fn to_flat_value(&self) -> Value {
         let mut o = Map::new();
-        o.insert("name".into(), Value::String(self.name.clone()));
-        o.insert("description".into(), Value::String(self.description.clone()));
+        o.insert("name".into(), Value::String(self.name.as_str().into()));
+        o.insert("description".into(), Value::String(self.description.as_str().into()));
         if self.fits_flat_layout() {
             let props = self.properties().cloned().unwrap_or_default();
             o.insert("parameters".into(), Value::Object(props));
@@ -262,7 +262,7 @@ fn json_schema_types(schema: &mut Value) {
                 if let Some((json, items)) = python_type(t) {
                     item_type = items.and_then(|i| python_type(i).map(|(j, _)| j));
                     if t != json {
-                        *t = json.to_string();
+                        *t = json.into();
                     }
                 }
             }
@@ -278,7 +278,7 @@ fn json_schema_types(schema: &mut Value) {
         && !has_items
     {
         let mut schema = Map::new();
-        schema.insert("type".into(), Value::String(item.to_string()));
+        schema.insert("type".into(), Value::String(item.into()));
         o.insert("items".into(), Value::Object(schema));
     }
 }
@@ -344,7 +344,7 @@ impl Call {
     /// `from_value` on the fields a call object was read into.
     pub fn from_written(w: WrittenCall) -> Result<Call, &'static str> {
         let name = match w.name {
-            Written::Given(Value::String(s)) if !s.trim().is_empty() => s,
+            Written::Given(Value::String(s)) if !s.trim().is_empty() => s.into_string(),
             _ => return Err("has no name"),
         };
         let arguments = Call::arguments_from(w.arguments.into_option().or_else(|| w.parameters.into_option()));

@@ -308,7 +308,7 @@ fn tool_result(k: usize, w: WrittenResult) -> Result<ToolResult, Finding> {
     };
     let arguments = w.arguments.into_option().unwrap_or(Value::Null);
     let results = w.results.into_option().unwrap_or(Value::Null);
-    Ok(ToolResult { name, arguments, results, id: None })
+    Ok(ToolResult { name: name.into_string(), arguments, results, id: None })
 }
 
 fn parse_tool(content: &str) -> Result<Message, Finding> {
@@ -352,7 +352,7 @@ pub fn assistant_text(thought: &str, calls: &[Call], final_answer: Option<&str>)
             .iter()
             .map(|c| {
                 let mut o = Map::new();
-                o.insert("name".into(), Value::String(c.name.clone()));
+                o.insert("name".into(), Value::String(c.name.as_str().into()));
                 o.insert("arguments".into(), c.arguments.clone());
                 Value::Object(o)
             })
@@ -389,7 +389,7 @@ pub fn tool_text(results: &[ToolResult]) -> String {
         .iter()
         .map(|r| {
             let mut o = Map::new();
-            o.insert("name".into(), Value::String(r.name.clone()));
+            o.insert("name".into(), Value::String(r.name.as_str().into()));
             o.insert("arguments".into(), r.arguments.clone());
             o.insert("results".into(), r.results.clone());
             Value::Object(o)
@@ -431,7 +431,7 @@ pub fn write(t: &Trajectory) -> String {
 fn role_content(role: &str, content: String) -> Value {
     let mut o = Map::new();
     o.insert("role".into(), Value::String(role.into()));
-    o.insert("content".into(), Value::String(content));
+    o.insert("content".into(), Value::String(content.into()));
     Value::Object(o)
 }
 

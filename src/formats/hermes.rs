@@ -331,11 +331,11 @@ fn read_results(value: &str) -> Vec<ToolResult> {
     bodies
         .into_iter()
         .map(|body| {
-            let v = loose_json(body).unwrap_or_else(|_| Value::String(body.trim().to_string()));
+            let v = loose_json(body).unwrap_or_else(|_| Value::String(body.trim().into()));
             match v {
                 Value::Object(mut o) if o.contains_key("content") && o.len() <= 3 => {
                     let name = match o.remove("name") {
-                        Some(Value::String(s)) => s,
+                        Some(Value::String(s)) => s.into_string(),
                         _ => String::new(),
                     };
                     let results = o.remove("content").unwrap_or(Value::Null);

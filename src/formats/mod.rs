@@ -273,14 +273,14 @@ pub(crate) fn shape_error(line: &str, e: serde_json::Error, what: &str) -> Findi
 
 pub(crate) fn value_to_text(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.to_string(),
         other => other.to_string(),
     }
 }
 
 /// Parses text that should hold JSON; a tool result that is plain text stays a string.
 pub(crate) fn text_to_value(s: &str) -> Value {
-    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.to_string()))
+    serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.into()))
 }
 
 /// Reads text that holds JSON, or a Python literal as datasets written with Python's
@@ -303,12 +303,12 @@ pub(crate) fn loose_json(text: &str) -> Result<Value, String> {
 fn python_to_json(v: py_literal::Value) -> Result<Value, String> {
     use py_literal::Value as Py;
     Ok(match v {
-        Py::String(s) => Value::String(s),
+        Py::String(s) => Value::String(s.into()),
         Py::Boolean(b) => Value::Bool(b),
         Py::None => Value::Null,
         Py::Integer(i) => match i64::try_from(&i) {
             Ok(n) => Value::from(n),
-            Err(_) => Value::String(i.to_string()),
+            Err(_) => Value::String(i.to_string().into()),
         },
         Py::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
         Py::List(items) | Py::Tuple(items) | Py::Set(items) => {
@@ -406,7 +406,7 @@ mod tests {
             // Each top-level key given twice.
             if let Ok(Value::Object(o)) = serde_json::from_str::<Value>(base) {
                 for (k, v) in &o {
-                    lines.push(format!("{open},{}:{v}}}", Value::String(k.to_string())));
+                    lines.push(format!("{open},{}:{v}}}", Value::String(k.clone())));
                 }
             }
             lines.push(base.chars().take(base.chars().count() / 2).collect());

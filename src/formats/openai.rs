@@ -71,7 +71,7 @@ fn content(v: Option<Value>) -> Result<Content, String> {
     let mut c = Content::default();
     match v {
         None | Some(Value::Null) => {}
-        Some(Value::String(s)) => c.text = s,
+        Some(Value::String(s)) => c.text = s.into_string(),
         Some(Value::Array(parts)) => {
             for (k, p) in parts.iter().enumerate() {
                 let kind = p.get("type").and_then(Value::as_str).unwrap_or("text");
@@ -264,8 +264,8 @@ fn tool_result(messages: &[Message], id: Option<String>, name: Option<String>, c
 
 pub fn tool_value(f: &FunctionDef) -> Value {
     let mut func = Map::new();
-    func.insert("name".into(), Value::String(f.name.clone()));
-    func.insert("description".into(), Value::String(f.description.clone()));
+    func.insert("name".into(), Value::String(f.name.as_str().into()));
+    func.insert("description".into(), Value::String(f.description.as_str().into()));
     func.insert("parameters".into(), f.parameters.clone());
     let mut o = Map::new();
     o.insert("type".into(), Value::String("function".into()));
@@ -296,7 +296,8 @@ pub fn write(t: &Trajectory) -> String {
                     }
                     text.push_str(f);
                 }
-                let content = if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text) };
+                let content =
+                    if text.is_empty() && !calls.is_empty() { Value::Null } else { Value::String(text.into()) };
                 let mut o = obj([("role", "assistant".into()), ("content", content)]);
                 if !calls.is_empty() {
                     last_ids = calls

@@ -58,7 +58,7 @@ fn read_line(parsed: Line) -> Result<Parsed, Finding> {
             turn.value.ok_or_else(|| Finding::new(Code::Malformed, format!("the {from} turn has no value")).at(i))?;
         let thought = turn.thought.unwrap_or_default();
         let value = match (from.as_str(), value) {
-            (_, Value::String(s)) => s,
+            (_, Value::String(s)) => s.into_string(),
             ("function_call", v @ (Value::Object(_) | Value::Array(_))) => v.to_string(),
             ("observation" | "tool", v) => v.to_string(),
             (_, v) => {
@@ -232,8 +232,8 @@ pub fn write(t: &Trajectory) -> String {
     o.insert("conversations".into(), Value::Array(turns));
     // Always there, empty when there is none: LLaMA-Factory's documented columns
     // include `system`, and a column missing from a row is a KeyError there.
-    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into_owned()));
-    o.insert("tools".into(), Value::String(Value::Array(tools).to_string()));
+    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into()));
+    o.insert("tools".into(), Value::String(Value::Array(tools).to_string().into()));
     o.insert("parallel_tool_calls".into(), Value::Bool(t.parallel.unwrap_or_else(|| t.has_parallel_calls())));
     Value::Object(o).to_string()
 }

@@ -61,7 +61,7 @@ impl Target {
     /// `file_name`; None for the other trainers.
     pub fn dataset_info(self, file_name: &str) -> Option<Value> {
         let columns = |pairs: &[(&str, &str)]| {
-            Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), Value::String((*v).to_string()))).collect())
+            Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), Value::String((*v).into()))).collect())
         };
         match self {
             Target::LlamaFactory => Some(obj([
@@ -150,8 +150,8 @@ fn llamafactory(t: &Trajectory) -> String {
         .collect();
     let mut o = Map::new();
     o.insert("conversations".into(), Value::Array(turns));
-    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into_owned()));
-    o.insert("tools".into(), Value::String(tools_text(t)));
+    o.insert("system".into(), Value::String(super::system_of(t).unwrap_or_default().into()));
+    o.insert("tools".into(), Value::String(tools_text(t).into()));
     Value::Object(o).to_string()
 }
 
@@ -176,7 +176,7 @@ fn llamafactory_openai(t: &Trajectory) -> String {
     }
     let mut o = Map::new();
     o.insert("messages".into(), Value::Array(msgs));
-    o.insert("tools".into(), Value::String(tools_text(t)));
+    o.insert("tools".into(), Value::String(tools_text(t).into()));
     Value::Object(o).to_string()
 }
 
@@ -221,6 +221,6 @@ fn trl(t: &Trajectory) -> String {
     }
     let mut o = Map::new();
     o.insert("messages".into(), Value::Array(msgs));
-    o.insert("tools".into(), Value::String(tools_text(t)));
+    o.insert("tools".into(), Value::String(tools_text(t).into()));
     Value::Object(o).to_string()
 }

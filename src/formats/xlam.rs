@@ -88,12 +88,12 @@ fn with_optional_marks(v: Value) -> Value {
     let mut required = Vec::new();
     for (name, p) in params.iter_mut() {
         let Some(Value::String(t)) = p.get_mut("type") else {
-            required.push(Value::String(name.to_string()));
+            required.push(Value::String(name.clone()));
             continue;
         };
         match t.strip_suffix(", optional") {
-            Some(base) => *t = base.trim().to_string(),
-            None => required.push(Value::String(name.to_string())),
+            Some(base) => *t = base.trim().into(),
+            None => required.push(Value::String(name.clone())),
         }
     }
     if !f.contains_key("required") {
