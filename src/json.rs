@@ -99,8 +99,9 @@ impl Map {
     }
 
     /// Sets `key` to `value`; a key already there keeps its place and gives back its value.
-    pub fn insert(&mut self, key: String, value: Value) -> Option<Value> {
-        self.insert_key(Key::from(key), value)
+    /// (A `Key`, not a `String`: `"type".into()` is then held inline, with no allocation.)
+    pub fn insert(&mut self, key: Key, value: Value) -> Option<Value> {
+        self.insert_key(key, value)
     }
 
     pub fn insert_key(&mut self, key: Key, value: Value) -> Option<Value> {
@@ -741,7 +742,7 @@ mod tests {
         for i in 0..100 {
             let k = format!("key{}", (i * 37) % 60);
             assert_eq!(
-                ours.insert(k.clone(), Value::from(i)),
+                ours.insert(k.as_str().into(), Value::from(i)),
                 theirs.insert(k, serde_json::Value::from(i)).map(Value::from)
             );
             assert_eq!(ours.len(), theirs.len());

@@ -323,7 +323,7 @@ fn python_to_json(v: py_literal::Value) -> Result<Value, String> {
                     Py::Boolean(b) => if b { "True" } else { "False" }.to_string(),
                     other => return Err(format!("a dict key that is not a string ({other})")),
                 };
-                o.insert(key, python_to_json(v)?);
+                o.insert(key.into(), python_to_json(v)?);
             }
             Value::Object(o)
         }

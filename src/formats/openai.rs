@@ -361,7 +361,7 @@ fn arguments_text(v: &Value) -> String {
 pub(crate) fn obj<const N: usize>(pairs: [(&str, Value); N]) -> Value {
     let mut o = Map::with_capacity(N);
     for (k, v) in pairs {
-        o.insert(k.to_string(), v);
+        o.insert(k.into(), v);
     }
     Value::Object(o)
 }
