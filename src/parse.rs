@@ -244,9 +244,10 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     if items.len() != sub_tasks.len() {
         return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
     }
-    // Each function defined so far, with the sub-task (1-based) that first told it.
-    let mut defined: Vec<(usize, FunctionDef)> = Vec::new();
-    let mut out = Vec::with_capacity(items.len());
+    // Each function defined so far: the sub-task (1-based) that first told it, its place in
+    // that sub-task's list, and the telling kept.
+    let mut defined: Vec<(usize, usize, FunctionDef)> = Vec::new();
+    let mut out: Vec<SubTaskFunctions> = Vec::with_capacity(items.len());
     for (k, (item, sub_task)) in items.into_iter().zip(sub_tasks).enumerate() {
         let Value::Object(mut o) = item else {
             return Err(err("bad_shape", format!("entry {} is not an object", k + 1)));
@@ -264,15 +265,26 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
             let f = FunctionDef::from_owned(f.into())
                 .map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
-            match defined.iter().find(|(_, d)| d.name == f.name) {
+            match defined.iter_mut().find(|(_, _, d)| d.name == f.name) {
                 // The same function repeated (under another sub-task, as a rule), or told
                 // again in other words (its description, what it returns, how each parameter
                 // is described or which are required) but with the same parameters of the
                 // same types, which is what a call must obey: one definition serves both
                 // (the tool list holds it once, the first telling), and a call made for
                 // either sub-task fits it.
-                Some((_, d)) if same_signature(&d.parameters, &f.parameters) => continue,
-                Some((first, _)) => {
+                Some((_, _, d)) if same_signature(&d.parameters, &f.parameters) => continue,
+                // Told again with fewer of its parameters (none, or some, each the same):
+                // a mention of the function already told, which serves.
+                Some((_, _, d)) if extends(&d.parameters, &f.parameters) => continue,
+                // Told again with more: the fuller telling takes the first one's place, and
+                // serves both (the calls are made later, against the tool list).
+                Some((first, at, d)) if extends(&f.parameters, &d.parameters) => {
+                    let slot = if *first == k + 1 { &mut functions[*at] } else { &mut out[*first - 1].functions[*at] };
+                    *slot = f.clone();
+                    *d = f;
+                    continue;
+                }
+                Some((first, _, _)) => {
                     // The way out that fits: within one sub-task only a name of its own.
                     let (at, fix) = if *first == k + 1 {
                         (format!("in sub-task {first}"), "")
@@ -291,7 +303,7 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                         ),
                     ));
                 }
-                None => defined.push((k + 1, f.clone())),
+                None => defined.push((k + 1, functions.len(), f.clone())),
             }
             functions.push(f);
         }
@@ -305,25 +317,50 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
 /// required may differ, at any depth: the first telling's lists are kept, and a call that
 /// obeys them obeys both up to what the caller chose to pass.
 fn same_signature(a: &crate::json::Value, b: &crate::json::Value) -> bool {
-    use crate::json::Value;
-    // A schema without its prose; under `properties` the keys are names, all kept.
-    fn unworded(v: &Value) -> Value {
-        let Value::Object(o) = v else { return v.clone() };
-        let schema = |(k, v): (&crate::json::Key, &Value)| (k.clone(), unworded(v));
-        Value::Object(
-            o.iter()
-                .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "required"))
-                .map(|(k, v)| match v {
-                    Value::Object(props) if k == "properties" => {
-                        (k.clone(), Value::Object(props.iter().map(schema).collect()))
-                    }
-                    Value::Array(items) => (k.clone(), Value::Array(items.iter().map(unworded).collect())),
-                    _ => schema((k, v)),
-                })
-                .collect(),
-        )
-    }
     a == b || unworded(a) == unworded(b)
+}
+
+/// Whether `fuller` takes every parameter `lesser` names (none, or some), each with the same
+/// schema apart from the prose, and more: the other keys of the two schemas the same too.
+fn extends(fuller: &crate::json::Value, lesser: &crate::json::Value) -> bool {
+    use crate::json::{Map, Value};
+    let (Value::Object(fuller), Value::Object(lesser)) = (unworded(fuller), unworded(lesser)) else { return false };
+    let split = |mut o: Map| {
+        let props = match o.remove("properties") {
+            Some(Value::Object(p)) => p,
+            None => Map::new(),
+            Some(other) => return (Value::Object(o), Some(other)),
+        };
+        (Value::Object(o), Some(Value::Object(props)))
+    };
+    let ((rest_f, Some(Value::Object(props_f))), (rest_l, Some(Value::Object(props_l)))) =
+        (split(fuller), split(lesser))
+    else {
+        return false;
+    };
+    rest_f == rest_l
+        && props_f.len() > props_l.len()
+        && props_l.iter().all(|(name, schema)| props_f.get(name) == Some(schema))
+}
+
+/// A schema without its prose (`description`, `title`) nor its `required` lists, at any
+/// depth; under `properties` the keys are names, all kept.
+fn unworded(v: &crate::json::Value) -> crate::json::Value {
+    use crate::json::Value;
+    let Value::Object(o) = v else { return v.clone() };
+    let schema = |(k, v): (&crate::json::Key, &Value)| (k.clone(), unworded(v));
+    Value::Object(
+        o.iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "description" | "title" | "required"))
+            .map(|(k, v)| match v {
+                Value::Object(props) if k == "properties" => {
+                    (k.clone(), Value::Object(props.iter().map(schema).collect()))
+                }
+                Value::Array(items) => (k.clone(), Value::Array(items.iter().map(unworded).collect())),
+                _ => schema((k, v)),
+            })
+            .collect(),
+    )
 }
 
 /// A function whose `parameters` or `responses` is a list of objects that each say their
@@ -986,9 +1023,39 @@ mod tests {
             e.detail,
             "f is defined twice in sub-task 1 with other parameters; a different function needs a name of its own"
         );
+        // Told again with fewer parameters (none here): a mention of the function told, which
+        // serves; told first with fewer, the fuller telling takes its place.
         let g = "{\"name\": \"f\", \"description\": \"other\", \"parameters\": {}}";
+        for (a, b) in [(f, g), (g, f)] {
+            let merged =
+                function_generate(&format!("[{{\"func_list\": [{a}]}}, {{\"func_list\": [{b}]}}]"), &subs).unwrap();
+            assert_eq!((merged[0].functions.len(), merged[1].functions.len()), (1, 0));
+            assert_eq!(merged[0].functions[0].description, "d");
+            assert_eq!(merged[0].functions[0].parameters["properties"]["x"]["type"], "string");
+        }
+        // Within one sub-task, a fuller telling after a shorter one takes its place there.
+        let fx_y = "{\"name\": \"f\", \"description\": \"fuller\", \"parameters\": {\"x\": {\"type\": \"string\"}, \"y\": {\"type\": \"integer\"}}, \"required\": [\"x\", \"y\"]}";
+        let h = "{\"name\": \"h\", \"parameters\": {}}";
+        let merged =
+            function_generate(&format!("[{{\"func_list\": [{f}, {h}, {fx_y}]}}, {{\"func_list\": [{f}]}}]"), &subs)
+                .unwrap();
+        let names: Vec<&str> = merged[0].functions.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!((names, merged[1].functions.len()), (vec!["f", "h"], 0));
+        assert_eq!(merged[0].functions[0].description, "fuller");
+        assert_eq!(merged[0].functions[0].parameters["required"], serde_json::json!(["x", "y"]));
+        // Some of the parameters the same and some not: two functions, one name.
+        let xz = "{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"string\"}, \"z\": {\"type\": \"string\"}}}";
         assert_eq!(
-            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{g}]}}]"), &subs)
+            function_generate(&format!("[{{\"func_list\": [{fx_y}]}}, {{\"func_list\": [{xz}]}}]"), &subs)
+                .unwrap_err()
+                .reason,
+            "duplicate_function"
+        );
+        // More parameters, but one of the shared ones of another type: two functions.
+        let retyped_more =
+            "{\"name\": \"f\", \"parameters\": {\"x\": {\"type\": \"integer\"}, \"y\": {\"type\": \"integer\"}}}";
+        assert_eq!(
+            function_generate(&format!("[{{\"func_list\": [{f}]}}, {{\"func_list\": [{retyped_more}]}}]"), &subs)
                 .unwrap_err()
                 .reason,
             "duplicate_function"
@@ -1034,7 +1101,7 @@ mod tests {
         );
         assert_eq!(
             bad(
-                "[{\"func_list\": [{\"name\": \"f\"}, {\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"string\"}}}]}]"
+                "[{\"func_list\": [{\"name\": \"f\", \"parameters\": {\"b\": {\"type\": \"string\"}}}, {\"name\": \"f\", \"parameters\": {\"a\": {\"type\": \"string\"}}}]}]"
             ),
             "duplicate_function"
         );
