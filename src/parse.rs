@@ -324,18 +324,16 @@ fn same_signature(a: &crate::json::Value, b: &crate::json::Value) -> bool {
 /// schema apart from the prose, and more: the other keys of the two schemas the same too.
 fn extends(fuller: &crate::json::Value, lesser: &crate::json::Value) -> bool {
     use crate::json::{Map, Value};
-    let (Value::Object(fuller), Value::Object(lesser)) = (unworded(fuller), unworded(lesser)) else { return false };
-    let split = |mut o: Map| {
-        let props = match o.remove("properties") {
-            Some(Value::Object(p)) => p,
-            None => Map::new(),
-            Some(other) => return (Value::Object(o), Some(other)),
-        };
-        (Value::Object(o), Some(Value::Object(props)))
+    // A schema's parameters apart from the rest of it (none when it has no `properties`).
+    let split = |v: Value| match v {
+        Value::Object(mut o) => match o.remove("properties") {
+            Some(Value::Object(props)) => Some((o, props)),
+            None => Some((o, Map::new())),
+            Some(_) => None,
+        },
+        _ => None,
     };
-    let ((rest_f, Some(Value::Object(props_f))), (rest_l, Some(Value::Object(props_l)))) =
-        (split(fuller), split(lesser))
-    else {
+    let (Some((rest_f, props_f)), Some((rest_l, props_l))) = (split(unworded(fuller)), split(unworded(lesser))) else {
         return false;
     };
     rest_f == rest_l

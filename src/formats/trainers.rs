@@ -61,7 +61,7 @@ impl Target {
     /// `file_name`; None for the other trainers.
     pub fn dataset_info(self, file_name: &str) -> Option<Value> {
         let columns = |pairs: &[(&str, &str)]| {
-            Value::Object(pairs.iter().map(|(k, v)| ((*k).to_string(), Value::String((*v).into()))).collect())
+            Value::Object(pairs.iter().map(|(k, v)| (*k, Value::String((*v).into()))).collect())
         };
         match self {
             Target::LlamaFactory => Some(obj([
