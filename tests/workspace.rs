@@ -575,6 +575,15 @@ fn an_edited_tool_list_reaches_a_system_prompt_of_the_samples_own_that_lists_the
             "{target:?}: {line}"
         );
     }
+
+    // The edit undone: the BUTTON export is the source line again, and the others write the
+    // prompt as it was read.
+    store.undo().unwrap();
+    ops::export(&store, Format::Button, &out, StatusFilter::All).unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), v.to_string() + "\n");
+    ops::export(&store, Format::OpenAi, &out, StatusFilter::All).unwrap();
+    let line = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(Format::OpenAi.parse_line(line.trim_end()).unwrap().trajectory.system.as_deref(), Some(own.as_str()));
 }
 
 #[test]
