@@ -244,9 +244,9 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     if items.len() != sub_tasks.len() {
         return Err(err("bad_shape", format!("{} entries for {} sub-tasks", items.len(), sub_tasks.len())));
     }
-    // Each function defined so far: the sub-task (1-based) that first told it, its place in
-    // that sub-task's list, and the telling kept.
-    let mut defined: Vec<(usize, usize, FunctionDef)> = Vec::new();
+    // Where each function defined so far is kept: the sub-task (1-based) that first told it,
+    // and its place in that sub-task's list.
+    let mut defined: Vec<(usize, usize)> = Vec::new();
     let mut out: Vec<SubTaskFunctions> = Vec::with_capacity(items.len());
     for (k, (item, sub_task)) in items.into_iter().zip(sub_tasks).enumerate() {
         let Value::Object(mut o) = item else {
@@ -265,28 +265,31 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
             let f = FunctionDef::from_owned(f.into())
                 .map_err(|e| err("invalid_function", format!("sub-task {}: {e}", k + 1)))?;
             validate_function(&f)?;
-            match defined.iter_mut().find(|(_, _, d)| d.name == f.name) {
-                // The same function repeated (under another sub-task, as a rule), or told
-                // again in other words (its description, what it returns, how each parameter
-                // is described or which are required) but with the same parameters of the
-                // same types, which is what a call must obey: one definition serves both
-                // (the tool list holds it once, the first telling), and a call made for
-                // either sub-task fits it.
-                Some((_, _, d)) if same_signature(&d.parameters, &f.parameters) => continue,
-                // Told again with fewer of its parameters (none, or some, each the same):
-                // a mention of the function already told, which serves.
-                Some((_, _, d)) if extends(&d.parameters, &f.parameters) => continue,
-                // Told again with more: the fuller telling takes the first one's place, and
-                // serves both (the calls are made later, against the tool list).
-                Some((first, at, d)) if extends(&f.parameters, &d.parameters) => {
-                    let slot = if *first == k + 1 { &mut functions[*at] } else { &mut out[*first - 1].functions[*at] };
-                    *slot = f.clone();
-                    *d = f;
-                    continue;
-                }
-                Some((first, _, _)) => {
+            // The telling kept of a function told under sub-task `first`, at `at` in its list.
+            let told =
+                |first: usize, at: usize| if first == k + 1 { &functions[at] } else { &out[first - 1].functions[at] };
+            match defined.iter().copied().find(|&(first, at)| told(first, at).name == f.name) {
+                Some((first, at)) => {
+                    let d = if first == k + 1 { &mut functions[at] } else { &mut out[first - 1].functions[at] };
+                    // The same function repeated (under another sub-task, as a rule), or told
+                    // again in other words (its description, what it returns, how each
+                    // parameter is described or which are required) but with the same
+                    // parameters of the same types, which is what a call must obey: one
+                    // definition serves both (the tool list holds it once, the first telling),
+                    // and a call made for either sub-task fits it. Told again with fewer of its
+                    // parameters (none, or some, each the same), it is a mention of the
+                    // function already told, which serves.
+                    if same_signature(&d.parameters, &f.parameters) || extends(&d.parameters, &f.parameters) {
+                        continue;
+                    }
+                    // Told again with more: the fuller telling takes the first one's place,
+                    // and serves both (the calls are made later, against the tool list).
+                    if extends(&f.parameters, &d.parameters) {
+                        *d = f;
+                        continue;
+                    }
                     // The way out that fits: within one sub-task only a name of its own.
-                    let (at, fix) = if *first == k + 1 {
+                    let (place, fix) = if first == k + 1 {
                         (format!("in sub-task {first}"), "")
                     } else {
                         (
@@ -297,13 +300,13 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                     return Err(err(
                         "duplicate_function",
                         format!(
-                            "{} is defined twice {at} with other parameters; {fix}a different function needs a name \
+                            "{} is defined twice {place} with other parameters; {fix}a different function needs a name \
                              of its own",
                             f.name
                         ),
                     ));
                 }
-                None => defined.push((k + 1, functions.len(), f.clone())),
+                None => defined.push((k + 1, functions.len())),
             }
             functions.push(f);
         }

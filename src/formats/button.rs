@@ -51,15 +51,20 @@ pub fn tool_list_text(tools: &[FunctionDef]) -> String {
 /// written anew only when it no longer reads as `tools` (the tools were edited); otherwise,
 /// and where the block holds no tool list, the prompt is as it was, byte for byte.
 pub fn with_current_tools<'a>(system: &'a str, tools: &[FunctionDef]) -> std::borrow::Cow<'a, str> {
-    let (Some(a), Some(b)) = (system.find("<tool>"), system.rfind("</tool>")) else { return system.into() };
-    let Some(body) = system.get(a + "<tool>".len()..b) else { return system.into() };
-    match parse_tool_list(body) {
+    let Some(body) = tool_block(system) else { return system.into() };
+    match parse_tool_list(&system[body.clone()]) {
         Ok(listed) if listed != tools => {
-            format!("{}<tool>\n{}\n</tool>{}", &system[..a], tool_list_text(tools), &system[b + "</tool>".len()..])
-                .into()
+            format!("{}\n{}\n{}", &system[..body.start], tool_list_text(tools), &system[body.end..]).into()
         }
         _ => system.into(),
     }
+}
+
+/// Where a prompt lists its tools: the text between `<tool>` and the last `</tool>`.
+fn tool_block(prompt: &str) -> Option<std::ops::Range<usize>> {
+    let a = prompt.find("<tool>")? + "<tool>".len();
+    let b = prompt.rfind("</tool>")?;
+    (b >= a).then_some(a..b)
 }
 
 pub fn render_system(tools: &[FunctionDef], parallel: bool) -> String {
@@ -209,12 +214,9 @@ fn read_system(content: &str, t: &mut Trajectory) -> Result<(), Finding> {
         None
     };
     t.system = Some(content.to_string());
-    if let Some(a) = content.find("<tool>")
-        && let Some(b) = content.rfind("</tool>")
-        && b > a
-    {
-        t.tools = parse_tool_list(&content[a + "<tool>".len()..b])
-            .map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
+    if let Some(body) = tool_block(content) {
+        t.tools =
+            parse_tool_list(&content[body]).map_err(|e| Finding::new(Code::Malformed, e).field("content.<tool>"))?;
     }
     Ok(())
 }
