@@ -2,6 +2,8 @@
 //! parsers are tolerant of what models do: prose around the answer, code fences around JSON,
 //! blank lines, tag case, bold labels.
 
+use std::cmp::Ordering;
+
 use serde_json::Value;
 
 use crate::domain::Step;
@@ -279,14 +281,16 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
                     // and a call made for either sub-task fits it. Told again with fewer of its
                     // parameters (none, or some, each the same), it is a mention of the
                     // function already told, which serves.
-                    if same_signature(&d.parameters, &f.parameters) || extends(&d.parameters, &f.parameters) {
-                        continue;
-                    }
-                    // Told again with more: the fuller telling takes the first one's place,
-                    // and serves both (the calls are made later, against the tool list).
-                    if extends(&f.parameters, &d.parameters) {
-                        *d = f;
-                        continue;
+                    match signature_order(&d.parameters, &f.parameters) {
+                        Some(Ordering::Equal | Ordering::Greater) => continue,
+                        // Told again with more: the fuller telling takes the first one's
+                        // place, and serves both (the calls are made later, against the tool
+                        // list).
+                        Some(Ordering::Less) => {
+                            *d = f;
+                            continue;
+                        }
+                        None => {}
                     }
                     // The way out that fits: within one sub-task only a name of its own.
                     let (place, fix) = if first == k + 1 {
@@ -315,18 +319,18 @@ pub fn function_generate(reply: &str, sub_tasks: &[String]) -> Result<Vec<SubTas
     Ok(out)
 }
 
-/// Whether two parameter schemas take the same arguments: the same names, each with the
-/// same schema apart from the prose (`description`, `title`) at any depth. Which names are
-/// required may differ, at any depth: the first telling's lists are kept, and a call that
-/// obeys them obeys both up to what the caller chose to pass.
-fn same_signature(a: &crate::json::Value, b: &crate::json::Value) -> bool {
-    a == b || unworded(a) == unworded(b)
-}
-
-/// Whether `fuller` takes every parameter `lesser` names (none, or some), each with the same
-/// schema apart from the prose, and more: the other keys of the two schemas the same too.
-fn extends(fuller: &crate::json::Value, lesser: &crate::json::Value) -> bool {
+/// How the arguments two parameter schemas take compare, the prose (`description`,
+/// `title`) and which names are required set aside at any depth (the first telling's lists
+/// are kept, and a call that obeys them obeys both up to what the caller chose to pass):
+/// `Equal` for the same names, each with the same schema; `Greater` when `told` takes every
+/// parameter `again` names (none, or some) and more, `Less` the other way round, the other
+/// keys of the two schemas the same; `None` for parameters neither holds all of, or another
+/// type under one name.
+fn signature_order(told: &crate::json::Value, again: &crate::json::Value) -> Option<Ordering> {
     use crate::json::{Map, Value};
+    if told == again {
+        return Some(Ordering::Equal);
+    }
     // A schema's parameters apart from the rest of it (none when it has no `properties`).
     let split = |v: Value| match v {
         Value::Object(mut o) => match o.remove("properties") {
@@ -336,12 +340,21 @@ fn extends(fuller: &crate::json::Value, lesser: &crate::json::Value) -> bool {
         },
         _ => None,
     };
-    let (Some((rest_f, props_f)), Some((rest_l, props_l))) = (split(unworded(fuller)), split(unworded(lesser))) else {
-        return false;
-    };
-    rest_f == rest_l
-        && props_f.len() > props_l.len()
-        && props_l.iter().all(|(name, schema)| props_f.get(name) == Some(schema))
+    let (told, again) = (unworded(told), unworded(again));
+    if told == again {
+        return Some(Ordering::Equal);
+    }
+    let ((rest_t, props_t), (rest_a, props_a)) = (split(told)?, split(again)?);
+    // Every parameter of `small` in `big`, with the same schema.
+    let within = |small: &Map, big: &Map| small.iter().all(|(name, schema)| big.get(name) == Some(schema));
+    if rest_t != rest_a {
+        return None;
+    }
+    match props_t.len().cmp(&props_a.len()) {
+        Ordering::Greater if within(&props_a, &props_t) => Some(Ordering::Greater),
+        Ordering::Less if within(&props_t, &props_a) => Some(Ordering::Less),
+        _ => None,
+    }
 }
 
 /// A schema without its prose (`description`, `title`) nor its `required` lists, at any
